@@ -1,0 +1,75 @@
+"""engagement-kit: Kore.ai User Engagement Trend (v2) data as tidy pandas frames.
+
+Fetch with :class:`EngagementClient` (or :func:`demo_client` for the built-in demo platform),
+analyse with :mod:`engagement_kit.metrics`, chart with :mod:`engagement_kit.charts`, explore with
+:class:`Explorer`, and write weekly HTML reports with :func:`render_report` / :func:`render_all`.
+
+Submodules load on first use (PEP 562), so ``import engagement_kit`` stays quick in a kernel:
+altair, ipywidgets, papermill and nbconvert are imported only by the parts that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    AuthError,
+    ConfigError,
+    EngagementError,
+    InvalidQueryError,
+    NotFoundError,
+    RateLimitError,
+    ReportError,
+    ResponseFormatError,
+    ServerError,
+    StoreError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (loaded on first attribute access)
+_LAZY: dict[str, str] = {
+    "EngagementQuery": "query",
+    "Engagement": "tidy",
+    "parse_response": "tidy",
+}
+
+__all__ = sorted(
+    [
+        "ApiConnectionError",
+        "ApiError",
+        "AuthError",
+        "ConfigError",
+        "EngagementError",
+        "InvalidQueryError",
+        "NotFoundError",
+        "RateLimitError",
+        "ReportError",
+        "ResponseFormatError",
+        "ServerError",
+        "StoreError",
+        "__version__",
+        *_LAZY,
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engagement_kit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .query import EngagementQuery
+    from .tidy import Engagement, parse_response
