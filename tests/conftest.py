@@ -1,0 +1,41 @@
+"""Shared test set-up: an isolated store, a clean environment, the reference fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ENGAGEMENT_KIT_SHARED", REPO.parent / "shared"))
+FIXTURES = SHARED / "api" / "fixtures"
+
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """No test sees the developer's credentials, host or store."""
+    for name in list(os.environ):
+        if name.startswith("KORE_"):
+            monkeypatch.delenv(name)
+    store_dir = tmp_path_factory.mktemp("store")
+    monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store_dir / "responses.sqlite3"))
+    yield
+
+
+@pytest.fixture
+def fixture_payload():
+    """Load one of the reference page's sample answers: ``fixture_payload("daily")``."""
+
+    def load(kind: str) -> dict:
+        return json.loads((FIXTURES / f"doc_sample_{kind}.json").read_text())
+
+    return load

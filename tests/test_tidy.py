@@ -1,0 +1,307 @@
+"""tidy.parse_response: the reference samples value by value, DST days, every malformed field."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import locale
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engagement_kit.errors import ResponseFormatError
+from engagement_kit.query import EngagementQuery
+from engagement_kit.tidy import (
+    HOUR_KEYS,
+    format_api_date,
+    merge_engagements,
+    parse_api_date,
+    parse_response,
+)
+
+DAYS = pd.to_datetime(["2025-12-01", "2025-12-02", "2025-12-03", "2025-12-04", "2025-12-05"])
+
+
+def _payload(days: list[dt.date], hourly: bool, value=lambda d, h, m: 0) -> dict:
+    def points(m: int) -> list[dict]:
+        out = []
+        for d in days:
+            p = {"date": format_api_date(d)}
+            if hourly:
+                p.update({k: value(d, h, m) for h, k in enumerate(HOUR_KEYS)})
+            else:
+                p["users"] = value(d, None, m)
+            out.append(p)
+        return out
+
+    return {
+        "summary": {
+            "uniqueUsers": 3,
+            "newUsers": 2,
+            "returningUsers": 1,
+            "avgUniqueUsersPerDay": 1.5,
+            "avgNewUsersPerDay": 1,
+            "avgReturningUsersPerDay": 0.5,
+        },
+        "uniqueUsersTrend": {"dataPoints": points(0)},
+        "newUsersTrend": {"dataPoints": points(1)},
+        "returningUsersTrend": {"dataPoints": points(2)},
+        "filters": {
+            "start": format_api_date(days[0]),
+            "end": format_api_date(days[-1]),
+            "conversationType": "all",
+            "conversationStatus": "all",
+            "aggregationType": "hourly" if hourly else "daily",
+            "dataPointsCount": len(days),
+        },
+    }
+
+
+def test_daily_reference_sample_value_by_value(fixture_payload):
+    q = EngagementQuery(stream_id="st-1", start="2025-12-01", end="2025-12-05", tz="Asia/Kolkata")
+    e = parse_response(fixture_payload("daily"), query=q)
+    assert e.stream_id == "st-1" and e.tz == "Asia/Kolkata" and e.aggregation == "daily"
+    assert e.summary.to_dict() == {
+        "unique_users": 2,
+        "new_users": 2,
+        "returning_users": 0,
+        "avg_unique_users_per_day": 0.4,
+        "avg_new_users_per_day": 0.4,
+        "avg_returning_users_per_day": 0,
+    }
+    assert str(e.summary.dtype) == "Float64"
+    t = e.trend
+    assert list(t.columns) == ["stream_id", "metric", "date", "hour", "start", "users"]
+    assert str(t["metric"].dtype) == "category"
+    assert list(t["metric"].cat.categories) == ["unique", "new", "returning"]
+    assert str(t["date"].dtype) == "datetime64[ns]"
+    assert str(t["hour"].dtype) == "Int8" and t["hour"].isna().all()
+    assert str(t["start"].dtype) == "datetime64[ns, Asia/Kolkata]"
+    assert t["users"].dtype == np.int64
+    assert len(t) == 15
+    assert list(t["metric"]) == ["unique"] * 5 + ["new"] * 5 + ["returning"] * 5
+    assert (t["date"].to_numpy() == np.tile(DAYS.to_numpy(), 3)).all()
+    assert t["users"].tolist() == [0, 0, 1, 1, 0] + [0, 0, 1, 1, 0] + [0, 0, 0, 0, 0]
+    assert t["start"].iloc[0] == pd.Timestamp("2025-12-01 00:00", tz="Asia/Kolkata")
+    assert t["start"].iloc[0].utcoffset() == dt.timedelta(hours=5, minutes=30)
+    assert e.filters == {
+        "start": "Dec 01 2025",
+        "end": "Dec 05 2025",
+        "conversationType": "all",
+        "conversationStatus": "all",
+        "aggregationType": "daily",
+        "dataPointsCount": 5,
+    }
+    w = e.wide()
+    assert list(w.columns) == ["date", "hour", "start", "unique", "new", "returning"]
+    assert w["unique"].tolist() == [0, 0, 1, 1, 0]
+    assert w["new"].tolist() == [0, 0, 1, 1, 0]
+    assert w["returning"].tolist() == [0] * 5
+    assert e.days == 5 and e.start == dt.date(2025, 12, 1) and e.end == dt.date(2025, 12, 5)
+
+
+def test_hourly_reference_sample_value_by_value(fixture_payload):
+    e = parse_response(fixture_payload("hourly"), stream_id="st-9", tz="UTC")
+    assert e.aggregation == "hourly" and e.stream_id == "st-9"
+    t = e.trend
+    assert len(t) == 3 * 5 * 24
+    assert t["hour"].tolist() == list(range(24)) * 15
+    nonzero = t[t["users"] != 0]
+    assert [
+        (m, d.strftime("%Y-%m-%d"), h, u)
+        for m, d, h, u in nonzero[["metric", "date", "hour", "users"]].itertuples(index=False)
+    ] == [
+        ("unique", "2025-12-03", 17, 1),
+        ("unique", "2025-12-04", 14, 1),
+        ("new", "2025-12-03", 17, 1),
+        ("new", "2025-12-04", 14, 1),
+    ]
+    assert t["users"].sum() == 4
+    row = t[(t["metric"] == "unique") & (t["hour"] == 17)].iloc[2]
+    assert row["start"] == pd.Timestamp("2025-12-03 17:00", tz="UTC")
+    assert e.summary["avg_unique_users_per_day"] == 0.4
+    w = e.wide()
+    assert len(w) == 120 and w["unique"].sum() == 2 and w["returning"].sum() == 0
+
+
+def test_raw_bytes_and_text_parse_the_same(fixture_payload):
+    raw = json.dumps(fixture_payload("daily"))
+    a, b = parse_response(raw), parse_response(raw.encode())
+    pd.testing.assert_frame_equal(a.trend, b.trend)
+    pd.testing.assert_series_equal(a.summary, b.summary)
+
+
+def test_dates_do_not_depend_on_locale(fixture_payload):
+    old = locale.setlocale(locale.LC_TIME)
+    for name in ("de_DE.UTF-8", "fr_FR.UTF-8", "C"):
+        try:
+            locale.setlocale(locale.LC_TIME, name)
+        except locale.Error:
+            continue
+        try:
+            assert parse_api_date("Dec 01 2025") == dt.date(2025, 12, 1)
+            assert format_api_date(dt.date(2025, 3, 9)) == "Mar 09 2025"
+        finally:
+            locale.setlocale(locale.LC_TIME, old)
+
+
+@pytest.mark.parametrize(
+    "text", ["Dez 01 2025", "Dec 1st 2025", "2025-12-01", "Feb 30 2025", "", 3]
+)
+def test_bad_dates_are_rejected(text):
+    with pytest.raises(ResponseFormatError, match="date"):
+        parse_api_date(text)
+
+
+def test_spring_forward_day_new_york():
+    days = [dt.date(2025, 3, 9)]
+    e = parse_response(
+        _payload(days, hourly=True, value=lambda d, h, m: 0 if h == 2 else 1), tz="America/New_York"
+    )
+    w = e.wide()
+    assert len(w) == 24  # the platform still sends 24 wall-clock buckets
+    assert pd.isna(w.loc[2, "start"])  # 02:00 did not exist that day
+    assert w.loc[1, "start"] == pd.Timestamp("2025-03-09 06:00", tz="UTC")
+    assert w.loc[3, "start"] == pd.Timestamp("2025-03-09 07:00", tz="UTC")
+    assert w.loc[3, "start"].utcoffset() == dt.timedelta(hours=-4)
+
+
+def test_fall_back_day_new_york_takes_first_occurrence():
+    e = parse_response(_payload([dt.date(2025, 11, 2)], hourly=True), tz="America/New_York")
+    w = e.wide()
+    assert w["start"].notna().all()
+    assert w.loc[1, "start"] == pd.Timestamp("2025-11-02 05:00", tz="UTC")  # 01:00 EDT
+    assert w.loc[2, "start"] == pd.Timestamp("2025-11-02 07:00", tz="UTC")  # 02:00 EST
+    assert w["start"].is_monotonic_increasing
+
+
+def test_half_hour_zone_kolkata_hourly():
+    e = parse_response(_payload([dt.date(2025, 6, 1)], hourly=True), tz="Asia/Kolkata")
+    assert e.wide().loc[0, "start"] == pd.Timestamp("2025-05-31 18:30", tz="UTC")
+
+
+def test_daily_start_when_midnight_does_not_exist():
+    # Santiago springs forward at 24:00 on 2025-09-06 -> the 7th starts at 01:00
+    e = parse_response(_payload([dt.date(2025, 9, 7)], hourly=False), tz="America/Santiago")
+    assert e.wide().loc[0, "start"] == pd.Timestamp("2025-09-07 01:00", tz="America/Santiago")
+
+
+def test_extra_fields_are_tolerated(fixture_payload):
+    p = fixture_payload("daily")
+    p["somethingNew"] = {"x": 1}
+    p["summary"]["medianUsers"] = 3
+    p["uniqueUsersTrend"]["dataPoints"][0]["channel"] = "rtm"
+    p["filters"]["channels"] = "rtm"
+    e = parse_response(p)
+    assert e.filters["channels"] == "rtm" and len(e.trend) == 15
+
+
+def _mutations():
+    def delete(path):
+        def f(p):
+            obj = p
+            for k in path[:-1]:
+                obj = obj[k]
+            del obj[path[-1]]
+
+        return f
+
+    def setv(path, value):
+        def f(p):
+            obj = p
+            for k in path[:-1]:
+                obj = obj[k]
+            obj[path[-1]] = value
+
+        return f
+
+    dp = ("uniqueUsersTrend", "dataPoints")
+    return [
+        (delete(("summary",)), "summary"),
+        (delete(("summary", "newUsers")), "summary.newUsers"),
+        (setv(("summary", "uniqueUsers"), "2"), "summary.uniqueUsers"),
+        (setv(("summary", "uniqueUsers"), -1), "summary.uniqueUsers"),
+        (setv(("summary", "uniqueUsers"), True), "summary.uniqueUsers"),
+        (setv(("summary", "avgNewUsersPerDay"), None), "summary.avgNewUsersPerDay"),
+        (setv(("summary", "avgNewUsersPerDay"), -0.5), "summary.avgNewUsersPerDay"),
+        (delete(("newUsersTrend",)), "newUsersTrend"),
+        (setv(("newUsersTrend",), []), "newUsersTrend"),
+        (delete(("returningUsersTrend", "dataPoints")), "returningUsersTrend.dataPoints"),
+        (setv((*dp, 2, "users"), -3), 'uniqueUsersTrend.dataPoints[2]["users"]'),
+        (setv((*dp, 2, "users"), 1.5), 'uniqueUsersTrend.dataPoints[2]["users"]'),
+        (setv((*dp, 2, "users"), "1"), 'uniqueUsersTrend.dataPoints[2]["users"]'),
+        (setv((*dp, 2, "users"), 2**70), 'uniqueUsersTrend.dataPoints[2]["users"]'),
+        (delete((*dp, 4, "users")), 'uniqueUsersTrend.dataPoints[4]["users"]'),
+        (delete((*dp, 1, "date")), "uniqueUsersTrend.dataPoints[1].date"),
+        (setv((*dp, 1, "date"), "2025-12-02"), "uniqueUsersTrend.dataPoints[1].date"),
+        (setv((*dp, 1), 7), "uniqueUsersTrend.dataPoints[1]"),
+        (
+            setv(("newUsersTrend", "dataPoints", 3, "date"), "Dec 09 2025"),
+            "newUsersTrend.dataPoints",
+        ),
+        (lambda p: p["returningUsersTrend"]["dataPoints"].pop(), "returningUsersTrend.dataPoints"),
+        (delete(("filters",)), "filters"),
+        (setv(("filters", "dataPointsCount"), "5"), "filters.dataPointsCount"),
+    ]
+
+
+@pytest.mark.parametrize(("mutate", "field"), _mutations())
+def test_malformed_answers_name_the_field(fixture_payload, mutate, field):
+    p = copy.deepcopy(fixture_payload("daily"))
+    mutate(p)
+    with pytest.raises(ResponseFormatError) as info:
+        parse_response(p)
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+def test_hourly_point_missing_an_hour_names_it(fixture_payload):
+    p = fixture_payload("hourly")
+    del p["newUsersTrend"]["dataPoints"][3]["17 - 18"]
+    with pytest.raises(ResponseFormatError, match=r'newUsersTrend\.dataPoints\[3\]\["17 - 18"\]'):
+        parse_response(p)
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>502 Bad Gateway</html>", b'{"summary": ', b"[1, 2]"])
+def test_non_json_or_non_object_bodies(body):
+    with pytest.raises(ResponseFormatError, match="<body>"):
+        parse_response(body)
+
+
+def test_empty_trends_parse_to_empty_frames():
+    p = _payload([dt.date(2025, 1, 1)], hourly=False)
+    for key in ("uniqueUsersTrend", "newUsersTrend", "returningUsersTrend"):
+        p[key]["dataPoints"] = []
+    e = parse_response(p)
+    assert len(e.trend) == 0 and list(e.trend.columns)[-1] == "users"
+    assert len(e.wide()) == 0
+
+
+def test_merge_keeps_new_users_and_blanks_what_does_not_add_up():
+    q = EngagementQuery(stream_id="s", start="2025-01-01", end="2025-01-04", tz="Europe/Berlin")
+    value = lambda d, h, m: d.day * (m + 1)  # noqa: E731
+    parts = [
+        parse_response(
+            _payload([dt.date(2025, 1, 1), dt.date(2025, 1, 2)], False, value),
+            query=q.replace(end="2025-01-02"),
+        ),
+        parse_response(
+            _payload([dt.date(2025, 1, 3), dt.date(2025, 1, 4)], False, value),
+            query=q.replace(start="2025-01-03"),
+        ),
+    ]
+    m = merge_engagements(parts, q)
+    assert m.query == q and m.days == 4
+    assert m.summary["new_users"] == 4  # 2 + 2
+    assert m.summary["avg_new_users_per_day"] == 1.0
+    assert pd.isna(m.summary["unique_users"]) and pd.isna(m.summary["returning_users"])
+    assert pd.isna(m.summary["avg_unique_users_per_day"])
+    w = m.wide()
+    assert w["date"].dt.day.tolist() == [1, 2, 3, 4]
+    assert w["unique"].tolist() == [1, 2, 3, 4]
+    assert w["new"].tolist() == [2, 4, 6, 8]
+    assert w["returning"].tolist() == [3, 6, 9, 12]
+    assert m.filters["start"] == "Jan 01 2025" and m.filters["end"] == "Jan 04 2025"
+    assert m.filters["dataPointsCount"] == 4
