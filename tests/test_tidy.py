@@ -281,7 +281,7 @@ def test_empty_trends_parse_to_empty_frames():
 
 def test_merge_keeps_new_users_and_blanks_what_does_not_add_up():
     q = EngagementQuery(stream_id="s", start="2025-01-01", end="2025-01-04", tz="Europe/Berlin")
-    value = lambda d, h, m: d.day * (m + 1)  # noqa: E731
+    value = lambda d, h, m: d.day * (m + 1)
     parts = [
         parse_response(
             _payload([dt.date(2025, 1, 1), dt.date(2025, 1, 2)], False, value),
