@@ -1,0 +1,61 @@
+# engagement-kit: every command an analyst or a developer needs. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
+             notebooks/explore/03_peak_hours.ipynb notebooks/reports/weekly_report.ipynb
+
+.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench lint format clean
+
+help: ## List the targets (this text)
+	@echo "engagement-kit: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the toolkit with its test tools
+	@$(BIN)/engagement-kit --version
+
+report: $(STAMP) ## Write last week's HTML report for every demo stream into reports/
+	$(BIN)/engagement-kit report --demo
+
+test: $(STAMP) ## Run the whole suite: unit, property, notebooks (nbval), reports, browser
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-sanitize-with notebooks/sanitize.cfg --durations=15
+
+test-fast: $(STAMP) ## Unit tests only (skips kernels, servers and browsers)
+	$(BIN)/python -m pytest tests -m "not slow and not browser" -q
+
+lab: $(STAMP) ## Open JupyterLab on notebooks/ (widgets work out of the box)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+notebooks: $(STAMP) ## Re-execute the notebooks in place on the demo platform (refresh stored outputs)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NOTEBOOKS)
+
+dashboard: $(STAMP) ## Serve the explorer as a standalone web app (Voila) on 127.0.0.1:8866
+	$(BIN)/engagement-kit dashboard
+
+serve-demo: $(STAMP) ## Serve the demo platform over HTTP on 127.0.0.1:8765
+	$(BIN)/engagement-kit serve-demo
+
+bench: $(STAMP) ## Measure speed side by side with baselines; writes benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check engagement_kit tests benchmarks
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format engagement_kit tests benchmarks
+	$(BIN)/ruff check --fix .
+
+clean: ## Remove the environment, caches and generated reports (keeps the response store)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output
+	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +
