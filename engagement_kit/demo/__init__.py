@@ -1,0 +1,87 @@
+"""The demo platform: a deterministic simulator of the User Engagement Trend API v2.
+
+It lets the toolkit work before anyone has credentials, and it backs the notebooks, ``make
+report`` and the tests:
+
+* :data:`DEMO_STREAMS`: the demo apps (``id``, ``name``, ``tz``, ...), each with a deterministic
+  session log starting 2025-01-01 (:func:`session_log`, see :mod:`.sessions`);
+* :class:`DemoPlatform`: the API's exact answers, edges (400/401/404/405/429) included
+  (:mod:`.platform`; the numbers' meanings in :mod:`.trend`);
+* :func:`demo_client`: an :class:`~engagement_kit.client.EngagementClient` wired to the platform
+  through an in-process ``httpx.MockTransport`` (no port, no credentials to set);
+* :func:`running_server` / :func:`serve`: the same platform over real HTTP on 127.0.0.1, with
+  optional latency and fault injection (:mod:`.server`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .platform import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_HOST,
+    RATE_LIMIT_MESSAGE,
+    DemoPlatform,
+)
+from .server import FAULT_KINDS, DemoServer, ServerStats, running_server, serve
+from .sessions import DEMO_STREAMS, LOG_START, DemoStream, clear_cache, get_stream, session_log
+
+if TYPE_CHECKING:
+    from ..client import EngagementClient
+
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "DEMO_HOST",
+    "DEMO_STREAMS",
+    "FAULT_KINDS",
+    "LOG_START",
+    "RATE_LIMIT_MESSAGE",
+    "DemoPlatform",
+    "DemoServer",
+    "DemoStream",
+    "ServerStats",
+    "clear_cache",
+    "demo_client",
+    "get_stream",
+    "running_server",
+    "serve",
+    "session_log",
+]
+
+
+def demo_client(
+    *, store: Any = None, platform: DemoPlatform | None = None, **client_kwargs: Any
+) -> EngagementClient:
+    """An :class:`~engagement_kit.client.EngagementClient` answered by the demo platform.
+
+    Parameters
+    ----------
+    store : ResponseStore, None or False
+        Passed to the client: ``None`` = the default store, ``False`` = no store.
+    platform : DemoPlatform, optional
+        The platform to talk to (default: a new one on the real clock, with the platform's
+        rate limits).
+    **client_kwargs
+        Any other :class:`EngagementClient` argument (``timeout``, ``max_retries``, ...).
+
+    Returns
+    -------
+    EngagementClient
+        Talking to :data:`DEMO_HOST` through an in-process ``httpx.MockTransport``, with the
+        demo credentials.
+    """
+    from ..auth import Credentials
+    from ..client import EngagementClient
+
+    platform = DemoPlatform() if platform is None else platform
+    return EngagementClient(
+        host=DEMO_HOST,
+        credentials=Credentials(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET),
+        store=store,
+        transport=httpx.MockTransport(platform.handle),
+        **client_kwargs,
+    )
