@@ -66,7 +66,7 @@ __all__ = [
     "weekly_trends",
 ]
 
-#: Weekday names in calendar order (Monday first, like ISO weeks and ``Timestamp.dayofweek``).
+#: Weekday names in calendar order (Monday first, like ISO weeks and ``Timestamp.day_of_week``).
 WEEKDAYS: tuple[str, ...] = (
     "Monday",
     "Tuesday",
@@ -492,7 +492,8 @@ def _trend_fit(weeks: pd.DataFrame, metric: str, n_weeks: int, threshold: float)
     if len(y) < 2:
         return result
     x = np.arange(len(y), dtype=float)
-    slope = float(np.polyfit(x, y, 1)[0])
+    dx = x - x.mean()
+    slope = float((dx * (y - y.mean())).sum() / (dx * dx).sum())  # least squares
     mean = float(y.mean())
     rel = 0.0 if mean == 0 else slope * (len(y) - 1) / mean
     result["relative_change"] = rel
@@ -601,14 +602,14 @@ def peak_hours(data: Engagement | pd.DataFrame, *, metric: str = "unique") -> pd
         np.full((7, 24), np.nan), index=index, columns=pd.RangeIndex(24, name="hour")
     )
     if len(wide):
-        weekday = wide["date"].dt.dayofweek
+        weekday = wide["date"].dt.day_of_week
         sums = (
             wide.groupby([weekday, wide["hour"].astype(int)])[metric]
             .sum()
             .unstack(fill_value=0)
             .reindex(columns=range(24), fill_value=0)
         )
-        occurrences = wide.drop_duplicates("date")["date"].dt.dayofweek.value_counts()
+        occurrences = wide.drop_duplicates("date")["date"].dt.day_of_week.value_counts()
         means = sums.div(occurrences.reindex(sums.index), axis=0)
         matrix.iloc[means.index.to_numpy()] = means.to_numpy(dtype=float)
     return matrix.astype("Float64")
@@ -666,7 +667,7 @@ def hour_profile(data: Engagement | pd.DataFrame, *, metric: str = "unique") -> 
     wide = _hourly_only(data, "hour_profile")
     rows = []
     for day_type, weekend in (("weekday", False), ("weekend", True)):
-        part = wide[(wide["date"].dt.dayofweek >= 5) == weekend] if len(wide) else wide
+        part = wide[(wide["date"].dt.day_of_week >= 5) == weekend] if len(wide) else wide
         days = part["date"].nunique() if len(part) else 0
         totals = _hour_totals(part, metric)
         grand = totals.sum()
@@ -846,7 +847,7 @@ def anomalies(
         )
     daily = daily_totals(data)
     values = daily[metric].to_numpy(dtype=float)
-    weekday = daily["date"].dt.dayofweek.to_numpy()
+    weekday = daily["date"].dt.day_of_week.to_numpy()
     n = len(values)
     expected = np.full(n, np.nan)
     scale = np.full(n, np.nan)
