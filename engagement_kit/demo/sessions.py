@@ -244,7 +244,7 @@ class SessionArrays:
     instant : ndarray of int64
         Session start, epoch seconds (UTC), non-decreasing.
     user : ndarray of int64
-        User id, ``0 .. n_users - 1`` in order of first appearance.
+        User id, ``0 .. n_users - 1``, numbered by first day (ids of one day are consecutive).
     channel : ndarray of int8
         Code into ``stream.channel_names``.
     interactive : ndarray of bool
