@@ -86,6 +86,7 @@ _RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePro
 #: The platform's documented rate-limit message; treated as a 429 whatever the status.
 _RATE_LIMIT_TEXT = "rate limit for this api has been reached"
 _MESSAGE_LIMIT = 300
+_MIN_RETRY_WINDOW = 0.05  # seconds of budget below which no further attempt is made
 
 _AUTH_HINT = (
     "Check that: the app is a JWT app and KORE_CLIENT_ID/KORE_CLIENT_SECRET are that app's "
@@ -717,7 +718,9 @@ class EngagementClient:
                 return True
             left = remaining()
             hinted = retry_after_of(state)
-            return left <= 0 or (hinted is not None and hinted > left)
+            # a last sliver of budget is not worth an attempt (and float rounding of epoch
+            # seconds must not turn it into a run of zero-length waits)
+            return left <= _MIN_RETRY_WINDOW or (hinted is not None and hinted > left)
 
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
