@@ -196,6 +196,10 @@ class _HTTPServer(ThreadingHTTPServer):
         self._conns_lock = threading.Lock()
         super().__init__((_LOOPBACK, port), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that went away (timeout, reset) or a stop mid-answer: not worth a traceback
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
     def track(self, conn: socket.socket, *, add: bool) -> None:
         with self._conns_lock:
             if add:
