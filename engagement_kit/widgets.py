@@ -1,0 +1,764 @@
+"""The Explorer: an ipywidgets panel to look at one stream's engagement in a notebook.
+
+``ek.Explorer()`` (or ``ek.Explorer().show()``) draws a row of controls (stream, date range
+with presets, aggregation, conversation type and status, channels, time zone) and a **Load**
+button; below them a status line, an error area and five tabs: KPIs (with the change from the
+previous period of equal length), trend, new vs returning, peak-hours heatmap and data checks.
+
+How it behaves
+--------------
+* Loading is **one job at a time**: while it runs the button is disabled and reads
+  "Loading…", the status line says what is being fetched, and further clicks are ignored.
+* Each tab remembers the queries it was last drawn from; loading again redraws only the tabs
+  whose inputs changed (switching daily/hourly redraws the trend and the data checks, not the
+  KPIs or the heatmap). The client's response store makes a range seen before instant.
+* Every :class:`~engagement_kit.errors.EngagementError` (a bad range, refused credentials, a
+  rate limit, an unknown stream...) is shown as a readable message in the error area, never a
+  traceback; the tabs keep what they showed and the panel stays usable.
+* Callbacks only call the client, :mod:`engagement_kit.metrics` and
+  :mod:`engagement_kit.charts`; all state lives on the :class:`Explorer`, so it is tested
+  without a browser by setting widget values and calling ``explorer.load_button.click()``.
+
+Charts are drawn as static SVG (vl-convert, no CDN), so the panel works offline in
+JupyterLab, Voilà and exported HTML.
+
+This module imports ipywidgets and altair; ``import engagement_kit`` does not load it until
+``ek.Explorer`` is first used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import threading
+import time
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from .errors import EngagementError, InvalidQueryError
+from .query import CONVERSATION_STATUSES, CONVERSATION_TYPES, EngagementQuery
+from .weeks import last_complete_week, today_in, week_bounds
+
+if TYPE_CHECKING:
+    import altair as alt
+    import pandas as pd
+
+    from .tidy import Engagement
+
+__all__ = [
+    "PANELS",
+    "PRESETS",
+    "Explorer",
+    "StreamChoice",
+    "preset_range",
+    "previous_period",
+]
+
+#: Date-range presets: value → label. Day-count presets end *yesterday* (today is partial).
+PRESETS: dict[str, str] = {
+    "last_7": "Last 7 days",
+    "last_28": "Last 28 days",
+    "last_90": "Last 90 days",
+    "last_week": "Last full ISO week",
+    "custom": "Custom dates",
+}
+_PRESET_DAYS = {"last_7": 7, "last_28": 28, "last_90": 90}
+DEFAULT_PRESET = "last_28"
+
+#: The tabs, in display order: key → title.
+PANELS: dict[str, str] = {
+    "kpis": "KPIs",
+    "trend": "Trend",
+    "new_vs_returning": "New vs returning",
+    "peak_hours": "Peak hours",
+    "checks": "Data checks",
+}
+
+#: Which fetched queries each tab is drawn from (see :meth:`Explorer.queries`).
+PANEL_INPUTS: dict[str, tuple[str, ...]] = {
+    "kpis": ("daily", "previous"),
+    "trend": ("main",),
+    "new_vs_returning": ("daily",),
+    "peak_hours": ("hourly",),
+    "checks": ("main",),
+}
+
+#: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
+CHART_RENDERER = "svg"
+
+_TYPE_LABELS = {"all": "All", "interactive": "Interactive", "non_interactive": "Non Interactive"}
+_STATUS_LABELS = {"all": "All", "active": "Active", "closed": "Closed"}
+_COMMON_ZONES = (
+    "UTC",
+    "America/Los_Angeles",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Australia/Sydney",
+)
+_LOADING = "Loading…"
+_LOAD = "Load"
+
+
+# -- pure helpers --------------------------------------------------------------------------------
+
+
+def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day (inclusive) of a date-range preset, seen from ``today``.
+
+    ``last_7`` / ``last_28`` / ``last_90`` are the N complete days ending yesterday (today is
+    still partial); ``last_week`` is the latest ISO week (Monday–Sunday) that ended before
+    ``today``.
+
+    Raises
+    ------
+    InvalidQueryError
+        For ``"custom"`` or an unknown preset.
+    """
+    if preset in _PRESET_DAYS:
+        end = today - dt.timedelta(days=1)
+        return end - dt.timedelta(days=_PRESET_DAYS[preset] - 1), end
+    if preset == "last_week":
+        return week_bounds(last_complete_week(today=today))
+    known = ", ".join(repr(p) for p in PRESETS if p != "custom")
+    raise InvalidQueryError(
+        f"preset: {preset!r} has no fixed range; use one of {known}", field="preset"
+    )
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of equal length just before ``start``..``end`` (both inclusive).
+
+    ``previous_period(date(2025, 11, 24), date(2025, 11, 30))`` is 2025-11-17..2025-11-23.
+    """
+    days = (end - start).days + 1
+    return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StreamChoice:
+    """One entry of the stream picker, with the stream's own defaults.
+
+    Built from a :class:`~engagement_kit.config.StreamConfig`, a demo stream, or any object
+    with ``id``, ``name`` and ``tz`` (and optionally ``conversation_type``,
+    ``conversation_status``, ``channels``; a demo stream's ``channel_names`` are offered as
+    hints).
+    """
+
+    id: str
+    name: str
+    tz: str
+    conversation_type: str = "all"
+    conversation_status: str = "all"
+    channels: tuple[str, ...] = ()
+    known_channels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_stream(cls, stream: Any) -> StreamChoice:
+        """Read ``id``, ``name``, ``tz`` and the optional filters off a stream-like object."""
+        if isinstance(stream, StreamChoice):
+            return stream
+        get = stream.get if isinstance(stream, Mapping) else lambda k, d=None: getattr(stream, k, d)
+        try:
+            stream_id, name, tz = get("id"), get("name"), get("tz")
+        except Exception as exc:  # pragma: no cover - defensive
+            raise InvalidQueryError(f"streams: cannot read {stream!r}", field="streams") from exc
+        if not (stream_id and name and tz):
+            raise InvalidQueryError(
+                f"streams: {stream!r} needs an id, a name and a tz", field="streams"
+            )
+        return cls(
+            id=str(stream_id),
+            name=str(name),
+            tz=str(tz),
+            conversation_type=str(get("conversation_type", "all") or "all"),
+            conversation_status=str(get("conversation_status", "all") or "all"),
+            # a demo stream's ``channels`` is its traffic mix, not a filter: only names count
+            channels=tuple(c for c in (get("channels", ()) or ()) if isinstance(c, str)),
+            known_channels=tuple(get("channel_names", ()) or ()),
+        )
+
+
+def _default_streams(*, demo: bool) -> list[Any]:
+    """The demo streams for the demo platform; else ``streams.toml`` when it exists."""
+    if not demo and Path("streams.toml").is_file():
+        from .config import load_streams
+
+        return list(load_streams("streams.toml"))
+    from .demo import DEMO_STREAMS
+
+    return list(DEMO_STREAMS)
+
+
+def _in_kernel() -> bool:
+    """Whether we run inside a Jupyter kernel (where a background load keeps the UI live)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _error_text(exc: BaseException) -> str:
+    """A readable one-paragraph message for an error (never a traceback)."""
+    if isinstance(exc, EngagementError):
+        kind = {
+            "InvalidQueryError": "Check the controls",
+            "AuthError": "Authentication failed",
+            "RateLimitError": "Rate limit reached",
+            "NotFoundError": "Unknown stream",
+            "ConfigError": "Settings missing",
+            "ServerError": "The platform failed",
+            "ApiConnectionError": "Cannot reach the platform",
+        }.get(type(exc).__name__, "Could not load")
+        text = f"{kind}: {exc}"
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            text += f" (try again in about {retry_after:.0f} s)"
+        return text
+    return (
+        f"Unexpected error ({type(exc).__name__}: {exc}). The panel is still usable; "
+        "if it persists, report it with the controls' values."
+    )
+
+
+# -- the Explorer ---------------------------------------------------------------------------------
+
+
+class Explorer:
+    """An interactive panel for one stream's engagement (ipywidgets).
+
+    Parameters
+    ----------
+    client : EngagementClient, optional
+        Anything with the :meth:`EngagementClient.fetch` signature. Default:
+        :func:`engagement_kit.demo.demo_client` (the built-in demo platform).
+    streams : iterable, optional
+        :class:`~engagement_kit.config.StreamConfig`, demo streams or :class:`StreamChoice`
+        entries for the picker. Default: with a ``client`` given, ``streams.toml`` in the
+        working directory when it exists; otherwise (and always with the demo client) the demo
+        streams.
+    today : date, optional
+        The day presets count back from (default: today in the selected time zone). Pin it for
+        reproducible notebooks and tests.
+    background : bool, optional
+        Run a click's load in a background thread so the kernel stays responsive (a click while
+        loading is then ignored). Default: on inside a Jupyter kernel, off elsewhere (tests).
+
+    Attributes
+    ----------
+    charts : dict of str to altair.Chart
+        The last chart built for each chart tab (``"trend"``, ``"new_vs_returning"``,
+        ``"peak_hours"``).
+    kpis : pandas.DataFrame or None
+        The last :func:`engagement_kit.metrics.kpis` frame shown.
+    checks : pandas.DataFrame or None
+        The last :func:`engagement_kit.metrics.check_data` frame shown.
+    data : dict of str to Engagement
+        The last fetched answers by role (``"main"``, ``"daily"``, ``"previous"``,
+        ``"hourly"``).
+    drawn : dict of str to tuple
+        For each tab, the query keys it was last drawn from.
+    render_counts : collections.Counter
+        How many times each tab's content has been rebuilt from new data.
+    svg_renders : collections.Counter
+        How many times each chart tab has been converted to SVG (only when on screen).
+    error : str
+        The message in the error area (``""`` when none).
+    last_error : BaseException or None
+        The exception behind :attr:`error`, for debugging.
+    ignored_clicks : int
+        Clicks that arrived while a load was running.
+
+    Examples
+    --------
+    >>> import engagement_kit as ek
+    >>> explorer = ek.Explorer()   # demo platform
+    >>> explorer                   # displays the panel in a notebook
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        streams: Iterable[Any] | None = None,
+        today: dt.date | None = None,
+        background: bool | None = None,
+    ) -> None:
+        if client is None:
+            from .demo import demo_client
+
+            client = demo_client()
+        if streams is None:
+            streams = _default_streams(demo=_is_demo(client))
+        self.client = client
+        self.streams: list[StreamChoice] = [StreamChoice.from_stream(s) for s in streams]
+        if not self.streams:
+            raise InvalidQueryError("streams: give at least one stream", field="streams")
+        ids = [s.id for s in self.streams]
+        if len(set(ids)) != len(ids):
+            raise InvalidQueryError("streams: each stream id may appear once", field="streams")
+        if today is not None and (not isinstance(today, dt.date) or isinstance(today, dt.datetime)):
+            raise InvalidQueryError(f"today: {today!r} is not a date", field="today")
+        self.today = today
+        self.background = _in_kernel() if background is None else bool(background)
+
+        self.charts: dict[str, alt.Chart] = {}
+        self.kpis: pd.DataFrame | None = None
+        self.checks: pd.DataFrame | None = None
+        self.data: dict[str, Engagement] = {}
+        self.drawn: dict[str, tuple[str, ...]] = {}
+        self.render_counts: Counter[str] = Counter()
+        self.svg_renders: Counter[str] = Counter()
+        self._unrendered: set[str] = set()
+        self.error = ""
+        self.last_error: BaseException | None = None
+        self.ignored_clicks = 0
+        self.busy = False
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._syncing = False
+        self._build_widgets()
+
+    # -- widgets --------------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        first = self.streams[0]
+        style = {"description_width": "110px"}
+        wide = widgets.Layout(width="360px")
+        self.stream = widgets.Dropdown(
+            options=[(f"{s.name} ({s.id})", s.id) for s in self.streams],
+            value=first.id,
+            description="Stream",
+            style=style,
+            layout=widgets.Layout(width="480px"),
+        )
+        self.preset = widgets.Dropdown(
+            options=[(label, key) for key, label in PRESETS.items()],
+            value=DEFAULT_PRESET,
+            description="Date range",
+            style=style,
+            layout=wide,
+        )
+        self.start = widgets.DatePicker(description="Start", style=style, layout=wide)
+        self.end = widgets.DatePicker(description="End", style=style, layout=wide)
+        self.aggregation = widgets.ToggleButtons(
+            options=[("Daily", "daily"), ("Hourly", "hourly")],
+            value="daily",
+            description="Aggregation",
+            style={**style, "button_width": "90px"},
+        )
+        self.conversation_type = widgets.Dropdown(
+            options=[(_TYPE_LABELS[v], v) for v in CONVERSATION_TYPES],
+            description="Conversations",
+            style=style,
+            layout=wide,
+        )
+        self.conversation_status = widgets.Dropdown(
+            options=[(_STATUS_LABELS[v], v) for v in CONVERSATION_STATUSES],
+            description="Status",
+            style=style,
+            layout=wide,
+        )
+        self.channels = widgets.Text(description="Channels", style=style, layout=wide)
+        self.tz = widgets.Combobox(
+            description="Time zone", ensure_option=False, style=style, layout=wide
+        )
+        self.load_button = widgets.Button(
+            description=_LOAD,
+            button_style="primary",
+            icon="refresh",
+            tooltip="Fetch the selected range and redraw the tabs whose inputs changed",
+        )
+        self.status = widgets.HTML(value="Choose a stream and a range, then press <b>Load</b>.")
+        self.error_area = widgets.HTML(value="")
+
+        self.panels: dict[str, widgets.Widget] = {
+            "kpis": widgets.HTML(value=_placeholder("KPIs")),
+            "trend": widgets.Output(),
+            "new_vs_returning": widgets.Output(),
+            "peak_hours": widgets.Output(),
+            "checks": widgets.HTML(value=_placeholder("data checks")),
+        }
+        self.tabs = widgets.Tab(children=list(self.panels.values()))
+        self.tabs.titles = tuple(PANELS.values())
+
+        self._apply_stream_defaults(first)
+        self.stream.observe(self._on_stream, names="value")
+        self.preset.observe(self._on_preset, names="value")
+        self.start.observe(self._on_date, names="value")
+        self.end.observe(self._on_date, names="value")
+        self.tz.observe(self._on_tz, names="value")
+        self.load_button.on_click(self._on_click)
+        self.tabs.observe(self._on_tab, names="selected_index")
+
+        controls = widgets.HBox(
+            [
+                widgets.VBox([self.stream, self.preset, self.start, self.end]),
+                widgets.VBox(
+                    [
+                        self.aggregation,
+                        self.conversation_type,
+                        self.conversation_status,
+                        self.channels,
+                        self.tz,
+                    ]
+                ),
+            ]
+        )
+        self.root = widgets.VBox(
+            [
+                controls,
+                widgets.HBox([self.load_button, self.status]),
+                self.error_area,
+                self.tabs,
+            ]
+        )
+
+    def _stream_choice(self) -> StreamChoice:
+        return next(s for s in self.streams if s.id == self.stream.value)
+
+    def _apply_stream_defaults(self, stream: StreamChoice) -> None:
+        """Reset zone and filters to the stream's own, and re-apply the date preset."""
+        self._syncing = True
+        try:
+            zones = dict.fromkeys([stream.tz, *(s.tz for s in self.streams), *_COMMON_ZONES])
+            self.tz.options = tuple(zones)
+            self.tz.value = stream.tz
+            self.conversation_type.value = stream.conversation_type
+            self.conversation_status.value = stream.conversation_status
+            self.channels.value = ", ".join(stream.channels)
+            hint = ", ".join(stream.known_channels) or "rtm, msteams"
+            self.channels.placeholder = f"all channels (or e.g. {hint})"
+        finally:
+            self._syncing = False
+        self._apply_preset()
+
+    def _today(self) -> dt.date:
+        if self.today is not None:
+            return self.today
+        try:
+            return today_in(self.tz.value.strip() or self._stream_choice().tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            return today_in(self._stream_choice().tz)
+
+    def _apply_preset(self) -> None:
+        if self.preset.value == "custom":
+            return
+        start, end = preset_range(self.preset.value, self._today())
+        self._syncing = True
+        try:
+            self.start.value, self.end.value = start, end
+        finally:
+            self._syncing = False
+
+    # -- control callbacks (no fetching here) ---------------------------------------------------
+    def _on_stream(self, change: Mapping[str, Any]) -> None:
+        self._apply_stream_defaults(self._stream_choice())
+
+    def _on_preset(self, change: Mapping[str, Any]) -> None:
+        if not self._syncing:
+            self._apply_preset()
+
+    def _on_date(self, change: Mapping[str, Any]) -> None:
+        """A date picked by hand turns the preset into "Custom dates"."""
+        if self._syncing or self.preset.value == "custom":
+            return
+        self._syncing = True
+        try:
+            self.preset.value = "custom"
+        finally:
+            self._syncing = False
+
+    def _on_tz(self, change: Mapping[str, Any]) -> None:
+        """Presets follow "today" in the chosen zone (unless ``today`` is pinned)."""
+        if not self._syncing and self.today is None:
+            self._apply_preset()
+
+    def select_preset(self, preset: str) -> tuple[dt.date, dt.date]:
+        """Choose a date preset (as the dropdown does) and return the dates it set."""
+        if preset not in PRESETS:
+            raise InvalidQueryError(
+                f"preset: {preset!r} is not one of {', '.join(map(repr, PRESETS))}",
+                field="preset",
+            )
+        self.preset.value = preset
+        self._apply_preset()
+        return self.start.value, self.end.value
+
+    # -- queries --------------------------------------------------------------------------------
+    def query(self, *, aggregation: str | None = None) -> EngagementQuery:
+        """The validated query the controls describe (``aggregation`` overrides the toggle).
+
+        Raises
+        ------
+        InvalidQueryError
+            For a missing or reversed date, a bad zone or channel name.
+        """
+        if self.start.value is None:
+            raise InvalidQueryError("start: pick a start date (or a preset)", field="start")
+        if self.end.value is None:
+            raise InvalidQueryError("end: pick an end date (or a preset)", field="end")
+        return EngagementQuery(
+            stream_id=self.stream.value,
+            start=self.start.value,
+            end=self.end.value,
+            aggregation=aggregation or self.aggregation.value,
+            conversation_type=self.conversation_type.value,
+            conversation_status=self.conversation_status.value,
+            channels=self.channels.value or None,
+            tz=(self.tz.value or "").strip() or self._stream_choice().tz,
+        )
+
+    def queries(self) -> dict[str, EngagementQuery]:
+        """Every query a full load needs, by role.
+
+        Returns
+        -------
+        dict
+            ``main`` (the toggle's aggregation: trend and data checks), ``daily`` (KPIs, new vs
+            returning), ``previous`` (daily, the period of equal length just before: KPI
+            changes) and ``hourly`` (peak-hours heatmap).
+        """
+        main = self.query()
+        daily = main.replace(aggregation="daily")
+        prev_start, prev_end = previous_period(main.start, main.end)
+        return {
+            "main": main,
+            "daily": daily,
+            "previous": daily.replace(start=prev_start, end=prev_end),
+            "hourly": main.replace(aggregation="hourly"),
+        }
+
+    # -- loading --------------------------------------------------------------------------------
+    def _on_click(self, _button: widgets.Button | None = None) -> None:
+        if not self._begin():
+            return
+        if self.background:
+            self._thread = threading.Thread(target=self._run, name="explorer-load", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+
+    def wait(self, timeout: float | None = 30.0) -> bool:
+        """Wait for a background load to finish; ``True`` when none is running any more."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def load(self) -> bool:
+        """Fetch what the controls describe and redraw the tabs whose inputs changed.
+
+        Runs in the calling thread (a notebook cell can call it to fill the panel before it is
+        shown). Returns ``True`` on success, ``False`` when it showed an error or when another
+        load was already running (then nothing happens).
+        """
+        if not self._begin():
+            return False
+        return self._run()
+
+    def _begin(self) -> bool:
+        """Enter the busy state, or count an ignored click when already busy."""
+        with self._lock:
+            if self.busy:
+                self.ignored_clicks += 1
+                return False
+            self.busy = True
+        self.load_button.disabled = True
+        self.load_button.description = _LOADING
+        self.load_button.icon = "hourglass-half"
+        return True
+
+    def _run(self) -> bool:
+        started = time.perf_counter()
+        try:
+            queries = self.queries()
+            self._set_status(f"Loading {html.escape(queries['main'].describe())}…")
+            todo = [p for p in PANELS if self.drawn.get(p) != self._panel_key(p, queries)]
+            roles = sorted({r for p in todo for r in PANEL_INPUTS[p]}, key=list(queries).index)
+            by_key: dict[str, Engagement] = {}  # "main" is "daily" or "hourly": fetch once
+            for role in roles:
+                key = queries[role].key()
+                if key not in by_key:
+                    by_key[key] = self._fetch(queries[role])
+            self.data.update({role: by_key[queries[role].key()] for role in roles})
+            for panel in todo:
+                self._draw(panel)
+                self.drawn[panel] = self._panel_key(panel, queries)
+                self.render_counts[panel] += 1
+        except Exception as exc:  # shown in the panel, never as a traceback
+            self._show_error(exc)
+            self._set_status(
+                "Load failed; the tabs still show the previous data."
+                if self.drawn
+                else "Load failed; nothing loaded yet."
+            )
+            return False
+        finally:
+            self._end()
+        self._show_error(None)
+        seconds = time.perf_counter() - started
+        redrawn = ", ".join(PANELS[p] for p in todo) or "nothing (no input changed)"
+        self._set_status(
+            f"Showing {html.escape(queries['main'].describe())}. Redrawn: {redrawn}."
+            f" <span style='color:#777'>({seconds:.1f} s)</span>"
+        )
+        return True
+
+    def _end(self) -> None:
+        self.load_button.description = _LOAD
+        self.load_button.icon = "refresh"
+        self.load_button.disabled = False
+        with self._lock:
+            self.busy = False
+
+    def _fetch(self, query: EngagementQuery) -> Engagement:
+        return self.client.fetch(
+            query.stream_id,
+            query.start,
+            query.end,
+            aggregation=query.aggregation,
+            conversation_type=query.conversation_type,
+            conversation_status=query.conversation_status,
+            channels=list(query.channels) or None,
+            tz=query.tz,
+        )
+
+    @staticmethod
+    def _panel_key(panel: str, queries: Mapping[str, EngagementQuery]) -> tuple[str, ...]:
+        return tuple(queries[role].key() for role in PANEL_INPUTS[panel])
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _draw(self, panel: str) -> None:
+        from . import charts, metrics
+
+        if panel == "kpis":
+            frame = metrics.kpis(self.data["daily"], self.data["previous"])
+            self.kpis = frame
+            self.panels["kpis"].value = charts.kpi_table_html(frame)
+        elif panel == "trend":
+            self._show_chart(panel, charts.trend_chart(self.data["main"]))
+        elif panel == "new_vs_returning":
+            self._show_chart(panel, charts.new_vs_returning_chart(self.data["daily"]))
+        elif panel == "peak_hours":
+            self._show_chart(panel, charts.peak_hours_heatmap(self.data["hourly"]))
+        elif panel == "checks":
+            frame = metrics.check_data(self.data["main"])
+            self.checks = frame
+            self.panels["checks"].value = _checks_html(frame)
+        else:  # pragma: no cover - PANELS is fixed
+            raise KeyError(panel)
+
+    def _show_chart(self, panel: str, chart: alt.Chart) -> None:
+        """Keep the chart; draw it now if its tab is visible, else when the tab is opened.
+
+        Converting a chart to SVG costs a few hundred milliseconds, so a load only pays for
+        the tab on screen.
+        """
+        self.charts[panel] = chart
+        self._unrendered.add(panel)
+        if self.visible_panel == panel:
+            self._render(panel)
+
+    @property
+    def visible_panel(self) -> str:
+        """The key of the tab on screen (``"kpis"``, ``"trend"``, ...)."""
+        return list(PANELS)[self.tabs.selected_index or 0]
+
+    def _on_tab(self, change: Mapping[str, Any]) -> None:
+        panel = self.visible_panel
+        if panel in self._unrendered:
+            try:
+                self._render(panel)
+            except Exception as exc:  # shown in the panel, never as a traceback
+                self._show_error(exc)
+
+    def _render(self, panel: str) -> None:
+        """Replace the tab's output with the chart's static SVG.
+
+        The output is set as data (not captured with ``with output:``), so it works from a
+        background thread and never leaks into the notebook cell's own outputs.
+        """
+        import altair as alt
+
+        chart = self.charts[panel]
+        with alt.renderers.enable(CHART_RENDERER):
+            bundle = chart._repr_mimebundle_()
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        self.panels[panel].outputs = (
+            {"output_type": "display_data", "data": dict(bundle), "metadata": {}},
+        )
+        self._unrendered.discard(panel)
+        self.svg_renders[panel] += 1
+
+    def _set_status(self, text: str) -> None:
+        self.status.value = text
+
+    def _show_error(self, exc: BaseException | None) -> None:
+        self.last_error = exc
+        self.error = "" if exc is None else _error_text(exc)
+        self.error_area.value = (
+            ""
+            if exc is None
+            else (
+                "<div style='color:#a4000f;background:#fdecea;border:1px solid #f5c2c0;"
+                "padding:6px 10px;border-radius:4px;white-space:pre-wrap'>"
+                f"{html.escape(self.error)}</div>"
+            )
+        )
+
+    # -- display --------------------------------------------------------------------------------
+    def show(self) -> widgets.VBox:
+        """The panel's root widget (display it, or put it into your own layout)."""
+        return self.root
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.root._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(PANELS[p] for p in PANELS if p in self.drawn) or "nothing loaded yet"
+        return (
+            f"<Explorer: {len(self.streams)} stream(s); {self.stream.value}, "
+            f"{self.start.value} to {self.end.value}; showing {shown}>"
+        )
+
+
+def _is_demo(client: Any) -> bool:
+    from .demo import DEMO_HOST
+
+    return getattr(client, "host", None) == DEMO_HOST
+
+
+def _placeholder(what: str) -> str:
+    return f"<i style='color:#777'>Press Load to see the {html.escape(what)}.</i>"
+
+
+def _checks_html(frame: pd.DataFrame) -> str:
+    """The :func:`~engagement_kit.metrics.check_data` frame as a small HTML list."""
+    items = []
+    for row in frame.itertuples(index=False):
+        mark = "✔" if row.level == "info" else "⚠"
+        colour = "#1a7f37" if row.level == "info" else "#9a6700"
+        items.append(
+            f"<li style='color:{colour}'>{mark} <b>{html.escape(str(row.check))}</b>: "
+            f"{html.escape(str(row.message))}</li>"
+        )
+    return "<ul style='list-style:none;padding-left:0'>" + "".join(items) + "</ul>"
