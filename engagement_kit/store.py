@@ -285,6 +285,7 @@ class ResponseStore:
         str or None
             The payload (JSON text), or ``None`` for a miss or an expired answer.
         """
+        at = _utc(now)
         rows = self._read(
             "SELECT payload, fetched_at, final FROM responses WHERE key = ?",
             (self.key(host, query),),
@@ -298,7 +299,7 @@ class ResponseStore:
             fetched = dt.datetime.fromisoformat(fetched_at)
         except ValueError:
             return None
-        age = (_utc(now) - fetched).total_seconds()
+        age = (at - fetched).total_seconds()
         return payload if 0 <= age <= self.ttl else None
 
     def put(
