@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import threading
 import time
@@ -46,6 +47,8 @@ __all__ = [
     "DemoPlatform",
     "error_response",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The demo platform's host (``.invalid`` never resolves: only the in-process transport or the
 #: loopback server can answer it).
@@ -158,11 +161,14 @@ class DemoPlatform:
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request (the ``httpx.MockTransport`` handler)."""
         try:
-            return _json_response(200, self.answer(request))
+            return _json_response(200, self._answer(request))
         except _HttpError as exc:
             return error_response(exc.status, exc.msg, exc.headers)
+        except Exception:  # a bug here must look like a platform fault, not a network one
+            log.exception("the demo platform failed on %s %s", request.method, request.url.path)
+            return error_response(500, "Internal Server Error")
 
-    def answer(self, request: httpx.Request) -> dict[str, Any]:
+    def _answer(self, request: httpx.Request) -> dict[str, Any]:
         """The decoded JSON body of a successful answer; raises ``_HttpError`` otherwise."""
         match = _PATH.fullmatch(request.url.path)
         if match is None:
