@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import threading
+import time as _time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1003,3 +1004,28 @@ def test_context_manager_closes_the_connection_pool():
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ConfigError):
         EngagementClient(HOST, store=False, **kwargs)
+
+
+# -- over real HTTP (the demo platform on loopback) -----------------------------------------
+def test_real_http_retries_a_dropped_connection_and_logs_no_secret(caplog):
+    from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, running_server
+
+    caplog.set_level(logging.DEBUG)  # every logger, httpx/httpcore included
+    time = FakeTime(_time.time())  # the server checks the token's exp against the real clock
+    with running_server(script=["drop", "503", None]) as server:
+        client = EngagementClient(
+            server.url,
+            credentials=Credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+            store=False,
+            clock=time.clock,
+            sleep=time.sleep,
+            timeout=10,
+        )
+        with client:
+            data = client.fetch("st-demo-it-de", "2025-11-01", "2025-11-07", tz="Europe/Berlin")
+        assert server.stats.requests == 3
+    assert client.host.startswith("http://127.0.0.1:")
+    assert data.days == 7 and len(time.sleeps) == 2
+    assert "send_request_headers" in caplog.text  # httpcore's trace was captured ...
+    assert DEMO_CLIENT_SECRET not in caplog.text
+    assert "eyJ" not in caplog.text  # ... and holds no JWT
