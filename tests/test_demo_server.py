@@ -281,3 +281,27 @@ def test_serve_prints_what_to_use_and_stops(platform):
     assert not thread.is_alive()
     assert result["stats"].requests == 1
     assert lines[-1] == "Stopped after 1 requests."
+
+
+def test_the_toolkit_client_retries_through_faults(platform):
+    from engagement_kit.auth import Credentials
+    from engagement_kit.client import EngagementClient
+
+    waits: list[float] = []
+    with running_server(platform=platform, script=["503", "drop", "html_502", "429"]) as server:
+        client = EngagementClient(
+            server.url,
+            credentials=Credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+            store=False,
+            max_retries=8,
+            sleep=waits.append,
+        )
+        with client:
+            data = client.fetch("st-demo-it-de", "2025-12-01", "2025-12-07")
+        assert server.stats.count(200) == 1
+        assert server.stats.requests == 7  # 503, drop, 502, three 429s, then the answer
+    direct = in_process(platform).post(PATH, params=PARAMS, headers=AUTH).json()
+    assert data.wide()["unique"].tolist() == [
+        p["users"] for p in direct["uniqueUsersTrend"]["dataPoints"]
+    ]
+    assert len(waits) >= 5 and min(waits) > 0  # it backed off (on an injected sleep)
