@@ -14,7 +14,13 @@ Times are drawn as wall-clock time of the query's zone: buckets are sent to Vega
 browser, and daylight-saving days keep their 24 hourly buckets.
 
 Specs are deterministic: data is sorted, no random ids or selections are added, so
-``chart.to_dict()`` is stable for the same input (notebook tests rely on it).
+``chart.to_dict()`` is stable for the same input (notebook tests rely on it). A series longer
+than :data:`MAX_POINTS` buckets is summed per day (hourly data), then per week, and the subtitle
+says so, so that no chart embeds thousands of rows.
+
+The theme ``engagement_kit`` is registered once (:func:`register_theme`, idempotent).
+:func:`use_theme` makes it active; building a chart also activates it when altair's own
+``default`` theme is active, and leaves any theme the user chose alone.
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ NEUTRAL_COLOR = "#666666"
 HEATMAP_SCHEMES: dict[str, str] = {"unique": "blues", "new": "oranges", "returning": "greens"}
 #: The text of a chart without data.
 NO_DATA_TEXT = "No data for this period"
+
+#: Most buckets one series may embed; longer data is summed per day, then per week.
+MAX_POINTS = 1500
 
 FONT = "'Source Sans 3', 'Segoe UI', 'Helvetica Neue', Arial, sans-serif"
 WIDTH = 640
@@ -251,15 +260,44 @@ def _bucket_frame(wide: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _time_x(hourly: bool, zone: str | None, *, title_prefix: str = "") -> alt.X:
+def _time_x(unit: str, zone: str | None) -> alt.X:
     alt = _alt()
     where = f" ({zone})" if zone else ""
     return alt.X(
         "time:T",
-        title=f"{title_prefix}{'Hour' if hourly else 'Day'}{where}",
+        title=f"{unit.capitalize()}{where}",
         scale=alt.Scale(type="utc"),
-        axis=alt.Axis(format="%d %b %H:%M" if hourly else "%a %d %b", labelAngle=0),
+        axis=alt.Axis(format=_AXIS_FORMAT[unit], labelAngle=0),
     )
+
+
+_AXIS_FORMAT = {"hour": "%d %b %H:%M", "day": "%a %d %b", "week": "%d %b %Y"}
+
+
+def _coarsen(wide: pd.DataFrame) -> tuple[pd.DataFrame, str, str | None]:
+    """Keep the embedded data small: hourly → daily → weekly sums while a series would have
+    more than :data:`MAX_POINTS` buckets.
+
+    Returns the (possibly summed) wide frame, its unit (``"hour"``/``"day"``/``"week"``) and a
+    note for the subtitle when it was summed.
+    """
+    unit = "hour" if _m._is_hourly(wide) else "day"
+    if len(wide) <= MAX_POINTS:
+        return wide, unit, None
+    days = wide["date"].nunique()
+    note = None
+    if unit == "hour":
+        wide = _m.daily_totals(wide)
+        wide["hour"] = pd.array([pd.NA] * len(wide), dtype="Int8")
+        unit = "day"
+        note = f"Hourly data over {days} days, summed per day (unique and returning: user-hours)"
+    if len(wide) > MAX_POINTS:
+        monday = wide["date"] - pd.to_timedelta(wide["date"].dt.day_of_week, unit="D")
+        wide = wide.groupby(monday)[list(METRICS)].sum().rename_axis("date").reset_index()
+        wide["hour"] = pd.array([pd.NA] * len(wide), dtype="Int8")
+        unit = "week"
+        note = f"{days} days, summed per week from Monday (unique and returning: user-days)"
+    return wide, unit, note
 
 
 # -- trend ------------------------------------------------------------------------------------------
@@ -298,10 +336,10 @@ def trend_chart(
     wide = _m._wide(data)
     if not len(wide) or not metrics:
         return _no_data(title)
-    hourly = _m._is_hourly(wide)
+    wide, unit, note = _coarsen(wide)
     frames = [_long_series(_bucket_frame(wide), metrics, "current")]
     if previous is not None:
-        prev = _m._wide(previous)
+        prev, _, _ = _coarsen(_m._wide(previous))
         if len(prev):
             shift = wide["date"].min() - prev["date"].min()
             aligned = _bucket_frame(prev)
@@ -313,7 +351,7 @@ def trend_chart(
     long = pd.concat(frames, ignore_index=True)
     with_previous = long["period"].nunique() > 1
     encoding: dict[str, Any] = {
-        "x": _time_x(hourly, _zone(data, tz)),
+        "x": _time_x(unit, _zone(data, tz)),
         "y": alt.Y("users:Q", title="Users"),
         "color": _metric_color(metrics),
         "tooltip": [
@@ -337,9 +375,9 @@ def trend_chart(
         )
     chart = (
         alt.Chart(long)
-        .mark_line(point=alt.OverlayMarkDef(size=18 if hourly else 45, filled=True))
+        .mark_line(point=alt.OverlayMarkDef(size=18 if unit == "hour" else 45, filled=True))
         .encode(**encoding)
-        .properties(width=WIDTH, height=HEIGHT, title=_title(title))
+        .properties(width=WIDTH, height=HEIGHT, title=_title(title, note))
     )
     return chart
 
@@ -384,7 +422,7 @@ def new_vs_returning_chart(
     wide = _m._wide(data)
     if not len(wide):
         return _no_data(title)
-    hourly = _m._is_hourly(wide)
+    wide, unit, note = _coarsen(wide)
     buckets = _bucket_frame(wide)
     total = (buckets["new"] + buckets["returning"]).astype(float)
     parts = []
@@ -398,16 +436,16 @@ def new_vs_returning_chart(
         parts.append(part)
     long = pd.concat(parts, ignore_index=True).sort_values(["time", "order"], kind="stable")
     long["share"] = long["share"].astype(float)  # NaN → null in the spec (altair sanitises)
-    unit = "utcyearmonthdatehours" if hourly else "utcyearmonthdate"
+    time_unit = "utcyearmonthdatehours" if unit == "hour" else "utcyearmonthdate"
     zone = _zone(data, tz)
     return (
         alt.Chart(long)
         .mark_bar()
         .encode(
             x=alt.X(
-                f"{unit}(time):T",
-                title=f"{'Hour' if hourly else 'Day'}{f' ({zone})' if zone else ''}",
-                axis=alt.Axis(format="%d %b %H:%M" if hourly else "%a %d %b", labelAngle=0),
+                f"{time_unit}(time):T",
+                title=f"{unit.capitalize()}{f' ({zone})' if zone else ''}",
+                axis=alt.Axis(format=_AXIS_FORMAT[unit], labelAngle=0),
             ),
             y=alt.Y(
                 "users:Q",
@@ -424,7 +462,7 @@ def new_vs_returning_chart(
                 alt.Tooltip("share:Q", title="Share", format=".0%"),
             ],
         )
-        .properties(width=WIDTH, height=HEIGHT, title=_title(title))
+        .properties(width=WIDTH, height=HEIGHT, title=_title(title, note))
     )
 
 
@@ -748,7 +786,7 @@ def anomaly_chart(
             "is_anomaly": found["is_anomaly"].astype(bool).to_list(),
         }
     )
-    x = _time_x(False, _zone(data, tz))
+    x = _time_x("day", _zone(data, tz))
     tooltip = [
         alt.Tooltip("when:N", title="Day"),
         alt.Tooltip("value:Q", title="Users", format=","),

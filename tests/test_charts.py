@@ -420,19 +420,23 @@ def test_empty_data_says_so(build):
     assert_tooltips_everywhere(spec)
 
 
-def test_builders_do_not_mutate_and_are_deterministic():
-    trend = trend_frame(DAILY)
-    hourly = hourly_wrapping()
-    weeks = weeks_frame()
-    before = (trend.copy(deep=True), hourly.copy(deep=True), weeks.copy(deep=True))
-    first = json.dumps(all_specs(), sort_keys=True)
-    second = json.dumps(all_specs(), sort_keys=True)
-    assert first == second
+def test_builders_do_not_mutate_and_are_deterministic(specs):
+    first = json.dumps(specs, sort_keys=True)
+    assert json.dumps(all_specs(), sort_keys=True) == first  # rebuilt from scratch: same spec
     for pattern in (r"altair-viz", r"param_\d", r"view_\d", r"NaN"):
         assert not re.search(pattern, first), pattern
-    pd.testing.assert_frame_equal(trend, before[0])
-    pd.testing.assert_frame_equal(hourly, before[1])
-    pd.testing.assert_frame_equal(weeks, before[2])
+    trend, hourly, weeks = trend_frame(DAILY), hourly_wrapping(), weeks_frame()
+    daily = engagement(trend)
+    before = [x.copy(deep=True) for x in (trend, hourly, weeks)]
+    c.trend_chart(daily, previous=trend).to_dict()
+    c.new_vs_returning_chart(trend)
+    c.peak_hours_heatmap(hourly)
+    c.hour_profile_chart(hourly)
+    c.weekly_history_chart(weeks)
+    c.anomaly_chart(trend, min_periods=1)
+    for frame, copy in zip((trend, hourly, weeks), before, strict=True):
+        pd.testing.assert_frame_equal(frame, copy)
+    pd.testing.assert_frame_equal(daily.trend, before[0])
     # the embedded data is already aggregated: the heatmap embeds cells, not raw buckets
     heat = c.peak_hours_heatmap(engagement(hourly)).to_dict()
     assert sum(len(v) for v in heat["datasets"].values()) <= 7 * 24 + 2
@@ -499,3 +503,26 @@ def test_kpi_table_html_escapes_text_and_handles_no_previous():
     nothing.loc["stickiness", "value"] = NA
     assert '<tr data-kpi="stickiness"><td' in c.kpi_table_html(nothing)
     assert ">–</td></tr>" in c.kpi_table_html(nothing)
+
+
+def test_long_ranges_are_summed_to_keep_the_spec_small():
+    days = [d.date().isoformat() for d in pd.date_range("2025-01-01", periods=70)]
+    hourly = trend_frame({(d, 9): (2, 1, 1) for d in days}, days=days, hourly=True)
+    assert len(hourly) // 3 > c.MAX_POINTS  # 1,680 hourly buckets
+    spec = c.trend_chart(hourly).to_dict()
+    data = rows(spec)
+    assert len(data) == 70 * 3
+    assert {r["users"] for r in data if r["metric"] == "unique"} == {2}
+    assert spec["encoding"]["x"]["title"] == "Day"
+    assert "summed per day" in spec["title"]["subtitle"]
+    comp = c.new_vs_returning_chart(hourly).to_dict()
+    assert len(rows(comp)) == 70 * 2
+
+    many = [d.date().isoformat() for d in pd.date_range("2020-01-06", periods=1512)]  # 216 weeks
+    daily = trend_frame({d: (1, 1, 0) for d in many}, days=many)
+    spec = c.trend_chart(daily).to_dict()
+    weekly = [r for r in rows(spec) if r["metric"] == "new"]
+    assert len(weekly) == 216 and {r["users"] for r in weekly} == {7}
+    assert weekly[0]["time"] == "2020-01-06T00:00:00Z"  # a Monday
+    assert spec["encoding"]["x"]["title"] == "Week"
+    assert "summed per week" in spec["title"]["subtitle"]
