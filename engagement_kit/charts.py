@@ -141,6 +141,9 @@ def theme_config() -> dict[str, Any]:
     }
 
 
+_registered: list[str] = []
+
+
 def register_theme(*, enable: bool = False) -> str:
     """Register the ``engagement_kit`` altair theme (once; later calls change nothing).
 
@@ -156,8 +159,10 @@ def register_theme(*, enable: bool = False) -> str:
     """
     import altair as alt
 
-    if THEME_NAME not in alt.theme.names():
-        alt.theme.register(THEME_NAME, enable=False)(theme_config)
+    if not _registered:  # alt.theme.names() scans entry points: ask once per process
+        if THEME_NAME not in alt.theme.names():
+            alt.theme.register(THEME_NAME, enable=False)(theme_config)
+        _registered.append(THEME_NAME)
     if enable and alt.theme.active != THEME_NAME:
         alt.theme.enable(THEME_NAME)
     return THEME_NAME
