@@ -32,10 +32,21 @@ __version__ = "0.1.0"
 
 # public name -> submodule that defines it (loaded on first attribute access)
 _LAZY: dict[str, str] = {
-    "EngagementQuery": "query",
+    "DEMO_STREAMS": "demo",
+    "Credentials": "auth",
     "Engagement": "tidy",
+    "EngagementClient": "client",
+    "EngagementQuery": "query",
+    "FetchResult": "client",
+    "ResponseStore": "store",
+    "StreamConfig": "config",
+    "credentials_from_env": "auth",
+    "demo_client": "demo",
+    "load_streams": "config",
     "parse_response": "tidy",
 }
+# submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
+_SUBMODULES = frozenset({"charts", "metrics", "report", "weeks", "widgets"})
 
 __all__ = sorted(
     [
@@ -53,11 +64,14 @@ __all__ = sorted(
         "StoreError",
         "__version__",
         *_LAZY,
+        *_SUBMODULES,
     ]
 )
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'engagement_kit' has no attribute {name!r}")
@@ -71,5 +85,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import charts, metrics, report, weeks, widgets
+    from .auth import Credentials, credentials_from_env
+    from .client import EngagementClient, FetchResult
+    from .config import StreamConfig, load_streams
+    from .demo import DEMO_STREAMS, demo_client
     from .query import EngagementQuery
+    from .store import ResponseStore
     from .tidy import Engagement, parse_response

@@ -30,6 +30,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 store_app = typer.Typer(help="Inspect or empty the local response store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -48,16 +49,22 @@ def _friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (InvalidQueryError, ConfigError) as exc:
-            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=False)
+            _print_error(exc)
             raise typer.Exit(2) from None
         except EngagementError as exc:
-            err.print(f"error: {exc}", style="red", highlight=False, markup=False)
+            _print_error(exc)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted", style="yellow")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _print_error(exc: BaseException) -> None:
+    from rich.text import Text
+
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
 
 
 def _version(value: bool) -> None:
@@ -86,6 +93,194 @@ def _main(
         )
         for noisy in ("httpcore", "httpx", "asyncio", "traitlets", "papermill"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+@_friendly
+def token() -> None:
+    """Print a platform JWT minted from KORE_CLIENT_ID/KORE_CLIENT_SECRET (for curl).
+
+    The token is a secret: it is printed to standard output only, with a warning on standard
+    error. Credentials come from the environment or .env (see .env.example).
+    """
+    from .auth import TOKEN_WARNING, mint_token_for_cli
+
+    value = mint_token_for_cli()
+    err.print(TOKEN_WARNING, style="yellow", highlight=False, markup=False)
+    print(value)
+
+
+@app.command()
+@_friendly
+def streams(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="A streams.toml to list instead of the demo streams."),
+    ] = None,
+) -> None:
+    """List the demo streams, or the streams of a streams.toml."""
+    from rich.table import Table
+
+    table = Table("id", "name", "time zone", "filters")
+    if config is None:
+        from .demo import DEMO_STREAMS
+
+        table.title = "Demo streams (built-in demo platform)"
+        for s in DEMO_STREAMS:
+            table.add_row(s.id, s.name, s.tz, "all")
+    else:
+        from .config import load_streams
+
+        table.title = str(config)
+        for s in load_streams(config):
+            f = s.filters()
+            shown = ", ".join(
+                f"{k}={v}" for k, v in f.items() if k != "tz" and v not in (None, "all")
+            )
+            table.add_row(s.id, s.name, s.tz, shown or "all")
+    out.print(table)
+
+
+@app.command()
+@_friendly
+def fetch(
+    stream_id: Annotated[str, typer.Argument(help="The stream (app) id.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (inclusive).")],
+    aggregation: Annotated[str, typer.Option(help="daily or hourly.")] = "daily",
+    tz: Annotated[str, typer.Option(help="IANA time zone, e.g. Asia/Kolkata.")] = "UTC",
+    conversation_type: Annotated[
+        str, typer.Option(help="all, interactive or non_interactive.")
+    ] = "all",
+    conversation_status: Annotated[str, typer.Option(help="all, active or closed.")] = "all",
+    channels: Annotated[
+        str | None, typer.Option(help="Comma-separated channels (default all).")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Ask the built-in demo platform.")] = False,
+    host: Annotated[str | None, typer.Option(help="Platform URL (default $KORE_HOST).")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write the tidy trend to this CSV file.")
+    ] = None,
+    refresh: Annotated[bool, typer.Option(help="Ignore the store and ask again.")] = False,
+) -> None:
+    """Fetch one range and print its summary (and optionally save the tidy trend as CSV)."""
+    from rich.table import Table
+
+    client = _client(demo=demo, host=host)
+    with client:
+        data = client.fetch(
+            stream_id,
+            start,
+            end,
+            aggregation=aggregation,
+            tz=tz,
+            conversation_type=conversation_type,
+            conversation_status=conversation_status,
+            channels=channels,
+            refresh=refresh,
+        )
+    table = Table("measure", "value", title=data.query.describe() if data.query else None)
+    for name, value in data.summary.items():
+        shown = (
+            "n/a (chunked range)"
+            if _isna(value)
+            else (
+                f"{value:,.0f}"
+                if str(name).endswith("_users") and not str(name).startswith("avg")
+                else f"{value:,.2f}"
+            )
+        )
+        table.add_row(str(name), shown)
+    out.print(table)
+    if csv is not None:
+        from .report import atomic_write
+
+        atomic_write(csv, data.trend.to_csv(index=False))
+        out.print(f"wrote {len(data.trend):,} rows to {csv}")
+
+
+@store_app.command("info")
+@_friendly
+def store_info() -> None:
+    """Where the store is, how big, and what it holds per stream."""
+    from rich.table import Table
+
+    from .store import ResponseStore
+
+    info = ResponseStore().info()
+    out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
+    out.print(
+        f"answers: {info['entries']:,} ({info['final_entries']:,} final), "
+        f"fetched {info['oldest_fetch'] or '-'} .. {info['newest_fetch'] or '-'}"
+    )
+    if info["streams"]:
+        table = Table("stream", "answers")
+        for sid, n in info["streams"].items():
+            table.add_row(sid, f"{n:,}")
+        out.print(table)
+    out.print(
+        "The platform keeps only about six months of data: this store is your long-term record.",
+        style="dim",
+    )
+
+
+@store_app.command("clear")
+@_friendly
+def store_clear(
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Only this stream's answers.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete stored answers (all, or one stream's). Also repairs a corrupt store file."""
+    from .store import ResponseStore
+
+    store = ResponseStore()
+    what = f"stream {stream}'s answers" if stream else "every stored answer"
+    if not yes and not typer.confirm(
+        f"Delete {what} from {store.path}? Answers older than the platform's ~6 months "
+        "cannot be fetched again",
+        default=False,
+    ):
+        raise typer.Exit(1)
+    n = store.clear(stream_id=stream)
+    out.print(f"deleted {n:,} answers from {store.path}")
+
+
+@app.command("serve-demo")
+@_friendly
+def serve_demo(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8765,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request, in ms.")] = 0,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests that get a fault (0-1).")
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fault draws.")] = None,
+) -> None:
+    """Serve the demo platform over real HTTP on 127.0.0.1 (Ctrl-C stops it).
+
+    Faults (503s, slow answers, dropped connections, 429 bursts) show the client's retries at
+    work. The printed client id and secret open only the demo platform.
+    """
+    from .demo.server import serve
+
+    serve(port, latency_ms=latency_ms, fault_rate=fault_rate, seed=seed, echo=out.print)
+
+
+def _isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
+    if demo:
+        from .demo import demo_client
+
+        return demo_client()
+    from .client import EngagementClient
+
+    return EngagementClient(host=host)
 
 
 def main() -> None:
