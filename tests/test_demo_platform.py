@@ -722,3 +722,17 @@ def test_demo_client_fetches_through_the_platform():
     ]
     assert data.summary["new_users"] == direct["summary"]["newUsers"]
     assert get_stream(HR).tz == "America/New_York"
+
+
+def test_long_hourly_range_agrees_with_daily():
+    """23 months of hourly buckets for the largest stream (bucket x user keys past 2**31): each
+    day's hourly new users add up to the daily count, and the summary does not depend on the
+    aggregation."""
+    api = Api(dt.datetime(2026, 11, 26, tzinfo=UTC).timestamp(), rate_limit=False)
+    params = dict(start_date="2025-01-01", end_date="2026-11-25", timeZoneOffset="Asia/Kolkata")
+    hourly = api.ok(RETAIL, aggregation_type="hourly", **params)
+    daily = api.ok(RETAIL, aggregation_type="daily", **params)
+    assert hourly["summary"] == daily["summary"]
+    per_day = [sum(_values([p])) for p in hourly["newUsersTrend"]["dataPoints"]]
+    assert per_day == [p["users"] for p in daily["newUsersTrend"]["dataPoints"]]
+    assert daily["summary"]["newUsers"] * 24 * 694 > 2**31

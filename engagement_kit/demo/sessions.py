@@ -498,7 +498,7 @@ class LocalView:
 
     Attributes
     ----------
-    day : ndarray of int64
+    day : ndarray of int32
         Local calendar day as days since 1970-01-01.
     hour : ndarray of int8
         Local wall-clock hour 0..23 (a repeated fall-back hour maps to the same number).
@@ -511,7 +511,7 @@ class LocalView:
 def _to_local(instants: np.ndarray, zone: zoneinfo.ZoneInfo) -> tuple[np.ndarray, np.ndarray]:
     idx = pd.DatetimeIndex(instants.astype("datetime64[s]")).tz_localize("UTC").tz_convert(zone)
     wall = idx.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
-    return wall // _DAY, ((wall % _DAY) // _HOUR).astype(np.int8)
+    return (wall // _DAY).astype(np.int32), ((wall % _DAY) // _HOUR).astype(np.int8)
 
 
 def local_view(arrays: SessionArrays, tz: str) -> LocalView:

@@ -88,7 +88,7 @@ def _average(count: int, days: int) -> int | float:
 
 def _pairs(bucket: np.ndarray, user: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (bucket, user) pairs, as two arrays."""
-    keys = np.unique(bucket * n_users + user)
+    keys = np.unique(bucket.astype(np.int64) * n_users + user)
     return keys // n_users, keys % n_users
 
 
