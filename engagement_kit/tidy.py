@@ -379,15 +379,21 @@ def _parse_dates(points: Mapping[str, list[Any]]) -> list[dt.date]:
     reference: list[Any] | None = None
     for metric in METRICS:
         path = f"{_TREND_KEYS[metric]}.dataPoints"
-        raw = []
-        for i, point in enumerate(points[metric]):
-            if not isinstance(point, Mapping):
-                raise ResponseFormatError(
-                    f"expected an object, got {_type_name(point)}", field=f"{path}[{i}]"
-                )
-            if "date" not in point:
-                raise ResponseFormatError("missing from the answer", field=f"{path}[{i}].date")
-            raw.append(point["date"])
+        try:  # fast path: every point is a dict with a date
+            raw = [p["date"] for p in points[metric]]
+            if not all(type(p) is dict for p in points[metric]):
+                raise TypeError
+        except (KeyError, TypeError):
+            for i, point in enumerate(points[metric]):
+                if not isinstance(point, Mapping):
+                    raise ResponseFormatError(
+                        f"expected an object, got {_type_name(point)}", field=f"{path}[{i}]"
+                    ) from None
+                if "date" not in point:
+                    raise ResponseFormatError(
+                        "missing from the answer", field=f"{path}[{i}].date"
+                    ) from None
+            raw = [p["date"] for p in points[metric]]
         if reference is None:
             reference = raw
             dates = [parse_api_date(d, field=f"{path}[{i}].date") for i, d in enumerate(raw)]
@@ -397,7 +403,10 @@ def _parse_dates(points: Mapping[str, list[Any]]) -> list[dt.date]:
                 detail = f"has {n} data points where uniqueUsersTrend has {n_ref}"
             else:
                 i = next(i for i, (a, b) in enumerate(zip(raw, reference, strict=True)) if a != b)
-                detail = f"point {i} is dated {_short(raw[i])} where uniqueUsersTrend has {reference[i]!r}"
+                detail = (
+                    f"point {i} is dated {_short(raw[i])} where uniqueUsersTrend has "
+                    f"{reference[i]!r}"
+                )
             raise ResponseFormatError(f"the trends disagree: {detail}", field=path)
     return dates
 
@@ -419,7 +428,8 @@ def _values(points: list[Mapping[str, Any]], trend_key: str, aggregation: str) -
                         f"missing from the answer ({aggregation} data)", field=f'{path}[{i}]["{k}"]'
                     ) from None
         raise  # pragma: no cover - a KeyError always has a culprit above
-    if not set(map(type, flat)) <= {int} or (flat and (min(flat) < 0 or max(flat) >= 2**62)):
+    arr = np.asarray(flat) if set(map(type, flat)) <= {int} else None
+    if arr is None or (arr.size and (arr.dtype != np.int64 or arr.min() < 0 or arr.max() >= 2**62)):
         per_point = 1 if aggregation == "daily" else 24
         keys = ("users",) if aggregation == "daily" else HOUR_KEYS
         for j, v in enumerate(flat):
@@ -429,7 +439,7 @@ def _values(points: list[Mapping[str, Any]], trend_key: str, aggregation: str) -
                 if type(v) is int and v >= 2**62:
                     raise ResponseFormatError(f"implausibly large count {v}", field=where)
                 _check_count(v, where)
-    return np.asarray(flat, dtype=np.int64)
+    return arr if arr is not None and arr.size else np.asarray(flat, dtype=np.int64)
 
 
 def _build_trend(
