@@ -704,7 +704,6 @@ def test_enforced_jti():
 
 
 def test_demo_client_fetches_through_the_platform():
-    pytest.importorskip("engagement_kit.client")  # written in parallel; remove once it lands
     from engagement_kit.demo import demo_client
 
     platform = DemoPlatform(lambda: NOW_LATE)

@@ -88,8 +88,8 @@ _HTML_502 = (
 class ServerStats:
     """Thread-safe counts of what the server did.
 
-    Attributes (read-only snapshots)
-    --------------------------------
+    Attributes
+    ----------
     requests : int
         Requests received.
     by_status : dict[int, int]
@@ -98,6 +98,8 @@ class ServerStats:
         Faults injected, per kind.
     dropped : int
         Connections closed mid-answer.
+
+    Each read is a consistent snapshot taken under the lock.
     """
 
     def __init__(self) -> None:
