@@ -1768,8 +1768,11 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                 (stream_dir.name, week),
                 {"slug": stream_dir.name, "week": week, "report": None, "error": None},
             )
-            entry["stream_name"] = str(data.get("stream_name") or stream_dir.name)
-            entry["stream_id"] = str(data.get("stream_id") or "")
+            for key, fallback in (("stream_name", stream_dir.name), ("stream_id", "")):
+                if data.get(key):
+                    entry[key] = str(data[key])
+                else:
+                    entry.setdefault(key, fallback)
             if ok:
                 html_file = stream_dir / f"{week}.html"
                 kpis = data.get("kpis") or {}
