@@ -73,6 +73,20 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _MONTH_NUMBER = {name: i for i, name in enumerate(_MONTHS, start=1)}
 _API_DATE = re.compile(r"([A-Z][a-z]{2}) (\d{1,2}) (\d{4})")
 _hours_of = itemgetter(*HOUR_KEYS)
+_METRIC_DTYPE = pd.CategoricalDtype(list(METRICS))
+_SUMMARY_INDEX = pd.Index(list(SUMMARY_FIELDS.values()))
+_stream_dtypes: dict[str, pd.CategoricalDtype] = {}
+
+
+def _stream_dtype(stream_id: str) -> pd.CategoricalDtype:
+    dtype = _stream_dtypes.get(stream_id)
+    if dtype is None:
+        dtype = pd.CategoricalDtype([stream_id])
+        if len(_stream_dtypes) < 1000:
+            _stream_dtypes[stream_id] = dtype
+    return dtype
+
+
 _date_cache: dict[str, dt.date] = {}
 
 
@@ -359,7 +373,12 @@ def _parse_summary(raw: Mapping[str, Any], stream_id: str) -> pd.Series:
                 f"expected a number >= 0, got {_short(value)} ({_type_name(value)})", field=path
             )
         values.append(float(value))
-    return pd.Series(values, index=list(SUMMARY_FIELDS.values()), dtype="Float64", name=stream_id)
+    return pd.Series(
+        pd.array(np.array(values), dtype="Float64"),
+        index=_SUMMARY_INDEX,
+        name=stream_id,
+        copy=False,
+    )
 
 
 def _aggregation(
@@ -454,15 +473,16 @@ def _build_trend(
     day_ns = np.array(dates, dtype="datetime64[D]").astype("datetime64[ns]")
     if aggregation == "daily":
         local = day_ns
-        hour = pd.array(np.zeros(n_days, dtype=np.int8), dtype="Int8")
-        hour[:] = pd.NA
+        hour_values = np.zeros(n_days, dtype=np.int8)
+        hour_mask = np.ones(n_days, dtype=bool)
         nonexistent = "shift_forward"
     else:
         local = (
             day_ns[:, None] + (np.arange(24) * 3_600_000_000_000).astype("timedelta64[ns]")
         ).ravel()
         day_ns = np.repeat(day_ns, 24)
-        hour = pd.array(np.tile(np.arange(24, dtype=np.int8), n_days), dtype="Int8")
+        hour_values = np.tile(np.arange(24, dtype=np.int8), n_days)
+        hour_mask = np.zeros(len(hour_values), dtype=bool)
         nonexistent = "NaT"
     start = pd.DatetimeIndex(local).tz_localize(
         tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent=nonexistent
@@ -471,10 +491,14 @@ def _build_trend(
     k = len(METRICS)
     return pd.DataFrame(
         {
-            "stream_id": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), [stream_id]),
-            "metric": pd.Categorical.from_codes(np.repeat(np.arange(k, dtype=np.int8), n), METRICS),
+            "stream_id": pd.Categorical.from_codes(
+                np.zeros(n * k, dtype=np.int8), dtype=_stream_dtype(stream_id)
+            ),
+            "metric": pd.Categorical.from_codes(
+                np.repeat(np.arange(k, dtype=np.int8), n), dtype=_METRIC_DTYPE
+            ),
             "date": np.tile(day_ns, k),
-            "hour": pd.array(np.tile(hour, k), dtype="Int8"),
+            "hour": pd.arrays.IntegerArray(np.tile(hour_values, k), np.tile(hour_mask, k)),
             "start": start.take(np.tile(np.arange(n), k)),
             "users": np.concatenate(values) if n else np.zeros(0, dtype=np.int64),
         }
