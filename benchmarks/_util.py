@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -80,10 +81,8 @@ def machine() -> dict[str, str]:
         pass
     versions = []
     for pkg in ("engagement-kit", "pandas", "numpy", "httpx", "altair", "papermill", "nbconvert"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{pkg} {metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            pass
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
