@@ -72,6 +72,7 @@ __all__ = [
     "chart_mimebundle",
     "default_jobs",
     "default_notebook",
+    "demo_streams",
     "execute_notebook",
     "exit_code",
     "load_weekly",
@@ -1465,7 +1466,7 @@ def render_all(
     source : {"demo", "platform"}
     host : str, optional
         The API host for ``source="platform"`` (default ``$KORE_HOST``); credentials always come
-        from the environment or ``.env``.
+        from the environment or ``.env`` and are checked for presence before anything runs.
     notebook : path, optional
         The report notebook (default :func:`default_notebook`).
     console : rich.console.Console, optional
@@ -1484,8 +1485,9 @@ def render_all(
     Raises
     ------
     InvalidQueryError, ConfigError
-        Bad arguments, before anything runs: an invalid or unfinished week, an unknown source,
-        two streams with the same folder name, no streams.
+        Bad arguments or settings, before anything runs: an invalid or unfinished week, an
+        unknown source, no host or credentials for ``source="platform"``, two streams with the
+        same folder name, no streams.
     """
     from .config import normalize_host
 
@@ -1496,7 +1498,9 @@ def render_all(
         jobs = default_jobs()
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise InvalidQueryError(f"jobs: {jobs!r} must be a whole number >= 1", field="jobs")
-    if host:
+    if source == "platform":
+        host = _platform_host(host)
+    elif host:
         host = normalize_host(host)
     nb_path = Path(notebook) if notebook is not None else default_notebook()
     if not nb_path.is_file():
@@ -1540,6 +1544,28 @@ def render_all(
     return results
 
 
+def _platform_host(host: str | None) -> str:
+    """The API host for ``source="platform"``, after checking credentials are set (fail fast).
+
+    Credentials are only checked for presence here; the kernels read them again from their
+    environment. The host is not a secret and travels as a parameter.
+    """
+    from .auth import credentials_from_env
+    from .config import host_from_env, normalize_host
+
+    resolved = normalize_host(host) if host else host_from_env()
+    credentials_from_env()  # ConfigError naming the variables when none are set
+    return resolved
+
+
+def demo_streams() -> list[StreamConfig]:
+    """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
+    from .config import StreamConfig
+    from .demo import DEMO_STREAMS
+
+    return [StreamConfig(id=s.id, name=s.name, tz=s.tz) for s in DEMO_STREAMS]
+
+
 def render_report(
     config: StreamConfig,
     *,
@@ -1554,7 +1580,7 @@ def render_report(
     quiet: bool = False,
     today: dt.date | None = None,
 ) -> ReportResult:
-    """Write one stream's weekly report (in this process) and refresh the index.
+    """Write one stream's weekly report (in one worker process) and refresh the index.
 
     Same arguments as :func:`render_all` for a single stream.
 

@@ -574,3 +574,25 @@ def test_module_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_platform_source_needs_host_and_credentials_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    with pytest.raises(ConfigError, match="KORE_HOST"):
+        report.render_all([_config()], source="platform", out_dir=tmp_path / "r", quiet=True)
+    with pytest.raises(ConfigError, match="KORE_CLIENT_ID"):
+        report.render_all(
+            [_config()],
+            source="platform",
+            host="https://platform.kore.ai",
+            out_dir=tmp_path / "r",
+            quiet=True,
+        )
+    assert not (tmp_path / "r" / "hr").exists()
+
+
+def test_demo_streams_have_distinct_folders():
+    configs = report.demo_streams()
+    assert len(configs) >= 3
+    slugs = {report.stream_slug(c.name, c.id) for c in configs}
+    assert len(slugs) == len(configs)
