@@ -558,3 +558,48 @@ def test_charts_are_drawn_as_svg_when_their_tab_is_opened_and_only_once(explorer
     explorer.load_button.click()
     assert explorer.svg_renders == {"trend": 1, "peak_hours": 2}
     assert "svg" in explorer.panels["peak_hours"].outputs[0]["data"]["image/svg+xml"][:200]
+
+
+def test_missing_credentials_name_what_to_set():
+    from engagement_kit.client import EngagementClient
+
+    never = httpx.MockTransport(lambda request: pytest.fail("no request may be sent"))
+    client = EngagementClient(host="https://platform.example.invalid", transport=never, store=False)
+    explorer = Explorer(client, streams=[StreamChoice("st-x", "X", "UTC")], background=False)
+    assert explorer.load() is False
+    assert explorer.error.startswith("Settings missing: ")
+    assert "KORE_CLIENT_ID" in explorer.error or "KORE_JWT" in explorer.error
+    client.close()
+
+
+def test_without_a_pinned_today_presets_end_yesterday_in_the_streams_zone(recorder):
+    from engagement_kit.weeks import today_in
+
+    before = today_in(RETAIL.tz)
+    explorer = Explorer(recorder, background=False)
+    after = today_in(RETAIL.tz)
+    explorer.select_preset("last_7")
+    assert explorer.end.value in {before - dt.timedelta(days=1), after - dt.timedelta(days=1)}
+    assert (explorer.end.value - explorer.start.value).days == 6
+    explorer.tz.value = "Asia/Kol"  # half-typed: presets keep working
+    assert explorer.start.value is not None and explorer.error == ""
+    kiritimati = today_in("Pacific/Kiritimati")
+    explorer.tz.value = "Pacific/Kiritimati"  # UTC+14: presets follow "today" in the chosen zone
+    assert explorer.end.value + dt.timedelta(days=1) in {kiritimati, today_in("Pacific/Kiritimati")}
+
+
+def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
+    explorer = Explorer(
+        recorder,
+        streams=[{"id": HR.id, "name": "HR", "tz": HR.tz, "channels": ["msteams"]}],
+        today=TODAY,
+        background=False,
+    )
+    assert explorer.stream.options == (("HR (st-demo-hr-us)", HR.id),)
+    assert explorer.channels.value == "msteams"
+    with pytest.raises(ValueError, match="at least one stream"):
+        Explorer(recorder, streams=[], background=False)
+    with pytest.raises(ValueError, match="once"):
+        Explorer(recorder, streams=[RETAIL, RETAIL], background=False)
+    with pytest.raises(ValueError, match="needs an id, a name and a tz"):
+        Explorer(recorder, streams=[{"id": "st-x"}], background=False)
