@@ -68,6 +68,10 @@ SUMMARY_FIELDS: dict[str, str] = {
     "avgReturningUsersPerDay": "avg_returning_users_per_day",
 }
 _COUNT_FIELDS = ("uniqueUsers", "newUsers", "returningUsers")
+#: Counts at or above this are refused (a float cannot even hold some larger JSON integers).
+_MAX_COUNT = 2**62
+#: The days a ``datetime64[ns]`` frame can hold, with room for hours and zone offsets.
+_FIRST_DAY, _LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH_NUMBER = {name: i for i, name in enumerate(_MONTHS, start=1)}
@@ -103,6 +107,12 @@ def parse_api_date(text: object, *, field: str = "date") -> dt.date:
             except ValueError:
                 pass
             else:
+                if not _FIRST_DAY <= value <= _LAST_DAY:
+                    raise ResponseFormatError(
+                        f"{_short(text)} is outside the dates a frame can hold "
+                        f"({_FIRST_DAY} to {_LAST_DAY})",
+                        field=field,
+                    )
                 if len(_date_cache) < 20_000:
                     _date_cache[text] = value
                 return value
@@ -366,9 +376,16 @@ def _parse_summary(raw: Mapping[str, Any], stream_id: str) -> pd.Series:
             raise ResponseFormatError("missing from the answer", field=path)
         value = raw[key]
         if key in _COUNT_FIELDS:
-            values.append(float(_check_count(value, path)))
+            if _check_count(value, path) >= _MAX_COUNT:
+                raise ResponseFormatError(f"implausibly large count {_short(value)}", field=path)
+            values.append(float(value))
             continue
-        if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        if (
+            type(value) not in (int, float)
+            or (type(value) is int and value >= _MAX_COUNT)  # math.isfinite(10**400) overflows
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise ResponseFormatError(
                 f"expected a number >= 0, got {_short(value)} ({_type_name(value)})", field=path
             )
