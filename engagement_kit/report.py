@@ -1069,6 +1069,9 @@ def execute_notebook(
 ) -> nbformat.NotebookNode:
     """Run a notebook with papermill's Python API; retry a kernel that failed to start.
 
+    On POSIX systems the kernel talks over Unix sockets in a private temporary folder
+    (:func:`_ipc_kernel_manager`) instead of TCP ports, so parallel runs cannot race for ports.
+
     Parameters
     ----------
     notebook, output : path
@@ -1108,30 +1111,63 @@ def execute_notebook(
         if on_cell is not None:
             on_cell(state["done"], max(state["total"], state["done"]))
 
-    for attempt in Retrying(
-        stop=stop_after_attempt(retries + 1),
-        retry=retry_if_exception(_kernel_start_failed),
-        reraise=True,
-    ):
-        with attempt:
-            return papermill.execute_notebook(
-                str(notebook),
-                str(output),
-                parameters=dict(parameters),
-                kernel_name=kernel_name,
-                progress_bar=False,
-                log_output=False,
-                start_timeout=START_TIMEOUT,
-                execution_timeout=CELL_TIMEOUT,
-                on_notebook_start=on_start,
-                on_cell_complete=on_complete,
-                # outputs are complete once the last cell is idle: no need to wait for a
-                # graceful kernel exit (which can add seconds)
-                shutdown_kernel="immediate",
-                # the kernel's own start-up chatter (e.g. ipykernel's TCP notice) is not ours
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
+    engine_kwargs: dict[str, Any] = {}
+    sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-") if os.name == "posix" else None
+    if sockets is not None:
+        engine_kwargs["kernel_manager_class"] = _ipc_kernel_manager(sockets.name)
+    try:
+        for attempt in Retrying(
+            stop=stop_after_attempt(retries + 1),
+            retry=retry_if_exception(_kernel_start_failed),
+            reraise=True,
+        ):
+            with attempt:
+                return papermill.execute_notebook(
+                    str(notebook),
+                    str(output),
+                    parameters=dict(parameters),
+                    kernel_name=kernel_name,
+                    progress_bar=False,
+                    log_output=False,
+                    start_timeout=START_TIMEOUT,
+                    execution_timeout=CELL_TIMEOUT,
+                    on_notebook_start=on_start,
+                    on_cell_complete=on_complete,
+                    # outputs are complete once the last cell is idle: no need to wait for a
+                    # graceful kernel exit (which can add seconds)
+                    shutdown_kernel="immediate",
+                    # the kernel's own start-up chatter is not ours to show
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    **engine_kwargs,
+                )
+    finally:
+        if sockets is not None:
+            sockets.cleanup()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ipc_kernel_manager(folder: str) -> type:
+    """A kernel manager whose kernel talks over Unix sockets in ``folder``, not TCP ports.
+
+    Parallel papermill runs on TCP race for free ports (``ZMQError: Address already in use``,
+    papermill issues 239 and 511); sockets in a private folder per run cannot collide, and
+    nothing listens on the network.
+    """
+    from nbclient.client import NotebookClient
+
+    base = NotebookClient.kernel_manager_class.default_value
+    if isinstance(base, str):
+        from traitlets.utils.importstring import import_item
+
+        base = import_item(base)
+    prefix = os.path.join(folder, "kernel")
+
+    def __init__(self: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("transport", "ipc")
+        kwargs.setdefault("ip", prefix)
+        base.__init__(self, **kwargs)
+
+    return type("IpcKernelManager", (base,), {"__init__": __init__})
 
 
 # =============================================================================================
