@@ -19,17 +19,18 @@ How it behaves
   :mod:`engagement_kit.charts`; all state lives on the :class:`Explorer`, so it is tested
   without a browser by setting widget values and calling ``explorer.load_button.click()``.
 
-Charts are drawn as static SVG (vl-convert, no CDN), so the panel works offline in
-JupyterLab, Voilà and exported HTML.
+Charts are drawn as static SVG (vl-convert, no CDN, no JavaScript extension), so the panel
+works offline in JupyterLab and Voilà. A chart is converted only when its tab is on screen.
 
-This module imports ipywidgets and altair; ``import engagement_kit`` does not load it until
-``ek.Explorer`` is first used.
+This module imports ipywidgets (altair only when a chart is drawn); ``import engagement_kit``
+does not load it until ``ek.Explorer`` is first used.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import threading
 import time
 import zoneinfo
@@ -90,7 +91,7 @@ PANEL_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 #: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
-CHART_RENDERER = "svg"
+CHART_FORMAT = "svg"
 
 _TYPE_LABELS = {"all": "All", "interactive": "Interactive", "non_interactive": "Non Interactive"}
 _STATUS_LABELS = {"all": "All", "active": "Active", "closed": "Closed"}
@@ -175,16 +176,30 @@ class StreamChoice:
             raise InvalidQueryError(
                 f"streams: {stream!r} needs an id, a name and a tz", field="streams"
             )
+        channels = get("channels", ()) or ()
+        if isinstance(channels, str):
+            channels = channels.split(",")
         return cls(
             id=str(stream_id),
             name=str(name),
             tz=str(tz),
-            conversation_type=str(get("conversation_type", "all") or "all"),
-            conversation_status=str(get("conversation_status", "all") or "all"),
+            conversation_type=_enum(get("conversation_type"), CONVERSATION_TYPES, "type"),
+            conversation_status=_enum(get("conversation_status"), CONVERSATION_STATUSES, "status"),
             # a demo stream's ``channels`` is its traffic mix, not a filter: only names count
-            channels=tuple(c for c in (get("channels", ()) or ()) if isinstance(c, str)),
+            channels=tuple(c.strip() for c in channels if isinstance(c, str) and c.strip()),
             known_channels=tuple(get("channel_names", ()) or ()),
         )
+
+
+def _enum(value: object, allowed: tuple[str, ...], what: str) -> str:
+    """``"Non Interactive"`` → ``"non_interactive"``; ``None`` → ``"all"``."""
+    key = "_".join(str(value or "all").strip().lower().replace("-", " ").split())
+    if key not in allowed:
+        raise InvalidQueryError(
+            f"streams: conversation {what} {value!r} is not one of {', '.join(allowed)}",
+            field="streams",
+        )
+    return key
 
 
 def _default_streams(*, demo: bool) -> list[Any]:
@@ -580,6 +595,12 @@ class Explorer:
         return True
 
     def _run(self) -> bool:
+        try:
+            return self._load_and_draw()
+        finally:
+            self._end()
+
+    def _load_and_draw(self) -> bool:
         started = time.perf_counter()
         try:
             queries = self.queries()
@@ -604,8 +625,6 @@ class Explorer:
                 else "Load failed; nothing loaded yet."
             )
             return False
-        finally:
-            self._end()
         self._show_error(None)
         seconds = time.perf_counter() - started
         redrawn = ", ".join(PANELS[p] for p in todo) or "nothing (no input changed)"
@@ -689,15 +708,16 @@ class Explorer:
         The output is set as data (not captured with ``with output:``), so it works from a
         background thread and never leaks into the notebook cell's own outputs.
         """
-        import altair as alt
-
-        chart = self.charts[panel]
-        with alt.renderers.enable(CHART_RENDERER):
-            bundle = chart._repr_mimebundle_()
-        if isinstance(bundle, tuple):
-            bundle = bundle[0]
+        buffer = io.StringIO()
+        # chart.save, not the renderer registry: a load in a background thread must not
+        # switch the notebook's global altair renderer under the user's own charts
+        self.charts[panel].save(buffer, format=CHART_FORMAT)
         self.panels[panel].outputs = (
-            {"output_type": "display_data", "data": dict(bundle), "metadata": {}},
+            {
+                "output_type": "display_data",
+                "data": {"image/svg+xml": buffer.getvalue(), "text/plain": f"<{PANELS[panel]}>"},
+                "metadata": {},
+            },
         )
         self._unrendered.discard(panel)
         self.svg_renders[panel] += 1

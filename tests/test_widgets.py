@@ -541,10 +541,14 @@ def test_show_and_bare_display(explorer):
 
 
 def test_charts_are_drawn_as_svg_when_their_tab_is_opened_and_only_once(explorer):
+    import altair as alt
+
+    active = alt.renderers.active
     explorer.load_button.click()
     assert explorer.visible_panel == "kpis"
     assert explorer.svg_renders == {} and explorer.panels["trend"].outputs == ()
     explorer.tabs.selected_index = list(PANELS).index("trend")
+    assert alt.renderers.active == active  # the notebook's own renderer is left alone
     (output,) = explorer.panels["trend"].outputs
     assert output["output_type"] == "display_data"
     assert output["data"]["image/svg+xml"].lstrip().startswith("<svg")
@@ -597,6 +601,21 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
     )
     assert explorer.stream.options == (("HR (st-demo-hr-us)", HR.id),)
     assert explorer.channels.value == "msteams"
+    one = Explorer(
+        recorder, streams=[{"id": "a", "name": "A", "tz": "UTC", "channels": "rtm,slack"}]
+    )
+    assert one.channels.value == "rtm, slack"
+    platform_spelling = {
+        "id": "a",
+        "name": "A",
+        "tz": "UTC",
+        "conversation_type": "Non Interactive",
+    }
+    assert Explorer(recorder, streams=[platform_spelling]).conversation_type.value == (
+        "non_interactive"
+    )
+    with pytest.raises(ValueError, match="conversation status 'open' is not one of"):
+        Explorer(recorder, streams=[{**platform_spelling, "conversation_status": "open"}])
     with pytest.raises(ValueError, match="at least one stream"):
         Explorer(recorder, streams=[], background=False)
     with pytest.raises(ValueError, match="once"):
