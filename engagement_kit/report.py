@@ -1136,6 +1136,8 @@ def execute_notebook(
                     # outputs are complete once the last cell is idle: no need to wait for a
                     # graceful kernel exit (which can add seconds)
                     shutdown_kernel="immediate",
+                    # one save at the end (and on a failure) instead of one per cell
+                    request_save_on_cell_execute=False,
                     # the kernel's own start-up chatter is not ours to show
                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
                     **engine_kwargs,
