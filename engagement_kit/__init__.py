@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "Engagement": "tidy",
     "EngagementClient": "client",
     "EngagementQuery": "query",
+    "Explorer": "widgets",
     "FetchResult": "client",
     "ResponseStore": "store",
     "StreamConfig": "config",
@@ -93,3 +94,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .query import EngagementQuery
     from .store import ResponseStore
     from .tidy import Engagement, parse_response
+    from .widgets import Explorer
