@@ -23,6 +23,7 @@ import pytest
 from test_report import assert_offline, parse_links
 
 from engagement_kit import metrics, report
+from engagement_kit.auth import Credentials
 from engagement_kit.config import StreamConfig
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, demo_client, running_server
 
@@ -34,6 +35,8 @@ GOOD = StreamConfig(
 )  # not the notebook's default stream; a name that needs escaping
 BAD = StreamConfig(id="st-no-such-stream", name="Ghost bot", tz="UTC")
 PREVIOUS = b"<html>the previous report of this week</html>"
+CANARY_SECRET = "canary-client-secret-0xC0FFEE"
+CANARY_JWT = Credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ttl=3600).token()
 JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.")
 
 
@@ -54,8 +57,11 @@ def batch(tmp_path_factory):
             if name.startswith("KORE_"):
                 mp.delenv(name)
         mp.setenv("ENGAGEMENT_KIT_STORE", str(home / "store.sqlite3"))
+        # canaries: the kernel authenticates with KORE_JWT (it wins over id + secret); neither
+        # the token nor the client secret may appear in any file or log
+        mp.setenv("KORE_JWT", CANARY_JWT)
         mp.setenv("KORE_CLIENT_ID", DEMO_CLIENT_ID)
-        mp.setenv("KORE_CLIENT_SECRET", DEMO_CLIENT_SECRET)  # the canary: must never leak
+        mp.setenv("KORE_CLIENT_SECRET", CANARY_SECRET)
         mp.chdir(home)  # no developer .env is read
         results = report.render_all(
             [GOOD, BAD],
@@ -192,9 +198,19 @@ def test_index_lists_both_streams_with_the_error(batch):
 def test_no_secret_anywhere(batch):
     _, out, console, _ = batch
     texts = [console] + [p.read_text(errors="replace") for p in _files(out)]
+    assert len(texts) > 8
     for text in texts:
-        assert DEMO_CLIENT_SECRET not in text
+        for secret in (CANARY_SECRET, CANARY_JWT, DEMO_CLIENT_SECRET):
+            assert secret not in text
         assert not JWT_LIKE.search(text), "a JWT leaked"
+
+
+def test_progress_bars_and_summary_were_shown(batch):
+    _, _, console, _ = batch
+    assert "PeopleFirst HR <Helpdesk> 2025-W47" in console  # a bar per stream, raw text
+    assert "Ghost bot 2025-W47" in console
+    assert re.search(r"(\d+)/\1 done", console), "the good stream's bar did not complete"
+    assert "Weekly reports" in console and "Index:" in console
 
 
 @pytest.mark.browser
