@@ -124,7 +124,11 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
             batches["two"],
             TARGET_PARALLEL,
         )
-        row2["note"] = f"{os.cpu_count()} cores; each batch starts its own worker processes"
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        row2["note"] = (
+            f"{os.cpu_count()} cores, load average {load} at the end (other work on the machine "
+            "takes cores the second job needs); each batch starts its own worker processes"
+        )
         return [row1, row2]
     finally:
         if previous_store is None:

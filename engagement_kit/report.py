@@ -985,18 +985,9 @@ def _drop_stray_outputs_class() -> type:
     return DropStrayOutputs
 
 
-def notebook_to_html(nb: nbformat.NotebookNode, *, title: str) -> str:
-    """Render an executed notebook as one self-contained HTML page.
-
-    nbconvert's ``HTMLExporter`` with the ``ek_report`` template (package data), without code
-    cells, prompts, printed output or cells tagged ``remove_cell`` (outputs of ``remove_output``
-    cells are dropped too). The result references no URL: no CDN script, stylesheet or font.
-
-    Returns
-    -------
-    str
-        The page.
-    """
+@functools.cache
+def _html_exporter() -> Any:
+    """The configured ``HTMLExporter``, built once per process (its templates compile once)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -1016,6 +1007,22 @@ def notebook_to_html(nb: nbformat.NotebookNode, *, title: str) -> str:
         enabled=True,
     )
     exporter.register_preprocessor(_drop_stray_outputs_class()(), enabled=True)
+    return exporter
+
+
+def notebook_to_html(nb: nbformat.NotebookNode, *, title: str) -> str:
+    """Render an executed notebook as one self-contained HTML page.
+
+    nbconvert's ``HTMLExporter`` with the ``ek_report`` template (package data), without code
+    cells, prompts, printed output or cells tagged ``remove_cell`` (outputs of ``remove_output``
+    cells are dropped too). The result references no URL: no CDN script, stylesheet or font.
+
+    Returns
+    -------
+    str
+        The page.
+    """
+    exporter = _html_exporter()
     body, _ = exporter.from_notebook_node(nb, resources=_template_resources(title))
     return body
 
@@ -1865,7 +1872,9 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                     "message": str(data.get("error") or "unknown error"),
                     "failed_at": str(data.get("failed_at") or ""),
                     "notebook_href": f"{quote(stream_dir.name)}/{quote(notebook)}"
-                    if isinstance(notebook, str) and (stream_dir / notebook).is_file()
+                    if isinstance(notebook, str)
+                    and Path(notebook).name == notebook  # a file in this stream's folder only
+                    and (stream_dir / notebook).is_file()
                     else None,
                 }
     return sorted(
