@@ -228,11 +228,6 @@ def test_the_index_escapes_every_text_and_links_nowhere_outside(tmp_path):
     assert [p for p in after if p not in before] == [out / "index.html"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: report._index_entries links the 'notebook' of a tampered "
-    "<week>.error.json even when it points outside the stream's folder ('../../x')",
-)
 def test_the_index_never_links_a_failed_notebook_outside_the_streams_folder(tmp_path):
     out = tmp_path / "reports"
     (out / "bot").mkdir(parents=True)
