@@ -405,6 +405,11 @@ class WeeklyReport:
     def anomalies(self) -> pd.DataFrame:
         """The week's unusual days for each metric, against the same weekday of earlier weeks.
 
+        :func:`metrics.anomalies` with ``by_weekday=True`` over the :data:`ANOMALY_WEEKS` weeks
+        before, so regular weekend dips are not flagged. The smallest spread allowed is the
+        Poisson noise of a count, ``sqrt(median daily count)`` of those weeks: a bot with a
+        dozen users a day swings by a few users by chance alone, which is not an anomaly.
+
         Returns
         -------
         pandas.DataFrame
@@ -419,13 +424,17 @@ class WeeklyReport:
 
         frames = []
         first = pd.Timestamp(self.start)
+        daily = metrics.daily_totals(self.recent)
+        before = daily[daily["date"] < first]
         for metric in METRICS:
+            median = float(before[metric].median()) if len(before) else 0.0
             found = metrics.anomalies(
                 self.recent,
                 metric=metric,
                 by_weekday=True,
                 window=ANOMALY_WEEKS,
                 min_periods=4,
+                min_scale=max(1.0, math.sqrt(median)) if math.isfinite(median) else 1.0,
             )
             frames.append(found[found["date"] >= first])
         return pd.concat(frames, ignore_index=True)
