@@ -1377,6 +1377,33 @@ def _sidecar_from(nb: Any) -> dict[str, Any]:
     return dict(found[0])
 
 
+#: Temporary files older than this are left-overs of a killed run (a run takes minutes).
+STALE_TEMP_SECONDS = 6 * 3600
+
+
+def _sweep_stale_temp_files(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove our temporary files (``.<name>...tmp...``) that a killed run left behind.
+
+    Only hidden files with ``.tmp`` in their name and older than :data:`STALE_TEMP_SECONDS`,
+    so a run going on at the same time keeps its files.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for path in folder.glob(".*tmp*"):
+        try:
+            if path.is_file() and now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
 def _run_task(task: _Task) -> ReportResult:
     """Worker: execute the notebook, render HTML, write files atomically. Never raises."""
     started = time.perf_counter()
@@ -1385,6 +1412,7 @@ def _run_task(task: _Task) -> ReportResult:
     out_dir = Path(task.out_dir)
     stream_dir = _inside(out_dir, task.slug)
     stream_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_temp_files(stream_dir)
     fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
     os.close(fd)
     tmp_nb = Path(tmp_name)

@@ -596,3 +596,21 @@ def test_demo_streams_have_distinct_folders():
     assert len(configs) >= 3
     slugs = {report.stream_slug(c.name, c.id) for c in configs}
     assert len(slugs) == len(configs)
+
+
+def test_stale_temporary_files_of_a_killed_run_are_swept(tmp_path):
+    import os
+    import time
+
+    old = tmp_path / ".2025-W48.tmp-abc123.ipynb"
+    half = tmp_path / ".2025-W48.html.k2j3.tmp"
+    fresh = tmp_path / ".2025-W48.tmp-running.ipynb"
+    keep = tmp_path / "2025-W48.html"
+    for path in (old, half, fresh, keep):
+        path.write_text("x")
+    long_ago = time.time() - report.STALE_TEMP_SECONDS - 60
+    for path in (old, half, keep):
+        os.utime(path, (long_ago, long_ago))
+    removed = report._sweep_stale_temp_files(tmp_path)
+    assert sorted(removed) == sorted([old, half])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, keep.name])
