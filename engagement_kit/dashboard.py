@@ -16,7 +16,8 @@ How it is served
 * Voilà runs as a subprocess (``python -m voila``) bound to ``127.0.0.1`` only, with no code
   shown (``strip_sources``), no tracebacks, and one **preheated kernel** (``preheat_kernel``,
   pool size 1): the notebook is executed before the first visitor arrives, so the first page
-  appears in about two seconds instead of seven to nine.
+  appears in about two seconds instead of seven to nine. Kernels use Unix sockets (``ipc``),
+  so no kernel port is open on the machine.
 * The page is fully offline: our Voilà template ``ek_dashboard``
   (``engagement_kit/templates/voila/templates/ek_dashboard``, found through ``JUPYTER_PATH``)
   is Voilà's ``lab`` template without its Font Awesome CDN links (Voilà's own bundle already
@@ -197,7 +198,8 @@ def voila_command(
     """The command line (``python -m voila``, quicker) that serves ``notebook`` on ``127.0.0.1:port``.
 
     Never opens a browser itself (:func:`serve` does that once the page answers) and never
-    moves to another port when ``port`` is taken (``port_retries=0``).
+    moves to another port when ``port`` is taken (``port_retries=0``). Kernels talk to Voilà
+    over Unix sockets in Voilà's private connection folder, not TCP ports on localhost.
     """
     return [
         sys.executable,
@@ -214,6 +216,7 @@ def voila_command(
         "--show_tracebacks=False",
         f"--preheat_kernel={bool(preheat)}",
         f"--pool_size={int(pool_size)}",
+        "--KernelManager.transport=ipc",
     ]
 
 

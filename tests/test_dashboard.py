@@ -46,6 +46,7 @@ def test_voila_command_binds_loopback_preheats_and_never_opens_a_browser(tmp_pat
     assert _option(command, "show_tracebacks") == "False"
     assert _option(command, "preheat_kernel") == "True"
     assert _option(command, "pool_size") == "1"
+    assert _option(command, "KernelManager.transport") == "ipc"  # no kernel TCP ports
     assert not any("0.0.0.0" in arg for arg in command)
 
 
