@@ -23,11 +23,11 @@ app = typer.Typer(
     name="engagement-kit",
     help=(
         "Kore.ai User Engagement Trend (v2): fetch, explore and report unique, new and "
-        "returning users.\n\nStart with [bold]engagement-kit report --demo[/bold] (the built-in "
+        "returning users.\n\nStart with engagement-kit report --demo (the built-in "
         "demo platform, no credentials needed)."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -93,6 +93,107 @@ def _main(
         )
         for noisy in ("httpcore", "httpx", "asyncio", "traitlets", "papermill"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command(
+    epilog=(
+        "Examples: engagement-kit report --demo (all demo streams); "
+        "engagement-kit report --config streams.toml --week 2025-W48; "
+        "engagement-kit report --stream st-... --name 'Support bot' --tz Asia/Kolkata."
+    )
+)
+@_friendly
+def report(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="streams.toml listing the streams to report on."),
+    ] = None,
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Report on this one stream id instead.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name for --stream.")] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="IANA time zone for --stream (default UTC).")
+    ] = None,
+    conversation_type: Annotated[
+        str, typer.Option(help="For --stream: all, interactive or non_interactive.")
+    ] = "all",
+    conversation_status: Annotated[
+        str, typer.Option(help="For --stream: all, active or closed.")
+    ] = "all",
+    channels: Annotated[
+        str | None, typer.Option(help="For --stream: comma-separated channels (default all).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option(help="Where reports are written.")] = Path("reports"),
+    jobs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Reports run in parallel (default: cores, at most 4)."),
+    ] = None,
+    keep_notebook: Annotated[
+        bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
+    ] = False,
+) -> None:
+    """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
+
+    Streams come from --demo, --config or --stream. Credentials for a real platform come only
+    from the environment or .env (KORE_CLIENT_ID + KORE_CLIENT_SECRET, or KORE_JWT). Exit code
+    0 when every report was written, 1 when any failed (the others are still written), 2 for
+    bad arguments.
+    """
+    from . import report as rpt
+    from .config import StreamConfig, load_streams
+
+    if config is not None and stream is not None:
+        raise ConfigError("give either --config or --stream, not both")
+    if demo and host:
+        raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
+    if stream is None and (name or tz or channels):
+        raise ConfigError("--name, --tz and --channels go with --stream")
+    if config is not None:
+        configs = load_streams(config)
+    elif stream is not None:
+        known = {s.id: s for s in rpt.demo_streams()} if demo else {}
+        base = known.get(stream)
+        configs = [
+            StreamConfig(
+                id=stream,
+                name=name or (base.name if base else stream),
+                tz=tz or (base.tz if base else "UTC"),
+                conversation_type=conversation_type,
+                conversation_status=conversation_status,
+                channels=channels.split(",") if channels else (),
+            )
+        ]
+    elif demo:
+        configs = rpt.demo_streams()
+    elif Path("streams.toml").is_file():
+        configs = load_streams("streams.toml")
+    else:
+        raise ConfigError(
+            "no streams: use --demo (the built-in demo platform), --config streams.toml, or "
+            "--stream ID (copy streams.example.toml to streams.toml to list yours)"
+        )
+    results = rpt.render_all(
+        configs,
+        week=week,
+        out_dir=out_dir,
+        jobs=jobs,
+        keep_notebook=keep_notebook,
+        source="demo" if demo else "platform",
+        host=host,
+        console=err,
+    )
+    raise typer.Exit(rpt.exit_code(results))
 
 
 @app.command()
