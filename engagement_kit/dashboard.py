@@ -473,7 +473,7 @@ def serve(
         See :func:`running_dashboard`.
     """
     with running_dashboard(port=port, notebook=notebook, capture_output=False) as dashboard:
-        echo(f"Dashboard on {dashboard.url} (Ctrl-C to stop; the first page takes a few seconds)")
+        echo(f"Dashboard on {dashboard.url} (Ctrl-C to stop)")
         if open_browser:
             webbrowser.open(dashboard.url)
         try:
