@@ -1,0 +1,303 @@
+"""Batch reports under stress: a host that fails for one stream, hostile names, canary
+credentials, parallel report processes on one store, and a run killed mid-way.
+
+One module-scoped batch (report runs cost seconds each): three demo streams served over
+loopback HTTP (``source="platform"``: the kernels mint their tokens from ``KORE_CLIENT_ID`` and a
+canary ``KORE_CLIENT_SECRET`` in their environment), two report processes sharing one store,
+display names full of markup, path tricks, a NUL byte and a papermill-parameter injection
+attempt, and a platform that answers one stream with ``503 Retry-After: 0`` forever.
+(``test_report_run.py`` covers the unknown-stream failure and the ``KORE_JWT`` path.)
+
+Then a second run of one stream is SIGKILLed (the runner, its worker and the kernel) while its
+kernel is writing new answers into the store: the previous report, the index and the store
+must stay intact and readable.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engagement_kit import report
+from engagement_kit.config import StreamConfig
+from engagement_kit.demo import DemoPlatform, running_server
+from engagement_kit.demo.platform import error_response
+from engagement_kit.query import EngagementQuery
+from engagement_kit.store import ResponseStore
+from engagement_kit.tidy import parse_response
+
+pytestmark = pytest.mark.slow
+
+WEEK = "2025-W48"
+CANARY_ID = "cs-canary-reports-0001"
+CANARY_SECRET = f"canary-secret-{uuid.uuid4().hex}"
+DOWN = "st-demo-retail-in"  # the stream whose host keeps failing
+
+
+class Platform(DemoPlatform):
+    """The canary app's platform: records every token; one stream is permanently down."""
+
+    def __init__(self) -> None:
+        super().__init__(client_id=CANARY_ID, client_secret=CANARY_SECRET)
+        self.tokens: set[str] = set()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("auth")
+        if token:
+            self.tokens.add(token)
+        if f"/bot/{DOWN}/" in request.url.path:
+            return error_response(503, "Service Unavailable", {"Retry-After": "0"})
+        return super().handle(request)
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def is_in(path: Path, folder: Path) -> bool:
+    return folder == path or folder in path.parents
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Run the batch once; yield a namespace of what the tests look at."""
+    from rich.console import Console
+
+    home = tmp_path_factory.mktemp("reliability-reports")
+    out = home / "reports"
+    store = home / "store.sqlite3"
+    pwned = home / "pwned"
+    injection = f'x"; open(r"{pwned}", "w").write("1"); y = "'
+    streams = [
+        StreamConfig(
+            id="st-demo-it-de",
+            name="<script>alert('it')</script> ../../outside",
+            tz="Europe/Berlin",
+        ),
+        StreamConfig(
+            id="st-demo-hr-us",
+            name=f'{injection}"><img src=x onerror=alert(1)> %2e%2e/%2e%2e nul\x00 ' + "z" * 2000,
+            tz="America/New_York",
+        ),
+        StreamConfig(id=DOWN, name="Retail (host down)", tz="Asia/Kolkata"),
+    ]
+    files_beside = sorted(p for p in home.parent.iterdir() if not p.is_dir())
+    console = io.StringIO()
+    platform = Platform()
+    with pytest.MonkeyPatch.context() as mp, running_server(platform=platform) as server:
+        for name in list(os.environ):
+            if name.startswith("KORE_"):
+                mp.delenv(name)
+        mp.setenv("ENGAGEMENT_KIT_STORE", str(store))
+        mp.setenv("KORE_CLIENT_ID", CANARY_ID)
+        mp.setenv("KORE_CLIENT_SECRET", CANARY_SECRET)
+        mp.chdir(home)  # no developer .env; anything written "here" is caught below
+        started = time.perf_counter()
+        results = report.render_all(
+            streams,
+            week=WEEK,
+            out_dir=out,
+            jobs=2,
+            source="platform",
+            host=server.url,
+            weeks_of_history=9,  # the fewest the report asks for: 9 x 6 attempts stay < 60/min
+            console=Console(file=console, width=200, color_system=None),
+        )
+        seconds = time.perf_counter() - started
+        env = dict(os.environ)
+        yield {
+            "home": home,
+            "out": out,
+            "store": store,
+            "pwned": pwned,
+            "results": results,
+            "console": console.getvalue(),
+            "platform": platform,
+            "server": server,
+            "env": env,
+            "seconds": seconds,
+            "files_beside": files_beside,
+        }
+
+
+def test_the_others_are_written_the_failed_host_is_reported_exit_status_1(batch):
+    written, hostile, down = batch["results"]
+    assert written.ok and hostile.ok, (written.error, hostile.error)
+    assert down.status == "failed"
+    assert down.error.startswith("ServerError: HTTP 503") and "after 6 attempts" in down.error
+    assert report.exit_code(batch["results"]) == 1
+    folder = batch["out"] / down.slug
+    error = json.loads((folder / f"{WEEK}.error.json").read_text())
+    assert error["stream_id"] == DOWN and error["error"] == down.error
+    assert not (folder / f"{WEEK}.html").exists()
+    index = (batch["out"] / "index.html").read_text()
+    assert "Retail (host down)" in index and "ServerError: HTTP 503" in index
+    assert index.count('class="stream-row"') == 3
+    assert "failed" in batch["console"] and "ServerError" in batch["console"]
+    assert batch["seconds"] < 120
+
+
+def test_no_file_is_written_outside_the_output_folder(batch):
+    home, out = batch["home"], batch["out"]
+    store = batch["store"]
+    allowed = {store, Path(f"{store}-wal"), Path(f"{store}-shm")}
+    stray = [p for p in all_files(home) if not is_in(p, out) and p not in allowed]
+    assert stray == []
+    assert sorted(p for p in home.parent.iterdir() if not p.is_dir()) == batch["files_beside"]
+    assert list(home.parent.rglob("outside*")) == []  # "../../outside" stayed in a slug
+    assert not batch["pwned"].exists()  # the parameter injection stayed a string
+    slugs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(slugs) == 3 and all(
+        set(s) <= set("abcdefghijklmnopqrstuvwxyz0123456789-") for s in slugs
+    )
+    for path in all_files(out):
+        assert path.resolve().parent in (out.resolve(), *(out.resolve() / s for s in slugs))
+
+
+def test_hostile_names_are_escaped_in_every_html_page(batch):
+    out = batch["out"]
+    pages = [p for p in all_files(out) if p.suffix == ".html"]
+    assert len(pages) == 3  # two reports and the index
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script>alert" not in text and "<img src=x" not in text, page.name
+    written = [r for r in batch["results"] if r.ok]
+    for result in written:
+        text = result.html.read_text(encoding="utf-8")
+        assert "&lt;script&gt;alert(" in text or "&lt;img src=x" in text
+        sidecar = json.loads(result.json.read_text(encoding="utf-8"))
+        assert sidecar["stream_name"] == result.stream_name  # the data keeps the name as given
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(" in index and "&lt;img src=x" in index
+
+
+def test_the_canary_secret_and_the_kernels_tokens_are_in_no_file(batch):
+    tokens = batch["platform"].tokens
+    assert len(tokens) >= 3  # the kernels minted tokens from the canary secret and used them
+    secrets = [CANARY_SECRET, *tokens]
+    for path in all_files(batch["home"]):
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{path.name} holds a secret"
+    for secret in secrets:
+        assert secret not in batch["console"]
+        assert all(secret not in (r.error or "") for r in batch["results"])
+
+
+def test_two_report_processes_left_one_complete_store(batch):
+    with sqlite3.connect(batch["store"]) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = ResponseStore(batch["store"])
+    entries = store.entries()
+    assert {e.stream_id for e in entries} == {"st-demo-it-de", "st-demo-hr-us"}
+    for entry in entries:
+        query = EngagementQuery(**entry.query)
+        parse_response(store.get(entry.host, query), query=query)
+    store.close()
+    assert not any("locked" in (r.error or "") for r in batch["results"])
+
+
+RUNNER = """
+import sys
+from engagement_kit.config import StreamConfig
+from engagement_kit.report import render_report
+
+stream = StreamConfig(id="st-demo-it-de", name=sys.argv[1], tz="Europe/Berlin")
+render_report(stream, week=sys.argv[2], out_dir=sys.argv[3], source="platform",
+              host=sys.argv[4], weeks_of_history=30, quiet=True)
+print("finished", flush=True)
+"""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started (directly or not) by ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def count_rows(store: Path) -> int:
+    with sqlite3.connect(store, timeout=30) as conn:
+        return conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+
+
+def test_a_run_killed_mid_way_leaves_the_previous_report_and_the_store_intact(batch):
+    out, store, server = batch["out"], batch["store"], batch["server"]
+    first = batch["results"][0]
+    before = {p: p.read_bytes() for p in all_files(out)}
+    rows_before = count_rows(store)
+    server.latency_ms = 150  # slow answers: the kill lands while the kernel fetches and stores
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, first.stream_name, WEEK, str(out), server.url],
+        env=batch["env"],
+        cwd=batch["home"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    killed: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if count_rows(store) > rows_before:  # the killed run has written to the store
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode(errors="replace")
+        tree = [process.pid, *descendants(process.pid)]
+        for pid in tree:  # the runner, its worker process and the kernel (own session)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+    finally:
+        server.latency_ms = 0
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+        process.stdout.close()
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL and len(killed) >= 3
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in killed):
+        time.sleep(0.05)  # reaped by init
+
+    # the previous report and the index: byte for byte what they were
+    for path, data in before.items():
+        assert path.read_bytes() == data, path.name
+    new = [p for p in all_files(out) if p not in before]
+    assert all(p.name.startswith(".") for p in new), new  # only hidden temporary files
+    # the store: a valid database, every answer complete, the killed run's answers included
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert count_rows(store) > rows_before
+    reader = ResponseStore(store)
+    for entry in reader.entries():
+        query = EngagementQuery(**entry.query)
+        parse_response(reader.get(entry.host, query), query=query)
+    reader.close()
+    # and the index can be rebuilt from what is there: the same three rows
+    page = report.write_index(out).read_text(encoding="utf-8")
+    assert page.count('class="stream-row"') == 3
