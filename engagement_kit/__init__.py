@@ -18,6 +18,7 @@ from .errors import (
     ApiError,
     AuthError,
     ConfigError,
+    DashboardError,
     EngagementError,
     InvalidQueryError,
     NotFoundError,
@@ -47,7 +48,7 @@ _LAZY: dict[str, str] = {
     "parse_response": "tidy",
 }
 # submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
-_SUBMODULES = frozenset({"charts", "metrics", "report", "weeks", "widgets"})
+_SUBMODULES = frozenset({"charts", "dashboard", "metrics", "report", "weeks", "widgets"})
 
 __all__ = sorted(
     [
@@ -55,6 +56,7 @@ __all__ = sorted(
         "ApiError",
         "AuthError",
         "ConfigError",
+        "DashboardError",
         "EngagementError",
         "InvalidQueryError",
         "NotFoundError",
@@ -86,7 +88,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import charts, metrics, report, weeks, widgets
+    from . import charts, dashboard, metrics, report, weeks, widgets
     from .auth import Credentials, credentials_from_env
     from .client import EngagementClient, FetchResult
     from .config import StreamConfig, load_streams

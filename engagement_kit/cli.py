@@ -348,6 +348,24 @@ def store_clear(
     out.print(f"deleted {n:,} answers from {store.path}")
 
 
+@app.command()
+@_friendly
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8866,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open a browser tab when ready.")
+    ] = False,
+) -> None:
+    """Serve the Explorer as a standalone web app (Voilà) on 127.0.0.1 (Ctrl-C stops it).
+
+    No code is shown and nothing is loaded from the internet; it talks to the built-in demo
+    platform (the Explorer notebook's default).
+    """
+    from .dashboard import serve
+
+    raise typer.Exit(serve(port, open_browser=open_browser, echo=out.print))
+
+
 @app.command("serve-demo")
 @_friendly
 def serve_demo(

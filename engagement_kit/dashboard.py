@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import ConfigError, EngagementError
+from .errors import ConfigError, DashboardError
 
 __all__ = [
     "DEFAULT_PORT",
@@ -88,10 +88,6 @@ _VOILA_MAIN = (
     "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
     "from voila.app import main; sys.exit(main())"
 )
-
-
-class DashboardError(EngagementError):
-    """The dashboard could not start: port taken, Voilà missing or exited, or too slow."""
 
 
 def default_notebook() -> Path:

@@ -13,7 +13,8 @@ Every error the toolkit raises on purpose is an :class:`EngagementError`::
     ├── ApiConnectionError     network failures after retries
     ├── ResponseFormatError    the answer is not the documented shape: says which field
     ├── StoreError             the response store file is unreadable or corrupt: names file and fix
-    └── ReportError            a report could not be written: says which stream and why
+    ├── ReportError            a report could not be written: says which stream and why
+    └── DashboardError         the Voilà dashboard could not start: port taken, Voilà failed
 
 Messages are written for an analyst: what was wrong and how to fix it. They never contain
 a client secret or a JWT.
@@ -26,6 +27,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "ConfigError",
+    "DashboardError",
     "EngagementError",
     "InvalidQueryError",
     "NotFoundError",
@@ -139,3 +141,7 @@ class StoreError(EngagementError):
 
 class ReportError(EngagementError):
     """A report could not be produced; the message names the stream and the cause."""
+
+
+class DashboardError(EngagementError):
+    """The dashboard could not start: port taken, Voilà missing or exited, or too slow."""
