@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {
     "demo_client": "demo",
     "load_streams": "config",
     "parse_response": "tidy",
+    "setup_notebook": "charts",
 }
 # submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
 _SUBMODULES = frozenset({"charts", "dashboard", "metrics", "report", "weeks", "widgets"})
@@ -95,5 +96,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .demo import DEMO_STREAMS, demo_client
     from .query import EngagementQuery
     from .store import ResponseStore
+    from .charts import setup_notebook
     from .tidy import Engagement, parse_response
     from .widgets import Explorer

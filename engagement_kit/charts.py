@@ -52,6 +52,8 @@ __all__ = [
     "new_vs_returning_chart",
     "peak_hours_heatmap",
     "register_theme",
+    "setup_notebook",
+    "skip_slow_optional_imports",
     "theme_config",
     "trend_chart",
     "use_theme",
@@ -177,6 +179,61 @@ def use_theme() -> str:
         The theme's name.
     """
     return register_theme(enable=True)
+
+
+def skip_slow_optional_imports() -> None:
+    """Skip ``rfc3987_syntax``, an optional jsonschema format checker that costs ~2 s per import.
+
+    jsonschema imports it eagerly when installed (python-jsonschema/jsonschema#1428) only to
+    check the ``iri`` formats, which altair never validates. Setting its ``sys.modules`` entry
+    to ``None`` is the documented way to make an import fail; jsonschema then skips the check.
+    It only helps before altair (or nbformat) is first imported in the process.
+    """
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def setup_notebook(*, renderer: str = "svg", fast_imports: bool = True) -> str:
+    """Prepare a notebook for the toolkit's charts: quick altair import, theme, renderer.
+
+    Call it once, in the first code cell (``ek.setup_notebook()``); calling it again is
+    harmless.
+
+    Parameters
+    ----------
+    renderer : str
+        ``"svg"`` (default): static SVG drawn offline by vl-convert, the same bytes on every
+        run (good for committed notebooks and nbval). ``"report"``: the interactive, offline
+        renderer of the HTML reports (:func:`engagement_kit.report.setup_notebook`). Any other
+        altair renderer name (``"default"``, ``"html"``, ...) is enabled as is.
+    fast_imports : bool
+        Skip the slow optional import of ``rfc3987_syntax`` (see
+        :func:`skip_slow_optional_imports`).
+
+    Returns
+    -------
+    str
+        The renderer now enabled.
+    """
+    if fast_imports:
+        skip_slow_optional_imports()
+    if renderer == "report":
+        from .report import setup_notebook as report_setup
+
+        report_setup(fast_imports=fast_imports)
+        return renderer
+    import altair as alt
+
+    if renderer not in alt.renderers.names():
+        raise ValueError(
+            f"renderer: {renderer!r} is not an altair renderer; use 'svg', 'report' or one of "
+            + ", ".join(sorted(alt.renderers.names()))
+        )
+    alt.renderers.enable(renderer)
+    use_theme()
+    return renderer
 
 
 def _alt() -> Any:

@@ -82,7 +82,7 @@ _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: without executing the notebook (which ``/`` would do).
 _READY_PATH = "/voila/static/voila.js"
 #: ``python -m voila``, minus ``rfc3987_syntax``: jsonschema imports that optional IRI checker
-#: eagerly and it costs about 2 s of Voilà's 3.5 s start (see report._block_slow_optional_imports;
+#: eagerly and it costs about 2 s of Voilà's 3.5 s start (see charts.skip_slow_optional_imports;
 #: nothing served here validates IRIs).
 _VOILA_MAIN = (
     "import sys; sys.modules.setdefault('rfc3987_syntax', None); "

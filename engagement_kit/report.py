@@ -218,20 +218,6 @@ def chart_mimebundle(spec: dict[str, Any], **_metadata: Any) -> dict[str, str]:
     return {"text/html": markup, "text/plain": f"<Chart: {title}>"}
 
 
-def _block_slow_optional_imports() -> None:
-    """Skip ``rfc3987_syntax``, an optional jsonschema format checker that costs ~2 s per import.
-
-    jsonschema imports it eagerly when installed (python-jsonschema/jsonschema#1428) only to
-    check the ``iri`` formats, which altair never validates. Setting its ``sys.modules`` entry
-    to ``None`` is the documented way to make an import fail; jsonschema then skips the check.
-    Done only in report kernels, before altair is first imported.
-    """
-    import sys
-
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-
 def setup_notebook(*, fast_imports: bool = True) -> None:
     """Prepare a report kernel: our altair renderer and the charts theme, both enabled.
 
@@ -243,11 +229,11 @@ def setup_notebook(*, fast_imports: bool = True) -> None:
         Skip the slow optional import of ``rfc3987_syntax`` (see the module docs), saving about
         two seconds per report.
     """
-    if fast_imports:
-        _block_slow_optional_imports()
-    import altair as alt
-
     from . import charts
+
+    if fast_imports:
+        charts.skip_slow_optional_imports()
+    import altair as alt
 
     if RENDERER_NAME not in alt.renderers.names():
         alt.renderers.register(RENDERER_NAME, chart_mimebundle)
@@ -1352,7 +1338,9 @@ _progress_queue: Any = None
 def _init_worker(queue: Any) -> None:
     global _progress_queue
     _progress_queue = queue
-    _block_slow_optional_imports()
+    from .charts import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
 
 
 def _emit(key: int, done: int, total: int) -> None:
@@ -1732,7 +1720,7 @@ def _run_tasks(
 
     Always in worker processes (``spawn``), even for one job: a kernel or zmq failure cannot
     take the caller down, the caller's process keeps its imports and environment, and workers
-    can skip a slow optional import (:func:`_block_slow_optional_imports`).
+    can skip a slow optional import (:func:`engagement_kit.charts.skip_slow_optional_imports`).
     """
     import multiprocessing
     import queue as queue_module

@@ -526,3 +526,35 @@ def test_long_ranges_are_summed_to_keep_the_spec_small():
     assert weekly[0]["time"] == "2020-01-06T00:00:00Z"  # a Monday
     assert spec["encoding"]["x"]["title"] == "Week"
     assert "summed per week" in spec["title"]["subtitle"]
+
+
+def test_setup_notebook_enables_renderer_and_theme():
+    import altair as alt
+
+    import engagement_kit as ek
+    from engagement_kit import charts, report
+
+    before = alt.renderers.active
+    try:
+        assert ek.setup_notebook() == "svg"
+        assert alt.renderers.active == "svg"
+        assert alt.theme.active == charts.THEME_NAME
+        assert charts.setup_notebook(renderer="report") == "report"
+        assert alt.renderers.active == report.RENDERER_NAME
+        with pytest.raises(ValueError, match="not an altair renderer"):
+            charts.setup_notebook(renderer="nope")
+    finally:
+        alt.renderers.enable(before)
+
+
+def test_skip_slow_optional_imports_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from engagement_kit.charts import skip_slow_optional_imports; "
+        "skip_slow_optional_imports(); import altair; "
+        "print(sys.modules['rfc3987_syntax'] is None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
