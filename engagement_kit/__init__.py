@@ -91,11 +91,11 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import charts, dashboard, metrics, report, weeks, widgets
     from .auth import Credentials, credentials_from_env
+    from .charts import setup_notebook
     from .client import EngagementClient, FetchResult
     from .config import StreamConfig, load_streams
     from .demo import DEMO_STREAMS, demo_client
     from .query import EngagementQuery
     from .store import ResponseStore
-    from .charts import setup_notebook
     from .tidy import Engagement, parse_response
     from .widgets import Explorer
