@@ -367,3 +367,18 @@ def _describe_validation(exc: ValidationError) -> str:
     if not loc:  # raised by the model validator: the message starts with the field
         return f"field {msg}"
     return f"field {loc}: {msg}"
+
+
+def project_file(relative: str | os.PathLike[str]) -> tuple[Path | None, list[Path]]:
+    """Find a file of the project checkout (e.g. a notebook): beside the package, else in cwd.
+
+    Returns
+    -------
+    (Path or None, list of Path)
+        The file found (or ``None``) and the places that were tried, for the error message.
+    """
+    candidates = list(
+        dict.fromkeys([Path(__file__).resolve().parents[1] / relative, Path.cwd() / relative])
+    )
+    found = next((path for path in candidates if path.is_file()), None)
+    return found, candidates

@@ -98,14 +98,12 @@ def default_notebook() -> Path:
     ConfigError
         When neither exists; the message names both paths that were tried.
     """
-    candidates = [
-        Path(__file__).resolve().parents[1] / NOTEBOOK_RELATIVE,
-        Path.cwd() / NOTEBOOK_RELATIVE,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    tried = " or ".join(str(p) for p in dict.fromkeys(candidates))
+    from .config import project_file
+
+    found, candidates = project_file(NOTEBOOK_RELATIVE)
+    if found is not None:
+        return found
+    tried = " or ".join(str(p) for p in candidates)
     raise ConfigError(
         f"cannot find the dashboard notebook {NOTEBOOK_RELATIVE} (looked for {tried}); run the "
         "command from the engagement-kit project folder (a git checkout), or pass notebook="

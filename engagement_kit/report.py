@@ -1030,13 +1030,11 @@ def default_notebook() -> Path:
     ReportError
         When neither exists (a wheel install run outside the project's folder).
     """
-    candidates = [
-        Path(__file__).resolve().parents[1] / NOTEBOOK_RELATIVE,
-        Path.cwd() / NOTEBOOK_RELATIVE,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
+    from .config import project_file
+
+    found, _ = project_file(NOTEBOOK_RELATIVE)
+    if found is not None:
+        return found
     raise ReportError(
         f"cannot find the report notebook {NOTEBOOK_RELATIVE}; run the command from the "
         "engagement-kit project folder (or pass notebook=)"
