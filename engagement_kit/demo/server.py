@@ -386,7 +386,8 @@ class DemoServer:
         status, body = response.status_code, response.content
         headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
         if fault == "slow":
-            self._stop.wait(self.slow_seconds)
+            if self._stop.wait(self.slow_seconds):
+                return  # the server is stopping: the late answer is abandoned, not sent
         elif fault == "drop":
             return self._drop(handler, status, body, headers)
         elif fault == "truncated":
@@ -396,8 +397,9 @@ class DemoServer:
         elif fault == "wrong_content_type":
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", "text/plain; charset=utf-8"))
-        handler.send(status, body, headers)
+        # counted before sending: a client that has read the answer must find it in the stats
         self.stats._record(status=status)
+        handler.send(status, body, headers)
 
     @staticmethod
     def _drop(
