@@ -144,8 +144,8 @@ def test_client_processes_and_reader_threads_share_one_store(tmp_path):
             done.set()
             for thread in threads:
                 thread.join(30)
-        requests = server.stats.requests
-        by_status = server.stats.by_status
+        stats = server.stats
+    requests, by_status = stats.requests, stats.by_status  # read once the server has stopped
 
     assert errors == [[]] * WORKERS
     assert reader_errors == []

@@ -127,7 +127,7 @@ FAULT_SETTINGS = {
     "429": (0.4, 7, {"burst_429": 3}),  # a burst: this request and the next two get 429
     "429_retry_after": (0.5, 7, {"retry_after": 1}),
     "drop": (0.5, 7, {}),  # headers and half the body, then the connection is closed
-    "slow": (0.3, 16, {"slow_seconds": 3.0}),  # past the client's 0.4 s timeout
+    "slow": (0.3, 16, {"slow_seconds": 30.0}),  # past the 0.4 s timeout (ends at stop)
 }
 
 
@@ -174,7 +174,7 @@ def test_a_batch_through_every_transient_fault_at_once_equals_the_fault_free_run
     waits = Waits()
     store = ResponseStore(tmp_path / "store.sqlite3")
     with running_server(
-        platform=platform(), fault_rate=0.3, faults=TRANSIENT, seed=3, slow_seconds=3.0
+        platform=platform(), fault_rate=0.3, faults=TRANSIENT, seed=3, slow_seconds=30.0
     ) as server:
         client = make_client(server.url, waits, store=store, timeout=0.5)
         with client:
