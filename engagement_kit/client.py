@@ -20,6 +20,7 @@ import datetime as dt
 import email.utils
 import logging
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +31,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result
 from tenacity.wait import wait_exponential_jitter
 
 from . import __version__
@@ -83,6 +84,24 @@ DEFAULT_REQUESTS_PER_HOUR = 1800
 #: Statuses worth retrying: the same request can succeed a little later.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A network failure worth retrying: not a TLS certificate refusal, which stays refused."""
+    if not isinstance(exc, _RETRY_EXCEPTIONS):
+        return False
+    seen: BaseException | None = exc
+    for _ in range(5):  # the ssl error sits a few causes down
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return False
+        seen = seen.__cause__ or seen.__context__
+    return True
+
+
 #: The platform's documented rate-limit message; treated as a 429 whatever the status.
 _RATE_LIMIT_TEXT = "rate limit for this api has been reached"
 _MESSAGE_LIMIT = 300
@@ -187,6 +206,16 @@ class StreamRateLimiter:
 
 
 # -- results -----------------------------------------------------------------------------------
+def _not_sent(earlier: Exception) -> Exception:
+    """The error of a batch item skipped because an earlier one failed for good."""
+    note = "not sent, because an earlier request of this batch failed after its retries"
+    if isinstance(earlier, ApiError):
+        return type(earlier)(
+            f"{note}: {earlier.message}", status=earlier.status, url="", hint=earlier.hint
+        )
+    return type(earlier)(f"{note}: {earlier}")
+
+
 @dataclass(frozen=True)
 class FetchResult:
     """One item of :meth:`EngagementClient.fetch_many`.
@@ -516,10 +545,16 @@ class EngagementClient:
         Returns
         -------
         list of FetchResult
-            In input order; each carries its own ``error`` instead of raising.
+            In input order; each carries its own ``error`` instead of raising. Once a request
+            has failed after all its retries with a connection error, the items not started
+            yet are not sent (the host is down); after a 401/403 or 5xx, neither are the
+            items of that stream. Those items carry an error of the same type whose message
+            starts "not sent". A batch against a dead host therefore ends in one request's
+            retries, not in every item's.
         """
         _check_int("max_workers", max_workers, minimum=1)
         items = list(requests)
+        failed: dict[str | None, Exception] = {}  # stream id (None: the host) -> first failure
 
         def run(item: Any) -> FetchResult:
             try:
@@ -537,10 +572,19 @@ class EngagementClient:
                     )
             except Exception as exc:
                 return FetchResult(None, None, exc, item)
+            # after a failure that retries could not cure, do not pile more requests on the
+            # same stream (401/403, 5xx) or, for a network failure, on the host at all
+            earlier = failed.get(None) or failed.get(query.stream_id)
+            if earlier is not None:
+                return FetchResult(query, None, _not_sent(earlier), item)
             try:
                 return FetchResult(query, self.fetch_query(query, refresh=item_refresh), None, item)
             except Exception as exc:
                 logger.debug("fetch_many: %s failed: %s", query.describe(), exc)
+                if isinstance(exc, ApiConnectionError):
+                    failed.setdefault(None, exc)
+                elif isinstance(exc, AuthError | ServerError):
+                    failed.setdefault(query.stream_id, exc)
                 return FetchResult(query, None, exc, item)
 
         if not items:
@@ -768,8 +812,7 @@ class EngagementClient:
             sleep=self._sleep,
             stop=stop,
             wait=wait,
-            retry=retry_if_exception_type(_RETRY_EXCEPTIONS)
-            | retry_if_result(_should_retry_response),
+            retry=retry_if_exception(_is_transient) | retry_if_result(_should_retry_response),
             before_sleep=before_sleep,
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )

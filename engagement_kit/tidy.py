@@ -75,7 +75,7 @@ _FIRST_DAY, _LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH_NUMBER = {name: i for i, name in enumerate(_MONTHS, start=1)}
-_API_DATE = re.compile(r"([A-Z][a-z]{2}) (\d{1,2}) (\d{4})")
+_API_DATE = re.compile(r"([A-Z][a-z]{2}) ([0-9]{1,2}) ([0-9]{4})")  # ASCII digits only
 _hours_of = itemgetter(*HOUR_KEYS)
 _METRIC_DTYPE = pd.CategoricalDtype(list(METRICS))
 _SUMMARY_INDEX = pd.Index(list(SUMMARY_FIELDS.values()))

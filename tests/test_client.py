@@ -876,6 +876,52 @@ def test_fetch_many_keeps_input_order_and_reports_failures_per_item():
     assert results[5].data.stream_id == "st-d"
 
 
+def test_fetch_many_stops_sending_to_a_stream_whose_server_fails_for_good():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "/bot/st-down/" in request.url.path:
+            return httpx.Response(503, json={"message": "maintenance"})
+        return daily_answer(request)
+
+    script = Script(default=handler)
+    client = make_client(script, max_retries=2)
+    days = ["2025-01-01", "2025-01-02", "2025-01-03"]
+    requests = [
+        {"stream_id": sid, "start": d, "end": d} for d in days for sid in ("st-down", "st-up")
+    ]
+    results = client.fetch_many(requests, max_workers=1)
+    assert [r.ok for r in results] == [False, True, False, True, False, True]
+    down = [r for r in script.requests if "/bot/st-down/" in r.url.path]
+    assert len(down) == 3  # one item's first try and 2 retries; the other 2 items never sent
+    assert all(isinstance(r.error, ServerError) for r in results[::2])
+    assert "not sent" not in str(results[0].error)
+    assert all(str(r.error).startswith("HTTP 503: not sent") for r in results[2::2])
+    assert "maintenance" in str(results[2].error)
+
+
+def test_fetch_many_stops_sending_to_an_unreachable_host():
+    script = Script(default=httpx.ConnectError("connection refused"))
+    client = make_client(script, max_retries=1)
+    requests = [
+        {"stream_id": sid, "start": "2025-01-01", "end": "2025-01-01"} for sid in ("a", "b", "c")
+    ]
+    results = client.fetch_many(requests, max_workers=1)
+    assert script.count == 2  # the first item and its one retry
+    assert all(isinstance(r.error, ApiConnectionError) for r in results)
+    assert [str(r.error).startswith("not sent") for r in results] == [False, True, True]
+
+
+def test_a_refused_certificate_is_not_retried():
+    script = Script(
+        default=httpx.ConnectError(
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
+        )
+    )
+    client = make_client(script, max_retries=5)
+    with pytest.raises(ApiConnectionError, match="certificate"):
+        fetch_dec(client)
+    assert script.count == 1
+
+
 def test_fetch_many_of_nothing():
     assert make_client(Script()).fetch_many([]) == []
 
