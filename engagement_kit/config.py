@@ -127,8 +127,9 @@ def normalize_host(host: str) -> str:
             "credentials in KORE_CLIENT_ID/KORE_CLIENT_SECRET or KORE_JWT"
         )
     if parts.path.strip("/") or parts.query or parts.fragment:
+        shown = f"{scheme}://{parts.netloc}{parts.path}"  # the query may hold a token: not shown
         raise ConfigError(
-            f"host: {host!r} has a path or query; give only the host, e.g. "
+            f"host: {shown!r} has a path or query; give only the host, e.g. "
             "https://platform.kore.ai (the API path is added for you)"
         )
     if scheme == "http":

@@ -242,3 +242,12 @@ def test_load_streams_rejects_non_utf8(tmp_path):
     path.write_bytes(b"[[stream]]\nname = '\xff'\n")
     with pytest.raises(ConfigError, match="UTF-8"):
         load_streams(path)
+
+
+def test_a_host_with_a_token_in_its_query_is_refused_without_echoing_it():
+    from engagement_kit.config import normalize_host
+    from engagement_kit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="path or query") as info:
+        normalize_host("https://platform.kore.ai/?token=canary-abc123")
+    assert "canary-abc123" not in str(info.value)
