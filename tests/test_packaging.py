@@ -8,9 +8,9 @@ import sys
 import tomllib
 
 import yaml
+from conftest import REPO
 
 import engagement_kit as ek
-from conftest import REPO
 
 
 def test_all_is_sorted_and_every_name_resolves():
@@ -58,3 +58,16 @@ def test_environment_yml_matches_pyproject():
     assert have == wanted
     assert {"pip": ["-e ."]} in env["dependencies"]
     assert "conda-forge" in env["channels"]
+
+
+def test_ruff_lint_and_format_are_clean():
+    ruff = [sys.executable, "-m", "ruff"]
+    lint = subprocess.run([*ruff, "check", "."], cwd=REPO, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-2000:]
+    fmt = subprocess.run(
+        [*ruff, "format", "--check", "engagement_kit", "tests", "benchmarks"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert fmt.returncode == 0, fmt.stdout[-2000:]
