@@ -30,9 +30,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
 
 import httpx
-from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
-from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result
-from tenacity.wait import wait_exponential_jitter
 
 from . import __version__
 from .auth import Credentials, credentials_from_env
@@ -54,6 +51,8 @@ from .weeks import last_complete_week, parse_iso_week, today_in, week_bounds, we
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pyrate_limiter import InMemoryBucket, Rate
+    from tenacity import RetryCallState
 
     from .tidy import Engagement
 
@@ -129,12 +128,18 @@ _HINTS = {
 
 
 # -- rate limiting -----------------------------------------------------------------------------
-def _rates(per_minute: int | None, per_hour: int | None) -> list[Rate]:
+def _check_limits(per_minute: int | None, per_hour: int | None) -> None:
     for name, value in (("requests_per_minute", per_minute), ("requests_per_hour", per_hour)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise ConfigError(f"{name}: {value!r} must be a whole number >= 1 (or None: no limit)")
+
+
+def _rates(per_minute: int | None, per_hour: int | None) -> list[Rate]:
+    # imported on the first request, not with the client: answers from the store need neither
+    from pyrate_limiter import Duration, Rate
+
     rates = []
     # pyrate-limiter wants a "generous-before-tight" list; drop a limit the other one implies.
     if per_minute is not None and not (per_hour is not None and per_hour <= per_minute):
@@ -173,9 +178,10 @@ class StreamRateLimiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
+        _check_limits(per_minute, per_hour)
         self.per_minute = per_minute
         self.per_hour = per_hour
-        self._rates = _rates(per_minute, per_hour)
+        self._rates: list[Rate] | None = None  # built on the first acquire
         self._clock = clock
         self._sleep = sleep
         self._buckets: dict[str, InMemoryBucket] = {}
@@ -183,6 +189,10 @@ class StreamRateLimiter:
 
     def acquire(self, key: str) -> float:
         """Take a slot for ``key`` (a stream id), waiting as needed. Returns seconds waited."""
+        from pyrate_limiter import InMemoryBucket, RateItem
+
+        if self._rates is None:
+            self._rates = _rates(self.per_minute, self.per_hour)
         if not self._rates:
             return 0.0
         waited = 0.0
@@ -734,6 +744,9 @@ class EngagementClient:
 
     def _request(self, query: EngagementQuery) -> str:
         """POST the query with retries; return the body of a 2xx answer or raise."""
+        from tenacity import Retrying, retry_if_exception, retry_if_result
+        from tenacity.wait import wait_exponential_jitter
+
         credentials = self.credentials  # ConfigError here, before anything is sent
         url = self.url_for(query.stream_id)
         full_url = url + "?" + urlencode(query.to_params(), quote_via=quote, safe="")
