@@ -7,7 +7,6 @@ written), 2 bad arguments or settings.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -409,14 +408,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    from .query import parse_date
-
-    return parse_date(value, field="date")
-
-
-_ = (Path, _date)  # used by commands added below

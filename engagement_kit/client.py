@@ -16,6 +16,7 @@ logger (method, URL, status, elapsed, attempt); the token is never logged or put
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import logging
@@ -23,6 +24,7 @@ import math
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -104,6 +106,7 @@ def _is_transient(exc: BaseException) -> bool:
 #: The platform's documented rate-limit message; treated as a 429 whatever the status.
 _RATE_LIMIT_TEXT = "rate limit for this api has been reached"
 _MESSAGE_LIMIT = 300
+_PARSED_CACHE_SIZE = 64  # distinct parsed answers kept per client
 _MIN_RETRY_WINDOW = 0.05  # seconds of budget below which no further attempt is made
 
 _AUTH_HINT = (
@@ -416,6 +419,11 @@ class EngagementClient:
         )
         self._credentials = credentials
         self._credentials_lock = threading.Lock()
+        # parsed answers by (query, exact JSON text): a store hit of bytes already parsed in this
+        # process skips the parse; callers get copy-on-write views, so nothing they do to the
+        # frames reaches the cache
+        self._parsed: OrderedDict[tuple[EngagementQuery, str], Engagement] = OrderedDict()
+        self._parsed_lock = threading.Lock()
         self._http = httpx.Client(
             transport=transport,
             timeout=self.timeout,
@@ -713,15 +721,13 @@ class EngagementClient:
 
     # -- one chunk ----------------------------------------------------------------------------
     def _fetch_chunk(self, query: EngagementQuery, *, refresh: bool) -> Engagement:
-        from .tidy import parse_response
-
         now = self._now()
         final = query.end < today_in(query.tz, now=now)
         if self.store is not None and not refresh:
             payload = self.store.get(self.host, query, now=now)
             if payload is not None:
                 try:
-                    data = parse_response(payload, query=query)
+                    data = self._parse(payload, query)
                 except ResponseFormatError as exc:
                     logger.warning(
                         "stored answer for %s does not parse (%s); asking the platform again",
@@ -733,7 +739,7 @@ class EngagementClient:
                     return data
         text = self._request(query)
         try:
-            data = parse_response(text, query=query)
+            data = self._parse(text, query)
         except ResponseFormatError as exc:
             raise ResponseFormatError(
                 f"{exc} (answer for {query.describe()} from {self.host})", field=exc.field
@@ -741,6 +747,29 @@ class EngagementClient:
         if self.store is not None:
             self.store.put(self.host, query, text, final=final, now=self._now())
         return data
+
+    def _parse(self, text: str, query: EngagementQuery) -> Engagement:
+        """``parse_response``, remembered for the last few distinct answers (same bytes only)."""
+        from .tidy import parse_response
+
+        key = (query, text)
+        with self._parsed_lock:
+            data = self._parsed.get(key)
+            if data is not None:
+                self._parsed.move_to_end(key)
+        if data is None:
+            data = parse_response(text, query=query)
+            with self._parsed_lock:
+                self._parsed[key] = data
+                while len(self._parsed) > _PARSED_CACHE_SIZE:
+                    self._parsed.popitem(last=False)
+        # pandas' copy-on-write: shallow copies share memory until either side is written
+        return dataclasses.replace(
+            data,
+            trend=data.trend.copy(deep=False),
+            summary=data.summary.copy(deep=False),
+            filters=dict(data.filters),
+        )
 
     def _request(self, query: EngagementQuery) -> str:
         """POST the query with retries; return the body of a 2xx answer or raise."""

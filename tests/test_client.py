@@ -922,6 +922,25 @@ def test_a_refused_certificate_is_not_retried():
     assert script.count == 1
 
 
+def test_store_hits_of_parsed_bytes_are_views_that_never_leak_edits_into_the_cache(tmp_path):
+    script = Script(default=daily_answer)
+    store = ResponseStore(tmp_path / "s.sqlite3")
+    client = make_client(script, store=store)
+    first = fetch_dec(client)
+    first.trend.loc[0, "users"] = -99  # an analyst edits the frame in place
+    first.summary["unique_users"] = -1
+    first.filters["start"] = "edited"
+    again = fetch_dec(client)  # from the store, parse remembered
+    assert script.count == 1
+    assert again.trend.loc[0, "users"] == 3 and again.summary["unique_users"] == 15
+    assert again.filters["start"] == "Dec 01 2025"
+    assert again.trend is not first.trend
+    pd.testing.assert_frame_equal(
+        again.trend,
+        make_client(script, store=store).fetch("st-abc_1", "2025-12-01", "2025-12-05").trend,
+    )
+
+
 def test_fetch_many_of_nothing():
     assert make_client(Script()).fetch_many([]) == []
 
