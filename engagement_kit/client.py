@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
+import html
 import logging
 import math
+import re
 import ssl
 import threading
 import time
@@ -305,7 +307,12 @@ def _platform_message(response: httpx.Response) -> str:
     elif isinstance(body, str):
         message = body.strip()
     if not message:
-        message = " ".join(response.text.split())
+        text = response.text
+        if "<" in text and ">" in text:  # an HTML error page (proxy, load balancer): its words
+            title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+            text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+            text = html.unescape(text)
+        message = " ".join(text.split())
     if len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 1] + "…"
     return message or response.reason_phrase or "no message"

@@ -941,6 +941,14 @@ def test_store_hits_of_parsed_bytes_are_views_that_never_leak_edits_into_the_cac
     )
 
 
+def test_an_html_error_page_is_reported_by_its_title_not_its_markup():
+    page = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad &amp; gone</h1></body></html>"
+    client = make_client(Script(default=httpx.Response(502, text=page)), max_retries=1)
+    with pytest.raises(ServerError) as info:
+        fetch_dec(client)
+    assert "502 Bad Gateway" in str(info.value) and "<" not in info.value.message
+
+
 def test_fetch_many_of_nothing():
     assert make_client(Script()).fetch_many([]) == []
 
