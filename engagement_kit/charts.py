@@ -305,6 +305,20 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
     return list(metrics)
 
 
+def _hourly_wide(
+    data: object, metric: str, *, title: str | None, what: str
+) -> tuple[pd.DataFrame, alt.Chart | None]:
+    """The wide frame of hourly ``data``, or a message chart saying why there is nothing to draw."""
+    _m._check_metric(metric)
+    wide = _m._wide(data)
+    if not len(wide):
+        return wide, _no_data(title)
+    if not _m._is_hourly(wide):
+        text = f"{what} need hourly data: fetch with aggregation='hourly'"
+        return wide, _message_chart(text, title=title)
+    return wide, None
+
+
 def _title(text: str | None, subtitle: str | None = None) -> Any:
     alt = _alt()
     if subtitle:
@@ -564,14 +578,9 @@ def peak_hours_heatmap(
         tooltip ``window``, ``share``, ``length``. Daily data gives a message chart.
     """
     alt = _alt()
-    _m._check_metric(metric)
-    wide = _m._wide(data)
-    if not len(wide):
-        return _no_data(title)
-    if not _m._is_hourly(wide):
-        return _message_chart(
-            "Peak hours need hourly data: fetch with aggregation='hourly'", title=title
-        )
+    wide, message = _hourly_wide(data, metric, title=title, what="Peak hours")
+    if message is not None:
+        return message
     zone = _zone(data, tz)
     matrix = _m.peak_hours(wide, metric=metric)
     cells = matrix.stack(future_stack=True).rename("users").reset_index()
@@ -669,14 +678,9 @@ def hour_profile_chart(
         message chart.
     """
     alt = _alt()
-    _m._check_metric(metric)
-    wide = _m._wide(data)
-    if not len(wide):
-        return _no_data(title)
-    if not _m._is_hourly(wide):
-        return _message_chart(
-            "Hour profiles need hourly data: fetch with aggregation='hourly'", title=title
-        )
+    wide, message = _hourly_wide(data, metric, title=title, what="Hour profiles")
+    if message is not None:
+        return message
     prof = _m.hour_profile(wide, metric=metric)
     prof = prof[prof["users"].notna()].copy()
     prof["users"] = prof["users"].astype(float).round(3)

@@ -8,6 +8,7 @@ import re
 import altair as alt
 import pandas as pd
 import pytest
+from builders import trend_frame
 
 from engagement_kit import charts as c
 from engagement_kit import metrics as m
@@ -26,38 +27,6 @@ def _restore_theme():
 
 
 # -- builders ----------------------------------------------------------------------------------------
-
-
-def trend_frame(
-    cells: dict, *, days: list[str] | None = None, hourly: bool = False
-) -> pd.DataFrame:
-    """``{"2025-12-01": (unique, new, returning)}`` or ``{("2025-12-01", 17): (u, n, r)}``."""
-    if hourly:
-        days = days or sorted({d for d, _ in cells})
-        keys = [(d, h) for d in days for h in range(24)]
-    else:
-        keys = list(days or cells)
-    rows = []
-    for i, metric in enumerate(METRICS):
-        for key in keys:
-            day, hour = key if hourly else (key, None)
-            rows.append(
-                {
-                    "stream_id": "st-1",
-                    "metric": metric,
-                    "date": pd.Timestamp(day),
-                    "hour": hour,
-                    "start": (pd.Timestamp(day) + pd.Timedelta(hours=hour or 0)).tz_localize("UTC"),
-                    "users": cells.get(key, (0, 0, 0))[i],
-                }
-            )
-    frame = pd.DataFrame(rows, columns=["stream_id", "metric", "date", "hour", "start", "users"])
-    frame["stream_id"] = frame["stream_id"].astype("category")
-    frame["metric"] = pd.Categorical(frame["metric"], categories=METRICS)
-    frame["date"] = frame["date"].astype("datetime64[ns]")
-    frame["hour"] = frame["hour"].astype("Int8")
-    frame["users"] = frame["users"].astype("int64")
-    return frame
 
 
 def engagement(trend: pd.DataFrame, *, tz: str = "UTC") -> Engagement:
