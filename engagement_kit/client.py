@@ -23,6 +23,7 @@ import html
 import logging
 import math
 import re
+import socket
 import ssl
 import threading
 import time
@@ -89,16 +90,24 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
+_PERMANENT_NETWORK_TEXT = (
+    "CERTIFICATE_VERIFY_FAILED",  # a refused certificate stays refused
+    "Name or service not known",  # the host name does not resolve: a typo in KORE_HOST
+    "nodename nor servname provided",
+)
+
+
 def _is_transient(exc: BaseException) -> bool:
-    """A network failure worth retrying: not a TLS certificate refusal, which stays refused."""
+    """A network failure worth retrying: not a refused TLS certificate or an unknown host name,
+    which no retry can cure (so a typo in KORE_HOST fails at once, not after the backoff)."""
     if not isinstance(exc, _RETRY_EXCEPTIONS):
         return False
     seen: BaseException | None = exc
-    for _ in range(5):  # the ssl error sits a few causes down
+    for _ in range(5):  # the ssl / socket error sits a few causes down
         if seen is None:
             break
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            seen
+        if isinstance(seen, ssl.SSLCertVerificationError | socket.gaierror) or any(
+            text in str(seen) for text in _PERMANENT_NETWORK_TEXT
         ):
             return False
         seen = seen.__cause__ or seen.__context__

@@ -949,6 +949,20 @@ def test_an_html_error_page_is_reported_by_its_title_not_its_markup():
     assert "502 Bad Gateway" in str(info.value) and "<" not in info.value.message
 
 
+def test_an_unknown_host_name_is_not_retried():
+    script = Script(default=httpx.ConnectError("[Errno -2] Name or service not known"))
+    client = make_client(script, max_retries=5)
+    with pytest.raises(ApiConnectionError, match="Name or service not known"):
+        fetch_dec(client)
+    assert script.count == 1
+
+
+def test_a_refused_connection_is_still_retried():
+    script = Script(httpx.ConnectError("[Errno 111] Connection refused"), default=daily_answer)
+    data = fetch_dec(make_client(script, max_retries=2))
+    assert script.count == 2 and data.days == 5
+
+
 def test_fetch_many_of_nothing():
     assert make_client(Script()).fetch_many([]) == []
 
