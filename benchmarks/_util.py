@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import platform
 import statistics
@@ -39,6 +40,18 @@ def interleaved(
             fn()
             out[name].append(time.perf_counter() - t0)
     return out
+
+
+def time_without_gc(fn: Callable[[], object]) -> float:
+    """Seconds of one call of ``fn``, collected garbage first and the collector off (as timeit)."""
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
 
 
 def summary(samples: list[float]) -> dict[str, float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import os
 import signal
 import socket
@@ -29,7 +28,7 @@ from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_STREAMS
 from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 
-from ._util import summary
+from ._util import summary, time_without_gc
 
 LATENCY_MS = 50
 WORKERS = 8
@@ -154,25 +153,10 @@ def _round(
         assert all(r.ok for r in results), [r.error for r in results if not r.ok][:1]
         for got, want in zip(results, expected, strict=True):
             assert got.data.trend["users"].tolist() == want.trend["users"].tolist()
-        del expected, results
-        gc.collect()  # like timeit: no collection of the earlier rounds' frames mid-measurement
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            again = [client.fetch_query(q) for q in queries]
-            cached.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
-        assert len(again) == len(queries)
+        del expected, results  # no collection of the earlier frames mid-measurement
+        cached.append(time_without_gc(lambda: [client.fetch_query(q) for q in queries]))
     with _client(url, store, counts) as client:
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            again = [client.fetch_query(q) for q in queries]
-            fresh.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
+        fresh.append(time_without_gc(lambda: [client.fetch_query(q) for q in queries]))
     store.close()
 
 

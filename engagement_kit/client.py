@@ -704,6 +704,9 @@ class EngagementClient:
         for result in results:
             if result.error is not None:
                 raise result.error
+        from .tidy import SUMMARY_FIELDS
+
+        columns = list(SUMMARY_FIELDS.values())  # the summary's own fields, in its order
         rows = []
         for label, (monday, sunday), result in zip(labels, bounds, results, strict=True):
             assert result.data is not None
@@ -714,14 +717,14 @@ class EngagementClient:
                     "start": monday,
                     "end": sunday,
                     "days": (sunday - monday).days + 1,
-                    **{name: summary[name] for name in _WEEK_COLUMNS},
+                    **{name: summary[name] for name in columns},
                 }
             )
-        frame = pd.DataFrame(rows, columns=["week", "start", "end", "days", *_WEEK_COLUMNS])
+        frame = pd.DataFrame(rows, columns=["week", "start", "end", "days", *columns])
         frame["start"] = pd.to_datetime(frame["start"])
         frame["end"] = pd.to_datetime(frame["end"])
         frame["days"] = frame["days"].astype("int64")
-        for name in _WEEK_COLUMNS:
+        for name in columns:
             dtype = "Float64" if name.startswith("avg_") else "Int64"
             frame[name] = frame[name].astype("Float64").astype(dtype)
         frame.attrs.update(
@@ -935,16 +938,6 @@ class EngagementClient:
                 "filters and the time zone."
             )
         raise ApiError(message, status=status, url=url, hint=hint)
-
-
-_WEEK_COLUMNS = (
-    "unique_users",
-    "new_users",
-    "returning_users",
-    "avg_unique_users_per_day",
-    "avg_new_users_per_day",
-    "avg_returning_users_per_day",
-)
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:
