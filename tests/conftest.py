@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ENGAGEMENT_KIT_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "api" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"  # the reference pages' samples (see fixtures/README.md)
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]

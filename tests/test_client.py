@@ -37,7 +37,7 @@ from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 from engagement_kit.tidy import format_api_date
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "api" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HOST = "https://platform.kore.ai"
 CLIENT_ID = "cs-0f4e9a7c-aaaa-bbbb-cccc-0123456789ab"
 SECRET = "canary-Secret-XYZZY-0123456789-abcdefghijklmnop"
