@@ -158,7 +158,7 @@ def report(
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
-    Streams come from --demo, --config or --stream. Credentials for a real platform come only
+    Streams come from --demo, --config or --stream, else the project's streams.toml. Credentials for a real platform come only
     from the environment or .env (KORE_CLIENT_ID + KORE_CLIENT_SECRET, or KORE_JWT). Exit code
     0 when every report was written, 1 when any failed (the others are still written), 2 for
     bad arguments.
