@@ -12,6 +12,7 @@ A screenshot goes to ``test-output/screenshots/dashboard.png``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import os
@@ -49,9 +50,12 @@ def dashboard(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Das
         yield running
 
 
-@pytest.fixture(scope="module")
-def app(browser, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
-    """The dashboard page, loaded once: (page, watch). Waits for the first KPI table."""
+@contextlib.contextmanager
+def open_app(browser: Any, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
+    """The dashboard page in a new browser context: (page, watch), after the first KPI table.
+
+    Every request must go to the dashboard itself (or be a ``data:`` URL).
+    """
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     origin = dashboard.url.rstrip("/")
@@ -65,6 +69,13 @@ def app(browser, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
         context.close()
     if dashboard.process.poll() is not None:  # pragma: no cover - diagnostics only
         pytest.fail(f"Voilà stopped during the tests:\n{dashboard.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def app(browser, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
+    """The dashboard page, loaded once: (page, watch). Waits for the first KPI table."""
+    with open_app(browser, dashboard) as loaded:
+        yield loaded
 
 
 # -- reading and driving the panel by its visible labels ----------------------------------------

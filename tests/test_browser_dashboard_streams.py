@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from test_browser_dashboard import FIRST_PAGE_TIMEOUT, LOAD_TIMEOUT, control, shown_kpis, status
-from test_browser_reports import VIEWPORT, assert_shown, browser, watch
+from test_browser_dashboard import LOAD_TIMEOUT, control, open_app, shown_kpis, status
+from test_browser_reports import assert_shown, browser
 
 from engagement_kit import metrics
 from engagement_kit.auth import Credentials
@@ -65,19 +65,9 @@ def served(browser, tmp_path_factory) -> Iterator[tuple[Dashboard, Any]]:
 
 @pytest.fixture(scope="module")
 def app(browser, served) -> Iterator[Any]:
-    dashboard, _ = served
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    origin = dashboard.url.rstrip("/")
-    loopback = (origin, origin.replace("http://", "ws://", 1))
-    seen = watch(page, allowed=lambda url: url.startswith(loopback) or url.startswith("data:"))
-    try:
-        page.goto(dashboard.url, timeout=FIRST_PAGE_TIMEOUT)
-        page.wait_for_selector("table.ek-kpis", timeout=FIRST_PAGE_TIMEOUT)
+    with open_app(browser, served[0]) as (page, seen):
         yield page
         seen.assert_clean()
-    finally:
-        context.close()
 
 
 def _http_kpis(url: str, stream_id: str, start: dt.date, end: dt.date) -> pd.DataFrame:
