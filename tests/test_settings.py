@@ -166,11 +166,12 @@ def test_init_makes_a_project_and_never_overwrites(tmp_path, monkeypatch):
 def test_project_option_points_every_setting_at_that_folder(tmp_path, monkeypatch):
     init_project(tmp_path / "p")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENGAGEMENT_KIT_HOME", "")  # --project sets it; undone after the test
     result = CliRunner().invoke(app, ["--project", str(tmp_path / "p"), "streams"])
     assert result.exit_code == 0, result.output
     assert "ShopEasy" in result.output and "st-demo" not in result.output
     result = CliRunner().invoke(app, ["--project", str(tmp_path / "nope"), "streams"])
-    assert result.exit_code == 2 and "not a folder" in result.output
+    assert result.exit_code == 2 and "not a folder" in " ".join(result.output.split())
 
 
 # -- bundled files ------------------------------------------------------------------------------
