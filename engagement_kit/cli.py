@@ -23,7 +23,8 @@ app = typer.Typer(
     help=(
         "Kore.ai User Engagement Trend (v2): fetch, explore and report unique, new and "
         "returning users.\n\nStart with engagement-kit report --demo (the built-in "
-        "demo platform, no credentials needed)."
+        "demo platform, no credentials needed); then engagement-kit init makes a project "
+        "folder for your own streams."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
