@@ -181,6 +181,8 @@ def test_app_source_is_demo_without_settings_and_checks_real_settings_up_front(
         demo=False, host="https://bots.example", streams=tmp_path / "streams.toml"
     )
     assert app_source(demo=True) == AppSource(demo=True)
+    page = json.dumps(app_notebook(dashboard.default_notebook(), app_source()))
+    assert "a.b.c" not in page and "KORE_JWT" not in page  # no secret in the served notebook
     (tmp_path / ".env").write_text("KORE_HOST=https://bots.example\n")
     with pytest.raises(ConfigError, match="KORE_CLIENT_ID"):
         app_source()
