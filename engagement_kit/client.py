@@ -559,6 +559,23 @@ class EngagementClient:
         )
         return merge_engagements([self._fetch_chunk(p, refresh=refresh) for p in parts], query)
 
+    def fetch_sessions(
+        self,
+        stream_id: str,
+        start: dt.date | str,
+        end: dt.date | str,
+        *,
+        tz: str = "UTC",
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Every session that started on the local days ``start``..``end`` in ``tz``, from the
+        Sessions History API (getSessions): one row per session. See
+        :func:`engagement_kit.sessions.fetch_sessions` for the options (``config``,
+        ``refresh``, ``progress``, ``cache``) and the columns."""
+        from .sessions import fetch_sessions
+
+        return fetch_sessions(self, stream_id, start, end, tz=tz, **options)
+
     def fetch_many(
         self,
         requests: Iterable[EngagementQuery | Mapping[str, Any]],
@@ -792,12 +809,26 @@ class EngagementClient:
 
     def _request(self, query: EngagementQuery) -> str:
         """POST the query with retries; return the body of a 2xx answer or raise."""
+        url = self.url_for(query.stream_id)
+        full_url = url + "?" + urlencode(query.to_params(), quote_via=quote, safe="")
+        return self._post(full_url, limiter_key=query.stream_id, describe=query.describe())
+
+    def _post(
+        self,
+        full_url: str,
+        *,
+        limiter_key: str,
+        describe: str,
+        body: Mapping[str, Any] | None = None,
+    ) -> str:
+        """POST ``full_url`` (with a JSON ``body``, if any) paced by the rate limiter under
+        ``limiter_key`` and retried; return the body of a 2xx answer or raise. Shared by every
+        endpoint (the trend API here, getSessions in :mod:`engagement_kit.sessions`)."""
         from tenacity import Retrying, retry_if_exception, retry_if_result
         from tenacity.wait import wait_exponential_jitter
 
         credentials = self.credentials  # ConfigError here, before anything is sent
-        url = self.url_for(query.stream_id)
-        full_url = url + "?" + urlencode(query.to_params(), quote_via=quote, safe="")
+        url = full_url.split("?", 1)[0]
         started = self._clock()
         queued = 0.0  # seconds spent waiting for the client-side rate limiter
         attempts = 0
@@ -846,11 +877,11 @@ class EngagementClient:
         def send() -> httpx.Response:
             nonlocal attempts, queued
             attempts += 1
-            queued += self.rate_limiter.acquire(query.stream_id)
+            queued += self.rate_limiter.acquire(limiter_key)
             headers = {"auth": credentials.token(now=self._clock())}
             t0 = time.perf_counter()
             try:
-                response = self._http.post(full_url, headers=headers)
+                response = self._http.post(full_url, headers=headers, json=body)
             except httpx.TransportError as exc:
                 logger.debug(
                     "POST %s failed after %.3fs (attempt %d): %s",
@@ -886,12 +917,12 @@ class EngagementClient:
                 f"{_describe_failure(exc, self.timeout)}; gave up after {attempts} attempt(s) in "
                 f"{spent:.1f}s. Check KORE_HOST, your network or proxy, and try again later."
             ) from exc
-        return self._check(response, query, full_url, attempts)
+        return self._check(response, describe, full_url, attempts)
 
     def _check(
         self,
         response: httpx.Response,
-        query: EngagementQuery,
+        describe: str,
         url: str,
         attempts: int,
     ) -> str:
@@ -934,7 +965,7 @@ class EngagementClient:
         hint = ""
         if status == 400:
             hint = (
-                f"The platform refused the query ({query.describe()}); check the dates, the "
+                f"The platform refused the query ({describe}); check the dates, the "
                 "filters and the time zone."
             )
         raise ApiError(message, status=status, url=url, hint=hint)

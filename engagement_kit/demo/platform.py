@@ -37,6 +37,7 @@ from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from ..errors import InvalidQueryError
 from ..query import parse_date
 from .sessions import DEMO_STREAMS, DemoStream
+from .sessions_api import SESSIONS_PATH, SessionsHttpError, SessionsSwitches, sessions_answer
 from .trend import TrendRequest, trend_answer
 
 __all__ = [
@@ -118,6 +119,13 @@ class DemoPlatform:
         Require a ``jti`` claim never seen before (like an app set to enforce JTI).
     max_days : int
         Longest range one request may cover (400 beyond).
+    sessions : SessionsSwitches
+        How getSessions (``POST /api/public/bot/{streamId}/getSessions``, served from the same
+        session log) answers where the platform's docs are silent; see
+        :mod:`engagement_kit.demo.sessions_api`.
+    scopes : iterable of str
+        The API scopes the demo app has: "User Engagement Trend" and "Bot Sessions" (a call
+        without its scope gets 401).
 
     Examples
     --------
@@ -137,8 +145,12 @@ class DemoPlatform:
         rate_limit: bool = True,
         enforce_jti: bool = False,
         max_days: int = DEFAULT_MAX_DAYS,
+        sessions: SessionsSwitches | None = None,
+        scopes: Iterable[str] = ("User Engagement Trend", "Bot Sessions"),
     ) -> None:
         self.clock = clock
+        self.sessions = sessions if sessions is not None else SessionsSwitches()
+        self.scopes = frozenset(scopes)
         self.streams = {s.id: s for s in streams}
         self.client_id = client_id
         self._secret = client_secret
@@ -170,6 +182,9 @@ class DemoPlatform:
 
     def _answer(self, request: httpx.Request) -> dict[str, Any]:
         """The decoded JSON body of a successful answer; raises ``_HttpError`` otherwise."""
+        sessions_match = SESSIONS_PATH.fullmatch(request.url.path)
+        if sessions_match is not None:
+            return self._answer_sessions(request, sessions_match["stream"])
         match = _PATH.fullmatch(request.url.path)
         if match is None:
             raise _HttpError(
@@ -192,8 +207,51 @@ class DemoPlatform:
                 f"Bot not found: no app with streamId {match['stream']!r} on this host. "
                 "Check the App ID on the app's General Settings page.",
             )
+        self._check_scope("User Engagement Trend")
         self._check_rate(stream.id, now)
         return trend_answer(self._parse(stream, request.url.params), now=now)
+
+    def _answer_sessions(self, request: httpx.Request, stream_id: str) -> dict[str, Any]:
+        if request.method != "POST":
+            raise _HttpError(
+                405, f"Method {request.method} is not allowed on getSessions; use POST",
+                {"allow": "POST"},
+            )  # fmt: skip
+        now = self.clock()
+        self._authenticate(request, now)
+        stream = self._stream(stream_id)
+        self._check_scope("Bot Sessions")
+        shared = self.sessions.shared_rate_limit
+        self._check_rate(stream.id if shared else f"{stream.id}#getSessions", now)
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            raise _HttpError(400, "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise _HttpError(400, "The request body must be a JSON object.")
+        containment = request.url.params.get("containmentType")
+        try:
+            return sessions_answer(stream, body, containment, now=now, switches=self.sessions)
+        except SessionsHttpError as exc:
+            raise _HttpError(exc.status, exc.msg) from None
+
+    def _stream(self, stream_id: str) -> DemoStream:
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            raise _HttpError(
+                404,
+                f"Bot not found: no app with streamId {stream_id!r} on this host. "
+                "Check the App ID on the app's General Settings page.",
+            )
+        return stream
+
+    def _check_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise _HttpError(
+                401,
+                f"Unauthorized: the app does not have the API scope {scope!r}; add it to the "
+                "app and publish the change.",
+            )
 
     # -- pieces ----------------------------------------------------------------------------
     def _authenticate(self, request: httpx.Request, now: float) -> None:
