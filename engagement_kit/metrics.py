@@ -1030,3 +1030,10 @@ def _bucket_text(row: pd.Series) -> str:
     if pd.notna(row["hour"]):
         text += f" {hour_label(int(row['hour']))}"
     return f"{text} (unique {row['unique']}, new {row['new']}, returning {row['returning']})"
+
+
+# True retention from user-level sessions (getSessions) lives in its own module; re-exported
+# here so ``metrics.cohort_retention`` sits beside the trend-based proxies.
+from .cohorts import cohort_retention, lifecycle, stickiness_histogram  # noqa: E402
+
+__all__ += ["cohort_retention", "lifecycle", "stickiness_histogram"]
