@@ -989,3 +989,14 @@ def kpi_table_html(
         parts.append(f'<tr data-kpi="{html.escape(kpi, quote=True)}">' + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
+
+
+# Charts of true retention (sessions-based cohorts) live in their own module; re-exported here.
+from .cohort_charts import (  # noqa: E402
+    cohort_heatmap,
+    lifecycle_chart,
+    retention_curves,
+    stickiness_chart,
+)
+
+__all__ += ["cohort_heatmap", "lifecycle_chart", "retention_curves", "stickiness_chart"]

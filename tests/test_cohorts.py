@@ -288,3 +288,46 @@ def test_cohorts_near_the_start_of_the_data_are_flagged_possibly_censored():
     flagged = frame.groupby("cohort")["possibly_censored"].first()
     assert flagged.loc["2025-02-03"] and flagged.loc["2025-02-24"]
     assert not flagged.loc["2025-03-03"]
+
+
+# -- charts ------------------------------------------------------------------------------------
+def test_cohort_charts_draw_the_triangle_curves_lifecycle_and_stickiness():
+    from engagement_kit import charts
+
+    sessions = cut("Asia/Kolkata", dt.date(2025, 1, 6), dt.date(2025, 3, 30))
+    triangle = cohorts.cohort_retention(sessions, "week", horizon=6)
+    spec = charts.cohort_heatmap(triangle).to_dict()
+    heat, text = spec["layer"]
+    assert heat["mark"]["type"] == "rect" and heat["encoding"]["color"]["field"] == "rate"
+    titles = {t["title"] for t in heat["encoding"]["tooltip"]}
+    assert {"Users in cohort", "Retained users", "Retention"} <= titles
+    assert text["encoding"]["text"]["field"] == "percent"
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == len(triangle) and rows[0]["percent"] == "100%"
+    assert any(r["label"].endswith("*") for r in rows)  # censored cohorts marked
+    assert "possibly left-censored" in spec["title"]["subtitle"]
+
+    curves = charts.retention_curves(triangle).to_dict()
+    average = next(d for d in curves["datasets"].values() if "cohorts" in d[0])
+    expected = triangle[triangle["offset"] == 1]
+    assert average[0]["rate"] == round(expected["retained"].sum() / expected["users"].sum(), 4)
+
+    life = cohorts.lifecycle(sessions, "week")
+    spec = charts.lifecycle_chart(life).to_dict()
+    data = next(iter(spec["datasets"].values()))
+    assert {r["status"] for r in data} == set(cohorts.LIFECYCLE_STATUSES)
+    assert all(r["users"] <= 0 for r in data if r["status"] == "dormant")
+    assert spec["encoding"]["y"]["stack"] == "zero"
+
+    spec = charts.stickiness_chart(cohorts.stickiness_histogram(sessions)).to_dict()
+    data = next(iter(spec["datasets"].values()))
+    assert abs(sum(r["share"] for r in data) - 1) < 1e-3
+
+
+def test_cohort_charts_say_when_there_is_no_data():
+    from engagement_kit import charts
+
+    empty = cohorts.cohort_retention(cut("UTC", dt.date(2025, 1, 6), dt.date(2025, 1, 7)), "month")
+    assert empty.empty
+    for chart in (charts.cohort_heatmap(empty), charts.retention_curves(empty)):
+        assert "No data" in str(chart.to_dict())
