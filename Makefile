@@ -7,7 +7,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
-             notebooks/explore/03_peak_hours.ipynb notebooks/reports/weekly_report.ipynb
+             notebooks/explore/03_peak_hours.ipynb notebooks/explore/04_cohorts.ipynb \
+             notebooks/reports/weekly_report.ipynb
 
 .PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench lint format clean
 

@@ -427,13 +427,15 @@ def cross_check(counts: pd.DataFrame, engagement: Any) -> pd.DataFrame:
     counts : DataFrame
         From :func:`daily_user_counts`.
     engagement : Engagement
-        ``client.fetch(..., aggregation="daily")`` for the same days, zone and filters.
+        ``client.fetch(..., aggregation="daily")`` for the same zone and filters, over days
+        the sessions cover (only those days are compared).
 
     Returns
     -------
     DataFrame
-        ``date`` and per metric (``unique``, ``new``, ``returning``) the sessions' value,
-        the API's (``*_api``) and the difference (``*_diff`` = sessions - API). ``attrs["ok"]``
+        One row per day of the trend answer: ``date`` and per metric (``unique``, ``new``,
+        ``returning``) the sessions' value, the API's (``*_api``) and the difference
+        (``*_diff`` = sessions - API). ``attrs["ok"]``
         is true when every difference is zero.
     """
     from .metrics import daily_totals
@@ -442,11 +444,21 @@ def cross_check(counts: pd.DataFrame, engagement: Any) -> pd.DataFrame:
     api = api.reset_index() if "date" not in api.columns else api
     api = api[["date", "unique", "new", "returning"]].copy()
     api["date"] = pd.to_datetime(api["date"]).dt.tz_localize(None).dt.normalize()
-    merged = counts.merge(api, on="date", how="outer", suffixes=("", "_api")).fillna(0)
+    missing = set(api["date"]) - set(counts["date"])
+    if missing:
+        raise InvalidQueryError(
+            f"cross_check: the sessions do not cover {min(missing).date()} (and "
+            f"{len(missing) - 1} more day(s)) of the trend answer; fetch sessions for those days",
+            field="counts",
+        )
+    merged = api.merge(counts, on="date", how="left", suffixes=("_api", ""))
     for metric in ("unique", "new", "returning"):
         merged[metric] = merged[metric].astype("int64")
         merged[f"{metric}_api"] = merged[f"{metric}_api"].astype("int64")
         merged[f"{metric}_diff"] = merged[metric] - merged[f"{metric}_api"]
-    merged = merged.sort_values("date", ignore_index=True)
+    order = ["date"] + [
+        f"{m}{s}" for m in ("unique", "new", "returning") for s in ("", "_api", "_diff")
+    ]
+    merged = merged[order].sort_values("date", ignore_index=True)
     merged.attrs["ok"] = bool((merged.filter(like="_diff") == 0).all().all())
     return merged

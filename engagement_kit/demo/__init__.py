@@ -6,7 +6,9 @@ report`` and the tests:
 * :data:`DEMO_STREAMS`: the demo apps (``id``, ``name``, ``tz``, ...), each with a deterministic
   session log starting 2025-01-01 (:func:`session_log`, see :mod:`.sessions`);
 * :class:`DemoPlatform`: the API's exact answers, edges (400/401/404/405/429) included
-  (:mod:`.platform`; the numbers' meanings in :mod:`.trend`);
+  (:mod:`.platform`; the numbers' meanings in :mod:`.trend`), and the Sessions History API
+  (getSessions) from the same log, its unknowns set by :class:`SessionsSwitches`
+  (:mod:`.sessions_api`);
 * :func:`demo_client`: an :class:`~engagement_kit.client.EngagementClient` wired to the platform
   through an in-process ``httpx.MockTransport`` (no port, no credentials to set);
 * :func:`running_server` / :func:`serve`: the same platform over real HTTP on 127.0.0.1, with
@@ -28,6 +30,7 @@ from .platform import (
 )
 from .server import FAULT_KINDS, DemoServer, ServerStats, running_server, serve
 from .sessions import DEMO_STREAMS, LOG_START, DemoStream, clear_cache, get_stream, session_log
+from .sessions_api import SessionsSwitches
 
 if TYPE_CHECKING:
     from ..client import EngagementClient
@@ -44,6 +47,7 @@ __all__ = [
     "DemoServer",
     "DemoStream",
     "ServerStats",
+    "SessionsSwitches",
     "clear_cache",
     "demo_client",
     "get_stream",
