@@ -31,7 +31,7 @@ import pandas as pd
 
 from .errors import StoreError
 
-__all__ = ["DEFAULT_CENSOR_DAYS", "FirstSeenTable", "SessionCache"]
+__all__ = ["DEFAULT_CENSOR_DAYS", "FirstSeenTable", "SessionCache", "backfill"]
 
 #: Users first seen this close to the backfill's horizon may really be older.
 DEFAULT_CENSOR_DAYS = 28
@@ -257,3 +257,97 @@ class FirstSeenTable(_Db):
             frame["possibly_censored"] = frame["first_start"] < edge
         frame.attrs.update({**(meta or {}), "stream_id": stream_id, "tz": tz})
         return frame
+
+
+def backfill(
+    client: Any,
+    stream_id: str,
+    since: dt.date | str,
+    until: dt.date | str | None = None,
+    *,
+    tz: str = "UTC",
+    config: Any = None,
+    progress: bool | None = None,
+    table: FirstSeenTable | None = None,
+) -> dict[str, Any]:
+    """Build or extend the stream's first-seen table from getSessions, back to ``since``.
+
+    Only the days the table does not cover yet are asked for (before its horizon, after its
+    last day); closed windows already in the store are not asked again either, so an
+    interrupted backfill resumes where it stopped.
+
+    Parameters
+    ----------
+    client : EngagementClient
+    since : date or 'YYYY-MM-DD'
+        The horizon: how far back to look for users' first sessions.
+    until : date or 'YYYY-MM-DD', optional
+        Last day (default yesterday in ``tz``).
+    tz : str
+        Zone of the days.
+
+    Returns
+    -------
+    dict
+        ``stream_id``, ``horizon``, ``through``, ``sessions`` (fetched now), ``users`` (in the
+        table), ``new_users`` (added now), ``complete`` (``False`` after Ctrl-C: the table was
+        left as it was; run again to resume), ``requested_windows``.
+    """
+    from .errors import InvalidQueryError
+    from .query import parse_date
+    from .sessions import fetch_sessions
+    from .weeks import today_in
+
+    first = parse_date(since, field="since")
+    yesterday = today_in(tz, now=client._now()) - dt.timedelta(days=1)
+    last = parse_date(until, field="until") if until is not None else yesterday
+    if last > yesterday:
+        raise InvalidQueryError(
+            f"until: {last} has not ended yet in {tz}; the last complete day is {yesterday}",
+            field="until",
+        )
+    if first > last:
+        raise InvalidQueryError(f"since: {first} is after {last}", field="since")
+    if table is None:
+        if client.store is None:
+            raise InvalidQueryError("backfill needs a store (the client has store=False)")
+        table = FirstSeenTable(client.store.path)
+    meta = table.meta(client.host, stream_id)
+    ranges = [(first, last)]
+    if meta is not None:
+        if meta["tz"] != tz:
+            raise InvalidQueryError(
+                f"tz: the first-seen table of {stream_id} was built in {meta['tz']}; use "
+                f"--tz {meta['tz']}",
+                field="tz",
+            )
+        ranges = []
+        if first < meta["horizon"]:
+            ranges.append((first, meta["horizon"] - dt.timedelta(days=1)))
+        if last > meta["through"]:
+            ranges.append((max(first, meta["through"] + dt.timedelta(days=1)), last))
+    before = len(table.frame(client.host, stream_id))
+    fetched = requested = 0
+    complete = True
+    for lo, hi in ranges:
+        sessions = fetch_sessions(
+            client, stream_id, lo, hi, tz=tz, config=config, progress=progress
+        )
+        fetched += len(sessions)
+        requested += sessions.attrs["requested_windows"]
+        if not sessions.attrs["complete"]:
+            complete = False
+            break
+        table.update(client.host, stream_id, sessions, since=lo, through=hi, tz=tz)
+    meta = table.meta(client.host, stream_id)
+    users = len(table.frame(client.host, stream_id))
+    return {
+        "stream_id": stream_id,
+        "horizon": meta["horizon"] if meta else None,
+        "through": meta["through"] if meta else None,
+        "sessions": fetched,
+        "users": users,
+        "new_users": users - before,
+        "complete": complete,
+        "requested_windows": requested,
+    }
