@@ -331,3 +331,35 @@ def test_cohort_charts_say_when_there_is_no_data():
     assert empty.empty
     for chart in (charts.cohort_heatmap(empty), charts.retention_curves(empty)):
         assert "No data" in str(chart.to_dict())
+
+
+# -- the Explorer's Cohorts tab ----------------------------------------------------------------
+def test_the_explorer_cohorts_tab_fetches_sessions_only_when_shown():
+    from engagement_kit.widgets import PANELS, Explorer
+
+    calls = []
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def fetch_sessions(self, *args, **kwargs):
+            calls.append((args, kwargs))
+            return self.inner.fetch_sessions(*args, **kwargs)
+
+    with client() as inner:
+        explorer = Explorer(Counting(inner), today=dt.date(2025, 4, 14), background=False)
+        explorer.select_preset("last_90")
+        assert explorer.load() and explorer.error == ""
+        assert "Cohorts" in explorer.tabs.titles and calls == []  # not on screen: not fetched
+        explorer.tabs.selected_index = list(PANELS).index("cohorts")
+        assert explorer.error == "", explorer.error
+        assert len(calls) == 1 and calls[0][1]["tz"] == explorer.query().tz
+        svg = explorer.panels["cohorts"].outputs[0]["data"]["image/svg+xml"]
+        assert "Weekly cohort retention" in svg and "User lifecycle" in svg
+        explorer.tabs.selected_index = 0
+        explorer.tabs.selected_index = list(PANELS).index("cohorts")
+        assert len(calls) == 1  # shown again: no new download
