@@ -31,7 +31,13 @@ import pandas as pd
 
 from .errors import StoreError
 
-__all__ = ["DEFAULT_CENSOR_DAYS", "FirstSeenTable", "SessionCache", "backfill"]
+__all__ = [
+    "DEFAULT_CENSOR_DAYS",
+    "FirstSeenTable",
+    "SessionCache",
+    "backfill",
+    "check_recent_week",
+]
 
 #: Users first seen this close to the backfill's horizon may really be older.
 DEFAULT_CENSOR_DAYS = 28
@@ -351,3 +357,43 @@ def backfill(
         "complete": complete,
         "requested_windows": requested,
     }
+
+
+def check_recent_week(
+    client: Any,
+    stream_id: str,
+    *,
+    tz: str = "UTC",
+    week: str | None = None,
+    first_seen: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Cross-check one complete ISO week: daily users from getSessions vs the trend API.
+
+    Ready for ``engagement-kit doctor``. Uses the stored first-seen table of the stream when
+    there is one (else ``first_seen``, else only the week's own sessions, and then new and
+    returning users of users older than the week differ, which the result's
+    ``attrs["first_seen"]`` says).
+
+    Returns
+    -------
+    DataFrame
+        :func:`engagement_kit.cohorts.cross_check` for the week's seven days.
+    """
+    from .cohorts import cross_check, daily_user_counts
+    from .weeks import last_complete_week, today_in, week_bounds
+
+    label = week or last_complete_week(tz, today=today_in(tz, now=client._now()))
+    monday, sunday = week_bounds(label)
+    sessions = client.fetch_sessions(stream_id, monday, sunday, tz=tz, progress=False)
+    basis = "the week only"
+    if first_seen is None and client.store is not None:
+        table = FirstSeenTable(client.store.path)
+        if table.meta(client.host, stream_id) is not None:
+            first_seen = table.frame(client.host, stream_id, tz=tz)
+    if first_seen is not None:
+        basis = f"the first-seen table (since {first_seen.attrs.get('horizon')})"
+    counts = daily_user_counts(sessions, first_seen=first_seen)
+    trend = client.fetch(stream_id, monday, sunday, tz=tz, aggregation="daily")
+    result = cross_check(counts, trend)
+    result.attrs.update(week=label, stream_id=stream_id, first_seen=basis)
+    return result

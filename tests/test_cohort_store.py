@@ -116,3 +116,16 @@ def test_the_backfill_command(tmp_path, monkeypatch):
     bad = runner.invoke(app, [*args, "--demo", "--tz", "UTC"])
     assert bad.exit_code == 2 and "Europe/Berlin" in " ".join(bad.output.split())
     assert "backfill" in runner.invoke(app, ["--help"]).output
+
+
+def test_the_recent_week_check_is_zero_with_the_first_seen_table(tmp_path):
+    from engagement_kit.cohort_store import check_recent_week
+
+    with make_client(tmp_path, []) as client:
+        alone = check_recent_week(client, STREAM, tz=TZ, week="2025-W22")
+        assert alone.attrs["first_seen"] == "the week only" and not alone.attrs["ok"]
+        backfill(client, STREAM, "2025-01-01", "2025-05-31", tz=TZ, progress=False)
+        check = check_recent_week(client, STREAM, tz=TZ, week="2025-W22")
+        assert check.attrs["ok"] and len(check) == 7
+        assert "first-seen table" in check.attrs["first_seen"]
+        assert check_recent_week(client, STREAM, tz=TZ).attrs["week"] == "2025-W23"
