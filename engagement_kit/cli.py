@@ -197,6 +197,32 @@ def report(
 
 @app.command()
 @_friendly
+def doctor(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The streams.toml to check (default ./streams.toml)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds allowed for each network step.")
+    ] = 10.0,
+) -> None:
+    """Check the settings, the way to the platform and every stream, in order (run it first).
+
+    Settings found, host name resolves, TLS handshake, token minted, token accepted, each
+    stream of streams.toml answers a one-day request, the local clock agrees with the
+    platform's, the store is writable. Prints the fix for each failed check. At most one
+    request per stream; no secret is printed. Exit code 0 when every check passed, 1 when one
+    failed, 2 when the settings are wrong.
+    """
+    from .doctor import diagnose, print_diagnosis
+
+    diagnosis = diagnose(config=config, timeout=timeout)
+    print_diagnosis(diagnosis, out)
+    raise typer.Exit(diagnosis.exit_code)
+
+
+@app.command()
+@_friendly
 def token() -> None:
     """Print a platform JWT minted from KORE_CLIENT_ID/KORE_CLIENT_SECRET (for curl).
 
