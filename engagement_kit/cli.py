@@ -45,14 +45,20 @@ def _friendly(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .stopping import Stopped, stop_on_signals
+
         try:
-            return fn(*args, **kwargs)
+            with stop_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+                return fn(*args, **kwargs)
         except (InvalidQueryError, ConfigError) as exc:
             _print_error(exc)
             raise typer.Exit(2) from None
         except EngagementError as exc:
             _print_error(exc)
             raise typer.Exit(1) from None
+        except Stopped as exc:
+            err.print(f"stopped ({exc.name})", style="yellow")
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted", style="yellow")
             raise typer.Exit(130) from None
@@ -376,12 +382,14 @@ def store_clear(
 @app.command()
 @_friendly
 def dashboard(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8866,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8866,
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open a browser tab when ready.")
     ] = False,
 ) -> None:
     """Serve the Explorer as a standalone web app (Voilà) on 127.0.0.1 (Ctrl-C stops it).
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does: Voilà and its kernels stop with it.
 
     No code is shown and nothing is loaded from the internet; it talks to the built-in demo
     platform (the Explorer notebook's default).

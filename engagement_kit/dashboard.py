@@ -459,14 +459,16 @@ def serve(
 ) -> int:
     """Serve the dashboard on ``http://127.0.0.1:PORT/`` until Ctrl-C (``engagement-kit dashboard``).
 
-    Voilà's log goes to this terminal. Returns Voilà's exit status (0 after Ctrl-C).
+    Voilà's log goes to this terminal. Returns Voilà's exit status (0 after Ctrl-C, or after
+    SIGTERM/SIGHUP within :func:`engagement_kit.stopping.stop_on_signals`). ``port=0`` picks
+    a free port.
 
     Raises
     ------
     ConfigError, DashboardError
         See :func:`running_dashboard`.
     """
-    with running_dashboard(port=port, notebook=notebook, capture_output=False) as dashboard:
+    with running_dashboard(port=port or None, notebook=notebook, capture_output=False) as dashboard:
         echo(f"Dashboard on {dashboard.url} (Ctrl-C to stop)")
         if open_browser:
             webbrowser.open(dashboard.url)

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, EngagementError, InvalidQueryError, ReportError
+from .stopping import remove_on_stop
 
 if TYPE_CHECKING:
     import nbformat
@@ -1114,6 +1115,7 @@ def execute_notebook(
     engine_kwargs: dict[str, Any] = {}
     sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-") if os.name == "posix" else None
     if sockets is not None:
+        remove_on_stop(sockets.name)
         engine_kwargs["kernel_manager_class"] = _ipc_kernel_manager(sockets.name)
     try:
         for attempt in Retrying(
@@ -1337,8 +1339,10 @@ def _init_worker(queue: Any) -> None:
     global _progress_queue
     _progress_queue = queue
     from .charts import skip_slow_optional_imports
+    from .stopping import worker_stops_on_signals
 
     skip_slow_optional_imports()
+    worker_stops_on_signals()
 
 
 def _emit(key: int, done: int, total: int) -> None:
@@ -1402,6 +1406,7 @@ def _run_task(task: _Task) -> ReportResult:
     fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
     os.close(fd)
     tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
     tmp_nb.chmod(0o644)
     base = {
         "stream_id": params["stream_id"],
@@ -1725,6 +1730,8 @@ def _run_tasks(
     import threading
     from concurrent.futures import ProcessPoolExecutor
 
+    from .stopping import call_in_worker, stop_pool
+
     ctx = multiprocessing.get_context("spawn")  # never fork a threaded parent
     messages = ctx.Queue()
     stop = threading.Event()
@@ -1748,24 +1755,28 @@ def _run_tasks(
         with ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages,)
         ) as pool:
-            futures = [pool.submit(_run_task, t) for t in tasks]
-            for task, future in zip(tasks, futures, strict=True):
-                try:
-                    results.append(future.result())
-                except Exception as exc:  # the worker process itself died
-                    results.append(
-                        ReportResult(
-                            stream_id=task.parameters["stream_id"],
-                            stream_name=task.parameters["stream_name"],
-                            slug=task.slug,
-                            week=task.parameters["week"],
-                            status="failed",
-                            error=_one_sentence(
-                                f"the report worker stopped ({type(exc).__name__}: {exc})"
-                            ),
+            try:
+                futures = [pool.submit(call_in_worker, _run_task, t) for t in tasks]
+                for task, future in zip(tasks, futures, strict=True):
+                    try:
+                        results.append(future.result())
+                    except Exception as exc:  # the worker process itself died
+                        results.append(
+                            ReportResult(
+                                stream_id=task.parameters["stream_id"],
+                                stream_name=task.parameters["stream_name"],
+                                slug=task.slug,
+                                week=task.parameters["week"],
+                                status="failed",
+                                error=_one_sentence(
+                                    f"the report worker stopped ({type(exc).__name__}: {exc})"
+                                ),
+                            )
                         )
-                    )
-                    update(task.key, -1, 1)
+                        update(task.key, -1, 1)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (see stopping.py)
+                stop_pool(pool)  # the workers and their kernels, not only the pending work
+                raise
     finally:
         stop.set()
         reader.join(timeout=5)
