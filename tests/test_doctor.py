@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from typing import NamedTuple
 
 import pytest
 from typer.testing import CliRunner
@@ -57,6 +58,28 @@ def project(tmp_path, monkeypatch):
     return write
 
 
+class Outcome(NamedTuple):
+    code: int
+    rows: dict[str, str]
+    output: str
+    requests: int  # what the demo server received
+    url: str
+
+
+@pytest.fixture
+def against_demo(project):
+    """Run doctor on a project whose .env points at a demo server started for the call."""
+
+    def run(*args: str, server: dict | None = None, scheme: str = "http", **files) -> Outcome:
+        with running_server(**(server or {})) as demo:
+            url = demo.url.replace("http://", f"{scheme}://")
+            project(url, **files)
+            code, rows, output = _run(*args)
+            return Outcome(code, rows, output, demo.stats.requests, url)
+
+    return run
+
+
 def _run(*args: str) -> tuple[int, dict[str, str], str]:
     """Exit code, {check name: its line (with the fix line, if any)}, the whole output."""
     result = runner.invoke(app, ["doctor", *args])
@@ -82,12 +105,8 @@ def _assert_no_secret(output: str) -> None:
     assert "eyJ" not in output  # no JWT (their header always starts so)
 
 
-def test_all_checks_pass_on_the_demo_server_with_one_request_per_stream(project):
-    with running_server() as server:
-        url = server.url
-        project(url)
-        code, rows, output = _run()
-        requests = server.stats.requests
+def test_all_checks_pass_on_the_demo_server_with_one_request_per_stream(against_demo):
+    code, rows, output, requests, url = against_demo()
     assert code == 0, output
     assert list(rows) == [
         "settings",
@@ -112,11 +131,10 @@ def test_all_checks_pass_on_the_demo_server_with_one_request_per_stream(project)
     _assert_no_secret(output)
 
 
-def test_a_wrong_secret_is_refused_once_and_points_at_the_scope(project):
-    with running_server() as server:
-        project(server.url, secret="not-the-secret-of-this-app-at-all-0123456789")
-        code, rows, output = _run()
-        requests = server.stats.requests
+def test_a_wrong_secret_is_refused_once_and_points_at_the_scope(against_demo):
+    code, rows, output, requests, _ = against_demo(
+        secret="not-the-secret-of-this-app-at-all-0123456789"
+    )
     assert code == 1
     assert requests == 1  # the other stream is not asked once the token is refused
     marks = _marks(rows)
@@ -130,22 +148,17 @@ def test_a_wrong_secret_is_refused_once_and_points_at_the_scope(project):
     assert "not-the-secret-of-this-app-at-all-0123456789" not in output
 
 
-def test_a_wrong_client_id_names_the_app_id(project):
-    with running_server() as server:
-        project(server.url, client_id="cs-someone-else")
-        code, rows, _ = _run()
+def test_a_wrong_client_id_names_the_app_id(against_demo):
+    code, rows, *_ = against_demo(client_id="cs-someone-else")
     assert code == 1
     assert _marks(rows)["token accepted"] == "✘"
     assert "appId" in rows[f"stream {RETAIL.name}"]
     assert "KORE_CLIENT_ID is that app's client id" in rows["token accepted"]
 
 
-def test_a_wrong_stream_id_is_a_404_with_the_general_settings_fix(project):
+def test_a_wrong_stream_id_is_a_404_with_the_general_settings_fix(against_demo):
     streams = _streams_toml((RETAIL.id, RETAIL.name, RETAIL.tz), ("st-typo-1234", "Typo", "UTC"))
-    with running_server() as server:
-        project(server.url, streams=streams)
-        code, rows, output = _run()
-        requests = server.stats.requests
+    code, rows, output, requests, _ = against_demo(streams=streams)
     assert code == 1
     assert requests == 2
     marks = _marks(rows)
@@ -172,12 +185,9 @@ def test_a_closed_port_fails_the_connection_and_asks_nothing(project):
     assert marks["store"] == "✔"  # independent checks still run
 
 
-def test_a_wrong_clock_is_caught_and_blamed_for_the_refused_token(project):
+def test_a_wrong_clock_is_caught_and_blamed_for_the_refused_token(against_demo):
     platform = DemoPlatform(clock=lambda: time.time() + 3600)  # the platform is an hour ahead
-    with running_server(platform=platform) as server:
-        project(server.url)
-        code, rows, _ = _run()
-        requests = server.stats.requests
+    code, rows, _, requests, _ = against_demo(server={"platform": platform})
     assert code == 1
     assert requests == 1
     marks = _marks(rows)
@@ -203,11 +213,8 @@ def test_a_skew_within_a_minute_passes():
     assert check.status == "ok" and re.search(r"within (29|30|31) s", check.detail)
 
 
-def test_a_server_error_is_one_request_not_the_client_retries(project):
-    with running_server(script=["503", "503"]) as server:
-        project(server.url)
-        code, rows, _ = _run()
-        requests = server.stats.requests
+def test_a_server_error_is_one_request_not_the_client_retries(against_demo):
+    code, rows, _, requests, _ = against_demo(server={"script": ["503", "503"]})
     assert code == 1
     assert requests == 2  # no retry: one request per stream
     assert "HTTP 503" in rows[f"stream {RETAIL.name}"]
@@ -215,11 +222,8 @@ def test_a_server_error_is_one_request_not_the_client_retries(project):
     assert _marks(rows)["token accepted"] == "–"  # 5xx says nothing about the token
 
 
-def test_https_to_a_server_without_tls_fails_the_handshake(project):
-    with running_server() as server:
-        project(server.url.replace("http://", "https://"))
-        code, rows, _ = _run()
-        requests = server.stats.requests
+def test_https_to_a_server_without_tls_fails_the_handshake(against_demo):
+    code, rows, _, requests, _ = against_demo(scheme="https")
     assert code == 1
     assert requests == 0
     assert _marks(rows)["TLS handshake"] == "✘"
@@ -251,33 +255,27 @@ def test_missing_settings_exit_2_and_say_what_to_create(tmp_path, monkeypatch):
     assert marks["host name"] == "–" and marks["token minted"] == "–"
 
 
-def test_a_bad_streams_file_is_a_settings_failure(project):
-    with running_server() as server:
-        project(server.url, streams='[[stream]]\nid = "st-x"\nname = "X"\ntz = "Mars/Base"\n')
-        code, rows, _ = _run()
-        requests = server.stats.requests
+def test_a_bad_streams_file_is_a_settings_failure(against_demo):
+    bad = '[[stream]]\nid = "st-x"\nname = "X"\ntz = "Mars/Base"\n'
+    code, rows, _, requests, _ = against_demo(streams=bad)
     assert code == 2
     assert "tz" in rows["streams.toml"] and _marks(rows)["streams.toml"] == "✘"
     assert _marks(rows)["token minted"] == "✔"
     assert requests == 0
 
 
-def test_config_option_picks_another_streams_file(project, tmp_path):
+def test_config_option_picks_another_streams_file(against_demo, tmp_path):
     other = tmp_path / "other.toml"
     other.write_text(_streams_toml((HR.id, HR.name, HR.tz)))
-    with running_server() as server:
-        project(server.url)
-        code, rows, _ = _run("--config", str(other))
+    code, rows, *_ = against_demo("--config", str(other))
     assert code == 0
     assert f"stream {HR.name}" in rows and f"stream {RETAIL.name}" not in rows
     assert "1 stream in other.toml" in rows["streams.toml"]
 
 
-def test_a_store_that_cannot_be_written_fails(project, tmp_path, monkeypatch):
+def test_a_store_that_cannot_be_written_fails(against_demo, tmp_path, monkeypatch):
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path))  # a directory, not a file
-    with running_server() as server:
-        project(server.url)
-        code, rows, _ = _run()
+    code, rows, *_ = against_demo()
     assert code == 1
     assert _marks(rows)["store"] == "✘"
     assert "is a directory" in rows["store"]
@@ -298,3 +296,25 @@ def test_the_table_in_a_terminal_shows_marks_and_fixes():
     assert "✔" in text and "✘" in text and "fix: check the stream id" in text
     assert max(len(line) for line in text.splitlines()) <= 80
     assert diagnosis.exit_code == 1
+
+
+def test_a_ready_made_token_is_used_and_never_printed(against_demo, tmp_path, monkeypatch):
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": "t", "appId": DEMO_CLIENT_ID, "iat": now, "exp": now + 600}
+    good = jwt.encode(claims, DEMO_CLIENT_SECRET, algorithm="HS256")
+    monkeypatch.setenv("KORE_JWT", good)  # wins over the .env's client id and secret
+    code, rows, output, requests, _ = against_demo()
+    assert code == 0, output
+    assert "KORE_JWT (not shown)" in rows["settings"]
+    assert re.search(r"expires in (9|10) min", rows["token minted"]), rows["token minted"]
+    assert good not in output and requests == 2
+
+    expired = jwt.encode({**claims, "exp": now - 60}, DEMO_CLIENT_SECRET, algorithm="HS256")
+    monkeypatch.setenv("KORE_JWT", expired)
+    code, rows, output, requests, _ = against_demo()
+    assert code == 2  # a settings problem: make a new token
+    assert _marks(rows)["token minted"] == "✘" and "expired" in rows["token minted"]
+    assert requests == 0 and expired not in output
+    _assert_no_secret(output)
