@@ -318,3 +318,21 @@ def test_a_ready_made_token_is_used_and_never_printed(against_demo, tmp_path, mo
     assert _marks(rows)["token minted"] == "✘" and "expired" in rows["token minted"]
     assert requests == 0 and expired not in output
     _assert_no_secret(output)
+
+
+def test_behind_a_proxy_the_proxy_is_named_without_its_password(project, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens: the proxy is down
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:pr0xy-pass@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    project("https://platform.example.com")
+    code, rows, output = _run()
+    assert code == 1
+    marks = _marks(rows)
+    assert marks["host name"] == "✔" and f"proxy http://127.0.0.1:{port}" in rows["host name"]
+    assert marks["TLS handshake"] == "✔"  # left to the requests through the proxy
+    assert marks[f"stream {RETAIL.name}"] == "✘"  # the proxy does not answer
+    assert marks[f"stream {HR.name}"] == "–"  # not asked again
+    assert "pr0xy-pass" not in output and "alice" not in output
