@@ -98,7 +98,7 @@ def stop_on_signals(signals: Iterable[int] = STOP_SIGNALS) -> Iterator[None]:
         yield
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -173,6 +173,9 @@ def worker_stops_on_signals() -> None:
     the pool, which sends SIGTERM here. Handlers, not ``SIG_IGN``, so the kernels a worker
     starts keep the default actions.
     """
+
+    if os.name != "posix":  # pragma: no cover - the wakeup-fd pipe is POSIX only
+        return
 
     def ignore(signum: int, frame: Any) -> None:
         """The watcher acts; a Python-level handler makes the signal reach the wakeup fd."""
