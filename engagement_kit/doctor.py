@@ -3,8 +3,9 @@
 The first command to run after filling ``.env``. Each check builds on the ones before it, so
 the first ✘ is the one to fix; checks that cannot run because of it are shown as skipped:
 
-1. **settings**: which files were read, ``KORE_HOST``, the credentials (never shown);
-2. **streams.toml**: the streams to check;
+1. **settings**: where they were read (the environment, the project folder's ``.env``),
+   ``KORE_HOST``, the credentials (never shown);
+2. **streams.toml**: the project's streams (or ``--config FILE``'s);
 3. **host name**: ``KORE_HOST``'s name resolves (DNS);
 4. **TLS handshake**: the certificate is trusted (plain ``http://`` is only allowed to a
    loopback demo or test server, where the check is that the port answers);
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
     from .auth import Credentials
     from .config import StreamConfig
+    from .settings import Settings
 
 __all__ = [
     "CLOCK_TOLERANCE",
@@ -157,7 +159,7 @@ def diagnose(
     Parameters
     ----------
     config : path, optional
-        The ``streams.toml`` to check (default ``streams.toml`` in the current folder).
+        The ``streams.toml`` to check (default the project folder's).
     timeout : float
         Seconds for each network step.
     clock : callable
@@ -171,9 +173,9 @@ def diagnose(
     add = checks.append
 
     # 1. settings -----------------------------------------------------------------------------
-    host, credentials, settings_check = _settings()
+    settings, host, credentials, settings_check = _settings()
     add(settings_check)
-    streams, streams_check = _streams(config)
+    streams, streams_check = _streams(config, settings)
     add(streams_check)
 
     # 3-4. the way to the host ------------------------------------------------------------------
@@ -235,18 +237,20 @@ def _skipped(name: str, why: str) -> Check:
     return Check(name, SKIP, f"not checked: {why}")
 
 
-def _settings() -> tuple[str | None, Credentials | None, Check]:
+def _settings() -> tuple[Settings | None, str | None, Credentials | None, Check]:
     from .auth import credentials_from_env
-    from .config import ENV_EXAMPLE, ENV_FILE, host_from_env, load_env
+    from .config import host_from_env
+    from .settings import load_settings
 
-    env_file = Path(ENV_FILE)
-    read = f"read {display_path(env_file)}" if env_file.is_file() else f"no {ENV_FILE} file"
     try:
-        load_env()
+        settings = load_settings()
     except ConfigError as exc:
-        return None, None, Check("settings", FAIL, read, str(exc), settings=True)
+        return None, None, None, Check("settings", FAIL, "cannot read them", str(exc), True)
+    if settings.env_file is not None:
+        found = [f"read {display_path(settings.env_file)}"]
+    else:
+        found = [f"no .env read: {settings.where()}"]
     problems: list[str] = []
-    found = [read]
     host: str | None = None
     credentials = None
     try:
@@ -264,29 +268,27 @@ def _settings() -> tuple[str | None, Credentials | None, Check]:
         problems.append(str(exc))
     detail = "; ".join(found)
     if problems:
-        if not env_file.is_file():
-            problems.append(f"copy {ENV_EXAMPLE} to {ENV_FILE} and fill it in")
-        return host, credentials, Check("settings", FAIL, detail, "; ".join(problems), True)
-    return host, credentials, Check("settings", OK, detail)
+        check = Check("settings", FAIL, detail, "; ".join(problems), settings=True)
+        return settings, host, credentials, check
+    return settings, host, credentials, Check("settings", OK, detail)
 
 
-def _streams(config: str | os.PathLike[str] | None) -> tuple[list[StreamConfig], Check]:
-    from .config import STREAMS_EXAMPLE, load_streams
+def _streams(
+    config: str | os.PathLike[str] | None, settings: Settings | None
+) -> tuple[list[StreamConfig], Check]:
+    from .config import load_streams, project_streams
 
-    path = Path(config) if config is not None else Path("streams.toml")
-    if config is None and not path.is_file():
-        return [], Check(
-            "streams.toml",
-            FAIL,
-            f"no {path} here",
-            f"copy {STREAMS_EXAMPLE} to {path} and list your streams (id, name, tz), or "
-            "pass --config",
-            settings=True,
-        )
+    path = Path(config) if config is not None else (settings.streams_file if settings else None)
     try:
-        streams = load_streams(path)
+        if config is not None:
+            streams = load_streams(config)
+        elif settings is None:
+            raise ConfigError("no settings to find the project's streams.toml (see settings)")
+        else:
+            streams = project_streams(settings)
     except ConfigError as exc:
-        return [], Check("streams.toml", FAIL, f"cannot use {display_path(path)}", str(exc), True)
+        shown = f"cannot use {display_path(path)}" if path is not None else "no streams.toml"
+        return [], Check("streams.toml", FAIL, shown, str(exc), True)
     names = ", ".join(s.name for s in streams)
     count = f"{len(streams)} stream{'s' if len(streams) != 1 else ''}"
     return streams, Check("streams.toml", OK, f"{count} in {display_path(path)} ({names})")

@@ -251,7 +251,8 @@ def test_missing_settings_exit_2_and_say_what_to_create(tmp_path, monkeypatch):
     marks = _marks(rows)
     assert marks["settings"] == "✘" and marks["streams.toml"] == "✘"
     assert "KORE_HOST" in rows["settings"] and "copy .env.example to .env" in rows["settings"]
-    assert "copy streams.example.toml to streams.toml" in rows["streams.toml"]
+    assert "no streams.toml found" in rows["streams.toml"]
+    assert "engagement-kit init" in rows["streams.toml"]  # what a pip user runs
     assert marks["host name"] == "–" and marks["token minted"] == "–"
 
 
@@ -336,3 +337,19 @@ def test_behind_a_proxy_the_proxy_is_named_without_its_password(project, monkeyp
     assert marks[f"stream {RETAIL.name}"] == "✘"  # the proxy does not answer
     assert marks[f"stream {HR.name}"] == "–"  # not asked again
     assert "pr0xy-pass" not in output and "alice" not in output
+
+
+def test_run_from_a_subfolder_it_checks_the_project_folders_settings(
+    project, tmp_path, monkeypatch
+):
+    deeper = tmp_path / "notebooks" / "explore"
+    deeper.mkdir(parents=True)
+    with running_server() as server:
+        project(server.url)
+        monkeypatch.chdir(deeper)  # where `make lab` starts its kernels
+        code, rows, output = _run()
+    assert code == 0, output
+    from engagement_kit.terminal import display_path
+
+    assert f"read {display_path(tmp_path / '.env')}" in rows["settings"]
+    assert f"2 streams in {display_path(tmp_path / 'streams.toml')}" in rows["streams.toml"]
