@@ -13,6 +13,7 @@ import pytest
 from engagement_kit.errors import StoreError
 from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
+from engagement_kit.store.core import COLUMNS
 
 HOST = "https://platform.kore.ai"
 T0 = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC)
@@ -141,8 +142,9 @@ def test_wal_mode_and_schema(store):
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(responses)")]
-        assert columns == ["key", "host", "stream_id", "query", "payload", "fetched_at", "final"]
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(revisions)")]
+        assert columns == ["id", *COLUMNS]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         conn.close()
 
