@@ -377,6 +377,10 @@ def store_export(
     stream: Annotated[
         str | None, typer.Option("--stream", help="Only this stream's ranges.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an earlier export even if it holds answers the store lacks."),
+    ] = False,
 ) -> None:
     """Write the tidy history (one row per bucket of every kept answer) as CSV files.
 
@@ -386,7 +390,7 @@ def store_export(
     from .store import ResponseStore
     from .store.portable import export_history
 
-    done = export_history(ResponseStore(), folder, stream_id=stream)
+    done = export_history(ResponseStore(), folder, stream_id=stream, force=force)
     out.print(
         f"wrote {done['rows']:,} rows ({done['ranges']:,} ranges, {done['revisions']:,} "
         f"answers) to {done['history']} and {done['answers']}"

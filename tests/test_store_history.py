@@ -422,6 +422,19 @@ def test_import_refuses_a_damaged_file_without_writing(tmp_path, store):
         import_history(store, tmp_path / "nowhere")
 
 
+def test_export_refuses_to_replace_a_more_complete_export(tmp_path):
+    store = _filled_store(tmp_path / "a.sqlite3")
+    export_history(store, tmp_path / "export")
+    before = (tmp_path / "export" / "answers.csv").read_bytes()
+    store.clear(stream_id="st-h")  # this store now lacks one range the export holds
+    with pytest.raises(StoreError, match=r"holds 1 answers this store does not have.*st-h"):
+        export_history(store, tmp_path / "export")
+    assert (tmp_path / "export" / "answers.csv").read_bytes() == before
+    assert export_history(store, tmp_path / "export", force=True)["revisions"] == 4
+    import_history(store, tmp_path / "export")
+    assert export_history(store, tmp_path / "export")["revisions"] == 4  # nothing lacking now
+
+
 def test_export_and_import_commands(tmp_path):
     store = _filled_store(tmp_path / "a.sqlite3")
     runner = CliRunner()
@@ -506,3 +519,29 @@ def test_backup_refuses_the_store_itself_and_a_folder(store, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert ResponseStore(tmp_path / "b.sqlite3").get(HOST, week_query()) == answer(*W45)
+
+
+# -- the weekly report ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("hours_after", "expected"),
+    [
+        (2, "Not all numbers are settled yet (2025-W45, 2025-W45 hourly"),
+        (80, "All numbers are settled"),
+    ],
+)
+def test_the_weekly_report_footer_says_whether_its_numbers_were_settled(
+    tmp_path, hours_after, expected
+):
+    from engagement_kit.demo import DemoPlatform, demo_client
+    from engagement_kit.report import load_weekly
+
+    now = (W45_END + dt.timedelta(hours=5 + hours_after)).timestamp()  # New York is UTC-5
+    client = demo_client(
+        store=ResponseStore(tmp_path / "s.sqlite3"),
+        platform=DemoPlatform(clock=lambda: now),
+        clock=lambda: now,
+    )
+    report = load_weekly("st-demo-hr-us", "2025-W45", tz="America/New_York", client=client)
+    footer = report.footer().data
+    assert expected in footer
+    assert "revised" not in footer

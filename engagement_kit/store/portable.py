@@ -136,13 +136,45 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
+def _identity(frame: pd.DataFrame) -> pd.Series:
+    """host + query fields + answer digest, one text per row (what makes an answer distinct)."""
+    parts = [frame[c].astype(str) for c in ("host", *_QUERY_FIELDS)]
+    digest = frame["payload"].map(payload_digest)
+    out = parts[0]
+    for part in [*parts[1:], digest]:
+        out = out + "|" + part
+    return out
+
+
+def _lacking(path: Path, answers: pd.DataFrame) -> list[str]:
+    """Answers in the export at ``path`` that ``answers`` (the store's) does not hold."""
+    import pandas as pd
+
+    try:
+        old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise StoreError(f"export: cannot read the earlier export {path} ({exc})") from exc
+    if any(c not in old.columns for c in ANSWER_COLUMNS):
+        raise StoreError(f"export: {path} is not an `engagement-kit store export`; use --force")
+    have = set(_identity(answers.astype(str)))
+    missing = old[~_identity(old).isin(have)]
+    return [
+        f"{r.stream_id} {r.start}..{r.end} fetched {r.fetched_at}" for r in missing.itertuples()
+    ]
+
+
 def export_history(
-    store: ResponseStore, folder: str | os.PathLike[str], *, stream_id: str | None = None
+    store: ResponseStore,
+    folder: str | os.PathLike[str],
+    *,
+    stream_id: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write :data:`HISTORY_FILE` and :data:`ANSWERS_FILE` into ``folder`` (created if needed).
 
     Each file is written to a temporary name and renamed into place, so an earlier export in
-    ``folder`` is never left half-overwritten.
+    ``folder`` is never left half-overwritten. An earlier export holding answers the store
+    lacks (a wiped or older store) is not replaced unless ``force``: the export is the record.
 
     Returns
     -------
@@ -152,8 +184,16 @@ def export_history(
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"export: {folder} is a file; give a folder to write the history into")
-    folder.mkdir(parents=True, exist_ok=True)
     answers = _answers_frame(store, stream_id)
+    if not force and (folder / ANSWERS_FILE).is_file():
+        lacking = _lacking(folder / ANSWERS_FILE, answers)
+        if lacking:
+            raise StoreError(
+                f"export: {folder / ANSWERS_FILE} holds {len(lacking):,} answers this store "
+                f"does not have (e.g. {lacking[0]}); nothing was written. Merge them first with "
+                f"`engagement-kit store import {folder}`, or pass --force to replace the export"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
     history = _history_frame(answers)
     _write_csv(history, folder / HISTORY_FILE)
     _write_csv(answers, folder / ANSWERS_FILE)
