@@ -29,7 +29,7 @@ class Digest:
         return any(v > 0 for v in self.buckets.get(bucket, (0, 0, 0)))
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=32)
 def digest_of(payload: str, query: EngagementQuery) -> Digest | None:
     """The numbers in ``payload``, or ``None`` when it does not parse."""
     import pandas as pd

@@ -577,21 +577,38 @@ class ResponseStore:
     # -- what is stored -----------------------------------------------------------------------
     def entries(self, *, stream_id: str | None = None) -> list[StoreEntry]:
         """Every stored range (its answer in use, without payloads), oldest fetch first."""
+        sql = (
+            "SELECT key, host, stream_id, query, fetched_at, seen_at, range_end, ended, lossy, "
+            "seq, id, length(payload) FROM revisions"
+        )
+        params: tuple[Any, ...] = ()
+        if stream_id is not None:
+            sql += " WHERE stream_id = ?"
+            params = (stream_id,)
+        grouped: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self._read(sql + " ORDER BY key, id", params):
+            grouped.setdefault(row[0], []).append(row)
         out = []
-        for key, revisions in self.ranges(stream_id=stream_id).items():
-            used = self.in_use(revisions)
-            if used is None:  # pragma: no cover - a first answer is never lossy
+        for key, rows in grouped.items():
+            usable = [r for r in rows if not r[8]]
+            if not usable:  # pragma: no cover - a first answer is never lossy
                 continue
+            used = max(usable, key=lambda r: (r[9], r[10]))
+            settled = any(
+                ended
+                and dt.datetime.fromisoformat(seen) >= dt.datetime.fromisoformat(end) + self.settle
+                for *_, seen, end, ended, _lossy, _seq, _id, _size in rows
+            )
             out.append(
                 StoreEntry(
                     key=key,
-                    host=used.host,
-                    stream_id=used.stream_id,
-                    query=used.query.model_dump(mode="json"),
-                    fetched_at=used.fetched_at,
-                    final=any(r.settled for r in revisions),
-                    size=len(used.payload),
-                    revisions=len(revisions),
+                    host=used[1],
+                    stream_id=used[2],
+                    query=json.loads(used[3]),
+                    fetched_at=dt.datetime.fromisoformat(used[4]),
+                    final=settled,
+                    size=int(used[11]),
+                    revisions=len(rows),
                 )
             )
         return sorted(out, key=lambda e: (e.fetched_at, e.key))
