@@ -6,7 +6,6 @@ import datetime as dt
 import multiprocessing
 import sqlite3
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -24,13 +23,6 @@ def q(
     stream: str = "st-1", start: str = "2025-12-01", end: str = "2025-12-05", **kw
 ) -> EngagementQuery:
     return EngagementQuery(stream_id=stream, start=start, end=end, **kw)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ResponseStore:
-    s = ResponseStore(tmp_path / "responses.sqlite3")
-    yield s
-    s.close()
 
 
 def test_nothing_is_created_until_first_use(tmp_path):

@@ -87,13 +87,6 @@ def week_query(**kw) -> EngagementQuery:
     return EngagementQuery(**{"stream_id": STREAM, "start": W45[0], "end": W45[1], **kw})
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> ResponseStore:
-    s = ResponseStore(tmp_path / "responses.sqlite3")
-    yield s
-    s.close()
-
-
 # -- settled before final -------------------------------------------------------------------
 def test_an_answer_fetched_an_hour_after_its_range_ended_is_fetched_again_later(store):
     platform = Platform(answer(*W45), W45_END + dt.timedelta(hours=1))
