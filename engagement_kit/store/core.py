@@ -479,14 +479,20 @@ class ResponseStore:
             expired answer.
         """
         at = _utc(now)
-        revisions = self.revisions(host, query)
-        used = self.in_use(revisions)
-        if used is None:
+        rows = self._read(  # no Revision objects: this is the hot path of every cached fetch
+            "SELECT payload, seen_at, ended, lossy, seq, id FROM revisions WHERE key = ?",
+            (self.key(host, query),),
+        )
+        usable = [row for row in rows if not row[3]]
+        if not usable:
             return None
-        if any(r.settled for r in revisions):
-            return used.payload
-        age = (at - max(r.seen_at for r in revisions)).total_seconds()
-        return used.payload if 0 <= age <= self.ttl else None
+        payload = max(usable, key=lambda row: (row[4], row[5]))[0]
+        settled_after = range_end(query) + self.settle
+        seen = [(dt.datetime.fromisoformat(row[1]), bool(row[2])) for row in rows]
+        if any(ended and seen_at >= settled_after for seen_at, ended in seen):
+            return payload
+        age = (at - max(seen_at for seen_at, _ in seen)).total_seconds()
+        return payload if 0 <= age <= self.ttl else None
 
     def put(
         self,
