@@ -260,6 +260,7 @@ def test_info_shows_the_oldest_and_newest_day_per_stream(store):
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.delenv("ENGAGEMENT_KIT_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)  # no project folder (.env) above
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return tmp_path

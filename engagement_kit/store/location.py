@@ -25,23 +25,31 @@ _APP = "engagement-kit"
 _FILE = "responses.sqlite3"
 
 
-def default_store_path() -> Path:
-    """The store file: ``$ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user data folder.
+def _configured() -> Path | None:
+    from ..settings import load_settings
 
-    This is the one place the store's path is resolved (the CLI, notebooks, report kernels and
-    the dashboard all come here).
+    return load_settings().store_path
+
+
+def default_store_path() -> Path:
+    """The store file: ``ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user data folder.
+
+    ``ENGAGEMENT_KIT_STORE`` is read from the environment or the project's ``.env`` (a relative
+    path counts from the project folder; see :mod:`engagement_kit.settings`). This is the one
+    place the store's path is resolved: the CLI, notebooks, report kernels and the dashboard
+    all come here.
     """
-    configured = os.environ.get(STORE_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
+    configured = _configured()
+    if configured is not None:
+        return configured
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(_APP)) / _FILE
 
 
 def store_path_is_configured() -> bool:
-    """Whether ``$ENGAGEMENT_KIT_STORE`` names the store (then nothing is ever moved into it)."""
-    return bool(os.environ.get(STORE_ENV, "").strip())
+    """Whether ``ENGAGEMENT_KIT_STORE`` names the store (then nothing is ever moved into it)."""
+    return _configured() is not None
 
 
 def legacy_store_path() -> Path:
