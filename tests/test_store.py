@@ -12,7 +12,7 @@ import pytest
 from engagement_kit.errors import StoreError
 from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
-from engagement_kit.store.core import COLUMNS
+from engagement_kit.store.schema import COLUMNS
 
 HOST = "https://platform.kore.ai"
 T0 = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC)

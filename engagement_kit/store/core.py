@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +41,15 @@ from typing import Any
 from ..errors import StoreError
 from ..query import EngagementQuery
 from .location import adopt_legacy_store, default_store_path, store_path_is_configured
+from .schema import (
+    COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SELECT_REVISIONS,
+    payload_digest,
+    range_end,
+    revision_row,
+)
 
 __all__ = ["DEFAULT_SETTLE", "DEFAULT_TTL", "ResponseStore", "Revision", "StoreEntry"]
 
@@ -54,48 +61,7 @@ DEFAULT_TTL = 900
 DEFAULT_SETTLE = dt.timedelta(hours=48)
 _BUSY_TIMEOUT_MS = 30_000
 _LOCK_RETRIES = 20
-_SCHEMA_VERSION = 2
 _FIX = "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another path"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS revisions (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    key        TEXT NOT NULL,
-    host       TEXT NOT NULL,
-    stream_id  TEXT NOT NULL,
-    query      TEXT NOT NULL,
-    first_day  TEXT NOT NULL,
-    last_day   TEXT NOT NULL,
-    range_end  TEXT NOT NULL,
-    payload    TEXT NOT NULL,
-    digest     TEXT NOT NULL,
-    fetched_at TEXT NOT NULL,
-    seen_at    TEXT NOT NULL,
-    ended      INTEGER NOT NULL,
-    lossy      INTEGER NOT NULL DEFAULT 0,
-    seq        INTEGER NOT NULL DEFAULT 1,
-    UNIQUE (key, digest)
-);
-CREATE INDEX IF NOT EXISTS revisions_key ON revisions (key, seen_at);
-CREATE INDEX IF NOT EXISTS revisions_stream ON revisions (stream_id, first_day)
-"""
-#: Columns of a revision row, in :data:`_SCHEMA` order (``id`` aside).
-COLUMNS = (
-    "key",
-    "host",
-    "stream_id",
-    "query",
-    "first_day",
-    "last_day",
-    "range_end",
-    "payload",
-    "digest",
-    "fetched_at",
-    "seen_at",
-    "ended",
-    "lossy",
-    "seq",
-)
-_SELECT = "SELECT id, " + ", ".join(COLUMNS) + " FROM revisions"
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -104,19 +70,6 @@ def _utc(now: dt.datetime | None) -> dt.datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (e.g. datetime.now(datetime.UTC))")
     return now.astimezone(dt.UTC)
-
-
-def range_end(query: EngagementQuery) -> dt.datetime:
-    """The instant ``query``'s range ends: midnight after its last day, in its zone (as UTC)."""
-    midnight = dt.datetime.combine(
-        query.end + dt.timedelta(days=1), dt.time(0), tzinfo=zoneinfo.ZoneInfo(query.tz)
-    )
-    return midnight.astimezone(dt.UTC)
-
-
-def payload_digest(payload: str) -> str:
-    """SHA-256 of the answer text: identical answers are stored once."""
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:
@@ -302,21 +255,21 @@ class ResponseStore:
             raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == _SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
             return
-        if version > _SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
                 f"written by a newer engagement-kit (schema {version}); upgrade engagement-kit"
             )
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
-            if version < _SCHEMA_VERSION:
-                for statement in _SCHEMA.split(";"):
+            if version < SCHEMA_VERSION:
+                for statement in SCHEMA.split(";"):
                     conn.execute(statement)
                 if version == 1:
                     self._migrate_v1(conn)
-                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -334,7 +287,7 @@ class ResponseStore:
             conn.execute(
                 "INSERT OR IGNORE INTO revisions (" + ", ".join(COLUMNS) + ") "
                 "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
-                _row(key, host, query, payload, fetched_at, fetched_at, bool(final), False),
+                revision_row(key, host, query, payload, fetched_at, fetched_at, bool(final), False),
             )
         conn.execute("DROP TABLE responses")
         if rows:
@@ -430,7 +383,7 @@ class ResponseStore:
 
     def revisions(self, host: str, query: EngagementQuery) -> list[Revision]:
         """Every distinct answer kept for ``query`` on ``host``, oldest first."""
-        rows = self._read(_SELECT + " WHERE key = ? ORDER BY id", (self.key(host, query),))
+        rows = self._read(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (self.key(host, query),))
         return [self._revision(row) for row in rows]
 
     def ranges(
@@ -441,7 +394,7 @@ class ResponseStore:
         end: dt.date | None = None,
     ) -> dict[str, list[Revision]]:
         """Revisions grouped by key (oldest first), optionally one stream's / one exact range's."""
-        sql, params = _SELECT + " WHERE 1 = 1", []
+        sql, params = SELECT_REVISIONS + " WHERE 1 = 1", []
         if stream_id is not None:
             sql += " AND stream_id = ?"
             params.append(stream_id)
@@ -538,7 +491,7 @@ class ResponseStore:
             same = conn.execute(
                 "SELECT id FROM revisions WHERE key = ? AND digest = ?", (key, digest)
             ).fetchone()
-            rows = conn.execute(_SELECT + " WHERE key = ? ORDER BY id", (key,)).fetchall()
+            rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
             seq = max((row[-1] for row in rows), default=0) + 1
             if same is not None:
                 conn.execute(
@@ -561,9 +514,9 @@ class ResponseStore:
                     conn.execute(
                         "INSERT INTO revisions (" + ", ".join(COLUMNS) + ") "
                         "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
-                        _row(key, host, query, payload, at, at, ended, bool(lost), seq=seq),
+                        revision_row(key, host, query, payload, at, at, ended, bool(lost), seq=seq),
                     )
-            rows = conn.execute(_SELECT + " WHERE key = ? ORDER BY id", (key,)).fetchall()
+            rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
             used = self.in_use([self._revision(row) for row in rows])
             return payload if used is None else used.payload
 
@@ -754,38 +707,3 @@ class ResponseStore:
             return added
 
         return self._transaction(work)
-
-
-def _row(
-    key: str,
-    host: str,
-    query: EngagementQuery,
-    payload: str,
-    fetched_at: dt.datetime | str,
-    seen_at: dt.datetime | str,
-    ended: bool,
-    lossy: bool,
-    *,
-    seq: int = 1,
-) -> tuple[Any, ...]:
-    """One revision row in :data:`COLUMNS` order."""
-
-    def text(value: dt.datetime | str) -> str:
-        return value if isinstance(value, str) else value.isoformat()
-
-    return (
-        key,
-        host.rstrip("/"),
-        query.stream_id,
-        json.dumps(query.model_dump(mode="json"), sort_keys=True),
-        query.start.isoformat(),
-        query.end.isoformat(),
-        range_end(query).isoformat(),
-        payload,
-        payload_digest(payload),
-        text(fetched_at),
-        text(seen_at),
-        int(ended),
-        int(lossy),
-        seq,
-    )

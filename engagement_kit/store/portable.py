@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ..query import EngagementQuery
-from .core import COLUMNS, ResponseStore, payload_digest, range_end
+from .core import ResponseStore
+from .schema import COLUMNS, payload_digest, range_end
 
 if TYPE_CHECKING:
     import pandas as pd
