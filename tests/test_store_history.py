@@ -176,6 +176,10 @@ def test_a_real_revision_is_used_and_reported(store):
     text = " ".join(history.stdout.split())
     assert "unique users 710 → 702" in text and "7 days changed" in text
     assert "in use (final)" in text and "earlier answer" in text
+    none = CliRunner().invoke(app, ["store", "history", STREAM, "-w", "2025-W44"], env=_env(store))
+    assert none.exit_code == 1 and "no stored answers for stream st-rec for 2025-W44" in none.stdout
+    bad = CliRunner().invoke(app, ["store", "history", STREAM, "-w", "2025-45"], env=_env(store))
+    assert bad.exit_code == 2 and "week" in bad.output and "Traceback" not in bad.output
 
 
 def _env(store: ResponseStore) -> dict[str, str]:
