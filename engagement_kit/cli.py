@@ -141,6 +141,15 @@ def report(
     keep_notebook: Annotated[
         bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
     ] = False,
+    send: Annotated[
+        bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --send: show what would be sent; send nothing.")
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="With --send: send again what was sent already.")
+    ] = False,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -158,6 +167,7 @@ def report(
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
     if stream is None and (name or tz or channels):
         raise ConfigError("--name, --tz and --channels go with --stream")
+    config_file = config
     if config is not None:
         configs = load_streams(config)
     elif stream is not None:
@@ -176,12 +186,16 @@ def report(
     elif demo:
         configs = rpt.demo_streams()
     elif Path("streams.toml").is_file():
-        configs = load_streams("streams.toml")
+        config_file = Path("streams.toml")
+        configs = load_streams(config_file)
     else:
         raise ConfigError(
             "no streams: use --demo (the built-in demo platform), --config streams.toml, or "
             "--stream ID (copy streams.example.toml to streams.toml to list yours)"
         )
+    from . import delivery
+
+    plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
     results = rpt.render_all(
         configs,
         week=week,
@@ -192,7 +206,94 @@ def report(
         host=host,
         console=err,
     )
-    raise typer.Exit(rpt.exit_code(results))
+    sent = delivery.after_reports(
+        results, plan, out_dir, send=send, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(max(rpt.exit_code(results), sent))
+
+
+@app.command(
+    epilog=(
+        "Examples: engagement-kit send (last week's reports of streams.toml); "
+        "engagement-kit send --week 2025-W48 --stream st-... --dry-run; "
+        "engagement-kit send --resend."
+    )
+)
+@_friendly
+def send(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="streams.toml with the deliver = [...] lists.")
+    ] = Path("streams.toml"),
+    week: Annotated[
+        str | None,
+        typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
+    ] = None,
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", help="Only this stream id (repeatable).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option(help="Where the reports were written.")] = Path(
+        "reports"
+    ),
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what would be sent where, write the .eml; send nothing."
+        ),
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="Send again what was sent already.")
+    ] = False,
+) -> None:
+    """Deliver reports already written (email, chat, webhooks) and their alerts.
+
+    Destinations are Apprise URLs in streams.toml (deliver = [...] per stream or in
+    [defaults]); secrets come from the environment or .env as ${NAME}. What was sent is
+    recorded, so a second run sends nothing unless --resend. Exit code 1 when any delivery
+    failed (the others are still sent), 2 for bad settings.
+    """
+    from . import delivery
+
+    plan = delivery.plan_for(None, config, send=True, dry_run=dry_run, stream_ids=stream)
+    outcomes = delivery.send_written(
+        plan, out_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(delivery.exit_code(outcomes))
+
+
+@app.command()
+@_friendly
+def alerts(
+    backtest: Annotated[
+        int | None,
+        typer.Option(min=1, help="Show in which of the last N weeks each rule would have fired."),
+    ] = None,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="streams.toml with the [[stream.alert]] rules.")
+    ] = Path("streams.toml"),
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", help="Only this stream id (repeatable).")
+    ] = None,
+    week: Annotated[
+        str | None, typer.Option(help="Last week of the backtest (default: last complete week).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
+    ] = None,
+) -> None:
+    """List the alert rules of streams.toml, or backtest them (--backtest 12).
+
+    The backtest computes each week's numbers as the report does (from the store and the
+    platform) and runs the rules oldest week first, cooldown included.
+    """
+    from . import delivery
+
+    plan = delivery.plan_for(None, config, send=False, dry_run=False, stream_ids=stream)
+    delivery.print_alerts(
+        plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
+    )
 
 
 @app.command()
