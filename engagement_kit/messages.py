@@ -323,7 +323,7 @@ def to_mime(email_: Email, *, sender: str = "", to: Sequence[str] = ()) -> bytes
     from email.message import EmailMessage
     from email.policy import SMTP
 
-    msg = EmailMessage()
+    msg = EmailMessage(policy=SMTP.clone(max_line_length=998))  # no folded Subject
     msg["Subject"] = email_.subject
     msg["From"] = sender or "engagement-kit <engagement-kit@localhost>"
     msg["To"] = ", ".join(to) or "undisclosed-recipients:;"
@@ -335,7 +335,7 @@ def to_mime(email_: Email, *, sender: str = "", to: Sequence[str] = ()) -> bytes
     for file in email_.files:
         maintype, subtype = file.mimetype.split("/", 1)
         msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.name)
-    return msg.as_bytes(policy=SMTP)
+    return msg.as_bytes()
 
 
 # -- chat, webhook, alerts -----------------------------------------------------------------------
