@@ -504,9 +504,12 @@ class _Message:
 
     @property
     def content_hash(self) -> str:
-        parts = [self.kind, *(r.content_hash for r in self.reports)]
-        if self.kind == "alerts":
-            parts.append(self.body)
+        """The numbers' hash of each report (and the alert lines, for an alert message)."""
+        parts = [
+            self.kind,
+            *(r.content_hash for r in self.reports),
+            self.body * (self.kind == "alerts"),
+        ]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     @property
@@ -559,17 +562,18 @@ def _send_with_retry(url: str, message: _Message) -> tuple[bool, str, int]:
 
 @contextlib.contextmanager
 def _quiet_apprise() -> Any:
-    """Keep Apprise's own log lines (which may name a URL) out of our logs and terminal."""
+    """Keep Apprise's own log lines (which may name a URL or a user) out of our logs and
+    terminal; its warnings reach the summary through the result, masked."""
     logger = logging.getLogger("apprise")
-    saved = (logger.propagate, logger.level, list(logger.handlers))
-    logger.propagate = False
+    propagate = logger.propagate
     handler = logging.NullHandler()
+    logger.propagate = False
     logger.addHandler(handler)
     try:
         yield
     finally:
         logger.removeHandler(handler)
-        logger.propagate = saved[0]
+        logger.propagate = propagate
 
 
 def find_reports(
@@ -637,13 +641,16 @@ def _plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[_M
     return messages
 
 
-def _fill(message: _Message) -> None:
-    """Build the message's content for its destination's kind."""
+def _fill(message: _Message, emails: dict[tuple[str, ...], Any]) -> None:
+    """Build the message's content for its destination's kind (each email once per run)."""
     if message.kind == "alerts":
         return
     kind = message.destination.kind
     if kind == "email":
-        email_ = email_message(message.reports)
+        key = tuple(f"{r.stream_id} {r.week}" for r in message.reports)
+        if key not in emails:
+            emails[key] = email_message(message.reports)
+        email_ = emails[key]
         message.email = email_
         message.title, message.body, message.body_format = email_.subject, email_.html, "html"
         message.attachments = [(a.name, a.data, a.mimetype) for a in email_.attachments]
@@ -696,6 +703,8 @@ def deliver(
     ledger = Ledger() if ledger is None else ledger
     all_dests = plan.destinations
 
+    emails: dict[tuple[str, ...], Any] = {}
+
     def safe(text: str) -> str:
         return mask(text, env, all_dests)
 
@@ -703,7 +712,7 @@ def deliver(
         with _quiet_apprise():
             for message in messages:
                 outcomes.append(
-                    _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo)
+                    _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo, emails)
                 )
     finally:
         if owns:
@@ -723,6 +732,7 @@ def _deliver_one(
     dry_run: bool,
     resend: bool,
     echo: Callable[[str], None],
+    emails: dict[tuple[str, ...], Any],
 ) -> Outcome:
     dest = message.destination
     ids = tuple(r.stream_id for r in message.reports)
@@ -733,8 +743,14 @@ def _deliver_one(
         ]
         if not pending:
             first = message.reports[0]
-            _, at = ledger.sent(first.stream_id, first.week, dest.template, kind) or ("", "")
-            return Outcome(ids, message.week, dest.template, kind, "skipped", f"already sent {at}")
+            sent_hash, at = ledger.sent(first.stream_id, first.week, dest.template, kind) or (
+                "",
+                "",
+            )
+            note = f"already sent {at}"
+            if kind != "alerts" and sent_hash != first.content_hash:
+                note += "; the report's numbers changed since (--resend sends the new version)"
+            return Outcome(ids, message.week, dest.template, kind, "skipped", note)
         if kind == "digest":
             message.reports = pending
             ids = tuple(r.stream_id for r in pending)
@@ -745,7 +761,7 @@ def _deliver_one(
             return Outcome(ids, message.week, dest.template, kind, "failed", safe(str(exc)))
         url = ""
     try:
-        _fill(message)
+        _fill(message, emails)
     except Exception as exc:  # e.g. an unreadable report: this message only
         return Outcome(
             ids, message.week, dest.template, kind, "failed", safe(f"{type(exc).__name__}: {exc}")
@@ -772,7 +788,8 @@ def _deliver_one(
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
         return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))
     for r in message.reports:
-        ledger.record(r.stream_id, r.week, dest.template, kind, message.content_hash)
+        done = message.content_hash if kind == "alerts" else r.content_hash
+        ledger.record(r.stream_id, r.week, dest.template, kind, done)
     note = f" after {tries} attempts" if tries > 1 else ""
     return Outcome(ids, message.week, dest.template, kind, "sent", safe(message.title + note))
 
@@ -1012,7 +1029,8 @@ def after_reports(
             ledger=ledger,
             echo=lambda t: console.print(t, markup=False, highlight=False),
         )
-    console.print(summary_table(outcomes, plan))
+    if not dry_run:
+        console.print(summary_table(outcomes, plan))
     return exit_code(outcomes)
 
 
@@ -1030,7 +1048,11 @@ def send_written(
     last complete week)."""
     from .report import _resolve_week
 
-    weeks = {s.id: _resolve_week(s.config, week, None) for s in plan.streams}
+    weeks = {
+        s.id: _resolve_week(s.config, week, None)
+        for s in plan.streams
+        if s.deliver or any(r.deliver for r in s.alerts)
+    }
     outcomes = deliver(
         plan,
         out_dir,
@@ -1039,7 +1061,8 @@ def send_written(
         resend=resend,
         echo=lambda t: console.print(t, markup=False, highlight=False),
     )
-    console.print(summary_table(outcomes, plan))
+    if not dry_run:
+        console.print(summary_table(outcomes, plan))
     return outcomes
 
 

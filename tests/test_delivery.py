@@ -719,3 +719,112 @@ def test_parse_rules_rejects_duplicate_names():
 
 def test_the_week_key_orders_weeks_across_years():
     assert delivery._week_key("2024-W52") < delivery._week_key("2025-W01")
+
+
+# =============================================================================================
+# Digest, and the report command's hook
+# =============================================================================================
+
+
+@pytest.mark.slow
+def test_digest_sends_one_message_per_destination_for_all_streams(
+    out, tmp_path, hook, smtp, no_wait
+):
+    url = f"json://127.0.0.1:{hook.port}/digest"
+    path = streams_toml(
+        tmp_path, [url, mail_url(smtp)], [url, mail_url(smtp)], extra="digest = true"
+    )
+    plan = delivery.load_plan(path)
+    outcomes = delivery.deliver(plan, out, {HR[0]: WEEK, IT[0]: WEEK}, env=ENV)
+    assert [(o.kind, o.status, len(o.streams)) for o in outcomes] == [("digest", "sent", 2)] * 2
+    (body,) = [b for p, b, _ in hook.requests]
+    payload = json.loads(json.loads(body)["message"])
+    assert [r["stream_id"] for r in payload["reports"]] == [HR[0], IT[0]]
+    (raw,) = smtp.messages
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "2 streams" in msg["Subject"]
+    assert len([p for p in msg.walk() if p.get_content_type() == "image/png"]) == 4
+    assert (
+        len([p for p in msg.walk() if p.get_filename() and p.get_filename().endswith(".html")]) == 2
+    )
+    again = delivery.deliver(plan, out, {HR[0]: WEEK, IT[0]: WEEK}, env=ENV)
+    assert [o.status for o in again] == ["skipped", "skipped"] and len(hook.requests) == 1
+
+
+@pytest.mark.slow
+def test_report_hook_applies_alerts_and_sends_them_as_their_own_message(
+    out, tmp_path, hook, no_wait
+):
+    from rich.console import Console
+
+    report_url = f"json://127.0.0.1:{hook.port}/report"
+    alert_url = f"json://127.0.0.1:{hook.port}/alerts"
+    path = streams_toml(
+        tmp_path,
+        [report_url],
+        [report_url],
+        extra=(
+            '[[defaults.alert]]\nname = "Any users"\nkpi = "unique_users"\nrule = "above"\n'
+            f'value = 0\ndeliver = ["{alert_url}"]'
+        ),
+    )
+    plan = delivery.load_plan(path)
+    results = [
+        report.ReportResult(
+            stream_id=s[0],
+            stream_name=s[1],
+            slug=report.stream_slug(s[1]),
+            week=WEEK,
+            status="written",
+            html=out / report.stream_slug(s[1]) / f"{WEEK}.html",
+            json=out / report.stream_slug(s[1]) / f"{WEEK}.json",
+        )
+        for s in (HR, IT)
+    ]
+    console = Console(record=True, width=200)
+    code = delivery.after_reports(
+        results, plan, out, send=True, dry_run=False, resend=False, console=console
+    )
+    assert code == 0
+    assert sorted(hook.paths()) == ["/alerts", "/alerts", "/report", "/report"]
+    alert_bodies = [json.loads(b)["message"] for p, b, _ in hook.requests if p == "/alerts"]
+    assert all(m.startswith("! Any users: Unique users") for m in alert_bodies)
+    sidecar = json.loads((out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.json").read_text())
+    assert [a["name"] for a in sidecar["alerts"]] == ["Any users"]
+    # the report command refuses to send a week twice
+    code = delivery.after_reports(
+        results, plan, out, send=True, dry_run=False, resend=False, console=console
+    )
+    assert code == 0 and len(hook.requests) == 4
+    assert "skipped" in console.export_text()
+
+
+@pytest.mark.slow
+def test_report_send_end_to_end_writes_alerts_into_the_page_and_delivers(
+    tmp_path, hook, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    url = f"json://127.0.0.1:{hook.port}/e2e"
+    path = toml(
+        tmp_path,
+        f"""
+[[stream]]
+id = "{IT[0]}"
+name = "{IT[1]}"
+tz = "{IT[2]}"
+deliver = ["{url}"]
+[[stream.alert]]
+name = "Some users"
+kpi = "unique_users"
+rule = "above"
+value = 1
+""",
+    )
+    out = tmp_path / "reports"
+    args = ["report", "--demo", "--config", str(path), "--week", WEEK, "--out-dir", str(out)]
+    result = runner.invoke(app, [*args, "--jobs", "1", "--send"])
+    assert result.exit_code == 0, result.output
+    assert hook.paths() == ["/e2e", "/e2e"]  # the report, then the alert
+    page = (out / "servicedesk-it-bot-berlin" / f"{WEEK}.html").read_text()
+    assert "Alerts this week (1)" in page
+    assert "Alert: Some users" in (out / "index.html").read_text()
