@@ -285,7 +285,29 @@ def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
             for url in rule.deliver or ():
                 check_destination(url, f"{label}: alert {rule.name!r}")
         streams.append(StreamPlan(config, deliver, rules))
-    return DeliveryPlan(tuple(streams), digest=digest, link=link.strip() if link else None)
+    plan = DeliveryPlan(tuple(streams), digest=digest, link=link.strip() if link else None)
+    _check_schemes(plan.destinations, file)
+    return plan
+
+
+def _check_schemes(destinations: Sequence[Destination], file: Path) -> None:
+    """Every destination's scheme is an Apprise service (a typo fails now, not on Monday)."""
+    if not destinations:
+        return
+    from apprise.manager_plugins import NotificationManager
+
+    known = set(NotificationManager().schemas())
+    for d in destinations:
+        if d.scheme not in known:
+            hint = (
+                " (Microsoft Teams: Apprise retired msteams://; use workflows://)"
+                if d.scheme == "msteams"
+                else ""
+            )
+            raise ConfigError(
+                f"{file}: {d.template}: Apprise has no {d.scheme}:// service{hint}; see "
+                "https://github.com/caronc/apprise/wiki for the URL of each service"
+            )
 
 
 # =============================================================================================

@@ -500,6 +500,8 @@ tz = "{HR[2]}"
     [
         ('deliver = ["mailtos://me:hunter22@smtp.example.com"]', "password is written in the file"),
         ('deliver = ["not a url"]', "is not an Apprise URL"),
+        ('deliver = ["msteams://a/b/c"]', "use workflows://"),
+        ('deliver = ["smtp://host"]', "Apprise has no smtp:// service"),
         ("colour = 1", "unknown key(s) colour"),
         ("digest = 1", "digest must be true or false"),
         (
@@ -828,3 +830,17 @@ value = 1
     page = (out / "servicedesk-it-bot-berlin" / f"{WEEK}.html").read_text()
     assert "Alerts this week (1)" in page
     assert "Alert: Some users" in (out / "index.html").read_text()
+
+
+def test_the_readme_streams_toml_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Delivery and alerts") :]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    plan = delivery.load_plan(toml(tmp_path, example))
+    retail, hr = plan.streams
+    assert [d.kind for d in retail.deliver] == ["email", "chat", "json"]
+    assert [r.name for r in retail.alerts] == ["Returning share low", "Unusual days"]
+    assert [d.kind for d in hr.deliver] == ["email"] and [r.name for r in hr.alerts] == [
+        "Users dropped"
+    ]
+    assert hr.config.conversation_status == "closed"
