@@ -229,7 +229,8 @@ def send(
         typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
     ] = None,
     stream: Annotated[
-        list[str] | None, typer.Option("--stream", help="Only this stream id (repeatable).")
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
     ] = None,
     out_dir: Annotated[Path, typer.Option(help="Where the reports were written.")] = Path(
         "reports"
@@ -265,13 +266,16 @@ def send(
 def alerts(
     backtest: Annotated[
         int | None,
-        typer.Option(min=1, help="Show in which of the last N weeks each rule would have fired."),
+        typer.Option(
+            min=1, metavar="N", help="Show in which of the last N weeks each rule would have fired."
+        ),
     ] = None,
     config: Annotated[
         Path, typer.Option("--config", "-c", help="streams.toml with the [[stream.alert]] rules.")
     ] = Path("streams.toml"),
     stream: Annotated[
-        list[str] | None, typer.Option("--stream", help="Only this stream id (repeatable).")
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
     ] = None,
     week: Annotated[
         str | None, typer.Option(help="Last week of the backtest (default: last complete week).")

@@ -1042,18 +1042,32 @@ def after_reports(
         if not (send or dry_run):
             return 0
         weeks = {r.stream_id: r.week for r in written}
-        outcomes = deliver(
-            plan,
-            out_dir,
-            weeks,
-            dry_run=dry_run,
-            resend=resend,
-            ledger=ledger,
-            echo=lambda t: console.print(t, markup=False, highlight=False),
-        )
+        outcomes = _deliver_and_show(plan, out_dir, weeks, dry_run, resend, console, ledger)
+    return exit_code(outcomes)
+
+
+def _deliver_and_show(
+    plan: DeliveryPlan,
+    out_dir: str | os.PathLike[str],
+    weeks: Mapping[str, str],
+    dry_run: bool,
+    resend: bool,
+    console: Console,
+    ledger: Ledger | None = None,
+) -> list[Outcome]:
+    """:func:`deliver`, printing each dry-run message, or the summary table after a real run."""
+    outcomes = deliver(
+        plan,
+        out_dir,
+        weeks,
+        dry_run=dry_run,
+        resend=resend,
+        ledger=ledger,
+        echo=lambda t: console.print(t, markup=False, highlight=False),
+    )
     if not dry_run:
         console.print(summary_table(outcomes, plan))
-    return exit_code(outcomes)
+    return outcomes
 
 
 def send_written(
@@ -1075,17 +1089,7 @@ def send_written(
         for s in plan.streams
         if s.deliver or any(r.deliver for r in s.alerts)
     }
-    outcomes = deliver(
-        plan,
-        out_dir,
-        weeks,
-        dry_run=dry_run,
-        resend=resend,
-        echo=lambda t: console.print(t, markup=False, highlight=False),
-    )
-    if not dry_run:
-        console.print(summary_table(outcomes, plan))
-    return outcomes
+    return _deliver_and_show(plan, out_dir, weeks, dry_run, resend, console)
 
 
 def print_alerts(

@@ -187,6 +187,12 @@ def toml(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def one_stream(tmp_path: Path, stream: tuple[str, str, str], tables: str) -> Path:
+    """A streams.toml with one stream and ``tables`` (its deliver/alert keys) after it."""
+    head = f'[[stream]]\nid = "{stream[0]}"\nname = "{stream[1]}"\ntz = "{stream[2]}"\n'
+    return toml(tmp_path, head + tables)
+
+
 def streams_toml(
     tmp_path: Path, deliver_hr: list[str], deliver_it: list[str], extra: str = ""
 ) -> Path:
@@ -608,13 +614,10 @@ def test_cooldown_holds_a_rule_back_for_the_given_weeks():
 
 
 def test_alerts_go_into_the_sidecar_the_page_and_the_ledger_with_cooldown(tmp_path):
-    path = toml(
+    path = one_stream(
         tmp_path,
-        f"""
-[[stream]]
-id = "{HR[0]}"
-name = "{HR[1]}"
-tz = "{HR[2]}"
+        HR,
+        """
 [[stream.alert]]
 name = "Any users"
 kpi = "unique_users"
@@ -648,13 +651,10 @@ cooldown_weeks = 1
 def test_backtest_on_the_demo_finds_the_weeks_a_hand_computation_finds(tmp_path):
     from engagement_kit.demo import demo_client
 
-    path = toml(
+    path = one_stream(
         tmp_path,
-        f"""
-[[stream]]
-id = "{HR[0]}"
-name = "{HR[1]}"
-tz = "{HR[2]}"
+        HR,
+        """
 [[stream.alert]]
 name = "Drop"
 kpi = "unique_users"
@@ -692,13 +692,10 @@ cooldown_weeks = 1
 
 def test_backtest_command_prints_each_rule(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    path = toml(
+    path = one_stream(
         tmp_path,
-        f"""
-[[stream]]
-id = "{IT[0]}"
-name = "{IT[1]}"
-tz = "{IT[2]}"
+        IT,
+        """
 [[stream.alert]]
 name = "Quiet"
 kpi = "unique_users"
@@ -807,13 +804,10 @@ def test_report_send_end_to_end_writes_alerts_into_the_page_and_delivers(
 ):
     monkeypatch.chdir(tmp_path)
     url = f"json://127.0.0.1:{hook.port}/e2e"
-    path = toml(
+    path = one_stream(
         tmp_path,
+        IT,
         f"""
-[[stream]]
-id = "{IT[0]}"
-name = "{IT[1]}"
-tz = "{IT[2]}"
 deliver = ["{url}"]
 [[stream.alert]]
 name = "Some users"
