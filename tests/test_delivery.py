@@ -81,7 +81,7 @@ class _Smtp:
 class _Http:
     """A webhook endpoint on loopback: 200 for every path but ``/fail`` (500)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.requests: list[tuple[str, bytes, str]] = []
         outer = self
 
@@ -98,6 +98,12 @@ class _Http:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:  # HTTPS with a throw-away self-signed certificate
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -119,6 +125,26 @@ def smtp():
 @pytest.fixture
 def hook():
     server = _Http()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_hook(tmp_path):
+    """An HTTPS endpoint (services such as Teams' Workflows only speak https://)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a throw-away certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    server = _Http(tls=(cert, key))
     yield server
     server.stop()
 
@@ -838,3 +864,23 @@ def test_the_readme_streams_toml_example_is_valid(tmp_path):
         "Users dropped"
     ]
     assert hr.config.conversation_status == "closed"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_teams_workflows_plugin_posts_the_short_message_to_a_loopback_host(out, tmp_path, tls_hook):
+    """Apprise's Teams plugin (workflows://) takes a host, so it can be pointed at loopback
+    (Slack's plugin cannot: it always posts to hooks.slack.com; Mattermost's Slack-style
+    webhook stands in for it above)."""
+    url = f"workflows://127.0.0.1:{tls_hook.port}/wf42/${{MM_TOKEN}}?verify=no"
+    plan = delivery.load_plan(streams_toml(tmp_path, [url], []))
+    outcomes = delivery.deliver(plan, out, {HR[0]: WEEK}, env=ENV)
+    assert [o.status for o in outcomes] == ["sent"], outcomes
+    ((path, body, _),) = tls_hook.requests
+    assert path.startswith("/workflows/wf42/triggers/manual/paths/invoke?")
+    assert f"sig={TOKEN}" in path  # the signature came from the environment
+    card = json.loads(body)["attachments"][0]["content"]
+    texts = "\n".join(str(item.get("text", "")) for item in card["body"])
+    text = re.sub(r"\\(.)", r"\1", texts)  # the card's markdown escapes
+    assert "Unique users" in text and "Full report: https://intranet.example.com" in text
+    assert TOKEN not in outcomes[0].destination + outcomes[0].detail
