@@ -467,8 +467,11 @@ def apply_alerts(
 
     fired: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for stream_id, html_path, json_path in reports:
-        sidecar = json.loads(json_path.read_text(encoding="utf-8"))
-        week = str(sidecar["week"])
+        try:
+            sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+            week = str(sidecar["week"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a sidecar the runner wrote: nothing to evaluate
         stream = plan.stream(stream_id)
         rules = stream.alerts if stream else ()
         evaluations = evaluate(rules, sidecar, ledger.last_fired(stream_id, week))
@@ -626,7 +629,15 @@ def find_reports(
                 )
             )
             continue
-        sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+        try:
+            sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            missing.append(
+                Outcome(
+                    (stream_id,), week, "-", "report", "failed", f"{json_path}: unreadable ({exc})"
+                )
+            )
+            continue
         link = (
             f"{plan.link.rstrip('/')}/{quote(slug)}/{quote(week)}.html"
             if plan.link
@@ -802,6 +813,8 @@ def _deliver_one(
             where = f"; email written to {eml}"
         note = "" if url else " (a referenced variable is not set: it would fail)"
         echo(safe(f"would send {kind} '{message.title}' to {dest.template}{note}{where}"))
+        if dest.kind == "chat" or kind == "alerts":
+            echo(safe("    " + message.body.replace("\n", "\n    ")))
         return Outcome(
             ids, message.week, dest.template, kind, "dry-run", safe(message.title + where)
         )
