@@ -106,6 +106,15 @@ class Destination:
             return "json"
         return "chat"
 
+    def addresses(self) -> tuple[str, list[str]]:
+        """An email destination's ``from=`` and ``to=`` as written (for the ``.eml``)."""
+        from urllib.parse import parse_qs, urlsplit
+
+        query = parse_qs(urlsplit(self.template).query)
+        sender = (query.get("from") or [""])[0]
+        to = [a for v in query.get("to", []) for a in re.split(r"[,\s]+", v) if a]
+        return sender, to
+
     @property
     def references(self) -> list[str]:
         return _REF.findall(self.template)
@@ -547,7 +556,12 @@ def _send_once(url: str, message: _Message) -> tuple[bool, str]:
     import apprise
     from apprise.attachment.memory import AttachMemory
 
-    asset = apprise.AppriseAsset(app_id="engagement-kit", app_desc="engagement-kit weekly reports")
+    asset = apprise.AppriseAsset(
+        app_id="engagement-kit",
+        app_desc="engagement-kit weekly reports",
+        image_url_mask="",  # no Apprise icon fetched from the internet into cards and chats
+        image_url_logo="",
+    )
     sender = apprise.Apprise(asset=asset)
     if not sender.add(url):
         return False, "not a valid Apprise URL (check its scheme and fields)"
@@ -809,7 +823,8 @@ def _deliver_one(
             )
             from .report import atomic_write
 
-            eml = atomic_write(out / name, to_mime(message.email))
+            sender, to = dest.addresses()
+            eml = atomic_write(out / name, to_mime(message.email, sender=sender, to=to))
             where = f"; email written to {eml}"
         note = "" if url else " (a referenced variable is not set: it would fail)"
         echo(safe(f"would send {kind} '{message.title}' to {dest.template}{note}{where}"))

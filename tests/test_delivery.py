@@ -476,6 +476,7 @@ def test_dry_run_sends_nothing_writes_the_eml_and_masks_secrets(
     eml = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.eml"
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["Subject"].startswith("Weekly report: ")
+    assert (msg["From"], msg["To"]) == ("reports@example.com", "team@example.com")
     assert SECRET.encode() not in eml.read_bytes()
     cids = {p["Content-ID"] for p in msg.walk() if p.get_content_type() == "image/png"}
     assert len(cids) == 2
@@ -880,6 +881,7 @@ def test_teams_workflows_plugin_posts_the_short_message_to_a_loopback_host(out, 
     assert path.startswith("/workflows/wf42/triggers/manual/paths/invoke?")
     assert f"sig={TOKEN}" in path  # the signature came from the environment
     card = json.loads(body)["attachments"][0]["content"]
+    assert "github.com" not in json.dumps(card)  # no icon from the internet
     texts = "\n".join(str(item.get("text", "")) for item in card["body"])
     text = re.sub(r"\\(.)", r"\1", texts)  # the card's markdown escapes
     assert "Unique users" in text and "Full report: https://intranet.example.com" in text
