@@ -1026,9 +1026,15 @@ def plan_for(
         )
     if send:
         if not plan.destinations:
+            where = (
+                f"in {config_file}"
+                if config_file is not None
+                else "in streams.toml and pass --config streams.toml (--demo and --stream alone "
+                "have no destinations)"
+            )
             raise ConfigError(
                 'nothing to send to: add deliver = ["mailtos://..."] to the streams or to '
-                f"[defaults] in {config_file or 'streams.toml'} (see README, Delivery and alerts)"
+                f"[defaults] {where} (see README, Delivery and alerts)"
             )
         if not dry_run:
             from .config import load_env

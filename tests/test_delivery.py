@@ -416,6 +416,16 @@ def test_rerun_sends_nothing_until_resend(out, tmp_path, hook, no_wait):
     assert [o.status for o in again] == ["skipped", "skipped"] and len(hook.requests) == 2
     forced = delivery.deliver(plan, out, weeks, env=ENV, resend=True)
     assert [o.status for o in forced] == ["sent", "sent"] and len(hook.requests) == 4
+    # new numbers for a sent week (a re-run after the platform corrected a day): still not
+    # sent again by itself, but the summary says so
+    sidecar_path = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.json"
+    sidecar = json.loads(sidecar_path.read_text())
+    sidecar["kpis"]["unique_users"] += 1
+    sidecar_path.write_text(json.dumps(sidecar))
+    changed = delivery.deliver(plan, out, weeks, env=ENV)
+    assert [o.status for o in changed] == ["skipped", "skipped"] and len(hook.requests) == 4
+    assert "numbers changed since" in changed[0].detail
+    assert "numbers changed" not in changed[1].detail
 
 
 @pytest.mark.slow
@@ -886,3 +896,12 @@ def test_teams_workflows_plugin_posts_the_short_message_to_a_loopback_host(out, 
     text = re.sub(r"\\(.)", r"\1", texts)  # the card's markdown escapes
     assert "Unique users" in text and "Full report: https://intranet.example.com" in text
     assert TOKEN not in outcomes[0].destination + outcomes[0].detail
+
+
+def test_apprise_log_lines_stay_out_of_our_logs(caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG), delivery._quiet_apprise():
+        logging.getLogger("apprise").warning("Login ID: reports %s", SECRET)
+    assert SECRET not in caplog.text
+    assert logging.getLogger("apprise").propagate is True  # restored
