@@ -76,6 +76,10 @@ JSON_SCHEMES = ("json", "jsons")
 DEFAULTS_KEYS = ("deliver", "alert", "digest", "link")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: Query parameters of Apprise URLs that carry a secret (they must be ${NAME} references).
+_SECRET_PARAMS = frozenset(
+    {"pass", "password", "pwd", "token", "secret", "apikey", "api_key", "key", "sig", "signature"}
+)
 
 
 # =============================================================================================
@@ -177,6 +181,14 @@ def check_destination(url: object, where: str) -> Destination:
                     "environment or .env and write a reference instead, e.g. "
                     "mailtos://user:${SMTP_PASSWORD}@smtp.example.com"
                 )
+    from urllib.parse import parse_qsl, urlsplit
+
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key.lower() in _SECRET_PARAMS and value and not _REF.fullmatch(value):
+            raise ConfigError(
+                f"{where}: {_REF.sub('', url).split('?')[0]}?...: the {key}= value is written in "
+                f"the file; put it in the environment or .env and write {key}=${{NAME}} instead"
+            )
     return Destination(url)
 
 

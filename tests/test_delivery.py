@@ -543,6 +543,10 @@ tz = "{HR[2]}"
     [
         ('deliver = ["mailtos://me:hunter22@smtp.example.com"]', "password is written in the file"),
         ('deliver = ["not a url"]', "is not an Apprise URL"),
+        (
+            'deliver = ["mailtos://smtp.example.com?user=me&pass=hunter22"]',
+            "pass= value is written",
+        ),
         ('deliver = ["msteams://a/b/c"]', "use workflows://"),
         ('deliver = ["smtp://host"]', "Apprise has no smtp:// service"),
         ("colour = 1", "unknown key(s) colour"),
