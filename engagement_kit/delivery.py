@@ -192,6 +192,26 @@ def check_destination(url: object, where: str) -> Destination:
     return Destination(url)
 
 
+def reference_env() -> dict[str, str]:
+    """Where ``${NAME}`` values come from: the environment over the project folder's ``.env``
+    (the file :mod:`engagement_kit.settings` reads; every variable of it, not only ours)."""
+    from .settings import find_project
+
+    values: dict[str, str] = {}
+    env_file = find_project().env_file
+    if env_file is not None:
+        from dotenv import dotenv_values
+
+        try:
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v})
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{env_file}: cannot read it ({exc.__class__.__name__}); fix or delete the file"
+            ) from exc
+    values.update({k: v for k, v in os.environ.items() if v})
+    return values
+
+
 def mask(text: str, env: Mapping[str, str], destinations: Iterable[Destination] = ()) -> str:
     """``text`` with the value of every variable the destinations reference replaced by ***."""
     names = {n for d in destinations for n in d.references}
@@ -750,11 +770,10 @@ def deliver(
         Also written, per report, to ``<stream>/<week>.delivery.json`` (not on a dry run), and
         the index is refreshed.
     """
-    from .config import load_env
     from .report import atomic_write, write_index
 
     out = Path(out_dir)
-    env = load_env() if env is None else env
+    env = reference_env() if env is None else env
     echo = echo or (lambda text: None)
     reports, outcomes = find_reports(plan, out, weeks)
     messages = _plan_messages(plan, reports)
@@ -1049,9 +1068,7 @@ def plan_for(
                 f"[defaults] {where} (see README, Delivery and alerts)"
             )
         if not dry_run:
-            from .config import load_env
-
-            env = load_env()
+            env = reference_env()
             for d in plan.destinations:
                 d.resolve(env)
     return plan
