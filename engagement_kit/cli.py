@@ -158,6 +158,15 @@ def report(
     keep_notebook: Annotated[
         bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
     ] = False,
+    send: Annotated[
+        bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --send: show what would be sent; send nothing.")
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="With --send: send again what was sent already.")
+    ] = False,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -175,6 +184,7 @@ def report(
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
     if stream is None and (name or tz or channels):
         raise ConfigError("--name, --tz and --channels go with --stream")
+    config_file = config
     if config is not None:
         configs = load_streams(config)
     elif stream is not None:
@@ -194,6 +204,7 @@ def report(
         configs = rpt.demo_streams()
     else:
         from .config import project_streams
+        from .settings import load_settings
 
         try:
             configs = project_streams()
@@ -201,17 +212,125 @@ def report(
             raise ConfigError(
                 f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
             ) from None
+        config_file = load_settings().streams_file
+    from . import delivery
+
+    plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
     results = rpt.render_all(
         configs,
         week=week,
-        out_dir=out_dir if out_dir is not None else _project_folder() / "reports",
+        out_dir=reports_dir,
         jobs=jobs,
         keep_notebook=keep_notebook,
         source="demo" if demo else "platform",
         host=host,
         console=err,
     )
-    raise typer.Exit(rpt.exit_code(results))
+    sent = delivery.after_reports(
+        results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(max(rpt.exit_code(results), sent))
+
+
+@app.command(
+    epilog=(
+        "Examples: engagement-kit send (last week's reports of streams.toml); "
+        "engagement-kit send --week 2025-W48 --stream st-... --dry-run; "
+        "engagement-kit send --resend."
+    )
+)
+@_friendly
+def send(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="streams.toml with the deliver lists (default: the project's)."
+        ),
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the reports were written (default: reports/ of the project)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what would be sent where, write the .eml; send nothing."
+        ),
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="Send again what was sent already.")
+    ] = False,
+) -> None:
+    """Deliver reports already written (email, chat, webhooks) and their alerts.
+
+    Destinations are Apprise URLs in streams.toml (deliver = [...] per stream or in
+    [defaults]); secrets come from the environment or .env as ${NAME}. What was sent is
+    recorded, so a second run sends nothing unless --resend. Exit code 1 when any delivery
+    failed (the others are still sent), 2 for bad settings.
+    """
+    from . import delivery
+
+    plan = delivery.plan_for(
+        None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
+    )
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    outcomes = delivery.send_written(
+        plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(delivery.exit_code(outcomes))
+
+
+@app.command()
+@_friendly
+def alerts(
+    backtest: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Show in which of the last N weeks each rule would have fired."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="streams.toml with the alert rules (default: the project's)."
+        ),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
+    ] = None,
+    week: Annotated[
+        str | None, typer.Option(help="Last week of the backtest (default: last complete week).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
+    ] = None,
+) -> None:
+    """List the alert rules of streams.toml, or backtest them (--backtest 12).
+
+    The backtest computes each week's numbers as the report does (from the store and the
+    platform) and runs the rules oldest week first, cooldown included.
+    """
+    from . import delivery
+
+    plan = delivery.plan_for(
+        None, _streams_file(config), send=False, dry_run=False, stream_ids=stream
+    )
+    delivery.print_alerts(
+        plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
+    )
 
 
 @app.command()
@@ -544,6 +663,19 @@ def _use_project(folder: Path) -> None:
         _print_error(ConfigError(f"--project {folder}: not a folder"))
         raise typer.Exit(2)
     os.environ[HOME_ENV] = str(folder.resolve())
+
+
+def _streams_file(config: Path | None) -> Path:
+    """``--config``, else the project's streams.toml (ConfigError saying where it looked)."""
+    if config is not None:
+        return config
+    from .config import project_streams
+    from .settings import load_settings
+
+    found = load_settings().streams_file
+    if found is None:
+        project_streams()  # raises, naming where streams.toml was looked for
+    return found  # type: ignore[return-value]
 
 
 def _project_folder() -> Path:

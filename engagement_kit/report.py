@@ -1901,8 +1901,10 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                         1 for c in data.get("checks") or [] if c.get("level") == "warning"
                     ),
                     "anomalies": len(data.get("anomalies") or []),
+                    "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
                     "generated_at": data.get("generated_at", ""),
                 }
+                entry["delivery"] = _read_json(stream_dir / f"{week}.delivery.json") or {}
             else:
                 notebook = data.get("notebook")
                 entry["error"] = {

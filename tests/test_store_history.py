@@ -294,6 +294,13 @@ def test_the_default_store_is_in_the_data_folder_and_moves_there_once(home, capl
     assert adopt_legacy_store(store.path) is False  # once only
 
 
+def test_whoever_asks_for_the_default_path_first_gets_the_old_store(home):
+    old = _old_store_with_an_answer()
+    path = default_store_path()  # e.g. the delivery record, before any ResponseStore
+    assert path.is_file() and not old.exists()
+    assert ResponseStore().get(HOST, week_query()) == answer(*W45)
+
+
 def test_a_configured_store_never_takes_the_old_one(home, monkeypatch, tmp_path):
     old = _old_store_with_an_answer()
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path / "mine.sqlite3"))
@@ -394,6 +401,26 @@ def _fixture_range_days(store: ResponseStore) -> list:
     (revisions,) = store.ranges(stream_id="st-h").values()
     q = revisions[0].query
     return [q.start + dt.timedelta(days=i) for i in range(q.days)]
+
+
+def test_the_delivery_record_in_the_stores_file_travels_with_the_export(tmp_path):
+    from engagement_kit.delivery import Ledger
+
+    store = _filled_store(tmp_path / "a.sqlite3")
+    with Ledger(store.path) as ledger:
+        ledger.record("st-h", "2025-W45", "mailto://${SMTP_USER}@x", "report", "abc123")
+        ledger.set_firings("st-h", "2025-W45", ["drop"])
+    export_history(store, tmp_path / "export")
+    assert (tmp_path / "export" / "tables" / "deliveries.csv").is_file()
+    fresh = ResponseStore(tmp_path / "b.sqlite3")
+    import_history(fresh, tmp_path / "export")
+    import_history(fresh, tmp_path / "export")  # twice: nothing doubles
+    with Ledger(fresh.path) as ledger:
+        sent = ledger.sent("st-h", "2025-W45", "mailto://${SMTP_USER}@x", "report")
+        assert sent is not None and sent[0] == "abc123"
+        assert ledger.last_fired("st-h", "2025-W46") == {"drop": "2025-W45"}
+    rows = sqlite3.connect(fresh.path).execute("SELECT count(*) FROM deliveries").fetchone()
+    assert rows == (1,)
 
 
 def test_import_into_a_store_that_moved_on_keeps_its_answer_in_use(tmp_path):

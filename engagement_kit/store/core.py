@@ -186,7 +186,7 @@ class ResponseStore:
         if not isinstance(settle, dt.timedelta) or settle < dt.timedelta(0):
             raise ValueError(f"settle: {settle!r} must be a timedelta (or seconds) >= 0")
         self._adopt = path is None and not store_path_is_configured()
-        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.path = Path(path).expanduser() if path is not None else default_store_path(adopt=False)
         self.ttl = float(ttl)
         self.settle = settle
         self._local = threading.local()

@@ -31,20 +31,33 @@ def _configured() -> Path | None:
     return load_settings().store_path
 
 
-def default_store_path() -> Path:
+def default_store_path(*, adopt: bool = True) -> Path:
     """The store file: ``ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user data folder.
 
     ``ENGAGEMENT_KIT_STORE`` is read from the environment or the project's ``.env`` (a relative
     path counts from the project folder; see :mod:`engagement_kit.settings`). This is the one
-    place the store's path is resolved: the CLI, notebooks, report kernels and the dashboard
-    all come here.
+    place the store's path is resolved: the CLI, notebooks, report kernels, the dashboard and
+    the delivery record all come here.
+
+    Parameters
+    ----------
+    adopt : bool
+        For the default place: first move a store left in the old cache folder there
+        (:func:`adopt_legacy_store`), so whoever opens the file first finds the old answers.
+        :class:`~engagement_kit.store.ResponseStore` passes ``False`` and does it on first use.
     """
     configured = _configured()
     if configured is not None:
         return configured
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir(_APP)) / _FILE
+    path = Path(user_data_dir(_APP)) / _FILE
+    if adopt:
+        try:
+            adopt_legacy_store(path)
+        except OSError as exc:
+            logger.warning("could not move the old response store: %s", exc)
+    return path
 
 
 def store_path_is_configured() -> bool:

@@ -11,12 +11,16 @@
     One row per revision with the raw answer exactly as the platform sent it: what
     :func:`import_history` reads back, so nothing (not even the platform's own summary of a
     range, which the buckets cannot rebuild) is lost on the way.
+``tables/``
+    Any other table kept in the store's file (the delivery record: what was sent, which
+    alerts fired), one CSV each plus ``schema.sql``; merged back by key on import.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,8 @@ __all__ = ["ANSWERS_FILE", "HISTORY_FILE", "export_history", "import_history", "
 
 HISTORY_FILE = "history.csv"
 ANSWERS_FILE = "answers.csv"
+#: Folder of the other tables kept in the store's file (the delivery record).
+OTHER_TABLES = "tables"
 #: Columns of ``answers.csv``: the query's own fields, then the revision's.
 _QUERY_FIELDS = (
     "stream_id",
@@ -198,6 +204,8 @@ def export_history(
     history = _history_frame(answers)
     _write_csv(history, folder / HISTORY_FILE)
     _write_csv(answers, folder / ANSWERS_FILE)
+    if stream_id is None:
+        _export_other_tables(store, folder / OTHER_TABLES)
     ranges = answers[list(("host", *_QUERY_FIELDS))].drop_duplicates()
     return {
         "history": folder / HISTORY_FILE,
@@ -284,4 +292,78 @@ def import_history(store: ResponseStore, folder: str | os.PathLike[str]) -> dict
         }
         assert set(values) == set(COLUMNS)
         rows.append(values)
-    return {"read": len(rows), "added": store.merge_rows(rows)}
+    added = store.merge_rows(rows)
+    _import_other_tables(store, path.parent / OTHER_TABLES)
+    return {"read": len(rows), "added": added}
+
+
+# -- other tables kept in the store's file (e.g. the delivery record) ------------------------
+_SCHEMA_FILE = "schema.sql"
+
+
+def _other_tables(store: ResponseStore) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the tables other modules keep in the store's file."""
+    return [
+        (name, sql)
+        for name, sql in store._read(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != 'revisions' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        if sql
+    ]
+
+
+def _export_other_tables(store: ResponseStore, folder: Path) -> None:
+    """Each other table as ``<name>.csv`` plus ``schema.sql``: the workflow's history then
+    keeps, for example, the record of what was sent."""
+    import pandas as pd
+
+    tables = _other_tables(store)
+    if not tables:
+        return
+    folder.mkdir(exist_ok=True)
+    for name, _sql in tables:
+        columns = [row[1] for row in store._read(f'PRAGMA table_info("{name}")')]
+        order = ", ".join(str(i) for i in range(1, len(columns) + 1))
+        rows = store._read(f'SELECT * FROM "{name}" ORDER BY {order}')
+        _write_csv(pd.DataFrame(rows, columns=columns), folder / f"{name}.csv")
+    from ..report import atomic_write
+
+    atomic_write(folder / _SCHEMA_FILE, "".join(f"{sql};\n" for _name, sql in tables))
+
+
+def _import_other_tables(store: ResponseStore, folder: Path) -> None:
+    """Create the exported tables if missing and add the rows the store lacks (by key)."""
+    import pandas as pd
+
+    schema = folder / _SCHEMA_FILE
+    if not schema.is_file():
+        return
+    statements = [
+        re.sub(r"^CREATE TABLE (IF NOT EXISTS )?", "CREATE TABLE IF NOT EXISTS ", sql.strip())
+        for sql in schema.read_text().split(";\n")
+        if sql.strip().upper().startswith("CREATE TABLE")
+    ]
+    frames = {}
+    for sql in statements:
+        name = re.match(r'CREATE TABLE IF NOT EXISTS "?([A-Za-z_][A-Za-z0-9_]*)"?', sql)
+        if name is None or name.group(1) == "revisions":
+            continue
+        csv = folder / f"{name.group(1)}.csv"
+        if csv.is_file():
+            frames[name.group(1)] = (sql, pd.read_csv(csv, dtype=str, keep_default_na=False))
+
+    def work(conn: Any) -> None:
+        for name, (sql, frame) in frames.items():
+            conn.execute(sql)
+            if frame.empty:
+                continue
+            marks = ", ".join("?" * len(frame.columns))
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            conn.executemany(
+                f'INSERT OR IGNORE INTO "{name}" ({columns}) VALUES ({marks})',
+                frame.itertuples(index=False, name=None),
+            )
+
+    if frames:
+        store._transaction(work)
