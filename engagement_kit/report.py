@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .client import EngagementClient
     from .config import StreamConfig
     from .metrics import CoverageWindow
+    from .store.history import StoreNote
     from .tidy import Engagement
 
 __all__ = [
@@ -335,6 +336,8 @@ class WeeklyReport:
         ``client.fetch_weeks`` output for the weeks ending with this one (oldest first).
     generated_at : str
         When the data was loaded, ISO 8601 in UTC.
+    store_note : StoreNote, optional
+        Whether the numbers were settled, and the weeks the platform revised lately.
     """
 
     stream_id: str
@@ -352,6 +355,7 @@ class WeeklyReport:
     recent: Engagement
     history: pd.DataFrame
     generated_at: str
+    store_note: StoreNote | None = None
 
     def __repr__(self) -> str:
         return (
@@ -692,8 +696,10 @@ class WeeklyReport:
             "</code></td></tr>"
             for k, v in self.parameters.items()
         )
+        lines = self.store_note.text() if self.store_note is not None else []
+        note = "".join(f"<p>{_escape(line)}</p>" for line in lines)
         return HTML(
-            f"<p class='ek-muted'>engagement-kit {_escape(__version__)}. Parameters of this "
+            f"{note}<p class='ek-muted'>engagement-kit {_escape(__version__)}. Parameters of this "
             "report (re-run it with <code>engagement-kit report</code> or papermill):</p>"
             f"<table><tbody>{rows}</tbody></table>"
         )
@@ -805,6 +811,7 @@ def load_weekly(
         hourly = client.fetch(
             probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
         )
+        store_note = _store_note(client, probe, week_labels(week, weeks))
     finally:
         if owns:
             client.close()
@@ -825,6 +832,19 @@ def load_weekly(
         recent=recent,
         history=history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        store_note=store_note,
+    )
+
+
+def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> StoreNote:
+    """Settled or not, and recent revisions, of the answers this report shows."""
+    from .store.history import report_note
+    from .weeks import week_bounds
+
+    daily = [probe.replace(start=a, end=b) for a, b in map(week_bounds, labels)]
+    hourly = probe.replace(aggregation="hourly", start=daily[-1].start, end=daily[-1].end)
+    return report_note(
+        client.store, client.host, [*daily[-2:], hourly], now=client._now(), revised=daily
     )
 
 
@@ -1961,8 +1981,10 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                         1 for c in data.get("checks") or [] if c.get("level") == "warning"
                     ),
                     "anomalies": len(data.get("anomalies") or []),
+                    "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
                     "generated_at": data.get("generated_at", ""),
                 }
+                entry["delivery"] = _read_json(stream_dir / f"{week}.delivery.json") or {}
             else:
                 notebook = data.get("notebook")
                 entry["error"] = {
