@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 _LOOPBACK_NAMES = {"localhost"}
+#: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
+DELIVERY_KEYS = frozenset({"deliver", "alert"})
 
 
 def normalize_host(host: str) -> str:
@@ -269,11 +271,11 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
 
-    unknown = sorted(set(doc) - {"stream"})
+    unknown = sorted(set(doc) - {"stream", "defaults"})
     if unknown:
         raise ConfigError(
             f"{file}: unknown top-level key(s) {', '.join(unknown)}; the file holds only "
-            "[[stream]] tables"
+            "[[stream]] tables and a [defaults] table"
         )
     entries = doc.get("stream")
     if not entries:
@@ -292,8 +294,8 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
             label += f" ({entry['id']})"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{label}: expected a [[stream]] table")
-        try:
-            stream = StreamConfig(**entry)
+        try:  # deliver/alert are read by engagement_kit.delivery
+            stream = StreamConfig(**{k: v for k, v in entry.items() if k not in DELIVERY_KEYS})
         except ConfigError as exc:
             raise ConfigError(f"{label}: {exc}") from exc
         if stream.id in seen:
