@@ -72,7 +72,7 @@ def test_notebooks_are_pinned_to_past_dates_on_the_demo_platform():
     assert "today=dt.date(2025, 12, 1)" in explore
     for name in NOTEBOOKS[1:]:
         code = "".join(source(c) for c in load(name)["cells"] if c["cell_type"] == "code")
-        assert re.search(r"ek\.demo_client\((platform=DemoPlatform\(.*\))?\)", code)
+        assert "ek.demo_client()" in code
         assert re.findall(r'"2025-\d\d-\d\d"', code)
         assert "today" not in code and "now(" not in code
 

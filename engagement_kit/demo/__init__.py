@@ -76,16 +76,24 @@ def demo_client(
     -------
     EngagementClient
         Talking to :data:`DEMO_HOST` through an in-process ``httpx.MockTransport``, with the
-        demo credentials.
+        demo credentials. Its ``sessions_config`` asks getSessions for pages of 1,000 (the
+        default platform serves them; one you pass may clamp to its own maximum).
     """
     from ..auth import Credentials
     from ..client import EngagementClient
+    from ..sessions import SessionsConfig
 
-    platform = DemoPlatform() if platform is None else platform
-    return EngagementClient(
+    # getSessions pages: the demo serves up to 1,000 sessions a page (the platform's maximum is
+    # unknown, the client's default stays 100), so the demo's cohorts load in seconds
+    platform = (
+        DemoPlatform(sessions=SessionsSwitches(max_limit=1000)) if platform is None else platform
+    )
+    client = EngagementClient(
         host=DEMO_HOST,
         credentials=Credentials(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET),
         store=store,
         transport=httpx.MockTransport(platform.handle),
         **client_kwargs,
     )
+    client.sessions_config = SessionsConfig(page_size=1000)
+    return client
