@@ -164,9 +164,9 @@ class Engagement:
 
     @property
     def dates(self) -> pd.DatetimeIndex:
-        """The distinct days covered, in order."""
-        n = self.n_buckets
-        return pd.DatetimeIndex(self.trend["date"].to_numpy()[:n]).unique()
+        """The distinct days covered, in order (whatever the order of ``trend``'s rows)."""
+        days = np.unique(self.trend["date"].to_numpy(dtype="datetime64[ns]"))
+        return pd.DatetimeIndex(days)
 
     @property
     def days(self) -> int:
@@ -175,8 +175,9 @@ class Engagement:
 
     @property
     def n_buckets(self) -> int:
-        """Rows per metric (days for daily data, days × 24 for hourly data)."""
-        return len(self.trend) // len(METRICS)
+        """Distinct (date, hour) buckets: days for daily data, days × 24 for hourly data."""
+        date, hour, _ = _trend_keys(self.trend)
+        return len(np.unique(_bucket_key(date, hour)))
 
     @property
     def start(self) -> dt.date | None:
@@ -193,19 +194,24 @@ class Engagement:
         return self.dates[-1].date() if len(self.trend) else None
 
     def wide(self) -> pd.DataFrame:
-        """One row per bucket.
+        """One row per bucket, the three metrics side by side.
+
+        Rows are matched on their (date, hour) key, never on their position, so a ``trend``
+        that was sorted, filtered or concatenated still gives the right columns. A bucket that
+        one metric lacks counts 0 for it.
 
         Returns
         -------
         pandas.DataFrame
-            ``date``, ``hour``, ``start``, ``unique``, ``new``, ``returning`` (``int64``).
+            ``date``, ``hour``, ``start``, ``unique``, ``new``, ``returning`` (``int64``),
+            ordered by date then hour.
+
+        Raises
+        ------
+        ResponseFormatError
+            When a metric has two rows for the same bucket, or a row names an unknown metric.
         """
-        n = self.n_buckets
-        users = self.trend["users"].to_numpy()
-        out = self.trend.iloc[:n][["date", "hour", "start"]].reset_index(drop=True)
-        for i, metric in enumerate(METRICS):
-            out[metric] = users[i * n : (i + 1) * n]
-        return out
+        return _wide_from_trend(self.trend)
 
     def __repr__(self) -> str:
         unique = self.summary.get("unique_users")
@@ -337,6 +343,71 @@ def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> En
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _trend_keys(trend: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days as int64 ns, hour with -1 for daily rows, metric code 0/1/2) of every row."""
+    date = trend["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    hour = trend["hour"].astype("Int16").fillna(-1).to_numpy(dtype=np.int64)
+    metric = trend["metric"]
+    if isinstance(metric.dtype, pd.CategoricalDtype) and tuple(metric.cat.categories) == METRICS:
+        code = metric.cat.codes.to_numpy(dtype=np.int64)
+    else:
+        code = pd.Categorical(metric.astype(str), categories=list(METRICS)).codes.astype(np.int64)
+    if (code < 0).any():
+        bad = metric[code < 0].iloc[0]
+        raise ResponseFormatError(
+            f"unknown metric {bad!r}; the metrics are {', '.join(METRICS)}", field="trend.metric"
+        )
+    return date, hour, code
+
+
+def _bucket_key(date: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """One int64 per (date, hour) bucket, ordered like the buckets (hour -1 = the whole day)."""
+    return (date // 3_600_000_000_000) * 32 + hour + 1  # hours since 1970 stay far from overflow
+
+
+def _wide_from_trend(trend: pd.DataFrame) -> pd.DataFrame:
+    date, hour, code = _trend_keys(trend)
+    n = len(trend) // len(METRICS)
+    order = np.lexsort((hour, date, code))
+    canonical = order if (order[1:] > order[:-1]).all() else None  # already sorted?
+    if canonical is None:
+        trend = trend.take(order)
+        date, hour, code = date[order], hour[order], code[order]
+    blocks = n * len(METRICS) == len(trend) and bool(
+        (code == np.repeat(np.arange(len(METRICS)), n)).all()
+        and all(
+            np.array_equal(date[:n], date[i * n : (i + 1) * n])
+            and np.array_equal(hour[:n], hour[i * n : (i + 1) * n])
+            for i in range(1, len(METRICS))
+        )
+    )
+    key = _bucket_key(date, hour)
+    if blocks and (n < 2 or bool((key[1:n] > key[: n - 1]).all())):
+        # the usual case: three aligned blocks of the same distinct buckets
+        users = trend["users"].to_numpy()
+        out = trend.iloc[:n][["date", "hour", "start"]].reset_index(drop=True)
+        for i, metric in enumerate(METRICS):
+            out[metric] = users[i * n : (i + 1) * n].astype(np.int64, copy=False)
+        return out
+    frame = pd.DataFrame({"key": key, "code": code, "users": trend["users"].to_numpy()})
+    if frame.duplicated(["key", "code"]).any():
+        row = trend.iloc[int(np.flatnonzero(frame.duplicated(["key", "code"]).to_numpy())[0])]
+        raise ResponseFormatError(
+            f"two rows for {row['metric']} users on {pd.Timestamp(row['date']).date()}"
+            + ("" if pd.isna(row["hour"]) else f" hour {int(row['hour'])}")
+            + "; a trend has one row per metric and bucket",
+            field="trend",
+        )
+    table = frame.pivot(index="key", columns="code", values="users")
+    table = table.reindex(columns=range(len(METRICS))).fillna(0).astype(np.int64)
+    firsts = pd.Series(np.arange(len(trend))).groupby(key).first()
+    out = trend.iloc[firsts.loc[table.index].to_numpy()][["date", "hour", "start"]]
+    out = out.reset_index(drop=True)
+    for i, metric in enumerate(METRICS):
+        out[metric] = table[i].to_numpy()
+    return out
 
 
 def _short(value: object, limit: int = 60) -> str:
