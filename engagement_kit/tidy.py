@@ -2,7 +2,9 @@
 
 No I/O happens here. Every answer is checked against the documented shape; anything missing,
 mistyped or negative raises :class:`~engagement_kit.errors.ResponseFormatError` naming the field
-(e.g. ``newUsersTrend.dataPoints[3]["17 - 18"]``). Extra fields are tolerated.
+(e.g. ``newUsersTrend.dataPoints[3]["17 - 18"]``). An unknown key inside a data point (such as
+``"25 - 26"``) is an error too, since its users would be silently lost; unknown keys elsewhere
+(a new top-level field, a new field of ``summary`` or ``filters``) are tolerated.
 
 Dates (``"Dec 01 2025"``) are parsed with an English month table, never the machine's locale.
 
@@ -535,6 +537,22 @@ def _values(points: list[Mapping[str, Any]], trend_key: str, aggregation: str) -
                         f"missing from the answer ({aggregation} data)", field=f'{path}[{i}]["{k}"]'
                     ) from None
         raise  # pragma: no cover - a KeyError always has a culprit above
+    width = 2 if aggregation == "daily" else 25  # "date" and the counts
+    if any(len(p) != width for p in points):
+        known = {"date", *(("users",) if aggregation == "daily" else HOUR_KEYS)}
+        for i, p in enumerate(points):
+            extra = [k for k in p if k not in known]
+            if extra:
+                expected = (
+                    "'date' and 'users'"
+                    if aggregation == "daily"
+                    else "'date' and '0 - 1' … '23 - 0'"
+                )
+                raise ResponseFormatError(
+                    f"unknown key {_short(extra[0])} in a {aggregation} data point (expected "
+                    f"only {expected}); the numbers cannot be trusted to mean what we think",
+                    field=f"{path}[{i}][{_short(extra[0])}]",
+                )
     arr = np.asarray(flat) if set(map(type, flat)) <= {int} else None
     if arr is None or (arr.size and (arr.dtype != np.int64 or arr.min() < 0 or arr.max() >= 2**62)):
         per_point = 1 if aggregation == "daily" else 24
