@@ -380,6 +380,11 @@ class EngagementClient:
         store freshness and "today" all read it.
     sleep : callable, optional
         Waits a number of seconds (default ``time.sleep``).
+    on_filter_mismatch : {"error", "warn"}
+        When an answer's ``filters`` echo says a filter of the query was not applied (see
+        :mod:`engagement_kit.echo`): raise :class:`~engagement_kit.errors.ResponseFormatError`
+        naming it (default), or warn with :class:`~engagement_kit.echo.FilterEchoWarning` and
+        keep the answer, for users who know their platform's quirks.
 
     Raises
     ------
@@ -402,7 +407,16 @@ class EngagementClient:
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Any] | None = None,
+        on_filter_mismatch: str = "error",
     ) -> None:
+        from .echo import FILTER_MODES
+
+        if on_filter_mismatch not in FILTER_MODES:
+            raise ConfigError(
+                f"on_filter_mismatch: {on_filter_mismatch!r} must be one of "
+                + ", ".join(repr(m) for m in FILTER_MODES)
+            )
+        self.on_filter_mismatch = on_filter_mismatch
         self.host = normalize_host(host) if host is not None else host_from_env()
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError(
@@ -755,6 +769,7 @@ class EngagementClient:
                     )
                 else:
                     logger.debug("store hit: %s", query.describe())
+                    self._check_echo(data, query)
                     return data
         text = self._request(query)
         try:
@@ -763,9 +778,30 @@ class EngagementClient:
             raise ResponseFormatError(
                 f"{exc} (answer for {query.describe()} from {self.host})", field=exc.field
             ) from exc
+        self._check_echo(data, query)
         if self.store is not None:
             self.store.put(self.host, query, text, final=final, now=self._now())
         return data
+
+    def _check_echo(self, data: Engagement, query: EngagementQuery) -> None:
+        """Raise (or warn) when the answer's ``filters`` say a filter was not applied."""
+        from .echo import FilterEchoWarning, filter_mismatches
+
+        found = filter_mismatches(data.filters, query)
+        if not found:
+            return
+        text = (
+            f"{found[0].describe()} (answer for {query.describe()} from {self.host}). "
+            "If your platform is known to echo this filter differently, create the client "
+            "with on_filter_mismatch='warn'."
+        )
+        if self.on_filter_mismatch == "warn":
+            import warnings
+
+            logger.warning("%s", text)
+            warnings.warn(text, FilterEchoWarning, stacklevel=4)
+            return
+        raise ResponseFormatError(text, field=f"filters.{found[0].key}")
 
     def _parse(self, text: str, query: EngagementQuery) -> Engagement:
         """``parse_response``, remembered for the last few distinct answers (same bytes only)."""

@@ -22,6 +22,7 @@ import pytest
 from engagement_kit import __version__
 from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient, FetchResult, StreamRateLimiter
+from engagement_kit.echo import FilterEchoWarning
 from engagement_kit.errors import (
     ApiConnectionError,
     ApiError,
@@ -125,8 +126,9 @@ def daily_answer(
         "filters": {
             "start": format_api_date(start),
             "end": format_api_date(end),
-            "conversationType": "all",
-            "conversationStatus": "all",
+            # the filters echoed as applied, lower-cased as the platform does
+            "conversationType": request.url.params.get("conversationType", "all").lower(),
+            "conversationStatus": request.url.params.get("conversationStatus", "all").lower(),
             "aggregationType": "daily",
             "dataPointsCount": n,
         },
@@ -159,17 +161,18 @@ def fetch_dec(client: EngagementClient, **kwargs):
 
 # -- the request ----------------------------------------------------------------------------
 def test_the_request_is_a_post_with_the_documented_parameters_and_auth_header():
-    script = Script(ok())
-    client = make_client(script)
-    data = client.fetch(
-        "st-abc_1",
-        "2025-12-01",
-        dt.date(2025, 12, 5),
-        conversation_type="Non Interactive",
-        conversation_status="closed",
-        channels=["RTM", "msteams"],
-        tz="Asia/Kolkata",
-    )
+    script = Script(ok())  # the reference sample: it echoes conversationType "all"
+    client = make_client(script, on_filter_mismatch="warn")
+    with pytest.warns(FilterEchoWarning, match="conversationType='Non Interactive'"):
+        data = client.fetch(
+            "st-abc_1",
+            "2025-12-01",
+            dt.date(2025, 12, 5),
+            conversation_type="Non Interactive",
+            conversation_status="closed",
+            channels=["RTM"],
+            tz="Asia/Kolkata",
+        )
     assert script.count == 1
     request = script.requests[0]
     assert request.method == "POST"
@@ -181,7 +184,7 @@ def test_the_request_is_a_post_with_the_documented_parameters_and_auth_header():
         "end_date": "2025-12-05",
         "conversationType": "Non Interactive",
         "conversationStatus": "Closed",
-        "channels": "msteams,rtm",
+        "channels": "rtm",
         "timeZoneOffset": "Asia/Kolkata",
     }
     raw = request.url.query.decode()

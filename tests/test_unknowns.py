@@ -17,6 +17,7 @@ from test_demo_platform import IT, NOW_LATE, Api, api_date, expected_answer
 
 from engagement_kit import metrics
 from engagement_kit.demo import DemoPlatform, demo_client
+from engagement_kit.errors import ResponseFormatError
 from engagement_kit.report import load_weekly
 from engagement_kit.store import ResponseStore
 from engagement_kit.weeks import week_bounds
@@ -253,3 +254,90 @@ def test_weekly_report_loader_equals_the_recomputation(switch, tmp_path):
     assert report.kpis.loc["unique_users", "value"] == summary["uniqueUsers"]
     assert report.history["week"].tolist() == ["2025-W46", "2025-W47", "2025-W48"]
     assert api_date(monday) == "Nov 24 2025"
+
+
+# -- a filter the platform ignored -------------------------------------------------------------
+
+_RAW_NAME = {"conversationType": "ctype", "conversationStatus": "status", "channels": "channels"}
+
+
+@pytest.mark.parametrize("ignored", ["conversationType", "conversationStatus", "channels"])
+def test_an_ignored_filter_is_an_error_naming_it_and_nothing_is_stored(ignored, tmp_path):
+    asked = {"conversation_type": "interactive", "conversation_status": "closed", "channels": "rtm"}
+    with _client(tmp_path, ignore_filter=ignored) as client:
+        with pytest.raises(ResponseFormatError, match=f"did not apply the filter {ignored}") as e:
+            client.fetch(IT, "2025-11-01", "2025-11-07", tz=TZ, **asked)
+        assert e.value.field == f"filters.{ignored}"
+        assert "on_filter_mismatch='warn'" in str(e.value)
+        assert client.store.entries() == []
+        with pytest.raises(ResponseFormatError, match=ignored):
+            load_weekly(IT, "2025-W48", tz=TZ, weeks_of_history=1, client=client, **asked)
+        # a filter left at "all" is applied either way: nothing to disagree about
+        client.fetch(IT, "2025-11-01", "2025-11-07", tz=TZ)
+
+
+@pytest.mark.parametrize("ignored", ["conversationType", "channels"])
+def test_warn_mode_keeps_the_answer_of_what_was_applied(ignored, tmp_path):
+    from engagement_kit.echo import FilterEchoWarning
+
+    platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False, ignore_filter=ignored)
+    client = demo_client(
+        platform=platform,
+        store=False,
+        clock=lambda: NOW_LATE,
+        requests_per_minute=None,
+        on_filter_mismatch="warn",
+    )
+    with client, pytest.warns(FilterEchoWarning, match=ignored):
+        data = client.fetch(IT, "2025-11-01", "2025-11-07", tz=TZ, **FILTERS)
+    applied = {**RAW_FILTERS, _RAW_NAME[ignored]: None if ignored == "channels" else "all"}
+    summary, values = _expected(
+        dt.date(2025, 11, 1), dt.date(2025, 11, 7), hourly=False, overlap=False, **applied
+    )
+    _assert_trend(data, values)
+    assert data.summary["unique_users"] == summary["uniqueUsers"]
+
+
+def test_filter_mismatches_compare_only_what_is_echoed():
+    from engagement_kit.echo import filter_mismatches
+    from engagement_kit.query import EngagementQuery
+
+    q = EngagementQuery(
+        stream_id="st-1",
+        start="2025-12-01",
+        end="2025-12-05",
+        conversation_type="non_interactive",
+        channels="RTM",
+        tz="Asia/Kolkata",
+    )
+    assert filter_mismatches({}, q) == []
+    agree = {
+        "conversationType": "non interactive",
+        "conversationStatus": "all",
+        "aggregationType": "Daily",
+        "channels": "rtm",
+        "timeZoneOffset": "Asia/Kolkata",
+    }
+    assert filter_mismatches(agree, q) == []
+    cases = {
+        "aggregationType": "hourly",
+        "conversationType": "all",
+        "conversationStatus": "active",
+        "channels": "all",
+        "timeZoneOffset": "UTC",
+    }
+    for key, value in cases.items():
+        found = filter_mismatches({**agree, key: value}, q)
+        assert [m.key for m in found] == [key]
+        assert found[0].applied == value
+    assert filter_mismatches({**agree, "timeZoneOffset": "+05:30"}, q) == []  # not a zone name
+    every = q.replace(channels=None)
+    assert filter_mismatches({"channels": "all"}, every) == []
+    assert [m.key for m in filter_mismatches({"channels": "rtm"}, every)] == ["channels"]
+
+
+def test_on_filter_mismatch_is_validated():
+    from engagement_kit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="on_filter_mismatch"):
+        demo_client(store=False, on_filter_mismatch="ignore")
