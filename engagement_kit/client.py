@@ -94,20 +94,31 @@ _PERMANENT_NETWORK_TEXT = (
     "CERTIFICATE_VERIFY_FAILED",  # a refused certificate stays refused
     "Name or service not known",  # the host name does not resolve: a typo in KORE_HOST
     "nodename nor servname provided",
+    "No address associated with hostname",
 )
+#: A resolver that could not answer *now* (EAI_AGAIN): worth a retry like a dropped connection.
+_TRANSIENT_DNS_TEXT = ("Temporary failure in name resolution",)
+_EAI_AGAIN = getattr(socket, "EAI_AGAIN", -3)
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """A network failure worth retrying: not a refused TLS certificate or an unknown host name,
-    which no retry can cure (so a typo in KORE_HOST fails at once, not after the backoff)."""
+    """A network failure worth retrying: not a refused TLS certificate or a host name that does
+    not exist, which no retry can cure (so a typo in KORE_HOST fails at once, not after the
+    backoff). A temporary DNS failure (``EAI_AGAIN``, "Temporary failure in name resolution")
+    is retried like any other transient network error."""
     if not isinstance(exc, _RETRY_EXCEPTIONS):
         return False
     seen: BaseException | None = exc
     for _ in range(5):  # the ssl / socket error sits a few causes down
         if seen is None:
             break
+        text = str(seen)
+        if (isinstance(seen, socket.gaierror) and seen.errno == _EAI_AGAIN) or any(
+            t.lower() in text.lower() for t in _TRANSIENT_DNS_TEXT
+        ):
+            return True
         if isinstance(seen, ssl.SSLCertVerificationError | socket.gaierror) or any(
-            text in str(seen) for text in _PERMANENT_NETWORK_TEXT
+            t in text for t in _PERMANENT_NETWORK_TEXT
         ):
             return False
         seen = seen.__cause__ or seen.__context__

@@ -9,6 +9,7 @@ import email.utils
 import json
 import logging
 import re
+import socket
 import threading
 import time as _time
 from collections.abc import Callable
@@ -957,6 +958,31 @@ def test_an_unknown_host_name_is_not_retried():
     client = make_client(script, max_retries=5)
     with pytest.raises(ApiConnectionError, match="Name or service not known"):
         fetch_dec(client)
+    assert script.count == 1
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+        None,  # only the text, as httpx words it
+    ],
+)
+def test_a_temporary_dns_failure_is_retried(cause):
+    error = httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+    if cause is not None:
+        error.__cause__ = cause
+    script = Script(error, error, default=daily_answer)
+    data = fetch_dec(make_client(script, max_retries=3))
+    assert script.count == 3 and data.days == 5
+
+
+def test_a_name_that_does_not_exist_fails_at_once_even_as_a_gaierror():
+    error = httpx.ConnectError("lookup failed")
+    error.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    script = Script(default=error)
+    with pytest.raises(ApiConnectionError):
+        fetch_dec(make_client(script, max_retries=5))
     assert script.count == 1
 
 
