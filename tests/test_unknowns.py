@@ -341,3 +341,22 @@ def test_on_filter_mismatch_is_validated():
 
     with pytest.raises(ConfigError, match="on_filter_mismatch"):
         demo_client(store=False, on_filter_mismatch="ignore")
+
+
+# -- the demo keeps its own store --------------------------------------------------------------
+
+
+def test_demo_client_never_writes_the_real_store(tmp_path, monkeypatch):
+    from engagement_kit.demo import demo_store_path
+    from engagement_kit.store import default_store_path
+
+    monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path / "real" / "responses.sqlite3"))
+    real = default_store_path()
+    assert demo_store_path() == tmp_path / "real" / "demo-responses.sqlite3"
+    platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False)
+    with demo_client(platform=platform, clock=lambda: NOW_LATE) as client:
+        assert client.store.path == demo_store_path() != real
+        client.fetch(IT, "2025-11-01", "2025-11-07")
+        assert len(client.store.entries()) == 1
+    assert demo_store_path().exists()
+    assert not real.exists()
