@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from engagement_kit import __version__
 from engagement_kit.cli import app
+from engagement_kit.demo import DEMO_HOST, demo_store_path
+from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 
 runner = CliRunner()
@@ -97,6 +99,13 @@ def test_store_info_and_clear(tmp_path, monkeypatch):
     path = tmp_path / "store.sqlite3"
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(path))
     invoke("fetch", "st-demo-it-de", "--start", "2025-11-03", "--end", "2025-11-09", "--demo")
+    # demo answers go to the demo's own store, never to the store of real answers
+    assert ResponseStore(demo_store_path()).info()["entries"] == 1
+    assert ResponseStore(path).info()["entries"] == 0
+    query = EngagementQuery(stream_id="st-demo-it-de", start="2025-11-03", end="2025-11-09")
+    payload = ResponseStore(demo_store_path()).get(DEMO_HOST, query)
+    assert payload is not None
+    ResponseStore(path).put("https://platform.kore.ai", query, payload, final=True)
     info = invoke("store", "info")
     assert info.exit_code == 0 and str(path) in info.stdout.replace("\n", "")
     assert "st-demo-it-de" in info.stdout and "six months" in info.stdout
