@@ -630,7 +630,8 @@ def test_secrets_never_reach_logs_or_errors(caplog):
 
 
 # -- the client-side rate limiter -----------------------------------------------------------
-def test_the_61st_request_in_a_minute_waits_until_the_window_frees():
+def test_the_58th_request_in_a_minute_waits_until_the_window_frees():
+    """57 a minute by default: the platform's 60, counted on arrival, less a safety margin."""
     time = FakeTime()
     sent_at: list[float] = []
 
@@ -640,14 +641,14 @@ def test_the_61st_request_in_a_minute_waits_until_the_window_frees():
 
     client = make_client(handler, time=time)
     first = dt.date(2025, 1, 1)
-    for i in range(61):
+    for i in range(58):
         day = first + dt.timedelta(days=i)
         client.fetch("st-abc_1", day, day)
-    assert len(sent_at) == 61
-    assert all(t == NOW for t in sent_at[:60])
+    assert len(sent_at) == 58
+    assert all(t == NOW for t in sent_at[:57])
     assert len(time.sleeps) == 1
-    assert sent_at[60] >= NOW + 60  # a rolling minute after the first request
-    assert sent_at[60] <= NOW + 60.01
+    assert sent_at[57] >= NOW + 60  # a rolling minute after the first request
+    assert sent_at[57] <= NOW + 60.01
 
 
 def test_limits_are_settable_and_per_stream():
@@ -690,6 +691,49 @@ def test_limiter_with_only_one_limit_or_none():
 def test_invalid_limits_are_refused(minute, hour):
     with pytest.raises(ConfigError, match="requests_per"):
         EngagementClient(HOST, store=False, requests_per_minute=minute, requests_per_hour=hour)
+
+
+def test_the_budget_file_is_shared_between_limiters(tmp_path):
+    """Two limiters on one file (as two processes would be) share one budget per stream."""
+    time = FakeTime()
+    path = tmp_path / "budget.sqlite3"
+    a, b = (
+        StreamRateLimiter(10, 1800, clock=time.clock, sleep=time.sleep, shared=path, scope=HOST)
+        for _ in range(2)
+    )
+    for _ in range(5):
+        assert a.acquire("st-1") == 0.0
+        assert b.acquire("st-1") == 0.0
+    assert 60 <= b.acquire("st-1") <= 60.01  # the 11th of the minute, whoever asks
+    other = StreamRateLimiter(10, 1800, clock=time.clock, sleep=time.sleep, shared=path, scope="x")
+    assert other.acquire("st-1") == 0.0  # another host's stream has its own budget
+    a.close()
+    b.close()
+    other.close()
+
+
+def test_the_client_shares_its_budget_by_default_unless_the_clock_is_simulated(tmp_path):
+    from engagement_kit.ratelimit import default_budget_path
+
+    real = EngagementClient(HOST, store=False)
+    assert real.rate_limiter.shared == default_budget_path()
+    assert (real.rate_limiter.per_minute, real.rate_limiter.per_hour) == (57, 1750)
+    assert make_client(daily_answer).rate_limiter.shared is None
+    path = tmp_path / "b.sqlite3"
+    assert make_client(daily_answer, shared_rate_limit=path).rate_limiter.shared == path
+    assert EngagementClient(HOST, store=False, shared_rate_limit=False).rate_limiter.shared is None
+
+
+def test_an_unusable_budget_file_falls_back_to_this_process(tmp_path, caplog):
+    time = FakeTime()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    limiter = StreamRateLimiter(
+        2, None, clock=time.clock, sleep=time.sleep, shared=blocker / "budget.sqlite3"
+    )
+    assert limiter.acquire("s") == 0.0 and limiter.acquire("s") == 0.0
+    assert limiter.acquire("s") >= 60
+    assert limiter.shared is None and "cannot use the shared budget file" in caplog.text
 
 
 def test_limiter_is_thread_safe():
@@ -1010,6 +1054,39 @@ def test_fetch_many_runs_in_parallel_threads():
     results = client.fetch_many(reqs, max_workers=3)
     assert all(r.ok for r in results)
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize("per_stream", [1, 2])
+def test_fetch_many_sends_one_request_per_stream_at_a_time(per_stream):
+    """The platform asks for no overlapping requests: per stream they queue, streams overlap."""
+    lock = threading.Lock()
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    both_streams_at_once = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        stream = request.url.path.split("/")[4]
+        with lock:
+            in_flight[stream] = in_flight.get(stream, 0) + 1
+            most[stream] = max(most.get(stream, 0), in_flight[stream])
+            if sum(1 for n in in_flight.values() if n) == 2:
+                both_streams_at_once.set()
+        threading.Event().wait(0.05)  # hold the request a moment so overlaps can happen
+        with lock:
+            in_flight[stream] -= 1
+        return daily_answer(request)
+
+    client = make_client(handler)
+    reqs = [
+        {"stream_id": stream, "start": f"2025-01-{d:02d}", "end": f"2025-01-{d:02d}"}
+        for d in range(1, 7)
+        for stream in ("st-a", "st-b")
+    ]
+    kwargs = {} if per_stream == 1 else {"per_stream": per_stream}
+    results = client.fetch_many(reqs, max_workers=4, **kwargs)
+    assert all(r.ok for r in results)
+    assert most == {"st-a": per_stream, "st-b": per_stream}
+    assert both_streams_at_once.is_set()
 
 
 # -- fetch_weeks ----------------------------------------------------------------------------

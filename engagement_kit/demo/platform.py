@@ -130,6 +130,8 @@ class DemoPlatform:
         The credentials a token must be made with.
     per_minute, per_hour : int or None
         Requests allowed per stream in any rolling 60 s / 3,600 s; ``None`` disables that one.
+    windows : (float, float)
+        Lengths in seconds of that "minute" and "hour" (shorter ones make fast tests).
     rate_limit : bool
         ``False`` disables rate limiting altogether.
     enforce_jti : bool
@@ -164,6 +166,7 @@ class DemoPlatform:
         channels: str = "list",
         overlap: bool = False,
         ignore_filter: str | None = None,
+        windows: tuple[float, float] = (60.0, 3600.0),
     ) -> None:
         if max_days is not None and (isinstance(max_days, bool) or max_days < 1):
             raise ValueError(f"max_days must be a whole number >= 1 or None, got {max_days!r}")
@@ -186,10 +189,11 @@ class DemoPlatform:
         self.overlap = bool(overlap)
         self.ignore_filter = ignore_filter
         self._rates = []
+        minute_ms, hour_ms = (round(w * 1000) for w in windows)
         if rate_limit and per_minute is not None:
-            self._rates.append(Rate(per_minute, Duration.MINUTE))
+            self._rates.append(Rate(per_minute, minute_ms))
         if rate_limit and per_hour is not None:
-            self._rates.append(Rate(per_hour, Duration.HOUR))
+            self._rates.append(Rate(per_hour, hour_ms))
         self._buckets: dict[str, InMemoryBucket] = {}
         self._seen_jti: set[str] = set()
         self._lock = threading.Lock()
