@@ -941,6 +941,10 @@ def kpi_table_html(
     Rises show ▲ in bluish green, falls ▼ in vermillion (the arrows carry the meaning for
     readers who cannot tell the colours apart); shares change in percentage points (pp).
 
+    A value missing for a known reason (``kpis_frame.attrs["notes"]``, e.g. unique users of a
+    range the platform only answers in parts) reads "not available (1)", with the reason as
+    footnote (1) under the table, instead of a bare dash.
+
     Returns
     -------
     str
@@ -972,20 +976,40 @@ def kpi_table_html(
         )
         + "</tr></thead><tbody>"
     )
+    notes = kpis_frame.attrs.get("notes") or {}
+    reasons: list[str] = []  # footnotes, numbered in order of first use
+
+    def shown_value(kpi: str, column: str, value: object) -> str:
+        reason = (notes.get(column) or {}).get(kpi)
+        if reason and (value is None or pd.isna(value)):
+            if reason not in reasons:
+                reasons.append(reason)
+            return f"not available ({reasons.index(reason) + 1})"
+        return _fmt_value(kpi, value)
+
     for name, row in kpis_frame.iterrows():
         kpi = str(name)
         label = _m.KPI_LABELS.get(kpi, kpi)
         cells = [
             f'<td style="{cell}">{html.escape(label)}</td>',
-            f'<td style="{num}">{html.escape(_fmt_value(kpi, row.get("value")))}</td>',
+            f'<td style="{num}">{html.escape(shown_value(kpi, "value", row.get("value")))}</td>',
         ]
         if has_previous:
             arrow, text, colour = _fmt_change(kpi, row.get("change"), row.get("pct_change"))
             shown = f"{arrow} {text}" if arrow else text
-            cells.append(
-                f'<td style="{num}">{html.escape(_fmt_value(kpi, row.get("previous")))}</td>'
-            )
+            previous = shown_value(kpi, "previous", row.get("previous"))
+            cells.append(f'<td style="{num}">{html.escape(previous)}</td>')
             cells.append(f'<td style="{num}color:{colour};">{html.escape(shown)}</td>')
         parts.append(f'<tr data-kpi="{html.escape(kpi, quote=True)}">' + "".join(cells) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody>")
+    if reasons:
+        span = len(headers)
+        parts.append("<tfoot>")
+        for i, reason in enumerate(reasons, start=1):
+            parts.append(
+                f'<tr><td colspan="{span}" style="padding:4px 12px;font-size:12px;'
+                f'color:#555555;">({i}) {html.escape(reason)}</td></tr>'
+            )
+        parts.append("</tfoot>")
+    parts.append("</table>")
     return "".join(parts)

@@ -282,7 +282,7 @@ def fetch(
     table = Table("measure", "value", title=data.query.describe() if data.query else None)
     for name, value in data.summary.items():
         shown = (
-            "n/a (chunked range)"
+            ("not available (see below)" if name in data.summary_notes else "n/a")
             if _isna(value)
             else (
                 f"{value:,.0f}"
@@ -292,6 +292,8 @@ def fetch(
         )
         table.add_row(str(name), shown)
     out.print(table)
+    for note in dict.fromkeys(data.summary_notes.values()):
+        out.print(note)
     if csv is not None:
         from .report import atomic_write
 

@@ -1,7 +1,8 @@
 """The one place that talks to the platform: :class:`EngagementClient`.
 
-A fetch goes: validated :class:`~engagement_kit.query.EngagementQuery` → split into chunks of at
-most ``max_days_per_request`` days → for each chunk, the response store (a hit sends nothing) or
+A fetch goes: validated :class:`~engagement_kit.query.EngagementQuery` → the whole range as one
+request, or calendar-aligned chunks when the platform refuses it as too long (the limit learned
+per host, :mod:`engagement_kit.ranges`) → for each, the response store (a hit sends nothing) or
 ``POST {host}/api/public/bot/{streamId}/v2/userEngagementTrend?...`` with the JWT in the ``auth``
 header, paced by a client-side rate limiter per stream and retried when a retry can succeed →
 :func:`~engagement_kit.tidy.parse_response` → chunks merged with
@@ -50,6 +51,7 @@ from .errors import (
     RateLimitError,
     ResponseFormatError,
     ServerError,
+    StoreError,
 )
 from .query import EngagementQuery
 from .ratelimit import (
@@ -69,7 +71,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_PATH",
-    "DEFAULT_MAX_DAYS",
     "DEFAULT_REQUESTS_PER_HOUR",
     "DEFAULT_REQUESTS_PER_MINUTE",
     "DEFAULT_RETRY_BUDGET",
@@ -86,8 +87,6 @@ API_PATH = "/api/public/bot/{stream_id}/v2/userEngagementTrend"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_BUDGET = 120.0
-#: The platform's real cap on one request's range is unknown; longer ranges are split.
-DEFAULT_MAX_DAYS = 31
 #: Statuses worth retrying: the same request can succeed a little later.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -293,8 +292,10 @@ class EngagementClient:
         Retries after the first attempt (429, 502-504, timeouts, dropped connections).
     transport : httpx.BaseTransport, optional
         For tests and the demo platform (``httpx.MockTransport``, a WSGI transport...).
-    max_days_per_request : int
-        Longer ranges are split into chunks of this many days and merged.
+    max_days_per_request : int or None
+        A known limit of the platform: longer ranges are split at once (see
+        :meth:`fetch_query`). ``None`` (default): ask for the whole range and learn the limit
+        from the platform's refusal.
     requests_per_minute, requests_per_hour : int or None
         Client-side limits per stream, as sent (default 57 and 1,750: the platform's 60 and
         1,800, counted on arrival by its clock, less a safety margin); ``None`` disables one.
@@ -334,7 +335,7 @@ class EngagementClient:
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         transport: httpx.BaseTransport | None = None,
-        max_days_per_request: int = DEFAULT_MAX_DAYS,
+        max_days_per_request: int | None = None,
         requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
         requests_per_hour: int | None = DEFAULT_REQUESTS_PER_HOUR,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
@@ -371,11 +372,14 @@ class EngagementClient:
         _check_number("timeout", timeout, minimum=0.001)
         _check_number("retry_budget", retry_budget, minimum=0.0)
         _check_int("max_retries", max_retries, minimum=0)
-        _check_int("max_days_per_request", max_days_per_request, minimum=1)
+        if max_days_per_request is not None:
+            _check_int("max_days_per_request", max_days_per_request, minimum=1)
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_budget = float(retry_budget)
         self.max_days_per_request = max_days_per_request
+        self._limits: dict[str, int | None] = {}  # aggregation -> learned max days, this host
+        self._limits_lock = threading.Lock()
         self._clock: Callable[[], float] = clock or time.time
         self._sleep: Callable[[float], Any] = sleep or time.sleep
         if shared_rate_limit is None:
@@ -504,21 +508,107 @@ class EngagementClient:
     def fetch_query(self, query: EngagementQuery, *, refresh: bool = False) -> Engagement:
         """Fetch an already built :class:`EngagementQuery` (see :meth:`fetch`).
 
-        Ranges longer than ``max_days_per_request`` are fetched in chunks, in order, and merged
-        into one continuous trend whose summary keeps new users and sets unique and returning
-        users to ``<NA>``.
+        The whole range goes in one request, so the summary is the platform's own. When the
+        platform refuses the range as too long (400), or it is longer than the limit learned
+        for this host or set as ``max_days_per_request``, it is fetched in calendar-aligned
+        chunks (months; weeks for hourly data) and merged into one continuous trend whose
+        summary keeps new users and sets unique and returning users to ``<NA>``, with the
+        reason in ``summary_notes`` (see :mod:`engagement_kit.ranges`).
         """
         if not isinstance(query, EngagementQuery):
             raise TypeError(f"expected an EngagementQuery, got {type(query).__name__}")
+        from .ranges import split_note
         from .tidy import merge_engagements
 
-        if query.days <= self.max_days_per_request:
-            return self._fetch_chunk(query, refresh=refresh)
-        parts = query.split(self.max_days_per_request)
-        logger.debug(
-            "%s: %d chunks of <= %d days", query.describe(), len(parts), self.max_days_per_request
+        parts = self._fetch_range(query, refresh=refresh, level=0)
+        if len(parts) == 1:
+            return parts[0]
+        logger.debug("%s: merged from %d chunks", query.describe(), len(parts))
+        limit = self._max_days(query.aggregation)
+        return merge_engagements(parts, query, note=split_note(query, len(parts), limit))
+
+    def _max_days(self, aggregation: str) -> int | None:
+        """The longest range per request: the learned one for this host, or the setting."""
+        with self._limits_lock:
+            if aggregation not in self._limits:
+                learned = None
+                if self.store is not None:
+                    try:
+                        learned = self.store.max_days(self.host, aggregation)
+                    except StoreError as exc:
+                        logger.warning("cannot read the learned range limit: %s", exc)
+                self._limits[aggregation] = learned
+            known = [d for d in (self._limits[aggregation], self.max_days_per_request) if d]
+        return min(known) if known else None
+
+    def _learn_max_days(self, aggregation: str, days: int) -> None:
+        with self._limits_lock:
+            current = self._limits.get(aggregation)
+            if current is not None and current <= days:
+                return
+            self._limits[aggregation] = days
+        logger.info(
+            "%s answers at most %d days per %s request; longer ranges are split from now on",
+            self.host,
+            days,
+            aggregation,
         )
-        return merge_engagements([self._fetch_chunk(p, refresh=refresh) for p in parts], query)
+        if self.store is not None:
+            try:
+                self.store.set_max_days(self.host, aggregation, days)
+            except StoreError as exc:
+                logger.warning("cannot remember the range limit: %s", exc)
+
+    def _fetch_range(
+        self, query: EngagementQuery, *, refresh: bool, level: int
+    ) -> list[Engagement]:
+        """The answers covering ``query``: one request when allowed, else calendar chunks."""
+        from .ranges import CHUNK_UNITS, calendar_chunks, is_range_refusal, limit_from_message
+
+        limit = self._max_days(query.aggregation)
+        units = CHUNK_UNITS[query.aggregation]
+        if limit is None or query.days <= limit:
+            try:
+                return [self._fetch_chunk(query, refresh=refresh)]
+            except ApiError as exc:
+                if (
+                    exc.status != 400
+                    or type(exc) is not ApiError
+                    or query.days == 1
+                    or not is_range_refusal(exc.message)
+                ):
+                    raise
+                refused = exc
+        else:
+            refused = None
+        # cut at the coarsest calendar unit that splits the range
+        for depth in range(level, len(units)):
+            chunks = calendar_chunks(query, units[depth])
+            if len(chunks) > 1:
+                break
+        else:  # pragma: no cover - a range of several days always splits into days
+            raise refused or AssertionError(query)
+        if refused is not None:
+            logger.info(
+                "%s: refused as one request (%s); fetching %d %s chunks",
+                query.describe(),
+                refused.message,
+                len(chunks),
+                units[depth],
+            )
+            named = limit_from_message(refused.message)
+            self._learn_max_days(
+                query.aggregation, named if named and named < query.days else query.days - 1
+            )
+        parts: list[Engagement] = []
+        for chunk in chunks:
+            try:
+                parts += self._fetch_range(chunk, refresh=refresh, level=depth + 1)
+            except ApiError as exc:
+                if refused is not None and exc.status == 400:
+                    raise refused from exc  # the range was not the problem: the first error
+                raise
+        return parts
 
     def fetch_many(
         self,
@@ -936,6 +1026,11 @@ class EngagementClient:
                 f"The platform refused the query ({query.describe()}); check the dates, the "
                 "filters and the time zone."
             )
+            if query.days > 1:
+                hint += (
+                    " If the platform limits the days per request, create the client with "
+                    "max_days_per_request=N to split longer ranges."
+                )
         raise ApiError(message, status=status, url=url, hint=hint)
 
 

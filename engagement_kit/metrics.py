@@ -375,7 +375,9 @@ def kpis(current: Engagement, previous: Engagement | None = None) -> pd.DataFram
         Index ``kpi`` (:data:`KPI_NAMES`); columns ``value``, ``previous``, ``change``
         (value − previous) and ``pct_change`` (change ÷ previous as a fraction: 0.25 is +25 %),
         all ``Float64``. ``pct_change`` is ``<NA>`` when previous is 0 or missing; every column
-        but ``value`` is ``<NA>`` without a previous period.
+        but ``value`` is ``<NA>`` without a previous period. ``attrs["notes"]`` says why a
+        value is ``<NA>``: ``{"value": {kpi: reason}, "previous": {kpi: reason}}`` (a range
+        fetched in parts has no exact unique or returning users).
     """
     value = _kpi_values(current)
     if previous is None:
@@ -386,6 +388,30 @@ def kpis(current: Engagement, previous: Engagement | None = None) -> pd.DataFram
     pct = (change / prev.mask(prev == 0)).astype("Float64")
     out = pd.DataFrame({"value": value, "previous": prev, "change": change, "pct_change": pct})
     out.index.name = "kpi"
+    out.attrs["notes"] = {
+        "value": _kpi_notes(current, value),
+        "previous": _kpi_notes(previous, prev) if previous is not None else {},
+    }
+    return out
+
+
+#: KPI -> the summary fields it is computed from (their notes explain a missing KPI).
+_KPI_SOURCES = {
+    "returning_share": ("returning_users", "unique_users"),
+    "stickiness": ("unique_users",),
+}
+
+
+def _kpi_notes(data: Engagement, values: pd.Series) -> dict[str, str]:
+    """Why a KPI is ``<NA>``, from the answer's ``summary_notes`` (a range fetched in parts)."""
+    notes = getattr(data, "summary_notes", None) or {}
+    out = {}
+    for kpi, v in values.items():
+        if pd.isna(v):
+            for source in _KPI_SOURCES.get(str(kpi), (str(kpi),)):
+                if source in notes:
+                    out[str(kpi)] = notes[source]
+                    break
     return out
 
 

@@ -154,6 +154,9 @@ class Engagement:
         payload was parsed.
     stream_id, tz, aggregation : str
         The stream, the IANA zone of ``date``/``hour``/``start``, and ``"daily"``/``"hourly"``.
+    summary_notes : dict
+        Why a ``summary`` value is ``<NA>``: summary field → a sentence for the reader (empty
+        for an answer of one request). Tables show the sentence instead of a bare dash.
     """
 
     summary: pd.Series
@@ -163,6 +166,7 @@ class Engagement:
     stream_id: str = "unknown"
     tz: str = "UTC"
     aggregation: str = "daily"
+    summary_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def dates(self) -> pd.DatetimeIndex:
@@ -302,13 +306,25 @@ def parse_response(
     )
 
 
-def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> Engagement:
+#: The summary fields a chunked range cannot give exactly.
+NOT_ADDITIVE: tuple[str, ...] = (
+    "unique_users",
+    "returning_users",
+    "avg_unique_users_per_day",
+    "avg_returning_users_per_day",
+)
+
+
+def merge_engagements(
+    parts: Sequence[Engagement], query: EngagementQuery, *, note: str | None = None
+) -> Engagement:
     """Join the answers for consecutive chunks of one query into one continuous answer.
 
     The trend is the chunks' trends end to end. In the summary only new users add up exactly
     (a user's first-ever interaction falls in exactly one chunk); unique and returning users,
     and their per-day averages, are set to ``<NA>`` because a user active in two chunks would
-    be counted twice.
+    be counted twice. ``note`` (default: a general sentence) becomes the reason in
+    ``summary_notes`` for each of them.
 
     Returns
     -------
@@ -333,6 +349,10 @@ def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> En
     filters["start"] = parts[0].filters.get("start", format_api_date(query.start))
     filters["end"] = parts[-1].filters.get("end", format_api_date(query.end))
     filters["dataPointsCount"] = sum(int(p.filters.get("dataPointsCount", p.days)) for p in parts)
+    note = note or (
+        f"Not available for this {query.days}-day range: it was fetched in {len(parts)} parts, "
+        "and a user active in several parts cannot be counted once."
+    )
     return Engagement(
         summary=summary,
         trend=trend,
@@ -341,6 +361,7 @@ def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> En
         stream_id=query.stream_id,
         tz=query.tz,
         aggregation=parts[0].aggregation,
+        summary_notes=dict.fromkeys(NOT_ADDITIVE, note),
     )
 
 

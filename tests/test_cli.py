@@ -76,12 +76,25 @@ def test_fetch_unknown_stream_is_exit_1_with_the_platform_message():
     assert "404" in result.output and "General Settings" in result.output
 
 
-def test_chunked_range_says_why_unique_is_missing():
+def test_a_long_range_is_exact_when_the_platform_answers_it_whole():
     result = invoke(
         "fetch", "st-demo-it-de", "--start", "2025-09-01", "--end", "2025-11-30", "--demo"
     )
     assert result.exit_code == 0
-    assert "n/a (chunked range)" in result.stdout
+    assert "not available" not in result.stdout and "unique_users" in result.stdout
+
+
+def test_chunked_range_says_why_unique_is_missing(monkeypatch):
+    from engagement_kit import cli
+    from engagement_kit.demo import DemoPlatform, demo_client
+
+    monkeypatch.setattr(cli, "_client", lambda **_: demo_client(platform=DemoPlatform(max_days=31)))
+    result = invoke(
+        "fetch", "st-demo-it-de", "--start", "2025-09-01", "--end", "2025-11-30", "--demo"
+    )
+    assert result.exit_code == 0
+    assert "not available (see below)" in result.stdout
+    assert "at most 31 days per request" in " ".join(result.stdout.split())
 
 
 def test_streams_lists_demo_and_config_streams(tmp_path):

@@ -765,11 +765,18 @@ def test_a_long_range_is_split_fetched_in_order_and_merged():
     client = make_client(script, max_days_per_request=31)
     data = client.fetch("st-abc_1", "2025-01-01", "2025-03-16")  # 75 days
     ranges = [(r.url.params["start_date"], r.url.params["end_date"]) for r in script.requests]
-    assert ranges == [
+    assert ranges == [  # calendar months, so overlapping ranges reuse stored chunks
         ("2025-01-01", "2025-01-31"),
-        ("2025-02-01", "2025-03-03"),
-        ("2025-03-04", "2025-03-16"),
+        ("2025-02-01", "2025-02-28"),
+        ("2025-03-01", "2025-03-16"),
     ]
+    assert "fetched in 3 parts" in data.summary_notes["unique_users"]
+    assert set(data.summary_notes) == {
+        "unique_users",
+        "returning_users",
+        "avg_unique_users_per_day",
+        "avg_returning_users_per_day",
+    }
     new = data.trend[data.trend["metric"] == "new"]
     expected = pd.date_range("2025-01-01", "2025-03-16", freq="D")
     assert list(new["date"]) == list(expected)  # continuous, no gap or overlap
@@ -782,7 +789,12 @@ def test_a_long_range_is_split_fetched_in_order_and_merged():
 def test_max_days_per_request_is_settable():
     script = Script(default=daily_answer)
     make_client(script, max_days_per_request=7).fetch("st-abc_1", "2025-01-01", "2025-01-14")
-    assert script.count == 2
+    ranges = [(r.url.params["start_date"], r.url.params["end_date"]) for r in script.requests]
+    assert ranges == [  # within one month: ISO weeks
+        ("2025-01-01", "2025-01-05"),
+        ("2025-01-06", "2025-01-12"),
+        ("2025-01-13", "2025-01-14"),
+    ]
     with pytest.raises(ConfigError, match="max_days_per_request"):
         make_client(script, max_days_per_request=0)
 
