@@ -47,6 +47,7 @@ __all__ = [
     "NO_DATA_TEXT",
     "THEME_NAME",
     "anomaly_chart",
+    "channel_mix_chart",
     "hour_profile_chart",
     "kpi_table_html",
     "new_vs_returning_chart",
@@ -1013,3 +1014,13 @@ def kpi_table_html(
         parts.append("</tfoot>")
     parts.append("</table>")
     return "".join(parts)
+
+
+def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Chart:
+    """Daily users per channel, stacked (see :func:`engagement_kit.channels.channel_mix_chart`).
+
+    Users on several channels count in each stack: stacks are channel-users.
+    """
+    from .channels import channel_mix_chart as draw
+
+    return draw(frame, metric=metric)

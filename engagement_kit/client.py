@@ -473,8 +473,9 @@ class EngagementClient:
         aggregation : {"daily", "hourly"}
         conversation_type : {"all", "interactive", "non_interactive"}
         conversation_status : {"all", "active", "closed"}
-        channels : str, list of str or None
-            ``None`` means every channel.
+        channels : str or None
+            One channel (``"rtm"``); ``None`` means every channel. The API filters by one
+            channel per request: for several, see :meth:`fetch_channels`.
         tz : str
             IANA zone the platform aggregates in; always sent.
         refresh : bool
@@ -517,6 +518,14 @@ class EngagementClient:
         """
         if not isinstance(query, EngagementQuery):
             raise TypeError(f"expected an EngagementQuery, got {type(query).__name__}")
+        if len(query.channels) > 1:
+            raise InvalidQueryError(
+                f"channels: {', '.join(query.channels)} are {len(query.channels)} channels; the "
+                "API filters by one channel per request. For a breakdown by channel use "
+                "client.fetch_channels(stream_id, start, end, channels=[...]), one request "
+                "per channel (unique users do not add up across channels).",
+                field="channels",
+            )
         from .ranges import split_note
         from .tidy import merge_engagements
 
@@ -609,6 +618,25 @@ class EngagementClient:
                     raise refused from exc  # the range was not the problem: the first error
                 raise
         return parts
+
+    def fetch_channels(
+        self,
+        stream_id: str,
+        start: dt.date | str,
+        end: dt.date | str,
+        *,
+        channels: Iterable[str] | str,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """A breakdown by channel: one request per channel, one tidy frame.
+
+        See :func:`engagement_kit.channels.fetch_channels` (``options`` are :meth:`fetch`'s:
+        ``aggregation``, ``conversation_type``, ``conversation_status``, ``tz``, ``refresh``).
+        Unique users do not add up across channels.
+        """
+        from .channels import fetch_channels
+
+        return fetch_channels(self, stream_id, start, end, channels=channels, **options)
 
     def fetch_many(
         self,

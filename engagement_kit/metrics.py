@@ -49,6 +49,7 @@ __all__ = [
     "WEEKLY_METRICS",
     "CoverageWindow",
     "anomalies",
+    "channel_mix",
     "check_data",
     "coverage_window",
     "daily_totals",
@@ -920,3 +921,11 @@ def check_data(data: Engagement) -> pd.DataFrame:
     from .checks import check_data as run
 
     return run(data)
+
+
+def channel_mix(frame: pd.DataFrame) -> pd.DataFrame:
+    """The channel-mix table of a ``client.fetch_channels`` frame (see
+    :func:`engagement_kit.channels.channel_mix`). Unique users do not add up across channels."""
+    from .channels import channel_mix as table
+
+    return table(frame)

@@ -282,21 +282,24 @@ def test_kpis_shown_are_the_periods_numbers_with_change_from_the_previous_period
 
 
 def test_channels_text_and_filters_reach_the_client(explorer, recorder):
-    explorer.channels.value = " WhatsApp, rtm "
+    explorer.channels.value = " WhatsApp "
     explorer.conversation_type.value = "interactive"
     explorer.conversation_status.value = "closed"
     explorer.tz.value = "UTC"
     explorer.load_button.click()
     assert explorer.error == ""
-    assert {c["channels"] and tuple(c["channels"]) for c in recorder.calls} == {("rtm", "whatsapp")}
+    assert {c["channels"] and tuple(c["channels"]) for c in recorder.calls} == {("whatsapp",)}
     assert {c["tz"] for c in recorder.calls} == {"UTC"}
     assert {(c["conversation_type"], c["conversation_status"]) for c in recorder.calls} == {
         ("interactive", "closed")
     }
-    assert explorer.data["main"].filters["channels"].lower().replace(" ", "") in (
-        "rtm,whatsapp",
-        "whatsapp,rtm",
-    )
+    assert explorer.data["main"].filters["channels"] == "whatsapp"
+
+
+def test_several_channels_in_the_filter_point_to_the_breakdown(explorer, recorder):
+    explorer.channels.value = "whatsapp, rtm"
+    explorer.load_button.click()
+    assert "one channel per request" in explorer.error and "fetch_channels" in explorer.error
 
 
 def test_loading_again_unchanged_redraws_and_fetches_nothing(explorer, recorder):
