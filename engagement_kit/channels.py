@@ -24,7 +24,13 @@ from .query import EngagementQuery
 if TYPE_CHECKING:
     import altair as alt
 
-__all__ = ["channel_mix", "channel_mix_chart", "fetch_channels"]
+__all__ = [
+    "NOT_ADDITIVE_NOTE",
+    "channel_mix",
+    "channel_mix_chart",
+    "channel_mix_html",
+    "fetch_channels",
+]
 
 _MIX_COLUMNS = [
     "channel",
@@ -207,3 +213,56 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
             height=260,
         )
     )
+
+
+NOT_ADDITIVE_NOTE = (
+    "Unique users do not add up across channels: a user who came on two channels is counted in "
+    "each, so the channels' sum is at least the bot's unique users. Shares are of that sum."
+)
+
+
+def channel_mix_html(mix: pd.DataFrame, *, title: str | None = None) -> str:
+    """The :func:`channel_mix` table as self-contained HTML, with the non-additivity note."""
+    import html
+
+    def count(v: object) -> str:
+        return "not available" if pd.isna(v) else f"{int(v):,}"  # type: ignore[call-overload]
+
+    def share(v: object) -> str:
+        return "–" if pd.isna(v) else f"{float(v):.1%}"  # type: ignore[arg-type]
+
+    cell = "padding:4px 12px;border-bottom:1px solid #e6e6e6;"
+    num = cell + "text-align:right;font-variant-numeric:tabular-nums;"
+    head = "padding:4px 12px;border-bottom:2px solid #999999;"
+    headers = ["Channel", "Unique users", "New users", "Returning users", "Returning share"]
+    headers.append("Share of channel-users")
+    parts = ['<table class="ek-channels" style="border-collapse:collapse;font-size:14px;">']
+    if title:
+        parts.append(
+            f'<caption style="text-align:left;font-weight:600;">{html.escape(title)}</caption>'
+        )
+    parts.append(
+        "<thead><tr>"
+        + "".join(
+            f'<th style="{head}text-align:{"left" if i == 0 else "right"};">{html.escape(h)}</th>'
+            for i, h in enumerate(headers)
+        )
+        + "</tr></thead><tbody>"
+    )
+    for row in mix.itertuples(index=False):
+        values = [
+            count(row.unique_users),
+            count(row.new_users),
+            count(row.returning_users),
+            share(row.returning_share),
+            share(row.share_of_channel_users),
+        ]
+        parts.append(
+            f'<tr data-channel="{html.escape(str(row.channel), quote=True)}">'
+            f'<td style="{cell}">{html.escape(str(row.channel))}</td>'
+            + "".join(f'<td style="{num}">{html.escape(v)}</td>' for v in values)
+            + "</tr>"
+        )
+    parts.append("</tbody></table>")
+    parts.append(f"<p style='color:#555;font-size:12px'>{html.escape(NOT_ADDITIVE_NOTE)}</p>")
+    return "".join(parts)

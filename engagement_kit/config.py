@@ -220,6 +220,8 @@ class StreamConfig(BaseModel):
     conversation_type: str = "all"
     conversation_status: str = "all"
     channels: tuple[str, ...] = ()
+    #: Channels compared side by side (a *Channels* tab and report section); one request each.
+    channels_breakdown: tuple[str, ...] = ()
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -246,6 +248,12 @@ class StreamConfig(BaseModel):
             conversation_status=data.get("conversation_status", "all"),
             channels=data.get("channels"),
         )
+        if len(query.channels) > 1:
+            raise ValueError(
+                f"channels: {', '.join(query.channels)} are several channels, but the API "
+                "filters by one per request; give one channel, or list them in "
+                "channels_breakdown to compare them"
+            )
         data.update(
             id=query.stream_id,
             tz=query.tz,
@@ -253,6 +261,10 @@ class StreamConfig(BaseModel):
             conversation_status=query.conversation_status,
             channels=query.channels,
         )
+        if data.get("channels_breakdown"):
+            from .channels import _channel_list
+
+            data["channels_breakdown"] = tuple(_channel_list(data["channels_breakdown"]))
         name = data["name"]
         if isinstance(name, str):
             data["name"] = name.strip()

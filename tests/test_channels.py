@@ -125,3 +125,60 @@ def test_bad_breakdowns_are_refused_before_any_request(platform, channels, needl
 def test_channel_mix_needs_a_breakdown_frame():
     with pytest.raises(InvalidQueryError, match="fetch_channels"):
         metrics.channel_mix(pd.DataFrame({"x": [1]}))
+
+
+# -- the Explorer's Channels tab -----------------------------------------------------------------
+
+
+def test_explorer_channels_tab_shows_the_streams_breakdown(platform):
+    from engagement_kit.config import StreamConfig
+    from engagement_kit.widgets import Explorer
+
+    with_breakdown = StreamConfig(
+        id=IT, name="IT", tz=TZ, channels_breakdown=["rtm", "slack", "msteams"]
+    )
+    without = StreamConfig(id="st-demo-hr-us", name="HR", tz="America/New_York")
+    with make(platform) as client:
+        explorer = Explorer(
+            client, streams=[with_breakdown, without], today=dt.date(2025, 11, 20), background=False
+        )
+        explorer.preset.value = "last_7"
+        explorer.load_button.click()
+        assert explorer.error == ""
+        html = explorer.panels["channels"].value
+        mix = explorer.channel_mix
+        assert mix["channel"].tolist() == ["rtm", "slack", "msteams"]
+        sent = [p.get("channels") for p in platform.sent]
+        assert {"rtm", "slack", "msteams"} <= set(sent)  # one request per channel
+        for row in mix.itertuples():
+            assert f'data-channel="{row.channel}"' in html
+            assert f"{int(row.unique_users):,}" in html
+        assert "do not add up across channels" in html
+        explorer.stream.value = list(explorer.stream.options)[1][1]  # the stream without one
+        explorer.load_button.click()
+        assert "channels_breakdown" in explorer.panels["channels"].value
+        assert explorer.channel_mix is None
+
+
+# -- the weekly report's Channels section ---------------------------------------------------------
+
+
+def test_weekly_report_channels_section(platform):
+    from engagement_kit.report import demo_streams, load_weekly, report_parameters
+
+    with make(platform) as client:
+        weekly = load_weekly(
+            IT, "2025-W46", tz=TZ, weeks_of_history=1, client=client, channels_breakdown="rtm,slack"
+        )
+        plain = load_weekly(IT, "2025-W46", tz=TZ, weeks_of_history=1, client=client)
+    assert list(weekly.channels["channel"].cat.categories) == ["rtm", "slack"]
+    html = weekly.channels_section().data
+    assert "<h2>Channels</h2>" in html and "do not add up across channels" in html
+    for name in ("rtm", "slack"):
+        unique = weekly.channels.attrs["summaries"][name]["unique_users"]
+        assert f'data-channel="{name}"' in html and f"{int(unique):,}" in html
+    assert weekly.channels_chart().to_dict()["mark"]["type"] == "bar"
+    assert plain.channels is None and plain.channels_section().data == ""
+    # the demo report shows each demo stream's channels
+    demo = {s.id: s for s in demo_streams()}[IT]
+    assert report_parameters(demo, "2025-W46")["channels_breakdown"] == "rtm,slack,msteams"

@@ -324,6 +324,7 @@ def test_switching_to_hourly_redraws_only_the_trend_and_the_checks(explorer, rec
         "new_vs_returning": 1,
         "peak_hours": 1,
         "checks": 2,
+        "channels": 1,
     }
     assert explorer.panels["kpis"].value is kpi_html
     assert explorer.charts["peak_hours"] is heatmap
@@ -340,6 +341,7 @@ def test_switching_to_hourly_redraws_only_the_trend_and_the_checks(explorer, rec
         "new_vs_returning": 2,
         "peak_hours": 2,
         "checks": 3,
+        "channels": 2,
     }
 
 
