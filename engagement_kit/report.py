@@ -132,7 +132,6 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "channels_breakdown",
 )
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
-_SECRET_ENV = ("KORE_CLIENT_SECRET", "KORE_JWT")
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.json")
 _ERROR_FILE = re.compile(r"(\d{4}-W\d{2})\.error\.json")
 
@@ -1070,22 +1069,19 @@ def notebook_to_html(nb: nbformat.NotebookNode, *, title: str) -> str:
 
 
 def default_notebook() -> Path:
-    """The report notebook: in the source tree beside the package, else under the cwd.
+    """The report notebook: the checkout's, else the copy inside the installed package.
 
     Raises
     ------
     ReportError
-        When neither exists (a wheel install run outside the project's folder).
+        When neither exists (a broken installation).
     """
-    from .config import project_file
+    from .project import bundled_file
 
-    found, _ = project_file(NOTEBOOK_RELATIVE)
-    if found is not None:
-        return found
-    raise ReportError(
-        f"cannot find the report notebook {NOTEBOOK_RELATIVE}; run the command from the "
-        "engagement-kit project folder (or pass notebook=)"
-    )
+    try:
+        return bundled_file(NOTEBOOK_RELATIVE)
+    except ConfigError as exc:
+        raise ReportError(f"{exc} (or pass notebook=)") from None
 
 
 def _kernel_start_failed(exc: BaseException) -> bool:
@@ -1319,7 +1315,9 @@ def report_parameters(
 
 
 def _check_no_secret(params: Mapping[str, Any]) -> None:
-    secrets = [v for k in _SECRET_ENV if (v := os.environ.get(k, "").strip())]
+    from .settings import known_secrets
+
+    secrets = known_secrets()
     for name, value in params.items():
         if name not in PARAMETER_NAMES or any(w in name.lower() for w in _SECRET_WORDS):
             raise ReportError(f"parameter {name!r} is not a report parameter")
@@ -1334,17 +1332,13 @@ def _check_no_secret(params: Mapping[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _kernel_environment() -> Iterator[None]:
-    """``KORE_*`` values from ``.env`` into ``os.environ`` (the kernel inherits it), then undo.
-
-    Variables already in the environment win over ``.env``.
+    """``ENGAGEMENT_KIT_HOME`` (the project folder) into ``os.environ`` for the kernel to
+    inherit, then undo: the kernel reads the project's settings (``.env``: host, credentials,
+    store) itself, wherever it starts. Variables already in the environment win.
     """
-    from .config import load_env
+    from .settings import kernel_environment
 
-    try:
-        values = load_env(dotenv=True)
-    except ConfigError:
-        values = {}
-    added = {k: v for k, v in values.items() if k.startswith("KORE_") and k not in os.environ and v}
+    added = {k: v for k, v in kernel_environment().items() if k not in os.environ}
     os.environ.update(added)
     try:
         yield
@@ -1355,9 +1349,10 @@ def _kernel_environment() -> Iterator[None]:
 
 def _one_sentence(text: str, limit: int = 400) -> str:
     line = " ".join(str(text).strip().splitlines()[:1]).strip() or "unknown error"
-    for secret in (os.environ.get(k, "").strip() for k in _SECRET_ENV):
-        if secret:
-            line = line.replace(secret, "***")
+    from .settings import known_secrets
+
+    for secret in known_secrets():
+        line = line.replace(secret, "***")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -1676,13 +1671,10 @@ def _platform_host(host: str | None) -> str:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    from .config import StreamConfig
-    from .demo import DEMO_STREAMS
+    from .config import demo_streams as streams
 
-    return [
-        StreamConfig(id=s.id, name=s.name, tz=s.tz, channels_breakdown=s.channel_names)
-        for s in DEMO_STREAMS
-    ]
+    # each demo report shows its stream's channels side by side
+    return [s.model_copy(update={"channels_breakdown": s.known_channels}) for s in streams()]
 
 
 def render_report(
@@ -1938,8 +1930,10 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                         1 for c in data.get("checks") or [] if c.get("level") == "warning"
                     ),
                     "anomalies": len(data.get("anomalies") or []),
+                    "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
                     "generated_at": data.get("generated_at", ""),
                 }
+                entry["delivery"] = _read_json(stream_dir / f"{week}.delivery.json") or {}
             else:
                 notebook = data.get("notebook")
                 entry["error"] = {

@@ -59,10 +59,13 @@ CREATE INDEX IF NOT EXISTS responses_stream ON responses (stream_id);
 
 
 def default_store_path() -> Path:
-    """``$ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user cache directory."""
-    configured = os.environ.get(STORE_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
+    """``ENGAGEMENT_KIT_STORE`` (environment or the project's ``.env``; a relative path counts
+    from the project folder), else ``responses.sqlite3`` in the user cache directory."""
+    from .settings import load_settings
+
+    configured = load_settings().store_path
+    if configured is not None:
+        return configured
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("engagement-kit")) / "responses.sqlite3"

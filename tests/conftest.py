@@ -23,7 +23,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test sees the developer's credentials, host, store or rate-limit budget."""
     for name in list(os.environ):
-        if name.startswith("KORE_"):
+        if name.startswith("KORE_") or name == "ENGAGEMENT_KIT_HOME":
             monkeypatch.delenv(name)
     store_dir = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store_dir / "responses.sqlite3"))

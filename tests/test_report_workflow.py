@@ -13,10 +13,12 @@ from engagement_kit.weeks import iso_week_label, last_complete_week, today_in
 
 WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "weekly-report.yml"
 SECRET_REF = re.compile(r"\$\{\{\s*secrets\.([A-Z_]+)\s*\}\}")
-#: The README's cron recipe runs at the same time as the workflow (10:00 UTC on Mondays).
-CRON_RECIPE = "0 10 * * 1"
-#: Zones from UTC-10 to UTC+14 (and the demo streams').
+#: The README's cron recipe runs at the same time as the workflow (12:00 UTC on Mondays).
+CRON_RECIPE = "0 12 * * 1"
+#: Zones from UTC-12 to UTC+14 (and the demo streams').
 ZONES = (
+    "Etc/GMT+12",
+    "Pacific/Pago_Pago",
     "Pacific/Honolulu",
     "America/Los_Angeles",
     "America/New_York",
@@ -65,6 +67,8 @@ def test_the_schedule_reports_the_week_that_just_ended_in_every_zone():
     assert ended == "2025-W48"
     for zone in ZONES:
         assert last_complete_week(zone, today=today_in(zone, now=run)) == ended, zone
+    readme = (WORKFLOW.parents[2] / "README.md").read_text()
+    assert f"\n{CRON_RECIPE}  cd /srv/engagement-kit" in readme
 
 
 def test_python_install_and_report_command(workflow):
