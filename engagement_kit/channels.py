@@ -181,6 +181,8 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
     """
     import altair as alt
 
+    from .charts import HEIGHT, WIDTH
+
     if metric not in ("unique", "new", "returning"):
         raise InvalidQueryError(
             f"metric: {metric!r} is not one of 'unique', 'new', 'returning'", field="metric"
@@ -194,6 +196,7 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
         else pd.DataFrame({"channel": [], "date": [], "users": []})
     )
     daily["channel"] = daily["channel"].astype(str)
+    daily = daily[daily["users"] > 0]  # an empty bar has nothing to show or hover
     label = {"unique": "Unique", "new": "New", "returning": "Returning"}[metric]
     return (
         alt.Chart(daily)
@@ -209,8 +212,8 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
                 f"{label} users per channel",
                 subtitle="Users on several channels count in each: stacks are channel-users.",
             ),
-            width="container",
-            height=260,
+            width=WIDTH,
+            height=HEIGHT,
         )
     )
 
