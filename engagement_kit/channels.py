@@ -102,27 +102,7 @@ def fetch_channels(
         channels (see the module docstring).
     """
     names = _channel_list(channels)
-    frames, summaries, notes = [], {}, {}
-    for name in names:
-        data = client.fetch(
-            stream_id,
-            start,
-            end,
-            aggregation=aggregation,
-            conversation_type=conversation_type,
-            conversation_status=conversation_status,
-            channels=name,
-            tz=tz,
-            refresh=refresh,
-        )
-        frame = data.trend.copy()
-        frame.insert(0, "channel", name)
-        frames.append(frame)
-        summaries[name] = {k: (None if pd.isna(v) else float(v)) for k, v in data.summary.items()}
-        notes.update({f"{name}.{k}": v for k, v in data.summary_notes.items()})
-    out = pd.concat(frames, ignore_index=True)
-    out["channel"] = pd.Categorical(out["channel"], categories=names)
-    query = EngagementQuery(
+    query = EngagementQuery(  # validated before any request
         stream_id=stream_id,
         start=start,
         end=end,
@@ -131,6 +111,24 @@ def fetch_channels(
         conversation_status=conversation_status,
         tz=tz,
     )
+    frames, summaries, notes = [], {}, {}
+    for name in names:
+        fields = query.model_dump(exclude={"channels"})
+        data = client.fetch(
+            fields.pop("stream_id"),
+            fields.pop("start"),
+            fields.pop("end"),
+            channels=name,
+            refresh=refresh,
+            **fields,
+        )
+        frame = data.trend.copy()
+        frame.insert(0, "channel", name)
+        frames.append(frame)
+        summaries[name] = {k: (None if pd.isna(v) else float(v)) for k, v in data.summary.items()}
+        notes.update({f"{name}.{k}": v for k, v in data.summary_notes.items()})
+    out = pd.concat(frames, ignore_index=True)
+    out["channel"] = pd.Categorical(out["channel"], categories=names)
     out.attrs.update(summaries=summaries, notes=notes, query=query.model_dump(mode="json"))
     return out
 

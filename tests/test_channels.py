@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
 import pandas as pd
 import pytest
 from test_demo_platform import IT, NOW_LATE, expected_answer
+from test_ranges import Counting, client
 
 from engagement_kit import charts, metrics
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
-from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_HOST, DemoPlatform
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.store import ResponseStore
 
@@ -21,28 +19,12 @@ TZ = "Europe/Berlin"
 
 
 @pytest.fixture
-def platform():
-    platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False, channels="single")
-    platform.sent = []
-    handle = platform.handle
-
-    def counting(request: httpx.Request) -> httpx.Response:
-        platform.sent.append(dict(request.url.params))
-        return handle(request)
-
-    platform.counting = counting
-    return platform
+def platform() -> Counting:
+    return Counting(channels="single")  # a platform that takes one channel per request
 
 
-def make(platform, store=False) -> EngagementClient:
-    return EngagementClient(
-        DEMO_HOST,
-        credentials=Credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
-        store=store,
-        transport=httpx.MockTransport(platform.counting),
-        clock=lambda: NOW_LATE,
-        requests_per_minute=None,
-    )
+def make(platform: Counting, store=False) -> EngagementClient:
+    return client(platform, store)
 
 
 def test_several_channels_in_fetch_point_to_the_breakdown(platform):

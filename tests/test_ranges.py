@@ -26,10 +26,12 @@ class Counting:
         self.platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False, **options)
         self.seen: list[tuple[str, str, int]] = []
         self.aggregations: list[str] = []
+        self.sent: list[dict[str, str]] = []  # every request's query parameters
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         response = self.platform.handle(request)
         p = request.url.params
+        self.sent.append(dict(p))
         self.seen.append((p["start_date"], p["end_date"], response.status_code))
         self.aggregations.append(p["aggregation_type"])
         return response
