@@ -32,7 +32,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-store_app = typer.Typer(help="Inspect or empty the local response store.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Inspect, export, back up or empty the local response store.", no_args_is_help=True
+)
 app.add_typer(store_app, name="store")
 
 err = Console(stderr=True)
@@ -46,14 +48,20 @@ def _friendly(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .stopping import Stopped, stop_on_signals
+
         try:
-            return fn(*args, **kwargs)
+            with stop_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+                return fn(*args, **kwargs)
         except (InvalidQueryError, ConfigError) as exc:
             _print_error(exc)
             raise typer.Exit(2) from None
         except EngagementError as exc:
             _print_error(exc)
             raise typer.Exit(1) from None
+        except Stopped as exc:
+            err.print(f"stopped ({exc.name})", style="yellow")
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted", style="yellow")
             raise typer.Exit(130) from None
@@ -333,6 +341,32 @@ def alerts(
 
 @app.command()
 @_friendly
+def doctor(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The streams.toml to check (default: the project's)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds allowed for each network step.")
+    ] = 10.0,
+) -> None:
+    """Check the settings, the way to the platform and every stream, in order (run it first).
+
+    Settings found, host name resolves, TLS handshake, token minted, token accepted, each
+    stream of streams.toml answers a one-day request, the local clock agrees with the
+    platform's, the store is writable. Prints the fix for each failed check. At most one
+    request per stream; no secret is printed. Exit code 0 when every check passed, 1 when one
+    failed, 2 when the settings are wrong.
+    """
+    from .doctor import diagnose, print_diagnosis
+
+    diagnosis = diagnose(config=config, timeout=timeout)
+    print_diagnosis(diagnosis, out)
+    raise typer.Exit(diagnosis.exit_code)
+
+
+@app.command()
+@_friendly
 def token() -> None:
     """Print a platform JWT minted from KORE_CLIENT_ID/KORE_CLIENT_SECRET (for curl).
 
@@ -444,7 +478,7 @@ def fetch(
 @store_app.command("info")
 @_friendly
 def store_info() -> None:
-    """Where the store is, how big, and what it holds per stream."""
+    """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
 
     from .store import ResponseStore
@@ -452,18 +486,116 @@ def store_info() -> None:
     info = ResponseStore().info()
     out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
     out.print(
-        f"answers: {info['entries']:,} ({info['final_entries']:,} final), "
+        f"ranges: {info['entries']:,} ({info['final_entries']:,} final, "
+        f"{info['revisions']:,} answers kept), "
         f"fetched {info['oldest_fetch'] or '-'} .. {info['newest_fetch'] or '-'}"
     )
     if info["streams"]:
-        table = Table("stream", "answers")
+        table = Table("stream", "ranges", "oldest day", "newest day")
         for sid, n in info["streams"].items():
-            table.add_row(sid, f"{n:,}")
+            first, last = info["days"].get(sid, ("-", "-"))
+            table.add_row(sid, f"{n:,}", first, last)
         out.print(table)
     out.print(
-        "The platform keeps only about six months of data: this store is your long-term record.",
+        "The platform keeps only about six months of data: this store is your long-term record "
+        "(back it up with `engagement-kit store backup` or `store export`).",
         style="dim",
     )
+
+
+@store_app.command("history")
+@_friendly
+def store_history(
+    stream: Annotated[str, typer.Argument(help="The stream (app) id.")],
+    week: Annotated[
+        str | None, typer.Option("--week", "-w", help="Only this ISO week, e.g. 2025-W45.")
+    ] = None,
+) -> None:
+    """The answers kept for a stream's ranges (revisions) and what changed between them."""
+    from rich.table import Table
+
+    from .store import ResponseStore
+    from .store.history import range_history
+
+    ranges = range_history(ResponseStore(), stream, week=week)
+    if not ranges:
+        where = f" for {week}" if week else ""
+        out.print(f"no stored answers for stream {stream}{where}")
+        raise typer.Exit(1)
+    for entry in ranges:
+        query = entry["query"]
+        table = Table(
+            "#",
+            "fetched (UTC)",
+            "last confirmed (UTC)",
+            "status",
+            "changes from the one before",
+            title=f"{query.describe()} on {entry['host']}",
+            title_justify="left",
+        )
+        for r in entry["revisions"]:
+            table.add_row(
+                str(r["revision"]),
+                f"{r['fetched_at']:%Y-%m-%d %H:%M}",
+                f"{r['seen_at']:%Y-%m-%d %H:%M}",
+                r["status"],
+                "; ".join(r["changes"]) or "-",
+            )
+        out.print(table)
+
+
+@store_app.command("export")
+@_friendly
+def store_export(
+    folder: Annotated[Path, typer.Argument(help="Folder for history.csv and answers.csv.")],
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Only this stream's ranges.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an earlier export even if it holds answers the store lacks."),
+    ] = False,
+) -> None:
+    """Write the tidy history (one row per bucket of every kept answer) as CSV files.
+
+    history.csv is for analysis (pandas.read_csv); answers.csv holds the raw answers that
+    `store import` merges back.
+    """
+    from .store import ResponseStore
+    from .store.portable import export_history
+
+    done = export_history(ResponseStore(), folder, stream_id=stream, force=force)
+    out.print(
+        f"wrote {done['rows']:,} rows ({done['ranges']:,} ranges, {done['revisions']:,} "
+        f"answers) to {done['history']} and {done['answers']}"
+    )
+
+
+@store_app.command("import")
+@_friendly
+def store_import(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `store export`.")],
+) -> None:
+    """Merge an export back into the store (importing twice changes nothing)."""
+    from .store import ResponseStore
+    from .store.portable import import_history
+
+    store = ResponseStore()
+    done = import_history(store, folder)
+    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.path}")
+
+
+@store_app.command("backup")
+@_friendly
+def store_backup(
+    file: Annotated[Path, typer.Argument(help="The copy to write, e.g. responses-backup.sqlite3")],
+) -> None:
+    """A consistent copy of the live store (safe while reports run)."""
+    from .store import ResponseStore
+
+    store = ResponseStore()
+    target = store.backup(file)
+    out.print(f"backed up {store.path} to {target}")
 
 
 @store_app.command("clear")
@@ -492,7 +624,7 @@ def store_clear(
 @app.command()
 @_friendly
 def dashboard(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8866,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8866,
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open a browser tab when ready.")
     ] = False,
@@ -508,7 +640,8 @@ def dashboard(
 
     With platform settings (KORE_HOST and credentials in the environment or the project's
     .env) it shows your streams of streams.toml; without them, or with --demo, the built-in
-    demo platform. No code is shown and nothing is loaded from the internet.
+    demo platform. No code is shown and nothing is loaded from the internet. SIGTERM and
+    SIGHUP stop it as Ctrl-C does: Voilà and its kernels stop with it.
     """
     from .dashboard import serve
 

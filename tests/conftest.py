@@ -40,3 +40,13 @@ def fixture_payload():
         return json.loads((FIXTURES / f"doc_sample_{kind}.json").read_text())
 
     return load
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A fresh :class:`ResponseStore` in the test's own folder, closed afterwards."""
+    from engagement_kit.store import ResponseStore
+
+    s = ResponseStore(tmp_path / "responses.sqlite3")
+    yield s
+    s.close()

@@ -126,7 +126,7 @@ def test_report_kernels_write_to_the_store_named_only_in_dotenv(tmp_path, monkey
     store = root / "history" / "demo-answers.sqlite3"
     assert store.is_file(), "the report kernel did not use the store folder of .env"
     with sqlite3.connect(store) as db:
-        streams = {row[0] for row in db.execute("SELECT stream_id FROM responses")}
+        streams = {row[0] for row in db.execute("SELECT stream_id FROM revisions")}
     assert streams == {"st-demo-hr-us"}
     real = root / "history" / "answers.sqlite3"
     if real.is_file():
