@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
              notebooks/explore/03_peak_hours.ipynb notebooks/reports/weekly_report.ipynb
 
-.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench lint format clean
+.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format clean
 
 help: ## List the targets (this text)
 	@echo "engagement-kit: make <target>"
@@ -48,6 +48,9 @@ serve-demo: $(STAMP) ## Serve the demo platform over HTTP on 127.0.0.1:8765
 bench: $(STAMP) ## Measure speed side by side with baselines; writes benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
 
+mutation: $(STAMP) ## Mutation testing of the core modules (slow); MODULE=tidy for one, SAMPLE=8 for 1 in 8
+	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) $(if $(SAMPLE),--every $(SAMPLE))
+
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
@@ -57,5 +60,5 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the environment, caches and generated reports (keeps the response store)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output mutants
 	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +

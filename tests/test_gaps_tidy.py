@@ -1,0 +1,82 @@
+"""Tests that close the gaps mutation testing found in engagement_kit.tidy (see benchmarks/MUTATION.md)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+
+from engagement_kit.errors import ResponseFormatError
+from engagement_kit.query import EngagementQuery
+from engagement_kit.tidy import parse_response
+
+LIMIT = 2**62  # counts at or above this are refused
+
+
+# -- Engagement.start / .end ---------------------------------------------------------------
+def test_start_and_end_come_from_the_data_without_a_query(fixture_payload):
+    data = parse_response(fixture_payload("daily"))
+    assert data.query is None
+    assert data.start == data.dates[0].date() and data.end == data.dates[-1].date()
+    assert data.start < data.end
+    assert f"{data.start} to {data.end}" in repr(data)
+
+
+def test_start_and_end_are_none_for_an_answer_without_data_points(fixture_payload):
+    payload = fixture_payload("daily")
+    for key in ("uniqueUsersTrend", "newUsersTrend", "returningUsersTrend"):
+        payload[key]["dataPoints"] = []
+    data = parse_response(payload)
+    assert data.start is None and data.end is None
+    assert "None to None" in repr(data)
+
+
+def test_the_querys_dates_win_over_the_datas(fixture_payload):
+    bare = parse_response(fixture_payload("daily"))
+    # a query wider than what the platform sent back: the query says what was asked for
+    query = EngagementQuery(
+        stream_id="st-1",
+        start=bare.start - dt.timedelta(days=3),
+        end=bare.end + dt.timedelta(days=2),
+    )
+    data = parse_response(fixture_payload("daily"), query=query)
+    assert (data.start, data.end) == (query.start, query.end)
+    assert (data.start, data.end) != (bare.start, bare.end)
+    assert data.days == bare.days  # the data itself is unchanged
+
+
+# -- the "implausibly large count" guard -------------------------------------------------------
+@pytest.mark.parametrize("key", ["uniqueUsers", "newUsers", "returningUsers"])
+def test_a_summary_count_at_the_limit_is_refused_and_just_below_is_kept(fixture_payload, key):
+    payload = fixture_payload("daily")
+    payload["summary"][key] = LIMIT - 1
+    assert parse_response(copy.deepcopy(payload)).summary.iloc[0] >= 0
+    payload["summary"][key] = LIMIT
+    with pytest.raises(ResponseFormatError, match="implausibly large count") as info:
+        parse_response(payload)
+    assert info.value.field == f"summary.{key}"
+
+
+def test_a_summary_average_at_the_limit_is_refused(fixture_payload):
+    payload = fixture_payload("daily")
+    payload["summary"]["avgNewUsersPerDay"] = LIMIT
+    with pytest.raises(ResponseFormatError, match="expected a number >= 0") as info:
+        parse_response(payload)
+    assert info.value.field == "summary.avgNewUsersPerDay"
+    payload["summary"]["avgNewUsersPerDay"] = LIMIT - 1
+    assert parse_response(payload).summary["avg_new_users_per_day"] == float(LIMIT - 1)
+
+
+@pytest.mark.parametrize("kind", ["daily", "hourly"])
+def test_a_trend_count_at_the_limit_is_refused_naming_the_point(fixture_payload, kind):
+    payload = fixture_payload(kind)
+    point = payload["newUsersTrend"]["dataPoints"][1]
+    key = "users" if kind == "daily" else "5 - 6"
+    point[key] = LIMIT - 1
+    data = parse_response(copy.deepcopy(payload))
+    assert data.trend["users"].max() == LIMIT - 1
+    point[key] = LIMIT
+    with pytest.raises(ResponseFormatError, match=f"implausibly large count {LIMIT}") as info:
+        parse_response(payload)
+    assert info.value.field == f'newUsersTrend.dataPoints[1]["{key}"]'
