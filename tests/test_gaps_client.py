@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+
 import httpx
 import pytest
 
 from engagement_kit import client as client_module
 from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient, StreamRateLimiter, _platform_message
-from engagement_kit.errors import ApiError, ServerError
+from engagement_kit.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    InvalidQueryError,
+    RateLimitError,
+    ServerError,
+)
+from engagement_kit.store import ResponseStore
 
 HOST = "https://platform.kore.ai"
 NOW = 1_765_368_000.0  # 2025-12-10 12:00 UTC
@@ -90,3 +101,115 @@ def test_the_default_limiter_lets_1800_through_in_an_hour_and_holds_the_1801st()
         stamps.append(time.now)
     assert stamps[1799] < NOW + 30 * 60  # 60 a minute: the 1,800th goes out in minute 30
     assert NOW + 3600 <= stamps[1800] <= NOW + 3600.01  # the 1,801st waits for the hour
+
+
+# -- what the error of a failed request says -------------------------------------------------
+TOKEN = "header.payload.sig"
+
+
+def client_for(*responses: httpx.Response, time: FakeTime | None = None, **kwargs):
+    answers = list(responses)
+    time = time or FakeTime()
+    return EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(lambda request: answers.pop(0)),
+        clock=time.clock,
+        sleep=time.sleep,
+        **kwargs,
+    )
+
+
+def fetch(client: EngagementClient):
+    return client.fetch("st-1", "2025-12-01", "2025-12-05")
+
+
+def test_an_echoed_token_is_replaced_by_a_placeholder():
+    client = client_for(httpx.Response(400, json={"message": f"bad token {TOKEN} here"}))
+    with pytest.raises(ApiError) as info:
+        fetch(client)
+    assert info.value.message == "bad token <token> here"
+
+
+def test_the_error_says_how_many_attempts_were_made():
+    client = client_for(
+        httpx.Response(502, text="down"), httpx.Response(502, text="down"), max_retries=1
+    )
+    with pytest.raises(ServerError) as info:
+        fetch(client)
+    assert info.value.message == "down (after 2 attempts)"
+    once = client_for(httpx.Response(503, text="down"), max_retries=0)
+    with pytest.raises(ServerError) as info:
+        fetch(once)
+    assert info.value.message == "down"
+
+
+def test_a_rate_limit_message_on_a_403_keeps_the_403_status():
+    body = {"errors": [{"msg": "Rate limit for this API has been reached"}]}
+    client = client_for(httpx.Response(403, json=body), max_retries=0)
+    with pytest.raises(RateLimitError) as info:
+        fetch(client)
+    assert info.value.status == 403 and info.value.retry_after is None
+
+
+@pytest.mark.parametrize("status", [300, 302, 307])
+def test_a_redirect_is_an_api_error_naming_where_it_points(status):
+    client = client_for(httpx.Response(status, headers={"location": "https://elsewhere.example"}))
+    with pytest.raises(ApiError) as info:
+        fetch(client)
+    err = info.value
+    assert type(err) is ApiError and err.status == status
+    assert err.message == "unexpected redirect to https://elsewhere.example"
+    assert err.hint.startswith("Check KORE_HOST: give the platform's API host")
+
+
+def test_a_retry_after_date_without_a_zone_is_read_as_utc():
+    when = email.utils.format_datetime(dt.datetime.fromtimestamp(NOW + 30, dt.UTC))
+    naive = when.replace("GMT", "-0000")  # "-0000": no zone information, per RFC 5322
+    response = httpx.Response(429, headers={"retry-after": naive})
+    assert client_module._retry_after(response, NOW) == pytest.approx(30)
+
+
+def test_the_top_level_error_key_is_a_message_too():
+    response = httpx.Response(401, json={"error": "invalid_client"})
+    assert _platform_message(response) == "invalid_client"
+
+
+# -- the client's own arguments ----------------------------------------------------------------
+def test_repr_names_the_host_and_the_store(tmp_path):
+    store = ResponseStore(tmp_path / "r.sqlite3")
+    assert repr(EngagementClient(HOST, store=store)) == (
+        f"<EngagementClient {HOST} store={str(store.path)!r}>"
+    )
+    assert repr(EngagementClient(HOST, store=False)) == f"<EngagementClient {HOST} no store>"
+
+
+def test_fetch_query_refuses_anything_but_a_query():
+    with pytest.raises(TypeError, match="expected an EngagementQuery, got dict"):
+        EngagementClient(HOST, store=False).fetch_query({"stream_id": "st-1"})
+
+
+def test_fetch_many_names_a_bad_worker_count_and_a_bad_item():
+    client = EngagementClient(HOST, store=False)
+    with pytest.raises(ConfigError, match=r"^max_workers: 0 must be a whole number >= 1$"):
+        client.fetch_many([], max_workers=0)
+    (result,) = client.fetch_many([42])
+    assert isinstance(result.error, InvalidQueryError)
+    assert str(result.error).startswith("fetch_many: int is not a request")
+
+
+def test_an_item_not_sent_after_a_failure_carries_no_url():
+    client = client_for(httpx.Response(401, json={"message": "denied"}))
+    first, second = client.fetch_many(
+        [
+            {"stream_id": "st-1", "start": "2025-12-01", "end": "2025-12-01"},
+            {"stream_id": "st-1", "start": "2025-12-02", "end": "2025-12-02"},
+        ],
+        max_workers=1,
+    )
+    assert isinstance(first.error, AuthError) and "(POST " in str(first.error)
+    assert isinstance(second.error, AuthError)
+    assert second.error.url == "" and "(POST " not in str(second.error)
+    assert second.error.message.startswith("not sent, because an earlier request")
+    assert second.error.status == 401 and second.error.hint == first.error.hint

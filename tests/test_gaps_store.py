@@ -119,3 +119,18 @@ def test_other_sqlite_errors_are_not_retried(path, monkeypatch):
         with pytest.raises(StoreError, match="cannot read it"):
             s._read("SELECT * FROM no_such_table")
     assert sleeps.waits == []
+
+
+@pytest.mark.parametrize(
+    ("text", "locked"),
+    [
+        ("database is locked", True),
+        ("database table is locked", True),
+        ("database is busy", True),
+        ("SQLITE_BUSY: busy", True),
+        ("no such table: responses", False),
+        ("disk I/O error", False),
+    ],
+)
+def test_which_sqlite_errors_count_as_a_lock(text, locked):
+    assert store_module._is_locked(sqlite3.OperationalError(text)) is locked

@@ -9,7 +9,7 @@ import pytest
 
 from engagement_kit.errors import ResponseFormatError
 from engagement_kit.query import EngagementQuery
-from engagement_kit.tidy import parse_response
+from engagement_kit.tidy import format_api_date, merge_engagements, parse_response
 
 LIMIT = 2**62  # counts at or above this are refused
 
@@ -80,3 +80,54 @@ def test_a_trend_count_at_the_limit_is_refused_naming_the_point(fixture_payload,
     with pytest.raises(ResponseFormatError, match=f"implausibly large count {LIMIT}") as info:
         parse_response(payload)
     assert info.value.field == f'newUsersTrend.dataPoints[1]["{key}"]'
+
+
+# -- merging chunks ------------------------------------------------------------------------------
+def _chunk(fixture_payload, query: EngagementQuery):
+    """The daily sample re-dated to ``query``'s days, its filters stripped of dates and count."""
+    payload = fixture_payload("daily")
+    days = [query.start + dt.timedelta(days=i) for i in range(query.days)]
+    for key in ("uniqueUsersTrend", "newUsersTrend", "returningUsersTrend"):
+        points = payload[key]["dataPoints"][: len(days)]
+        for point, day in zip(points, days, strict=True):
+            point["date"] = format_api_date(day)
+        payload[key]["dataPoints"] = points
+    for key in ("start", "end", "dataPointsCount"):
+        payload["filters"].pop(key, None)
+    return parse_response(payload, query=query)
+
+
+def test_merge_fills_what_the_chunks_filters_leave_out(fixture_payload):
+    whole = EngagementQuery(stream_id="st-1", start="2025-12-01", end="2025-12-04")
+    first, second = whole.split(2)
+    merged = merge_engagements(
+        [_chunk(fixture_payload, first), _chunk(fixture_payload, second)], whole
+    )
+    assert merged.filters["start"] == "Dec 01 2025" and merged.filters["end"] == "Dec 04 2025"
+    assert merged.filters["dataPointsCount"] == 4  # each chunk's own number of days
+    assert str(merged.summary.dtype) == "Float64"
+    assert merged.summary.name == "st-1"
+
+
+def test_merge_of_nothing_says_so():
+    with pytest.raises(ValueError, match=r"^merge_engagements needs at least one part$"):
+        merge_engagements([], EngagementQuery(stream_id="s", start="2025-12-01", end="2025-12-01"))
+
+
+# -- repr and error wording ----------------------------------------------------------------------
+def test_repr_shows_the_unique_users_with_thousands_separators(fixture_payload):
+    payload = fixture_payload("daily")
+    payload["summary"]["uniqueUsers"] = 1234567
+    assert repr(parse_response(payload)).endswith(": 1,234,567 unique users>")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("5", "'5' (str)"), (None, "None (null)"), (2.5, "2.5 (float)"), (True, "True (bool)")],
+)
+def test_a_mistyped_count_names_its_json_type(fixture_payload, value, shown):
+    payload = fixture_payload("daily")
+    payload["summary"]["newUsers"] = value
+    with pytest.raises(ResponseFormatError) as info:
+        parse_response(payload)
+    assert str(info.value) == f"summary.newUsers: expected a whole number, got {shown}"
