@@ -53,8 +53,13 @@ def in_sample(name: str, every: int) -> bool:
     return every <= 1 or zlib.crc32(name.encode()) % every == 0
 
 
-def selected(module: str | None, every: int) -> list[str]:
-    return [name for meta in _metas(module) for name in _results(meta) if in_sample(name, every)]
+def selected(module: str | None, every: int, *, unkilled: bool = False) -> list[str]:
+    return [
+        name
+        for meta in _metas(module)
+        for name, code in _results(meta).items()
+        if in_sample(name, every) and not (unkilled and code in KILLED)
+    ]
 
 
 def _mutmut(*args: str) -> int:
@@ -163,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["run", "report"])
     parser.add_argument("--module", help="one module of engagement_kit, e.g. tidy")
     parser.add_argument("--every", type=int, default=1, help="test one mutant in N (sample)")
+    parser.add_argument(
+        "--unkilled",
+        action="store_true",
+        help="re-test only the mutants of the selection not killed yet (after adding tests)",
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if args.command == "run":
@@ -170,13 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         # 1. generate the mutants and record which tests reach which function; the name
         #    matches nothing, so mutmut stops there (with an error we expect)
         _mutmut(_NO_MATCH)
-        names = selected(args.module, args.every)
+        names = selected(args.module, args.every, unkilled=args.unkilled)
         if not names:
             print(f"no mutants for module {args.module!r}", file=sys.stderr)
             return 2
         print(f"testing {len(names)} mutants", flush=True)
         # 2. run the selection (mutmut re-tests explicitly named mutants)
-        if args.every <= 1:
+        if args.every <= 1 and not args.unkilled:
             _mutmut(f"{PACKAGE}.{args.module}.*" if args.module else f"{PACKAGE}.*")
         else:
             _mutmut(*names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from engagement_kit import client as client_module
 from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient, StreamRateLimiter, _platform_message
 from engagement_kit.errors import (
+    ApiConnectionError,
     ApiError,
     AuthError,
     ConfigError,
@@ -20,6 +22,7 @@ from engagement_kit.errors import (
     ServerError,
 )
 from engagement_kit.store import ResponseStore
+from engagement_kit.tidy import format_api_date
 
 HOST = "https://platform.kore.ai"
 NOW = 1_765_368_000.0  # 2025-12-10 12:00 UTC
@@ -213,3 +216,140 @@ def test_an_item_not_sent_after_a_failure_carries_no_url():
     assert second.error.url == "" and "(POST " not in str(second.error)
     assert second.error.message.startswith("not sent, because an earlier request")
     assert second.error.status == 401 and second.error.hint == first.error.hint
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(TypeError, match=r"^credentials must be a Credentials \(e\.g\."):
+        EngagementClient(HOST, store=False, credentials="id:secret")
+    with pytest.raises(ConfigError, match=r"^timeout: 0 must be a number >= 0\.001$"):
+        EngagementClient(HOST, store=False, timeout=0)
+    with pytest.raises(ConfigError, match=r"^max_days_per_request: 0 must be a whole number >= 1$"):
+        EngagementClient(HOST, store=False, max_days_per_request=0)
+
+
+def test_requests_ask_for_json():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={"message": "no such stream"})
+
+    client = EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(ApiError):
+        fetch(client)
+    assert seen[0].headers["accept"] == "application/json"
+
+
+def test_each_retry_is_logged_at_info_with_its_wait(caplog):
+    caplog.set_level(logging.INFO, logger="engagement_kit.client")
+    time = FakeTime()
+    client = client_for(
+        httpx.Response(503), httpx.Response(503), httpx.Response(404), time=time, max_retries=3
+    )
+    with pytest.raises(ApiError):
+        fetch(client)
+    retries = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert len(retries) == 2
+    assert "HTTP 503; retrying in" in retries[0].getMessage()
+    assert "(attempt 2 of 4)" in retries[0].getMessage()
+
+
+def test_backoff_waits_grow_and_carry_jitter():
+    time = FakeTime()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    answers = [httpx.Response(503)] * 4 + [httpx.Response(404)]
+    client = EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(lambda request: answers.pop(0)),
+        clock=time.clock,
+        sleep=sleep,
+        max_retries=5,
+    )
+    with pytest.raises(ApiError):
+        fetch(client)
+    assert len(waits) == 4
+    for wait, base in zip(waits, (1, 2, 4, 8), strict=True):
+        assert base <= wait <= base + 1  # exponential, plus up to 1 s of jitter
+    assert any(wait != int(wait) for wait in waits)  # the jitter is there
+
+
+def test_time_queued_for_the_rate_limiter_is_not_counted_as_spent_on_attempts():
+    time = FakeTime()
+    answers = [httpx.Response(404), httpx.ConnectError("refused")]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        step = answers.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    client = EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(handler),
+        clock=time.clock,
+        sleep=time.sleep,
+        max_retries=0,
+        requests_per_minute=1,
+    )
+    with pytest.raises(ApiError):
+        fetch(client)
+    with pytest.raises(ApiConnectionError) as info:
+        fetch(client)  # waits 60 s for the limiter, then fails at once
+    assert time.now >= NOW + 60
+    assert "gave up after 1 attempt(s) in 0.0s" in str(info.value)
+
+
+def test_fetch_weeks_columns_have_their_documented_dtypes():
+    def handler(request: httpx.Request) -> httpx.Response:
+        days = 7
+        body = {
+            "summary": {
+                "uniqueUsers": 10,
+                "newUsers": 3,
+                "returningUsers": 8,
+                "avgUniqueUsersPerDay": 10 / days,
+                "avgNewUsersPerDay": 3 / days,
+                "avgReturningUsersPerDay": 8 / days,
+            },
+            "filters": {},
+        }
+        start = dt.date.fromisoformat(request.url.params["start_date"])
+        for key in ("uniqueUsersTrend", "newUsersTrend", "returningUsersTrend"):
+            body[key] = {
+                "dataPoints": [
+                    {"date": format_api_date(start + dt.timedelta(days=i)), "users": 1}
+                    for i in range(days)
+                ]
+            }
+        return httpx.Response(200, json=body)
+
+    time = FakeTime()
+    client = EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(handler),
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    weeks = client.fetch_weeks("st-1", weeks=2, end_week="2025-W49")
+    assert str(weeks["days"].dtype) == "int64" and weeks["days"].tolist() == [7, 7]
+    for name in ("unique_users", "new_users", "returning_users"):
+        assert str(weeks[name].dtype) == "Int64", name
+    for name in ("avg_unique_users_per_day", "avg_new_users_per_day"):
+        assert str(weeks[name].dtype) == "Float64", name
+    assert weeks["avg_new_users_per_day"].tolist() == [3 / 7, 3 / 7]

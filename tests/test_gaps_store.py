@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,65 @@ def test_other_sqlite_errors_are_not_retried(path, monkeypatch):
 )
 def test_which_sqlite_errors_count_as_a_lock(text, locked):
     assert store_module._is_locked(sqlite3.OperationalError(text)) is locked
+
+
+def test_a_naive_now_is_refused_with_the_fix():
+    with pytest.raises(ValueError) as info:
+        store_module._utc(dt.datetime(2025, 12, 10, 12))
+    assert str(info.value) == "now must be timezone-aware (e.g. datetime.now(datetime.UTC))"
+
+
+def test_one_thread_reuses_one_connection(path):
+    with ResponseStore(path) as s:
+        for _ in range(3):
+            s.get(HOST, QUERY, now=T0)
+        s.put(HOST, QUERY, PAYLOAD, final=True, now=T0)
+        assert len(s._all) == 1
+
+
+def test_close_closes_the_connections_other_threads_opened(path):
+    s = ResponseStore(path)
+    worker = threading.Thread(target=lambda: s.get(HOST, QUERY, now=T0))
+    worker.start()
+    worker.join()
+    (conn,) = s._all
+    s.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")
+
+
+def test_a_directory_that_cannot_be_made_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create its directory") as info:
+        ResponseStore(blocker / "sub" / "r.sqlite3").get(HOST, QUERY, now=T0)
+    assert "ENGAGEMENT_KIT_STORE" in str(info.value)
+
+
+def test_a_failed_schema_set_up_is_rolled_back_and_reported(path, monkeypatch):
+    # the first statement works, the second fails: the first must not stay behind
+    schema = "CREATE TABLE responses (key TEXT); CREATE INDEX broken ON nowhere (key)"
+    monkeypatch.setattr(store_module, "_SCHEMA", schema)
+    with pytest.raises(StoreError, match=r"cannot open it \(OperationalError: no such table"):
+        ResponseStore(path).get(HOST, QUERY, now=T0)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0  # nothing half-made
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_read_error_names_the_sqlite_error(path):
+    with ResponseStore(path) as s, pytest.raises(StoreError) as info:
+        s._read("SELECT * FROM no_such_table")
+    assert "cannot read it (OperationalError: no such table: no_such_table)" in str(info.value)
+
+
+def test_info_counts_the_database_file_and_its_log(path):
+    with ResponseStore(path) as s:
+        s.put(HOST, QUERY, PAYLOAD * 1000, final=True, now=T0)
+        size = s.info()["size_bytes"]
+        assert size >= path.stat().st_size > 0
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with ResponseStore(path) as s:  # no write-ahead log on disk: just the file
+        assert s.info()["size_bytes"] >= path.stat().st_size

@@ -131,3 +131,47 @@ def test_a_mistyped_count_names_its_json_type(fixture_payload, value, shown):
     with pytest.raises(ResponseFormatError) as info:
         parse_response(payload)
     assert str(info.value) == f"summary.newUsers: expected a whole number, got {shown}"
+
+
+def test_a_trend_that_is_not_a_list_says_so(fixture_payload):
+    payload = fixture_payload("daily")
+    payload["newUsersTrend"]["dataPoints"] = {"date": "Dec 01 2025"}
+    with pytest.raises(ResponseFormatError) as info:
+        parse_response(payload)
+    assert str(info.value) == "newUsersTrend.dataPoints: expected a list, got dict"
+
+
+def test_missing_fields_are_named_in_plain_words(fixture_payload):
+    payload = fixture_payload("daily")
+    del payload["summary"]["returningUsers"]
+    with pytest.raises(ResponseFormatError) as info:
+        parse_response(payload)
+    assert str(info.value) == "summary.returningUsers: missing from the answer"
+    payload = fixture_payload("daily")
+    del payload["uniqueUsersTrend"]["dataPoints"][2]["date"]
+    with pytest.raises(ResponseFormatError) as info:
+        parse_response(payload)
+    assert str(info.value) == "uniqueUsersTrend.dataPoints[2].date: missing from the answer"
+
+
+def test_a_bad_average_shows_the_value(fixture_payload):
+    payload = fixture_payload("daily")
+    payload["summary"]["avgUniqueUsersPerDay"] = "3.5"
+    with pytest.raises(ResponseFormatError) as info:
+        parse_response(payload)
+    assert (
+        str(info.value) == "summary.avgUniqueUsersPerDay: expected a number >= 0, got '3.5' (str)"
+    )
+
+
+def test_a_bare_hourly_answer_is_recognised_by_its_shape(fixture_payload):
+    payload = fixture_payload("hourly")
+    payload["filters"].pop("aggregationType", None)
+    assert parse_response(payload).aggregation == "hourly"
+
+
+def test_the_stated_aggregation_wins_over_the_shape(fixture_payload):
+    payload = fixture_payload("hourly")
+    payload["filters"]["aggregationType"] = "Daily"  # says daily, carries hourly points
+    with pytest.raises(ResponseFormatError, match=r'\["users"\]: missing from the answer'):
+        parse_response(payload)
