@@ -49,7 +49,8 @@ bench: $(STAMP) ## Measure speed side by side with baselines; writes benchmarks/
 	$(BIN)/python -m benchmarks
 
 mutation: $(STAMP) ## Mutation testing of the core modules (slow); MODULE=tidy for one, SAMPLE=8 for 1 in 8
-	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) $(if $(SAMPLE),--every $(SAMPLE))
+	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
+		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import threading
 
 import httpx
 import pytest
@@ -169,7 +170,8 @@ def test_a_redirect_is_an_api_error_naming_where_it_points(status):
 
 def test_a_retry_after_date_without_a_zone_is_read_as_utc():
     when = email.utils.format_datetime(dt.datetime.fromtimestamp(NOW + 30, dt.UTC))
-    naive = when.replace("GMT", "-0000")  # "-0000": no zone information, per RFC 5322
+    naive = when.replace("+0000", "-0000")  # "-0000": no zone information, per RFC 5322
+    assert email.utils.parsedate_to_datetime(naive).tzinfo is None
     response = httpx.Response(429, headers={"retry-after": naive})
     assert client_module._retry_after(response, NOW) == pytest.approx(30)
 
@@ -353,3 +355,26 @@ def test_fetch_weeks_columns_have_their_documented_dtypes():
     for name in ("avg_unique_users_per_day", "avg_new_users_per_day"):
         assert str(weeks[name].dtype) == "Float64", name
     assert weeks["avg_new_users_per_day"].tolist() == [3 / 7, 3 / 7]
+
+
+def test_fetch_many_never_uses_more_threads_than_max_workers():
+    threads: set[str] = set()
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            threads.add(threading.current_thread().name)
+        return httpx.Response(404, json={"message": "no such stream"})
+
+    client = EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(handler),
+    )
+    requests = [
+        {"stream_id": f"st-{i}", "start": "2025-12-01", "end": "2025-12-01"} for i in range(8)
+    ]
+    results = client.fetch_many(requests, max_workers=2)
+    assert len(results) == 8 and not any(r.ok for r in results)
+    assert 1 <= len(threads) <= 2
