@@ -37,10 +37,19 @@ SURVIVED = {0}
 NO_TESTS = {5, 33}
 
 
+def _module(meta: Path) -> str:
+    """``mutants/engagement_kit/store/core.py.meta`` -> ``store.core``."""
+    return ".".join(meta.relative_to(MUTANTS / PACKAGE).with_suffix("").with_suffix("").parts)
+
+
 def _metas(module: str | None) -> list[Path]:
-    files = sorted((MUTANTS / PACKAGE).glob("*.py.meta"))
-    if module:
-        files = [f for f in files if f.name == f"{module}.py.meta"]
+    files = [  # skip what mutants/ still holds of code that has since moved
+        f
+        for f in sorted((MUTANTS / PACKAGE).rglob("*.py.meta"))
+        if (ROOT / PACKAGE / f.relative_to(MUTANTS / PACKAGE).with_suffix("")).exists()
+    ]
+    if module:  # "store" selects store/core.py and the rest of the store package
+        files = [f for f in files if f"{_module(f)}.".startswith(f"{module}.")]
     return files
 
 
@@ -84,12 +93,16 @@ def _functions(source: str) -> dict[str, int]:
 
 def locate(module: str, names: list[str]) -> dict[str, tuple[int, str, str]]:
     """For each mutant: (line in the original file, original line, mutated line)."""
-    spans = json.loads((MUTANTS / PACKAGE / f"{module}.py.spans").read_text())["spans"]
-    mutated = (MUTANTS / PACKAGE / f"{module}.py").read_text().splitlines()
-    defs = _functions((ROOT / PACKAGE / f"{module}.py").read_text())
+    relative = Path(*module.split("."))
+    source = ROOT / PACKAGE / f"{relative}.py"
+    if not source.exists():  # left over in mutants/ from code that has since moved
+        return {name: (0, "?", "?") for name in names}
+    spans = json.loads((MUTANTS / PACKAGE / f"{relative}.py.spans").read_text())["spans"]
+    mutated = (MUTANTS / PACKAGE / f"{relative}.py").read_text().splitlines()
+    defs = _functions(source.read_text())
     out = {}
     for name in names:
-        local = name.split(".", 2)[2]  # engagement_kit.tidy.x_fn__mutmut_3 -> x_fn__mutmut_3
+        local = name.removeprefix(f"{PACKAGE}.{module}.")  # -> x_fn__mutmut_3
         function = local.rsplit("__mutmut_", 1)[0]
         orig_span, span = spans.get(f"{function}__mutmut_orig"), spans.get(local)
         if not orig_span or not span or function not in defs:
@@ -123,7 +136,7 @@ def report(module: str | None, every: int) -> str:
     survivors: list[tuple[str, int, str, str, str]] = []
     total = Counter()
     for meta in _metas(module):
-        mod = meta.name.removesuffix(".py.meta")
+        mod = _module(meta)
         results = {k: v for k, v in _results(meta).items() if in_sample(k, every)}
         c = Counter()
         for code in results.values():
@@ -140,7 +153,7 @@ def report(module: str | None, every: int) -> str:
         tested = c["killed"] + c["survived"]
         score = f"{100 * c['killed'] / tested:.1f} %" if tested else "-"
         lines.append(
-            f"| {PACKAGE}/{mod}.py | {len(results)} | {tested} | {c['killed']} | {c['survived']} "
+            f"| {PACKAGE}/{mod.replace('.', '/')}.py | {len(results)} | {tested} | {c['killed']} | {c['survived']} "
             f"| {c['no tests']} | {c['not run']} | {score} |"
         )
         total.update(c)
@@ -148,7 +161,8 @@ def report(module: str | None, every: int) -> str:
         gone = [k for k, v in results.items() if v in SURVIVED or v in NO_TESTS]
         for name, (line, old, new) in locate(mod, gone).items():
             kind = "no tests" if results[name] in NO_TESTS else "survived"
-            survivors.append((f"{PACKAGE}/{mod}.py", line, name, old, f"{new}  [{kind}]"))
+            path = f"{PACKAGE}/{mod.replace('.', '/')}.py"
+            survivors.append((path, line, name, old, f"{new}  [{kind}]"))
     tested = total["killed"] + total["survived"]
     score = f"{100 * total['killed'] / tested:.1f} %" if tested else "-"
     lines.append(

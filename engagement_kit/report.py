@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, EngagementError, InvalidQueryError, ReportError
+from .stopping import remove_on_stop
 
 if TYPE_CHECKING:
     import nbformat
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from .client import EngagementClient
     from .config import StreamConfig
     from .metrics import CoverageWindow
+    from .store.history import StoreNote
     from .tidy import Engagement
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "report_parameters",
     "setup_notebook",
     "stream_slug",
+    "summary_lines",
     "summary_table",
     "vega_bundle",
     "write_index",
@@ -131,7 +134,6 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "weeks_of_history",
 )
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
-_SECRET_ENV = ("KORE_CLIENT_SECRET", "KORE_JWT")
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.json")
 _ERROR_FILE = re.compile(r"(\d{4}-W\d{2})\.error\.json")
 
@@ -334,6 +336,8 @@ class WeeklyReport:
         ``client.fetch_weeks`` output for the weeks ending with this one (oldest first).
     generated_at : str
         When the data was loaded, ISO 8601 in UTC.
+    store_note : StoreNote, optional
+        Whether the numbers were settled, and the weeks the platform revised lately.
     """
 
     stream_id: str
@@ -351,6 +355,7 @@ class WeeklyReport:
     recent: Engagement
     history: pd.DataFrame
     generated_at: str
+    store_note: StoreNote | None = None
 
     def __repr__(self) -> str:
         return (
@@ -691,8 +696,10 @@ class WeeklyReport:
             "</code></td></tr>"
             for k, v in self.parameters.items()
         )
+        lines = self.store_note.text() if self.store_note is not None else []
+        note = "".join(f"<p>{_escape(line)}</p>" for line in lines)
         return HTML(
-            f"<p class='ek-muted'>engagement-kit {_escape(__version__)}. Parameters of this "
+            f"{note}<p class='ek-muted'>engagement-kit {_escape(__version__)}. Parameters of this "
             "report (re-run it with <code>engagement-kit report</code> or papermill):</p>"
             f"<table><tbody>{rows}</tbody></table>"
         )
@@ -804,6 +811,7 @@ def load_weekly(
         hourly = client.fetch(
             probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
         )
+        store_note = _store_note(client, probe, week_labels(week, weeks))
     finally:
         if owns:
             client.close()
@@ -824,6 +832,19 @@ def load_weekly(
         recent=recent,
         history=history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        store_note=store_note,
+    )
+
+
+def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> StoreNote:
+    """Settled or not, and recent revisions, of the answers this report shows."""
+    from .store.history import report_note
+    from .weeks import week_bounds
+
+    daily = [probe.replace(start=a, end=b) for a, b in map(week_bounds, labels)]
+    hourly = probe.replace(aggregation="hourly", start=daily[-1].start, end=daily[-1].end)
+    return report_note(
+        client.store, client.host, [*daily[-2:], hourly], now=client._now(), revised=daily
     )
 
 
@@ -1023,22 +1044,19 @@ def notebook_to_html(nb: nbformat.NotebookNode, *, title: str) -> str:
 
 
 def default_notebook() -> Path:
-    """The report notebook: in the source tree beside the package, else under the cwd.
+    """The report notebook: the checkout's, else the copy inside the installed package.
 
     Raises
     ------
     ReportError
-        When neither exists (a wheel install run outside the project's folder).
+        When neither exists (a broken installation).
     """
-    from .config import project_file
+    from .project import bundled_file
 
-    found, _ = project_file(NOTEBOOK_RELATIVE)
-    if found is not None:
-        return found
-    raise ReportError(
-        f"cannot find the report notebook {NOTEBOOK_RELATIVE}; run the command from the "
-        "engagement-kit project folder (or pass notebook=)"
-    )
+    try:
+        return bundled_file(NOTEBOOK_RELATIVE)
+    except ConfigError as exc:
+        raise ReportError(f"{exc} (or pass notebook=)") from None
 
 
 def _kernel_start_failed(exc: BaseException) -> bool:
@@ -1114,6 +1132,7 @@ def execute_notebook(
     engine_kwargs: dict[str, Any] = {}
     sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-") if os.name == "posix" else None
     if sockets is not None:
+        remove_on_stop(sockets.name)
         engine_kwargs["kernel_manager_class"] = _ipc_kernel_manager(sockets.name)
     try:
         for attempt in Retrying(
@@ -1271,7 +1290,9 @@ def report_parameters(
 
 
 def _check_no_secret(params: Mapping[str, Any]) -> None:
-    secrets = [v for k in _SECRET_ENV if (v := os.environ.get(k, "").strip())]
+    from .settings import known_secrets
+
+    secrets = known_secrets()
     for name, value in params.items():
         if name not in PARAMETER_NAMES or any(w in name.lower() for w in _SECRET_WORDS):
             raise ReportError(f"parameter {name!r} is not a report parameter")
@@ -1286,17 +1307,13 @@ def _check_no_secret(params: Mapping[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _kernel_environment() -> Iterator[None]:
-    """``KORE_*`` values from ``.env`` into ``os.environ`` (the kernel inherits it), then undo.
-
-    Variables already in the environment win over ``.env``.
+    """``ENGAGEMENT_KIT_HOME`` (the project folder) into ``os.environ`` for the kernel to
+    inherit, then undo: the kernel reads the project's settings (``.env``: host, credentials,
+    store) itself, wherever it starts. Variables already in the environment win.
     """
-    from .config import load_env
+    from .settings import kernel_environment
 
-    try:
-        values = load_env(dotenv=True)
-    except ConfigError:
-        values = {}
-    added = {k: v for k, v in values.items() if k.startswith("KORE_") and k not in os.environ and v}
+    added = {k: v for k, v in kernel_environment().items() if k not in os.environ}
     os.environ.update(added)
     try:
         yield
@@ -1307,9 +1324,10 @@ def _kernel_environment() -> Iterator[None]:
 
 def _one_sentence(text: str, limit: int = 400) -> str:
     line = " ".join(str(text).strip().splitlines()[:1]).strip() or "unknown error"
-    for secret in (os.environ.get(k, "").strip() for k in _SECRET_ENV):
-        if secret:
-            line = line.replace(secret, "***")
+    from .settings import known_secrets
+
+    for secret in known_secrets():
+        line = line.replace(secret, "***")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -1337,8 +1355,10 @@ def _init_worker(queue: Any) -> None:
     global _progress_queue
     _progress_queue = queue
     from .charts import skip_slow_optional_imports
+    from .stopping import worker_stops_on_signals
 
     skip_slow_optional_imports()
+    worker_stops_on_signals()
 
 
 def _emit(key: int, done: int, total: int) -> None:
@@ -1402,6 +1422,7 @@ def _run_task(task: _Task) -> ReportResult:
     fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
     os.close(fd)
     tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
     tmp_nb.chmod(0o644)
     base = {
         "stream_id": params["stream_id"],
@@ -1628,10 +1649,9 @@ def _platform_host(host: str | None) -> str:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    from .config import StreamConfig
-    from .demo import DEMO_STREAMS
+    from .config import demo_streams as streams
 
-    return [StreamConfig(id=s.id, name=s.name, tz=s.tz) for s in DEMO_STREAMS]
+    return streams()
 
 
 def render_report(
@@ -1725,6 +1745,8 @@ def _run_tasks(
     import threading
     from concurrent.futures import ProcessPoolExecutor
 
+    from .stopping import call_in_worker, stop_pool
+
     ctx = multiprocessing.get_context("spawn")  # never fork a threaded parent
     messages = ctx.Queue()
     stop = threading.Event()
@@ -1748,24 +1770,28 @@ def _run_tasks(
         with ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages,)
         ) as pool:
-            futures = [pool.submit(_run_task, t) for t in tasks]
-            for task, future in zip(tasks, futures, strict=True):
-                try:
-                    results.append(future.result())
-                except Exception as exc:  # the worker process itself died
-                    results.append(
-                        ReportResult(
-                            stream_id=task.parameters["stream_id"],
-                            stream_name=task.parameters["stream_name"],
-                            slug=task.slug,
-                            week=task.parameters["week"],
-                            status="failed",
-                            error=_one_sentence(
-                                f"the report worker stopped ({type(exc).__name__}: {exc})"
-                            ),
+            try:
+                futures = [pool.submit(call_in_worker, _run_task, t) for t in tasks]
+                for task, future in zip(tasks, futures, strict=True):
+                    try:
+                        results.append(future.result())
+                    except Exception as exc:  # the worker process itself died
+                        results.append(
+                            ReportResult(
+                                stream_id=task.parameters["stream_id"],
+                                stream_name=task.parameters["stream_name"],
+                                slug=task.slug,
+                                week=task.parameters["week"],
+                                status="failed",
+                                error=_one_sentence(
+                                    f"the report worker stopped ({type(exc).__name__}: {exc})"
+                                ),
+                            )
                         )
-                    )
-                    update(task.key, -1, 1)
+                        update(task.key, -1, 1)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (see stopping.py)
+                stop_pool(pool)  # the workers and their kernels, not only the pending work
+                raise
     finally:
         stop.set()
         reader.join(timeout=5)
@@ -1785,48 +1811,116 @@ def _change_text(change: float | None) -> str:
     return _signed_percent(change)
 
 
-def summary_table(results: Sequence[ReportResult]) -> Table:
-    """A rich table: stream, week, status, unique users, change, output (or the error)."""
+def summary_table(results: Sequence[ReportResult], *, width: int | None = None) -> Table:
+    """A rich table for a terminal: stream, status, unique users, change, report.
+
+    Paths are relative to the current folder, a week shared by every stream goes into the
+    title, and errors are left to :func:`print_summary` (below the table). A row is one line;
+    when that is wider than ``width`` (80 columns), the path moves under the stream's name, so
+    a row takes two lines, never more (a long name is cut with "…").
+    """
+    import io
+
+    from rich.console import Console as RichConsole
+    from rich.measure import Measurement
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Weekly reports", show_lines=False, header_style="bold")
-    for name, justify in (
-        ("stream", "left"),
-        ("week", "left"),
-        ("status", "left"),
-        ("unique users", "right"),
-        ("change", "right"),
-        ("output", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for r in results:
-        status = Text("written", style="green") if r.ok else Text("failed", style="bold red")
-        users = f"{r.unique_users:,}" if r.unique_users is not None else ""
-        output = str(r.html) if r.ok else (r.error or "")
-        if not r.ok and r.notebook is not None:
-            output += f" (notebook kept: {r.notebook})"
-        table.add_row(
-            Text(r.stream_name),
-            Text(r.week),
-            status,
-            users,
-            _change_text(r.change) if r.ok else "",
-            Text(output),
+    from .terminal import display_path
+
+    weeks = {r.week for r in results}
+    title = "Weekly reports" + (f", {next(iter(weeks))}" if len(weeks) == 1 else "")
+
+    def build(two_lines: bool) -> Table:
+        table = Table(
+            title=title,
+            title_justify="left",
+            title_style="bold",
+            box=None,
+            pad_edge=False,
+            header_style="bold underline",
         )
+        table.add_column("stream" + (" / report" if two_lines else ""), overflow="fold")
+        if len(weeks) > 1:
+            table.add_column("week", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("users", justify="right", no_wrap=True)
+        table.add_column("change", justify="right", no_wrap=True)
+        if not two_lines:
+            table.add_column("report", no_wrap=True)
+        for r in results:
+            path = display_path(r.html if r.ok else r.notebook)
+            name = Text(r.stream_name, no_wrap=True, overflow="ellipsis")
+            if two_lines:
+                name = Text.assemble(r.stream_name, "\n", (path, "dim") if path else "")
+            cells: list[Any] = [name]
+            if len(weeks) > 1:
+                cells.append(Text(r.week))
+            cells += [
+                Text("written", style="green") if r.ok else Text("failed", style="bold red"),
+                f"{r.unique_users:,}" if r.unique_users is not None else "",
+                _change_text(r.change) if r.ok else "",
+            ]
+            if not two_lines:
+                cells.append(Text(path))
+            table.add_row(*cells)
+        return table
+
+    table = build(two_lines=False)
+    if width is not None:
+        measuring = RichConsole(width=10_000, file=io.StringIO())  # the natural width
+        if Measurement.get(measuring, measuring.options, table).maximum > width:
+            table = build(two_lines=True)
     return table
 
 
+def summary_lines(results: Sequence[ReportResult]) -> list[str]:
+    """The summary as plain lines, one per stream (for logs: nothing is wrapped)."""
+    from .terminal import display_path
+
+    written = sum(r.ok for r in results)
+    lines = [f"Weekly reports: {written} written, {len(results) - written} failed"]
+    for r in results:
+        if r.ok:
+            users = f"{r.unique_users:,} users" if r.unique_users is not None else "users n/a"
+            lines.append(
+                f"written  {r.stream_name}  {r.week}  {users}  {_change_text(r.change)}  "
+                f"{display_path(r.html)}"
+            )
+        else:
+            kept = f" (notebook kept: {display_path(r.notebook)})" if r.notebook else ""
+            lines.append(f"failed   {r.stream_name}  {r.week}  {r.error or 'failed'}{kept}")
+    return lines
+
+
 def print_summary(results: Sequence[ReportResult], *, console: Console | None = None) -> None:
-    """Print :func:`summary_table` and, when there is one, where the index is."""
+    """Print the summary and, when there is one, where the index is.
+
+    To a terminal: :func:`summary_table` fitted to its width, then each error. Otherwise (a
+    file, a pipe, a cron log): :func:`summary_lines`, which nothing wraps.
+    """
     from rich.console import Console as RichConsole
+    from rich.text import Text
+
+    from .terminal import display_path, plain_output
 
     console = console or RichConsole(stderr=True)
-    console.print(summary_table(results))
+
+    def line(text: str | Text) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=plain_output(console))
+
+    if plain_output(console):
+        for text in summary_lines(results):
+            line(text)
+    else:
+        console.print(summary_table(results, width=console.width))
+        for r in results:
+            if not r.ok:
+                line(Text.assemble((f"{r.stream_name} ({r.week}): ", "bold red"), r.error or ""))
     written = [r for r in results if r.html is not None]
     if written:
         index = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
-        console.print(f"Index: {index}", markup=False, highlight=False)
+        line(f"Index: {display_path(index)}")
 
 
 # =============================================================================================
@@ -1887,8 +1981,10 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                         1 for c in data.get("checks") or [] if c.get("level") == "warning"
                     ),
                     "anomalies": len(data.get("anomalies") or []),
+                    "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
                     "generated_at": data.get("generated_at", ""),
                 }
+                entry["delivery"] = _read_json(stream_dir / f"{week}.delivery.json") or {}
             else:
                 notebook = data.get("notebook")
                 entry["error"] = {

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engagement_kit import store as store_module
 from engagement_kit.errors import StoreError
 from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
+from engagement_kit.store import core as store_module
 
 HOST = "https://platform.kore.ai"
 T0 = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC)
@@ -59,12 +59,16 @@ def test_with_block_closes_even_when_the_body_raises(path):
 def test_a_failed_write_is_rolled_back_and_the_store_stays_usable(path):
     with ResponseStore(path) as s:
         s.put(HOST, QUERY, PAYLOAD, final=True, now=T0)
+
+        def half_done(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM revisions")  # works ...
+            conn.execute("INSERT INTO no_such_table VALUES (1)")  # ... then this fails
+
         with pytest.raises(StoreError, match="cannot write to it") as info:
-            s.put(HOST, QUERY, None, final=True, now=T0)  # NOT NULL payload: the insert fails
+            s._transaction(half_done)
         assert str(path) in str(info.value)
-        conn = s._connect()
-        assert not conn.in_transaction  # rolled back, not left open
-        assert s.get(HOST, QUERY, now=T0) == PAYLOAD  # the old answer is intact
+        assert not s._connect().in_transaction  # rolled back, not left open
+        assert s.get(HOST, QUERY, now=T0) == PAYLOAD  # the delete was undone
         s.put(HOST, QUERY, PAYLOAD + " ", final=True, now=T0)  # the next write works
         assert s.get(HOST, QUERY, now=T0) == PAYLOAD + " "
 
@@ -173,7 +177,7 @@ def test_a_directory_that_cannot_be_made_is_named(tmp_path):
 def test_a_failed_schema_set_up_is_rolled_back_and_reported(path, monkeypatch):
     # the first statement works, the second fails: the first must not stay behind
     schema = "CREATE TABLE responses (key TEXT); CREATE INDEX broken ON nowhere (key)"
-    monkeypatch.setattr(store_module, "_SCHEMA", schema)
+    monkeypatch.setattr(store_module, "SCHEMA", schema)
     with pytest.raises(StoreError, match=r"cannot open it \(OperationalError: no such table"):
         ResponseStore(path).get(HOST, QUERY, now=T0)
     conn = sqlite3.connect(path)
