@@ -40,6 +40,23 @@ class FakeTime:
         self.now += seconds
 
 
+TOKEN = "header.payload.sig"
+
+
+def mock_client(handler, *, time: FakeTime | None = None, **kwargs) -> EngagementClient:
+    """A client with no store that answers through ``handler``; time is injected."""
+    time = time or FakeTime()
+    kwargs.setdefault("clock", time.clock)
+    kwargs.setdefault("sleep", time.sleep)
+    return EngagementClient(
+        HOST,
+        credentials=Credentials(token=TOKEN),
+        store=False,
+        transport=httpx.MockTransport(handler),
+        **kwargs,
+    )
+
+
 # -- an error body whose entries carry no text -----------------------------------------------
 @pytest.mark.parametrize(
     ("body", "expected"),
@@ -74,13 +91,7 @@ def test_a_long_message_is_cut_with_an_ellipsis():
 @pytest.mark.parametrize("status", [400, 500])
 def test_an_error_without_msg_reaches_the_user_as_an_api_error(status):
     body = {"errors": [{"code": 4001}]}
-    client = EngagementClient(
-        HOST,
-        credentials=Credentials(token="header.payload.sig"),
-        store=False,
-        max_retries=0,
-        transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body)),
-    )
+    client = mock_client(lambda request: httpx.Response(status, json=body), max_retries=0)
     with pytest.raises(ApiError) as info:
         client.fetch("st-1", "2025-12-01", "2025-12-05")
     assert info.value.status == status
@@ -108,21 +119,11 @@ def test_the_default_limiter_lets_1800_through_in_an_hour_and_holds_the_1801st()
 
 
 # -- what the error of a failed request says -------------------------------------------------
-TOKEN = "header.payload.sig"
 
 
 def client_for(*responses: httpx.Response, time: FakeTime | None = None, **kwargs):
     answers = list(responses)
-    time = time or FakeTime()
-    return EngagementClient(
-        HOST,
-        credentials=Credentials(token=TOKEN),
-        store=False,
-        transport=httpx.MockTransport(lambda request: answers.pop(0)),
-        clock=time.clock,
-        sleep=time.sleep,
-        **kwargs,
-    )
+    return mock_client(lambda request: answers.pop(0), time=time, **kwargs)
 
 
 def fetch(client: EngagementClient):
@@ -236,14 +237,8 @@ def test_requests_ask_for_json():
         seen.append(request)
         return httpx.Response(404, json={"message": "no such stream"})
 
-    client = EngagementClient(
-        HOST,
-        credentials=Credentials(token=TOKEN),
-        store=False,
-        transport=httpx.MockTransport(handler),
-    )
     with pytest.raises(ApiError):
-        fetch(client)
+        fetch(mock_client(handler))
     assert seen[0].headers["accept"] == "application/json"
 
 
@@ -270,15 +265,7 @@ def test_backoff_waits_grow_and_carry_jitter():
         time.sleep(seconds)
 
     answers = [httpx.Response(503)] * 4 + [httpx.Response(404)]
-    client = EngagementClient(
-        HOST,
-        credentials=Credentials(token=TOKEN),
-        store=False,
-        transport=httpx.MockTransport(lambda request: answers.pop(0)),
-        clock=time.clock,
-        sleep=sleep,
-        max_retries=5,
-    )
+    client = mock_client(lambda request: answers.pop(0), time=time, sleep=sleep, max_retries=5)
     with pytest.raises(ApiError):
         fetch(client)
     assert len(waits) == 4
@@ -297,16 +284,7 @@ def test_time_queued_for_the_rate_limiter_is_not_counted_as_spent_on_attempts():
             raise step
         return step
 
-    client = EngagementClient(
-        HOST,
-        credentials=Credentials(token=TOKEN),
-        store=False,
-        transport=httpx.MockTransport(handler),
-        clock=time.clock,
-        sleep=time.sleep,
-        max_retries=0,
-        requests_per_minute=1,
-    )
+    client = mock_client(handler, time=time, max_retries=0, requests_per_minute=1)
     with pytest.raises(ApiError):
         fetch(client)
     with pytest.raises(ApiConnectionError) as info:
@@ -339,16 +317,7 @@ def test_fetch_weeks_columns_have_their_documented_dtypes():
             }
         return httpx.Response(200, json=body)
 
-    time = FakeTime()
-    client = EngagementClient(
-        HOST,
-        credentials=Credentials(token=TOKEN),
-        store=False,
-        transport=httpx.MockTransport(handler),
-        clock=time.clock,
-        sleep=time.sleep,
-    )
-    weeks = client.fetch_weeks("st-1", weeks=2, end_week="2025-W49")
+    weeks = mock_client(handler).fetch_weeks("st-1", weeks=2, end_week="2025-W49")
     assert str(weeks["days"].dtype) == "int64" and weeks["days"].tolist() == [7, 7]
     for name in ("unique_users", "new_users", "returning_users"):
         assert str(weeks[name].dtype) == "Int64", name
@@ -366,12 +335,7 @@ def test_fetch_many_never_uses_more_threads_than_max_workers():
             threads.add(threading.current_thread().name)
         return httpx.Response(404, json={"message": "no such stream"})
 
-    client = EngagementClient(
-        HOST,
-        credentials=Credentials(token=TOKEN),
-        store=False,
-        transport=httpx.MockTransport(handler),
-    )
+    client = mock_client(handler)
     requests = [
         {"stream_id": f"st-{i}", "start": "2025-12-01", "end": "2025-12-01"} for i in range(8)
     ]
