@@ -47,6 +47,7 @@ __all__ = [
     "NO_DATA_TEXT",
     "THEME_NAME",
     "anomaly_chart",
+    "channel_mix_chart",
     "hour_profile_chart",
     "kpi_table_html",
     "new_vs_returning_chart",
@@ -941,6 +942,10 @@ def kpi_table_html(
     Rises show ▲ in bluish green, falls ▼ in vermillion (the arrows carry the meaning for
     readers who cannot tell the colours apart); shares change in percentage points (pp).
 
+    A value missing for a known reason (``kpis_frame.attrs["notes"]``, e.g. unique users of a
+    range the platform only answers in parts) reads "not available (1)", with the reason as
+    footnote (1) under the table, instead of a bare dash.
+
     Returns
     -------
     str
@@ -972,20 +977,50 @@ def kpi_table_html(
         )
         + "</tr></thead><tbody>"
     )
+    notes = kpis_frame.attrs.get("notes") or {}
+    reasons: list[str] = []  # footnotes, numbered in order of first use
+
+    def shown_value(kpi: str, column: str, value: object) -> str:
+        reason = (notes.get(column) or {}).get(kpi)
+        if reason and (value is None or pd.isna(value)):
+            if reason not in reasons:
+                reasons.append(reason)
+            return f"not available ({reasons.index(reason) + 1})"
+        return _fmt_value(kpi, value)
+
     for name, row in kpis_frame.iterrows():
         kpi = str(name)
         label = _m.KPI_LABELS.get(kpi, kpi)
         cells = [
             f'<td style="{cell}">{html.escape(label)}</td>',
-            f'<td style="{num}">{html.escape(_fmt_value(kpi, row.get("value")))}</td>',
+            f'<td style="{num}">{html.escape(shown_value(kpi, "value", row.get("value")))}</td>',
         ]
         if has_previous:
             arrow, text, colour = _fmt_change(kpi, row.get("change"), row.get("pct_change"))
             shown = f"{arrow} {text}" if arrow else text
-            cells.append(
-                f'<td style="{num}">{html.escape(_fmt_value(kpi, row.get("previous")))}</td>'
-            )
+            previous = shown_value(kpi, "previous", row.get("previous"))
+            cells.append(f'<td style="{num}">{html.escape(previous)}</td>')
             cells.append(f'<td style="{num}color:{colour};">{html.escape(shown)}</td>')
         parts.append(f'<tr data-kpi="{html.escape(kpi, quote=True)}">' + "".join(cells) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody>")
+    if reasons:
+        span = len(headers)
+        parts.append("<tfoot>")
+        for i, reason in enumerate(reasons, start=1):
+            parts.append(
+                f'<tr><td colspan="{span}" style="padding:4px 12px;font-size:12px;'
+                f'color:#555555;">({i}) {html.escape(reason)}</td></tr>'
+            )
+        parts.append("</tfoot>")
+    parts.append("</table>")
     return "".join(parts)
+
+
+def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Chart:
+    """Daily users per channel, stacked (see :func:`engagement_kit.channels.channel_mix_chart`).
+
+    Users on several channels count in each stack: stacks are channel-users.
+    """
+    from .channels import channel_mix_chart as draw
+
+    return draw(frame, metric=metric)

@@ -132,6 +132,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "source",
     "host",
     "weeks_of_history",
+    "channels_breakdown",
 )
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.json")
@@ -336,6 +337,9 @@ class WeeklyReport:
         ``client.fetch_weeks`` output for the weeks ending with this one (oldest first).
     generated_at : str
         When the data was loaded, ISO 8601 in UTC.
+    channels : pandas.DataFrame or None
+        The week's breakdown by channel (``client.fetch_channels``, daily), when the stream
+        lists ``channels_breakdown``; else ``None``.
     store_note : StoreNote, optional
         Whether the numbers were settled, and the weeks the platform revised lately.
     """
@@ -355,6 +359,7 @@ class WeeklyReport:
     recent: Engagement
     history: pd.DataFrame
     generated_at: str
+    channels: pd.DataFrame | None = None
     store_note: StoreNote | None = None
 
     def __repr__(self) -> str:
@@ -685,6 +690,30 @@ class WeeklyReport:
             f"<tbody>{rows}</tbody></table>"
         )
 
+    def channels_section(self) -> Any:
+        """The *Channels* section (heading, note and channel-mix table), or nothing."""
+        from IPython.display import HTML
+
+        from .channels import NOT_ADDITIVE_NOTE, channel_mix, channel_mix_html
+
+        if self.channels is None:
+            return HTML("")
+        table = channel_mix_html(channel_mix(self.channels))
+        return HTML(
+            "<h2>Channels</h2><p>The week's users on each channel, each channel asked for on "
+            f"its own. {_escape(NOT_ADDITIVE_NOTE)}</p>{table}"
+        )
+
+    def channels_chart(self) -> Any:
+        """Daily unique users per channel (:func:`charts.channel_mix_chart`), or nothing."""
+        from IPython.display import HTML
+
+        from . import charts
+
+        if self.channels is None:
+            return HTML("")
+        return charts.channel_mix_chart(self.channels)
+
     def footer(self) -> Any:
         """Toolkit version and the parameters this report was made with."""
         from IPython.display import HTML
@@ -731,6 +760,7 @@ def load_weekly(
     host: str | None = None,
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
     client: EngagementClient | None = None,
+    channels_breakdown: str | Sequence[str] | None = None,
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
 
@@ -754,6 +784,8 @@ def load_weekly(
         Weeks in the history chart, ending with ``week``.
     client : EngagementClient, optional
         Use this client instead of the one ``source`` names.
+    channels_breakdown : list of str or comma-separated str, optional
+        Channels compared in a *Channels* section (one daily request per channel).
 
     Returns
     -------
@@ -811,6 +843,20 @@ def load_weekly(
         hourly = client.fetch(
             probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
         )
+        breakdown = None
+        if channels_breakdown:
+            from .channels import fetch_channels
+
+            breakdown = fetch_channels(
+                client,
+                probe.stream_id,
+                start,
+                end,
+                channels=channels_breakdown,
+                conversation_type=probe.conversation_type,
+                conversation_status=probe.conversation_status,
+                tz=probe.tz,
+            )
         store_note = _store_note(client, probe, week_labels(week, weeks))
     finally:
         if owns:
@@ -832,6 +878,7 @@ def load_weekly(
         recent=recent,
         history=history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        channels=breakdown,
         store_note=store_note,
     )
 
@@ -1284,6 +1331,7 @@ def report_parameters(
         "source": _check_source(source),
         "host": host or "",
         "weeks_of_history": int(weeks_of_history),
+        "channels_breakdown": ",".join(config.channels_breakdown),
     }
     _check_no_secret(params)
     return params
@@ -1651,7 +1699,8 @@ def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
     from .config import demo_streams as streams
 
-    return streams()
+    # each demo report shows its stream's channels side by side
+    return [s.model_copy(update={"channels_breakdown": s.known_channels}) for s in streams()]
 
 
 def render_report(
