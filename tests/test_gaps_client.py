@@ -99,23 +99,25 @@ def test_an_error_without_msg_reaches_the_user_as_an_api_error(status):
     assert isinstance(info.value, ServerError) == (status == 500)
 
 
-# -- the documented hourly limit (1,800) is the default ------------------------------------------
-def test_the_documented_limits_are_the_defaults():
-    assert client_module.DEFAULT_REQUESTS_PER_MINUTE == 60
-    assert client_module.DEFAULT_REQUESTS_PER_HOUR == 1800
+# -- the documented limits (60 a minute, 1,800 an hour) bound the defaults ----------------------
+def test_the_defaults_stay_under_the_documented_limits():
+    assert client_module.DEFAULT_REQUESTS_PER_MINUTE == 57 < 60
+    assert client_module.DEFAULT_REQUESTS_PER_HOUR == 1750 < 1800
     client = EngagementClient(HOST, store=False)
-    assert (client.rate_limiter.per_minute, client.rate_limiter.per_hour) == (60, 1800)
+    assert (client.rate_limiter.per_minute, client.rate_limiter.per_hour) == (57, 1750)
 
 
-def test_the_default_limiter_lets_1800_through_in_an_hour_and_holds_the_1801st():
+def test_the_default_limiter_never_sends_1800_in_an_hour():
     time = FakeTime()
     limiter = StreamRateLimiter(clock=time.clock, sleep=time.sleep)  # the defaults
     stamps = []
-    for _ in range(1801):
+    for _ in range(1751):
         limiter.acquire("st-1")
         stamps.append(time.now)
-    assert stamps[1799] < NOW + 30 * 60  # 60 a minute: the 1,800th goes out in minute 30
-    assert NOW + 3600 <= stamps[1800] <= NOW + 3600.01  # the 1,801st waits for the hour
+    assert stamps[1749] < NOW + 31 * 60  # 57 a minute: the 1,750th goes out in minute 31
+    assert NOW + 3600 <= stamps[1750] <= NOW + 3600.01  # the 1,751st waits for the hour
+    for i in range(57, 1751):
+        assert stamps[i] - stamps[i - 57] >= 60  # never 58 in a rolling minute
 
 
 # -- what the error of a failed request says -------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from builders import trend_frame
 
 from engagement_kit import metrics as m
-from engagement_kit.errors import InvalidQueryError
+from engagement_kit.errors import InvalidQueryError, ResponseFormatError
 from engagement_kit.tidy import SUMMARY_FIELDS, Engagement
 
 
@@ -237,13 +237,12 @@ def test_anomaly_columns_are_nullable_floats_and_low_is_clipped_at_zero():
 
 
 # -- check_data -----------------------------------------------------------------------------------
-def test_check_data_reports_a_day_given_twice():
+def test_a_trend_giving_a_day_twice_is_refused_naming_the_day():
     trend = daily({"2025-12-01": (3, 1, 2), "2025-12-02": (5, 2, 3)})
     twice = pd.concat([trend, trend[trend["date"] == "2025-12-02"]], ignore_index=True)
     twice = twice.sort_values(["metric", "date"], kind="stable").reset_index(drop=True)
-    found = m.check_data(engagement_of(twice, new=5.0))
-    messages = dict(zip(found["check"], found["message"], strict=False))
-    assert messages["dates_contiguous"] == "some days appear more than once: 2025-12-02."
+    with pytest.raises(ResponseFormatError, match="two rows for unique users on 2025-12-02"):
+        m.check_data(engagement_of(twice, new=5.0))
 
 
 def test_check_data_lists_three_missing_days_and_counts_the_rest():
