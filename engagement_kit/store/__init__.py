@@ -1,6 +1,9 @@
 """The response store: a cache for re-runs and the long-term record of what the platform said.
 
 See :mod:`engagement_kit.store.core` (the store, settling, revisions),
+:mod:`engagement_kit.store.database` (the SQLite file, connections, locking),
+:mod:`engagement_kit.store.upkeep` (clear, backup, merging imported rows),
+:mod:`engagement_kit.store.host_limits` (the longest range each host accepts),
 :mod:`engagement_kit.store.schema` (the table), :mod:`engagement_kit.store.location` (where it
 lives), :mod:`engagement_kit.store.compare` (lost data and revised numbers),
 :mod:`engagement_kit.store.history` (revisions listed, the report's note) and

@@ -28,57 +28,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import logging
 import os
 import sqlite3
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
 from ..query import EngagementQuery
-from .location import adopt_legacy_store, default_store_path, store_path_is_configured
-from .schema import (
-    COLUMNS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    SELECT_REVISIONS,
-    payload_digest,
-    range_end,
-    revision_row,
-)
+from .compare import lost_buckets
+from .database import _utc, logger
+from .host_limits import HostLimits
+from .schema import INSERT_REVISION, SELECT_REVISIONS, payload_digest, range_end, revision_row
+from .upkeep import Upkeep
 
 __all__ = ["DEFAULT_SETTLE", "DEFAULT_TTL", "ResponseStore", "Revision", "StoreEntry"]
-
-logger = logging.getLogger("engagement_kit.store")
 
 #: Seconds a not-yet-final answer is reused.
 DEFAULT_TTL = 900
 #: How long after its range ended (in the query's zone) an answer counts as final.
 DEFAULT_SETTLE = dt.timedelta(hours=48)
-_BUSY_TIMEOUT_MS = 30_000
-_LOCK_RETRIES = 20
-_FIX = "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another path"
-
-
-def _utc(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return dt.datetime.now(dt.UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware (e.g. datetime.now(datetime.UTC))")
-    return now.astimezone(dt.UTC)
-
-
-def _is_locked(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-class _CorruptStoreError(StoreError):
-    """The file exists but is not a readable engagement-kit database."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +117,7 @@ class StoreEntry:
     revisions: int = 1
 
 
-class ResponseStore:
+class ResponseStore(HostLimits, Upkeep):
     """SQLite store of raw answers and their revisions, keyed by host + normalised query.
 
     Parameters
@@ -185,171 +152,13 @@ class ResponseStore:
             settle = dt.timedelta(seconds=settle)
         if not isinstance(settle, dt.timedelta) or settle < dt.timedelta(0):
             raise ValueError(f"settle: {settle!r} must be a timedelta (or seconds) >= 0")
-        self._adopt = path is None and not store_path_is_configured()
-        self.path = Path(path).expanduser() if path is not None else default_store_path(adopt=False)
+        super().__init__(path)
         self.ttl = float(ttl)
         self.settle = settle
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
 
     def __repr__(self) -> str:
         hours = self.settle.total_seconds() / 3600
         return f"ResponseStore({str(self.path)!r}, ttl={self.ttl:g}, settle={hours:g}h)"
-
-    # -- connections --------------------------------------------------------------------------
-    def _error(self, exc: BaseException, doing: str) -> StoreError:
-        return StoreError(
-            f"response store {self.path}: cannot {doing} ({exc.__class__.__name__}: {exc}); {_FIX}"
-        )
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        if self.path.is_dir():
-            raise StoreError(
-                f"response store {self.path}: is a directory, not a database file; "
-                "set ENGAGEMENT_KIT_STORE to a file path such as ~/engagement/responses.sqlite3"
-            )
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise self._error(exc, "create its directory") from exc
-        if self._adopt:
-            self._adopt = False
-            try:
-                adopt_legacy_store(self.path)
-            except OSError as exc:
-                logger.warning("could not move the old response store: %s", exc)
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # autocommit; transactions are explicit
-                check_same_thread=False,  # only so close() may close every thread's connection
-            )
-        except sqlite3.Error as exc:
-            raise self._error(exc, "open it") from exc
-        try:
-            self._with_lock_retry(lambda: self._setup(conn))
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            raise self._error(exc, "open it") from exc
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise _CorruptStoreError(
-                f"response store {self.path}: not a database or corrupt "
-                f"({exc.__class__.__name__}: {exc}); {_FIX}"
-            ) from exc
-        self._local.conn = conn
-        self._local.pid = os.getpid()
-        with self._all_lock:
-            self._all.append(conn)
-        return conn
-
-    def _setup(self, conn: sqlite3.Connection) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
-            raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"written by a newer engagement-kit (schema {version}); upgrade engagement-kit"
-            )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
-            if version < SCHEMA_VERSION:
-                for statement in SCHEMA.split(";"):
-                    conn.execute(statement)
-                if version == 1:
-                    self._migrate_v1(conn)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    @staticmethod
-    def _migrate_v1(conn: sqlite3.Connection) -> None:
-        """Schema 1 (one replaceable answer per key) → revisions, in place, in one transaction."""
-        rows = conn.execute(
-            "SELECT key, host, query, payload, fetched_at, final FROM responses"
-        ).fetchall()
-        for key, host, query_text, payload, fetched_at, final in rows:
-            query = EngagementQuery(**json.loads(query_text))
-            conn.execute(
-                "INSERT OR IGNORE INTO revisions (" + ", ".join(COLUMNS) + ") "
-                "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
-                revision_row(key, host, query, payload, fetched_at, fetched_at, bool(final), False),
-            )
-        conn.execute("DROP TABLE responses")
-        if rows:
-            logger.info("response store: %d answers moved to the revisions table", len(rows))
-
-    def _with_lock_retry(self, operation: Callable[[], Any]) -> Any:
-        """Run ``operation`` again when SQLite reports the database locked or busy."""
-        delay = 0.05
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                return operation()
-            except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or attempt == _LOCK_RETRIES - 1:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        conn = self._connect()
-        try:
-            return self._with_lock_retry(lambda: conn.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise self._error(exc, "read it") from exc
-
-    def _transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction (retried when locked)."""
-        conn = self._connect()
-
-        def run() -> Any:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        try:
-            return self._with_lock_retry(run)
-        except sqlite3.Error as exc:
-            raise self._error(exc, "write to it") from exc
-
-    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        return self._transaction(lambda conn: conn.execute(sql, params).rowcount)
-
-    def close(self) -> None:
-        """Close every connection this store opened (it reopens on next use)."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local = threading.local()
-
-    def __enter__(self) -> ResponseStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- revisions ----------------------------------------------------------------------------
     @staticmethod
@@ -478,8 +287,6 @@ class ResponseStore:
             The payload reads will use from now on: ``payload``, or the stored answer it
             would have spoiled.
         """
-        from .compare import lost_buckets
-
         if isinstance(payload, bytes | bytearray):
             payload = bytes(payload).decode("utf-8")
         at = _utc(now)
@@ -512,8 +319,7 @@ class ResponseStore:
                     )
                 else:
                     conn.execute(
-                        "INSERT INTO revisions (" + ", ".join(COLUMNS) + ") "
-                        "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
+                        INSERT_REVISION,
                         revision_row(key, host, query, payload, at, at, ended, bool(lost), seq=seq),
                     )
             rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
@@ -615,122 +421,3 @@ class ResponseStore:
             "ttl_seconds": self.ttl,
             "settle_hours": self.settle.total_seconds() / 3600,
         }
-
-    # -- the longest range per request each host accepts (learned by the client) --------------
-    _LIMITS_TABLE = (
-        "CREATE TABLE IF NOT EXISTS host_limits ("
-        "host TEXT NOT NULL, aggregation TEXT NOT NULL, max_days INTEGER NOT NULL, "
-        "learned_at TEXT NOT NULL, PRIMARY KEY (host, aggregation))"
-    )
-
-    def max_days(self, host: str, aggregation: str) -> int | None:
-        """The longest range (days) ``host`` accepted per request, as learned, or ``None``."""
-        self._write(self._LIMITS_TABLE)
-        rows = self._read(
-            "SELECT max_days FROM host_limits WHERE host = ? AND aggregation = ?",
-            (host.rstrip("/"), aggregation),
-        )
-        return int(rows[0][0]) if rows else None
-
-    def set_max_days(
-        self, host: str, aggregation: str, days: int, *, now: dt.datetime | None = None
-    ) -> None:
-        """Remember that ``host`` answers at most ``days`` days per ``aggregation`` request."""
-        self._write(self._LIMITS_TABLE)
-        self._write(
-            "INSERT OR REPLACE INTO host_limits (host, aggregation, max_days, learned_at) "
-            "VALUES (?, ?, ?, ?)",
-            (host.rstrip("/"), aggregation, int(days), _utc(now).isoformat()),
-        )
-
-    def clear(self, *, stream_id: str | None = None) -> int:
-        """Delete every range (all revisions), or one stream's. Returns how many ranges.
-
-        Clearing everything also repairs a corrupt store: a file that is not a readable
-        database is deleted (with its ``-wal``/``-shm`` files) and ``0`` is returned.
-        """
-        where, params = ("", ()) if stream_id is None else (" WHERE stream_id = ?", (stream_id,))
-
-        def work(conn: sqlite3.Connection) -> int:
-            (count,) = conn.execute(
-                "SELECT count(DISTINCT key) FROM revisions" + where, params
-            ).fetchone()
-            conn.execute("DELETE FROM revisions" + where, params)
-            return int(count)
-
-        try:
-            return self._transaction(work)
-        except _CorruptStoreError:
-            if stream_id is not None:
-                raise
-        self.close()
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.remove(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise self._error(exc, "delete it") from exc
-        return 0
-
-    def backup(self, target: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the live store in ``target`` (SQLite's online backup API).
-
-        Safe while other processes read and write: the copy holds every answer committed
-        when it finished. It is written next to ``target`` and renamed into place, so an
-        existing ``target`` is never left half-written.
-        """
-        target = Path(target).expanduser()
-        if target.resolve() == self.path.resolve():
-            raise StoreError(f"backup: {target} is the store itself; choose another file")
-        if target.is_dir():
-            raise StoreError(f"backup: {target} is a directory; give a file name")
-        conn = self._connect()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                self._with_lock_retry(lambda: conn.backup(dst))
-                dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-            finally:
-                dst.close()
-            os.replace(tmp, target)
-        except (sqlite3.Error, OSError) as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
-            raise StoreError(
-                f"backup of {self.path} to {target} failed ({exc.__class__.__name__}: {exc})"
-            ) from exc
-        return target
-
-    def merge_rows(self, rows: list[dict[str, Any]]) -> int:
-        """Merge exported revision rows (see :mod:`engagement_kit.store.portable`).
-
-        A row whose answer is already kept for its range only widens that revision's
-        ``fetched_at``..``seen_at``; others are added. A range the store already holds keeps
-        its answer in use (imported answers join it as older revisions). Returns how many
-        revisions were added.
-        """
-
-        def work(conn: sqlite3.Connection) -> int:
-            added = 0
-            known = {k for (k,) in conn.execute("SELECT DISTINCT key FROM revisions")}
-            for r in rows:
-                if r["key"] in known:
-                    r = {**r, "seq": 0}
-                cur = conn.execute(
-                    "UPDATE revisions SET fetched_at = min(fetched_at, ?), "
-                    "seen_at = max(seen_at, ?), ended = max(ended, ?) WHERE key = ? AND digest = ?",
-                    (r["fetched_at"], r["seen_at"], int(r["ended"]), r["key"], r["digest"]),
-                )
-                if cur.rowcount == 0:
-                    conn.execute(
-                        "INSERT INTO revisions (" + ", ".join(COLUMNS) + ") "
-                        "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
-                        tuple(r[c] for c in COLUMNS),
-                    )
-                    added += 1
-            return added
-
-        return self._transaction(work)
