@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..store import default_store_path
+from ..store.database import immediate_transaction
 from ..weeks import parse_iso_week as _week_key
 
 _LEDGER_SCHEMA = """
@@ -112,9 +113,7 @@ class Ledger:
 
     def set_firings(self, stream_id: str, week: str, rules: Iterable[str]) -> None:
         """The rules that fired for this stream and week (replacing an earlier evaluation)."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(self._db()) as db:
             db.execute(
                 "DELETE FROM alert_firings WHERE stream_id = ? AND week = ?", (stream_id, week)
             )
@@ -122,11 +121,6 @@ class Ledger:
                 "INSERT INTO alert_firings VALUES (?, ?, ?, ?)",
                 [(stream_id, r, week, _now()) for r in rules],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
 
 def _now() -> str:

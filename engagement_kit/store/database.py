@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -42,6 +42,20 @@ def _is_locked(exc: sqlite3.Error) -> bool:
 
 class _CorruptStoreError(StoreError):
     """The file exists but is not a readable engagement-kit database."""
+
+
+@contextlib.contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` on an autocommit connection, rolled back on any error
+    (the write lock is taken at the start, so a busy database fails before any work)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class Database:
@@ -122,8 +136,7 @@ class Database:
             raise sqlite3.DatabaseError(
                 f"written by a newer engagement-kit (schema {version}); upgrade engagement-kit"
             )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
             if version < SCHEMA_VERSION:
                 for statement in SCHEMA.split(";"):
@@ -131,11 +144,6 @@ class Database:
                 if version == 1:
                     self._migrate_v1(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     @staticmethod
     def _migrate_v1(conn: sqlite3.Connection) -> None:
@@ -179,15 +187,8 @@ class Database:
         conn = self._connect()
 
         def run() -> Any:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
+            with immediate_transaction(conn):
+                return work(conn)
 
         try:
             return self._with_lock_retry(run)
