@@ -29,9 +29,9 @@ that fails is tried again with exponential backoff (tenacity); it never stops th
 One job per module: :mod:`.destinations` (URLs, ``${NAME}`` references, masking), :mod:`.plan`
 (``streams.toml``'s delivery keys), :mod:`.ledger` (what was sent, which alerts fired),
 :mod:`.outbox` (the messages of a run), :mod:`.transport` (Apprise, retries), :mod:`.send` (a
-run, or a dry run with ``.eml`` files), :mod:`.summary` (``.delivery.json``, the table, the exit
-status), :mod:`.alerting` (rules on written reports, backtest, the ``alerts`` listing) and
-:mod:`.commands` (the CLI's glue).
+run), :mod:`.dry_run` (what would be sent, ``.eml`` files), :mod:`.summary`
+(``.delivery.json``, the table, the exit status), :mod:`.alerting` (rules on written reports,
+backtest, the ``alerts`` listing) and :mod:`.commands` (the CLI's glue).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Sending a run: each message to its destination once (the ledger), or, on a dry run, printed
-and written as ``.eml``."""
+"""Sending a run: each message to its destination once (the ledger), or, on a dry run, shown
+(see :mod:`.dry_run`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..messages import to_mime
 from . import transport
 from .destinations import mask, reference_env
+from .dry_run import dry_run_outcome
 from .ledger import Ledger
 from .outbox import Outcome, _fill, _Message, _plan_messages, find_reports
 from .plan import DeliveryPlan
@@ -124,25 +124,7 @@ def _deliver_one(
             ids, message.week, dest.template, kind, "failed", safe(f"{type(exc).__name__}: {exc}")
         )
     if dry_run:
-        where = ""
-        if message.email is not None:
-            name = (
-                f"{message.reports[0].slug}/{message.reports[0].week}.eml"
-                if kind == "report"
-                else f"digest-{message.reports[0].week}.eml"
-            )
-            from ..report import atomic_write
-
-            sender, to = dest.addresses()
-            eml = atomic_write(out / name, to_mime(message.email, sender=sender, to=to))
-            where = f"; email written to {eml}"
-        note = "" if url else " (a referenced variable is not set: it would fail)"
-        echo(safe(f"would send {kind} '{message.title}' to {dest.template}{note}{where}"))
-        if dest.kind == "chat" or kind == "alerts":
-            echo(safe("    " + message.body.replace("\n", "\n    ")))
-        return Outcome(
-            ids, message.week, dest.template, kind, "dry-run", safe(message.title + where)
-        )
+        return dry_run_outcome(message, ids, out, url, safe, echo)
     ok, why, tries = transport._send_with_retry(url, message)
     if not ok:
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
