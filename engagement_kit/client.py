@@ -1001,7 +1001,7 @@ class EngagementClient:
         try:
             response = retrying(send)
         except httpx.TransportError as exc:
-            spent = self._clock() - started - queued
+            spent = max(0.0, self._clock() - started - queued)  # no "-0.0s" from rounding
             raise ApiConnectionError(
                 f"could not reach {self.host} (POST {full_url}): "
                 f"{_describe_failure(exc, self.timeout)}; gave up after {attempts} attempt(s) in "
