@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..store import default_store_path
-from ..store.database import immediate_transaction
+from ..store.core import immediate_transaction
 from ..weeks import parse_iso_week as _week_key
 
 _LEDGER_SCHEMA = """

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .database import Database, _CorruptStoreError
+from .core import Database, _CorruptStoreError
 from .schema import COLUMNS, INSERT_REVISION
 
 
