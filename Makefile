@@ -12,7 +12,8 @@ USER_ID ?= $(shell id -u)
 LAB_ROOT_FLAG := $(if $(filter 0,$(USER_ID)),--allow-root)
 LAB_ARGS ?=
 NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
-             notebooks/explore/03_peak_hours.ipynb notebooks/reports/weekly_report.ipynb
+             notebooks/explore/03_peak_hours.ipynb notebooks/explore/04_cohorts.ipynb \
+             notebooks/reports/weekly_report.ipynb
 
 .PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format clean
 

@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "Explorer": "widgets",
     "FetchResult": "client",
     "ResponseStore": "store",
+    "SessionsConfig": "sessions",
     "StreamConfig": "config",
     "credentials_from_env": "auth",
     "demo_client": "demo",
@@ -49,7 +50,9 @@ _LAZY: dict[str, str] = {
     "setup_notebook": "charts",
 }
 # submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
-_SUBMODULES = frozenset({"charts", "dashboard", "metrics", "report", "weeks", "widgets"})
+_SUBMODULES = frozenset(
+    {"charts", "cohorts", "dashboard", "metrics", "report", "sessions", "weeks", "widgets"}
+)
 
 __all__ = sorted(
     [
@@ -89,7 +92,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import charts, dashboard, metrics, report, weeks, widgets
+    from . import charts, cohorts, dashboard, metrics, report, sessions, weeks, widgets
     from .auth import Credentials, credentials_from_env
     from .charts import setup_notebook
     from .client import EngagementClient, FetchResult

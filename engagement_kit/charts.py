@@ -1024,3 +1024,14 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
     from .channels import channel_mix_chart as draw
 
     return draw(frame, metric=metric)
+
+
+# Charts of true retention (sessions-based cohorts) live in their own module; re-exported here.
+from .cohort_charts import (  # noqa: E402
+    cohort_heatmap,
+    lifecycle_chart,
+    retention_curves,
+    stickiness_chart,
+)
+
+__all__ += ["cohort_heatmap", "lifecycle_chart", "retention_curves", "stickiness_chart"]

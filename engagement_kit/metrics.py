@@ -929,3 +929,10 @@ def channel_mix(frame: pd.DataFrame) -> pd.DataFrame:
     from .channels import channel_mix as table
 
     return table(frame)
+
+
+# True retention from user-level sessions (getSessions) lives in its own module; re-exported
+# here so ``metrics.cohort_retention`` sits beside the trend-based proxies.
+from .cohorts import cohort_retention, lifecycle, stickiness_histogram  # noqa: E402
+
+__all__ += ["cohort_retention", "lifecycle", "stickiness_histogram"]

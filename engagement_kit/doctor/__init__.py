@@ -17,6 +17,10 @@ the first ✘ is the one to fix; checks that cannot run because of it are shown 
    (tokens carry ``iat`` and ``exp``, so a wrong clock gets them refused);
 9. **store**: the response store can be written.
 
+A stream with ``cohorts = true`` in ``streams.toml`` also gets a **sessions** check after its
+stream row: the daily users of its last complete week recomputed from getSessions against the
+trend API (a few more requests; see :mod:`engagement_kit.cohort_checks`).
+
 At most one request per stream: the client runs without retries and without the store (so the
 platform is really asked). The checks never print a secret or a token.
 

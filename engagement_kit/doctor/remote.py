@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..auth import Credentials
 from ..client import EngagementClient
+from ..cohort_checks import sessions_check
 from ..config import StreamConfig
 from ..errors import (
     ApiConnectionError,
@@ -112,6 +113,8 @@ def _ask_streams(
             users = data.summary.get("unique_users")
             shown = f"{int(users):,} unique users" if _is_number(users) else "answered"
             results.append(Check(name, OK, f"{asked}: {shown}"))
+            if stream.cohorts:  # opted in: sessions vs trend for the last complete week
+                results.append(sessions_check(client, stream, Check))
     return results
 
 
