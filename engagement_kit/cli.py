@@ -151,6 +151,7 @@ def report(
     """
     from . import report as rpt
     from .config import StreamConfig, load_streams
+    from .summary import exit_code
 
     if config is not None and stream is not None:
         raise ConfigError("give either --config or --stream, not both")
@@ -192,7 +193,7 @@ def report(
         host=host,
         console=err,
     )
-    raise typer.Exit(rpt.exit_code(results))
+    raise typer.Exit(exit_code(results))
 
 
 @app.command()
@@ -293,7 +294,7 @@ def fetch(
         table.add_row(str(name), shown)
     out.print(table)
     if csv is not None:
-        from .report import atomic_write
+        from .files import atomic_write
 
         atomic_write(csv, data.trend.to_csv(index=False))
         out.print(f"wrote {len(data.trend):,} rows to {csv}")
@@ -392,13 +393,9 @@ def _isna(value: object) -> bool:
 
 
 def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
-    if demo:
-        from .demo import demo_client
+    from .sources import client_for
 
-        return demo_client()
-    from .client import EngagementClient
-
-    return EngagementClient(host=host)
+    return client_for("demo" if demo else "platform", host)
 
 
 def main() -> None:

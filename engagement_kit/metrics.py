@@ -36,6 +36,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._frames import check_columns as _check_columns
+from ._frames import check_metric as _check_metric
+from ._frames import finite_or_none
+from ._frames import is_engagement as _is_engagement
+from ._frames import is_hourly as _is_hourly
+from ._frames import wide as _wide
 from .errors import InvalidQueryError
 from .tidy import METRICS, SUMMARY_FIELDS
 
@@ -102,73 +108,6 @@ _KPI_COLUMNS = ("value", "previous", "change", "pct_change")
 
 
 # -- input normalisation ----------------------------------------------------------------------
-
-
-def _is_engagement(data: object) -> bool:
-    return hasattr(data, "trend") and hasattr(data, "wide") and hasattr(data, "summary")
-
-
-def _wide(data: Engagement | pd.DataFrame) -> pd.DataFrame:
-    """Any accepted input → a new wide frame: ``date``, ``hour``, ``unique``, ``new``, ``returning``.
-
-    Sorted by date then hour, fresh index; the caller's objects are never touched.
-    """
-    if _is_engagement(data):
-        frame = data.wide()  # type: ignore[union-attr]
-    elif isinstance(data, pd.DataFrame):
-        cols = set(data.columns)
-        if {"metric", "users", "date"} <= cols:
-            frame = _long_to_wide(data)
-        elif {"date", *METRICS} <= cols:
-            frame = data.copy()
-        else:
-            raise InvalidQueryError(
-                "data: expected an Engagement, its trend frame (date, hour, metric, users) or "
-                f"its wide() frame (date, hour, unique, new, returning); got columns {sorted(cols)}",
-                field="data",
-            )
-    else:
-        raise InvalidQueryError(
-            f"data: expected an Engagement or a pandas DataFrame, got {type(data).__name__}",
-            field="data",
-        )
-    if "hour" not in frame.columns:
-        frame["hour"] = pd.array([pd.NA] * len(frame), dtype="Int8")
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    frame["hour"] = frame["hour"].astype("Int8")
-    for metric in METRICS:
-        frame[metric] = frame[metric].astype("int64")
-    frame = frame.sort_values(["date", "hour"], kind="stable", na_position="first")
-    return frame.reset_index(drop=True)
-
-
-def _long_to_wide(trend: pd.DataFrame) -> pd.DataFrame:
-    keys = trend[["date"]].copy()
-    keys["hour"] = trend["hour"].astype("Int8").fillna(-1) if "hour" in trend else -1
-    keys["metric"] = trend["metric"].astype(str)
-    keys["users"] = trend["users"].to_numpy()
-    table = keys.pivot_table(
-        index=["date", "hour"], columns="metric", values="users", aggfunc="sum", fill_value=0
-    )
-    for metric in METRICS:
-        if metric not in table.columns:
-            table[metric] = 0
-    out = table[list(METRICS)].reset_index()
-    out.columns.name = None
-    out["hour"] = out["hour"].astype("Int8").mask(out["hour"] < 0)
-    return out
-
-
-def _is_hourly(wide: pd.DataFrame) -> bool:
-    return bool(len(wide)) and bool(wide["hour"].notna().any())
-
-
-def _check_metric(metric: str, allowed: Sequence[str] = METRICS) -> str:
-    if metric not in allowed:
-        raise InvalidQueryError(
-            f"metric: {metric!r} is not one of {', '.join(map(repr, allowed))}", field="metric"
-        )
-    return metric
 
 
 def _hourly_only(data: Engagement | pd.DataFrame, what: str) -> pd.DataFrame:
@@ -402,22 +341,12 @@ def kpi_dict(kpis_frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     for name, row in kpis_frame.iterrows():
         entry: dict[str, Any] = {"label": KPI_LABELS.get(str(name), str(name))}
         for col in _KPI_COLUMNS:
-            v = row.get(col, pd.NA)
-            entry[col] = None if pd.isna(v) or not math.isfinite(float(v)) else float(v)
+            entry[col] = finite_or_none(row.get(col, pd.NA))
         out[str(name)] = entry
     return out
 
 
 # -- weekly history -------------------------------------------------------------------------------
-
-
-def _check_columns(frame: pd.DataFrame, needed: Iterable[str], name: str) -> None:
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise InvalidQueryError(
-            f"{name}: missing column(s) {', '.join(missing)}; pass client.fetch_weeks output",
-            field=name,
-        )
 
 
 def week_over_week(weeks: pd.DataFrame, *, metrics: Sequence[str] = WEEKLY_METRICS) -> pd.DataFrame:
