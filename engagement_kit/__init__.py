@@ -49,7 +49,28 @@ _LAZY: dict[str, str] = {
     "setup_notebook": "charts",
 }
 # submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
-_SUBMODULES = frozenset({"charts", "dashboard", "metrics", "report", "weeks", "widgets"})
+_SUBMODULES = frozenset(
+    {
+        "auth",
+        "charts",
+        "cli",
+        "client",
+        "config",
+        "dashboard",
+        "demo",
+        "errors",
+        "files",
+        "metrics",
+        "query",
+        "report",
+        "sources",
+        "store",
+        "summary",
+        "tidy",
+        "weeks",
+        "widgets",
+    }
+)
 
 __all__ = sorted(
     [
@@ -89,7 +110,26 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import charts, dashboard, metrics, report, weeks, widgets
+    from . import (
+        auth,
+        charts,
+        cli,
+        client,
+        config,
+        dashboard,
+        demo,
+        errors,
+        files,
+        metrics,
+        query,
+        report,
+        sources,
+        store,
+        summary,
+        tidy,
+        weeks,
+        widgets,
+    )
     from .auth import Credentials, credentials_from_env
     from .charts import setup_notebook
     from .client import EngagementClient, FetchResult

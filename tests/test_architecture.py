@@ -1,0 +1,233 @@
+"""The package's shape: no import cycles, the documented API importable where it always was, every
+public submodule an attribute of ``engagement_kit``, modules of a readable size.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections import defaultdict
+
+import grimp
+import pytest
+from conftest import REPO
+
+import engagement_kit as ek
+
+PACKAGE = REPO / "engagement_kit"
+
+
+def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the groups of nodes that reach each other (cycles have > 1 node)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(edges.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                other = stack.pop()
+                on_stack.discard(other)
+                group.append(other)
+                if other == node:
+                    break
+            groups.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    # imports inside functions count too; only ``if TYPE_CHECKING:`` imports are left out
+    return grimp.build_graph("engagement_kit", exclude_type_checking_imports=True)
+
+
+def test_cycle_finder_finds_a_cycle():
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert [g for g in _strongly_connected(edges) if len(g) > 1] == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_between_modules(graph):
+    edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    cycles = [g for g in _strongly_connected(edges) if len(g) > 1]
+    assert not cycles, f"modules that import each other: {cycles}"
+
+
+def test_no_import_cycle_between_top_level_parts(graph):
+    """``report`` may use ``charts``, never the other way round (and so on for every part)."""
+
+    def part(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    edges: dict[str, set[str]] = defaultdict(set)
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if part(imported) not in (part(module), "engagement_kit"):
+                edges[part(module)].add(part(imported))
+    cycles = [g for g in _strongly_connected(edges) if len(g) > 1]
+    assert not cycles, f"parts of the package that import each other: {cycles}"
+    assert "engagement_kit.charts" in edges["engagement_kit.report"]
+
+
+def test_charts_use_no_private_name_of_metrics():
+    for path in (PACKAGE / "charts").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\bmetrics\._|\b_m\._", text), path.name
+
+
+# -- the public API -----------------------------------------------------------------------------
+
+#: What the README, the notebooks and the docstrings show, and what callers used before the
+#: report became a package: each must keep working, from where it was.
+DOCUMENTED = {
+    "engagement_kit": [
+        "EngagementClient",
+        "Explorer",
+        "demo_client",
+        "setup_notebook",
+        "Engagement",
+        "EngagementQuery",
+        "ResponseStore",
+        "StreamConfig",
+        "load_streams",
+        "parse_response",
+        "Credentials",
+        "credentials_from_env",
+        "DEMO_STREAMS",
+        "FetchResult",
+    ],
+    "engagement_kit.report": [
+        "ANOMALY_WEEKS",
+        "CELL_TIMEOUT",
+        "DEFAULT_KERNEL",
+        "DEFAULT_WEEKS_OF_HISTORY",
+        "MAX_DEFAULT_JOBS",
+        "NOTEBOOK_RELATIVE",
+        "OVERRIDDEN_LAB_BLOCKS",
+        "PARAMETER_NAMES",
+        "RENDERER_NAME",
+        "SIDECAR_MIMETYPE",
+        "SOURCES",
+        "STALE_TEMP_SECONDS",
+        "START_TIMEOUT",
+        "TEMPLATES",
+        "TEMPLATE_NAME",
+        "ReportResult",
+        "WeeklyReport",
+        "atomic_write",
+        "chart_mimebundle",
+        "default_jobs",
+        "default_notebook",
+        "demo_streams",
+        "execute_notebook",
+        "exit_code",
+        "load_weekly",
+        "notebook_to_html",
+        "print_summary",
+        "render_all",
+        "render_report",
+        "report_parameters",
+        "setup_notebook",
+        "stream_slug",
+        "summary_table",
+        "vega_bundle",
+        "write_index",
+    ],
+    "engagement_kit.charts": [
+        "anomaly_chart",
+        "hour_profile_chart",
+        "kpi_table_html",
+        "new_vs_returning_chart",
+        "peak_hours_heatmap",
+        "register_theme",
+        "setup_notebook",
+        "skip_slow_optional_imports",
+        "theme_config",
+        "trend_chart",
+        "use_theme",
+        "weekly_history_chart",
+        "METRIC_COLORS",
+        "METRIC_LABELS",
+        "HIGHLIGHT_COLOR",
+        "THEME_NAME",
+        "NO_DATA_TEXT",
+    ],
+    "engagement_kit.metrics": [
+        "coverage_window",
+        "kpis",
+        "retention_proxies",
+        "top_hours",
+        "week_over_week",
+        "weekly_stickiness",
+        "weekly_trends",
+        "check_data",
+        "anomalies",
+        "peak_hours",
+        "hour_profile",
+        "daily_totals",
+        "kpi_dict",
+        "CoverageWindow",
+        "KPI_LABELS",
+        "WEEKDAYS",
+    ],
+    "engagement_kit.weeks": ["last_complete_week", "week_bounds", "parse_iso_week", "today_in"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(DOCUMENTED))
+def test_documented_names_import_from_where_they_always_were(module):
+    mod = importlib.import_module(module)
+    for name in DOCUMENTED[module]:
+        assert getattr(mod, name) is not None, f"{module}.{name}"
+        exec(f"from {module} import {name}", {})  # the spelling users write
+
+
+def test_every_public_module_lists_names_that_resolve():
+    for info in pkgutil.walk_packages(ek.__path__, "engagement_kit."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]):
+            continue
+        mod = importlib.import_module(info.name)
+        for name in getattr(mod, "__all__", ()):
+            assert getattr(mod, name) is not None, f"{info.name}.{name}"
+
+
+def test_report_keeps_the_names_its_callers_used():
+    from engagement_kit import report
+
+    assert report.setup_notebook.__module__ == "engagement_kit.report.weekly"
+    assert report.chart_mimebundle is ek.charts.chart_mimebundle
+    assert report.atomic_write is ek.files.atomic_write
+    assert callable(report._run_task) and callable(report._kernel_start_failed)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        report.no_such_name  # noqa: B018
+    assert {"weekly", "batch", "execute", "export", "index"} <= set(dir(report))
+
+
+def test_every_public_submodule_is_an_attribute():
+    """``ek.tidy`` works without ``import engagement_kit.tidy`` first, like ``ek.metrics``."""
+    public = {
+        info.name
+        for info in pkgutil.iter_modules(ek.__path__)
+        if not info.name.startswith("_") and info.name != "__main__"
+    }
+    assert public <= ek._SUBMODULES, f"not reachable as ek.<name>: {public - ek._SUBMODULES}"
+    for name in sorted(public):
+        # __getattr__ is what runs in a fresh process, where nothing imported them yet
+        assert ek.__getattr__(name).__name__ == f"engagement_kit.{name}"
+        assert name in dir(ek)
