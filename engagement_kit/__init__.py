@@ -10,9 +10,9 @@ altair, ipywidgets, papermill and nbconvert are imported only by the parts that 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_attributes
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -94,19 +94,9 @@ __all__ = sorted(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engagement_kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {name: f".{module}:{name}" for name, module in _LAZY.items()}, _SUBMODULES, globals()
+)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

@@ -98,16 +98,9 @@ def default_notebook() -> Path:
     ConfigError
         When neither exists; the message names both paths that were tried.
     """
-    from .config import project_file
+    from .files import find_notebook
 
-    found, candidates = project_file(NOTEBOOK_RELATIVE)
-    if found is not None:
-        return found
-    tried = " or ".join(str(p) for p in candidates)
-    raise ConfigError(
-        f"cannot find the dashboard notebook {NOTEBOOK_RELATIVE} (looked for {tried}); run the "
-        "command from the engagement-kit project folder (a git checkout), or pass notebook="
-    )
+    return find_notebook(NOTEBOOK_RELATIVE, "dashboard notebook")
 
 
 def app_notebook(source: str | os.PathLike[str]) -> dict[str, Any]:

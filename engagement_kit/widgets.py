@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from .errors import EngagementError, InvalidQueryError
-from .query import CONVERSATION_STATUSES, CONVERSATION_TYPES, EngagementQuery
+from .query import CONVERSATION_STATUSES, CONVERSATION_TYPES, EngagementQuery, enum_key
 from .weeks import last_complete_week, today_in, week_bounds
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class StreamChoice:
 
 def _enum(value: object, allowed: tuple[str, ...], what: str) -> str:
     """``"Non Interactive"`` → ``"non_interactive"``; ``None`` → ``"all"``."""
-    key = "_".join(str(value or "all").strip().lower().replace("-", " ").split())
+    key = enum_key(value or "all")
     if key not in allowed:
         raise InvalidQueryError(
             f"streams: conversation {what} {value!r} is not one of {', '.join(allowed)}",

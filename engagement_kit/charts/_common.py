@@ -10,14 +10,7 @@ import pandas as pd
 from .. import _frames, metrics
 from ..tidy import METRICS
 from ..weeks import MONTHS
-from .theme import (
-    MAX_POINTS,
-    METRIC_COLORS,
-    METRIC_LABELS,
-    NO_DATA_TEXT,
-    WIDTH,
-    _alt,
-)
+from .theme import MAX_POINTS, METRIC_COLORS, METRIC_LABELS, NO_DATA_TEXT, WIDTH, _alt
 
 if TYPE_CHECKING:
     import altair as alt

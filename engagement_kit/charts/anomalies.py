@@ -8,22 +8,8 @@ import pandas as pd
 
 from .. import _frames, metrics
 from .._frames import finite_or_none
-from ._common import (
-    _alt,
-    _day_text,
-    _iso_time,
-    _no_data,
-    _time_x,
-    _title,
-    _zone,
-)
-from .theme import (
-    HEIGHT,
-    HIGHLIGHT_COLOR,
-    METRIC_COLORS,
-    METRIC_LABELS,
-    WIDTH,
-)
+from ._common import _alt, _day_text, _iso_time, _no_data, _time_x, _title, _zone
+from .theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 
 if TYPE_CHECKING:
     import altair as alt

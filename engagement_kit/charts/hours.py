@@ -7,20 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import metrics
-from ._common import (
-    _alt,
-    _hourly_wide,
-    _title,
-    _zone,
-)
-from .theme import (
-    HEATMAP_SCHEMES,
-    HEIGHT,
-    HIGHLIGHT_COLOR,
-    METRIC_COLORS,
-    METRIC_LABELS,
-    WIDTH,
-)
+from ._common import _alt, _hourly_wide, _title, _zone
+from .theme import HEATMAP_SCHEMES, HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 
 if TYPE_CHECKING:
     import altair as alt

@@ -25,13 +25,7 @@ from ._common import (
     _title,
     _zone,
 )
-from .theme import (
-    HEIGHT,
-    HIGHLIGHT_COLOR,
-    METRIC_COLORS,
-    METRIC_LABELS,
-    WIDTH,
-)
+from .theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 
 if TYPE_CHECKING:
     import altair as alt

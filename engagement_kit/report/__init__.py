@@ -41,8 +41,9 @@ neither papermill, nbconvert nor altair.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 # public (and long-standing private) name -> "module:attribute" it comes from
 _NAMES: dict[str, str] = {
@@ -152,20 +153,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    target = _NAMES.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = target.split(":")
-    value = getattr(importlib.import_module(module, __name__), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NAMES) | _SUBMODULES)
+__getattr__, __dir__ = lazy_attributes(__name__, _NAMES, _SUBMODULES, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

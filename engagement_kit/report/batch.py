@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -186,42 +186,18 @@ def render_all(
     return results
 
 
-def render_report(
-    config: StreamConfig,
-    *,
-    week: str | None = None,
-    out_dir: str | os.PathLike[str] = "reports",
-    keep_notebook: bool = False,
-    source: str = "demo",
-    host: str | None = None,
-    weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
-    notebook: str | os.PathLike[str] | None = None,
-    console: Console | None = None,
-    quiet: bool = False,
-    today: dt.date | None = None,
-) -> ReportResult:
+def render_report(config: StreamConfig, **options: Any) -> ReportResult:
     """Write one stream's weekly report (in one worker process) and refresh the index.
 
-    Same arguments as :func:`render_all` for a single stream.
+    The keyword arguments of :func:`render_all` (``week``, ``out_dir``, ``keep_notebook``,
+    ``source``, ``host``, ``weeks_of_history``, ``notebook``, ``console``, ``quiet``,
+    ``today``), for a single stream.
 
     Returns
     -------
     ReportResult
     """
-    return render_all(
-        [config],
-        week=week,
-        out_dir=out_dir,
-        jobs=1,
-        keep_notebook=keep_notebook,
-        source=source,
-        host=host,
-        weeks_of_history=weeks_of_history,
-        notebook=notebook,
-        console=console,
-        quiet=quiet,
-        today=today,
-    )[0]
+    return render_all([config], **{**options, "jobs": 1})[0]
 
 
 @contextlib.contextmanager

@@ -17,8 +17,7 @@ from papermill.exceptions import PapermillExecutionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from traitlets.utils.importstring import import_item
 
-from ..config import project_file
-from ..errors import ReportError
+from ..files import find_notebook
 from .task import DEFAULT_KERNEL
 
 __all__ = [
@@ -46,16 +45,10 @@ def default_notebook() -> Path:
 
     Raises
     ------
-    ReportError
+    ConfigError
         When neither exists (a wheel install run outside the project's folder).
     """
-    found, _ = project_file(NOTEBOOK_RELATIVE)
-    if found is not None:
-        return found
-    raise ReportError(
-        f"cannot find the report notebook {NOTEBOOK_RELATIVE}; run the command from the "
-        "engagement-kit project folder (or pass notebook=)"
-    )
+    return find_notebook(NOTEBOOK_RELATIVE, "report notebook")
 
 
 def kernel_start_failed(exc: BaseException) -> bool:
