@@ -34,7 +34,7 @@ from .params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
 from .task import ReportResult, ReportTask, set_progress_queue
 
 if TYPE_CHECKING:
-    from .kernels import KernelPool
+    from .kernels import KernelPool, PoolPlan
 
 __all__ = [
     "MAX_DEFAULT_JOBS",
@@ -242,20 +242,21 @@ def _progress(
 _kernels: KernelPool | None = None
 
 
-def _init_worker(queue: object, warm: object = None) -> None:
-    """Pool initializer: progress queue, the quick-import switch, and the warm kernel pool.
+def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
+    """Pool initializer: progress queue, the quick-import switch, and the warm kernels.
 
-    ``warm`` is a :class:`~engagement_kit.report.kernels.PoolPlan` or ``None`` (no warm kernels).
+    With a ``plan`` (:class:`~engagement_kit.report.kernels.PoolPlan`) the worker starts
+    warming its first kernel at once, while it imports papermill and nbconvert.
     """
     global _kernels
     from ..charts.theme import skip_slow_optional_imports
 
     set_progress_queue(queue)
     skip_slow_optional_imports()
-    if warm is not None:
-        from .kernels import KernelPool
+    if plan is not None:
+        from .kernels import KernelPool  # jupyter_client loads in the worker only
 
-        _kernels = KernelPool(warm)  # type: ignore[arg-type]
+        _kernels = KernelPool(plan)
         _kernels.prepare()
 
 
@@ -270,15 +271,26 @@ def _run_task(task: ReportTask) -> ReportResult:
 
 
 def _run_tasks(
-    tasks: Sequence[ReportTask], *, jobs: int, update: Callable[[int, int, int], None]
+    tasks: Sequence[ReportTask],
+    *,
+    jobs: int,
+    update: Callable[[int, int, int], None],
+    warm: bool = True,
 ) -> list[ReportResult]:
     """Run the tasks in a bounded pool of worker processes; collect results in task order.
 
     Always in worker processes (``spawn``), even for one job: a kernel or zmq failure cannot
     take the caller down, the caller's process keeps its imports and environment, and workers
     can skip a slow optional import (:func:`engagement_kit.charts.skip_slow_optional_imports`).
+    With ``warm`` (POSIX only) each worker runs its notebooks in kernels started ahead
+    (:mod:`~engagement_kit.report.kernels`), one kernel per notebook.
     """
     ctx = multiprocessing.get_context("spawn")  # never fork a threaded parent
+    plan = None
+    if warm and os.name == "posix":
+        from .kernels import PoolPlan
+
+        plan = PoolPlan.for_batch(ctx, len(tasks), tasks[0].kernel_name)
     messages = ctx.Queue()
     stop = threading.Event()
 
@@ -299,7 +311,7 @@ def _run_tasks(
     results: list[ReportResult] = []
     try:
         with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages,)
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages, plan)
         ) as pool:
             futures = [pool.submit(_run_task, t) for t in tasks]
             for task, future in zip(tasks, futures, strict=True):
