@@ -93,7 +93,7 @@ def test_forked_kernels_have_the_imports_and_share_no_state(tmp_path):
 @pytest.mark.slow
 def test_pool_hands_out_each_kernel_once_and_cleans_up(tmp_path):
     _notebook(tmp_path / "n.ipynb", "import os; print(os.getpid())")
-    pool = KernelPool(_plan(2))
+    pool = KernelPool(_plan(2), zygote=Zygote())
     pool.prepare()
     zygote_pid = pool.zygote._process.pid
     seen = []

@@ -29,6 +29,7 @@ the offline report renderer), :mod:`.time` (trend, new vs returning, weekly hist
 
 from __future__ import annotations
 
+from .._quick import skip_slow_optional_imports
 from .anomalies import anomaly_chart
 from .hours import hour_profile_chart, peak_hours_heatmap
 from .kpi_table import kpi_table_html
@@ -48,7 +49,6 @@ from .theme import (
     UP_COLOR,
     WIDTH,
     register_theme,
-    skip_slow_optional_imports,
     theme_config,
     use_theme,
 )

@@ -15,7 +15,8 @@ from typing import Any
 
 from .._frames import json_ready
 from .._html import Markup, render_block
-from .theme import skip_slow_optional_imports, use_theme
+from .._quick import skip_slow_optional_imports
+from .theme import use_theme
 
 __all__ = ["RENDERER_NAME", "chart_mimebundle", "enable_report_renderer", "setup_notebook"]
 

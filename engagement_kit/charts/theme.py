@@ -1,13 +1,12 @@
-"""The toolkit's altair theme (Okabe–Ito colours, readable sizes), the colours every chart
-uses, and the quick-import switch.
+"""The toolkit's altair theme (Okabe–Ito colours, readable sizes) and the colours every chart
+uses.
 
-altair is imported inside the functions on purpose: :func:`skip_slow_optional_imports` only helps
-before its first import, and this module is imported by report workers before that.
+altair is imported inside the functions on purpose: the quick-import switch
+(:func:`engagement_kit.charts.skip_slow_optional_imports`) only helps before its first import.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 #: Name of the registered altair theme.
@@ -126,18 +125,6 @@ def use_theme() -> str:
         The theme's name.
     """
     return register_theme(enable=True)
-
-
-def skip_slow_optional_imports() -> None:
-    """Skip ``rfc3987_syntax``, an optional jsonschema format checker that costs ~2 s per import.
-
-    jsonschema imports it eagerly when installed (python-jsonschema/jsonschema#1428) only to
-    check the ``iri`` formats, which altair never validates. Setting its ``sys.modules`` entry
-    to ``None`` is the documented way to make an import fail; jsonschema then skips the check.
-    It only helps before altair (or nbformat) is first imported in the process.
-    """
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def _alt() -> Any:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .._quick import skip_slow_optional_imports
 from ..auth import credentials_from_env
 from ..config import StreamConfig, host_from_env, normalize_host
 from ..errors import ConfigError, InvalidQueryError
@@ -32,6 +33,7 @@ from ..weeks import ended_week
 from .index import write_index
 from .params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
 from .task import ReportResult, ReportTask, set_progress_queue
+from .zygote import Zygote
 
 if TYPE_CHECKING:
     from .kernels import KernelPool, PoolPlan
@@ -249,14 +251,13 @@ def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
     warming its first kernel at once, while it imports papermill and nbconvert.
     """
     global _kernels
-    from ..charts.theme import skip_slow_optional_imports
-
     set_progress_queue(queue)
     skip_slow_optional_imports()
     if plan is not None:
+        zygote = Zygote()  # first: its imports run while this worker does its own
         from .kernels import KernelPool  # jupyter_client loads in the worker only
 
-        _kernels = KernelPool(plan)
+        _kernels = KernelPool(plan, zygote=zygote)
         _kernels.prepare()
 
 

@@ -19,18 +19,23 @@ import atexit
 import contextlib
 import dataclasses
 import os
+import signal
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
+
 from .execute import KERNEL_ARGUMENTS, START_TIMEOUT, ipc_kernel_manager
 from .params import kernel_environment_values
 from .task import DEFAULT_KERNEL
-from .zygote import Zygote, ZygoteProvisioner
+from .zygote import Zygote
 
-__all__ = ["PRELOAD", "KernelPool", "PoolPlan", "WarmKernel"]
+__all__ = ["PRELOAD", "ForkedKernel", "KernelPool", "PoolPlan", "WarmKernel", "ZygoteProvisioner"]
 
 #: What a warm kernel runs before its notebook: imports only (modules, no names in the user's
 #: namespace), the quick-import switch first, and one chart validated so altair's schema
@@ -84,6 +89,54 @@ class PoolPlan:
             self.waiting.value -= 1
             if had_kernel:
                 self.warming.value -= 1
+
+
+class ForkedKernel:
+    """What jupyter_client expects of ``subprocess.Popen``, for a kernel the zygote forked."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._process = psutil.Process(pid)
+
+    def poll(self) -> int | None:
+        try:
+            alive = self._process.is_running() and self._process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            alive = False
+        return None if alive else 0
+
+    def wait(self, timeout: float | None = None) -> int:
+        with contextlib.suppress(psutil.Error):
+            self._process.wait(timeout)
+        return 0
+
+    def send_signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ZygoteProvisioner(LocalProvisioner):
+    """A ``LocalProvisioner`` that forks its kernel from a :class:`Zygote`."""
+
+    zygote: Zygote | None = None
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        assert self.zygote is not None
+        argv = cmd[cmd.index("-f") :]  # after "python -m ipykernel_launcher"
+        env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+        pid = self.zygote.spawn(argv, env, kwargs.get("cwd"))
+        self.process = ForkedKernel(pid)  # type: ignore[assignment]
+        self.pid = pid
+        self.pgid = pid
+        return self.connection_info
 
 
 class WarmKernel:
@@ -146,9 +199,9 @@ class WarmKernel:
 class KernelPool:
     """The warm kernel of one worker process (at most one ahead), planned with the others."""
 
-    def __init__(self, plan: PoolPlan, *, fork: bool = True) -> None:
+    def __init__(self, plan: PoolPlan, *, zygote: Zygote | None = None) -> None:
         self.plan = plan
-        self.zygote = Zygote() if fork else None
+        self.zygote = zygote
         self._next: WarmKernel | None = None
         atexit.register(self.close)
 

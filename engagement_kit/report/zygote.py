@@ -7,8 +7,8 @@ environment and folder it was given, and runs ``IPKernelApp`` on the connection 
 jupyter_client wrote; nothing was ever executed in the zygote but imports, so every kernel
 starts clean and runs exactly one notebook before it is shut down.
 
-:class:`ZygoteProvisioner` is the jupyter_client side: a ``LocalProvisioner`` whose
-``launch_kernel`` asks the zygote instead of starting ``python -m ipykernel_launcher``.
+Only the standard library here: a worker starts its zygote before anything else.
+:class:`~engagement_kit.report.kernels.ZygoteProvisioner` is the jupyter_client side.
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ import sys
 import threading
 from typing import Any
 
-import psutil
-from jupyter_client.connect import KernelConnectionInfo
-from jupyter_client.provisioning import LocalProvisioner
-
-__all__ = ["PRELOAD", "ForkedKernel", "Zygote", "ZygoteProvisioner"]
+__all__ = ["PRELOAD", "Zygote"]
 
 #: What the zygote imports before it forks kernels (nothing is run that leaves state behind
 #: but modules): the quick-import switch first, then what the report notebook needs.
@@ -53,7 +49,7 @@ def main() -> None:  # pragma: no cover - runs in the zygote process (tested thr
     """
     import importlib
 
-    from engagement_kit.charts import skip_slow_optional_imports
+    from engagement_kit._quick import skip_slow_optional_imports
 
     skip_slow_optional_imports()
     for name in PRELOAD:
@@ -136,59 +132,13 @@ class Zygote:
         return int(answer)
 
     def close(self) -> None:
-        """Stop the zygote (its kernels have their own sessions and are shut down apart)."""
+        """Stop the zygote at once: it holds nothing but imports (its kernels have their own
+        sessions and are shut down apart)."""
         with contextlib.suppress(Exception):
             if self._process.stdin is not None:
                 self._process.stdin.close()
         with contextlib.suppress(Exception):
-            self._process.wait(timeout=5)
+            self._process.terminate()
+            self._process.wait(timeout=2)
         if self._process.poll() is None:
             self._process.kill()
-
-
-class ForkedKernel:
-    """What jupyter_client expects of ``subprocess.Popen``, for a kernel the zygote forked."""
-
-    stdin = stdout = stderr = None
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self._process = psutil.Process(pid)
-
-    def poll(self) -> int | None:
-        try:
-            alive = self._process.is_running() and self._process.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            alive = False
-        return None if alive else 0
-
-    def wait(self, timeout: float | None = None) -> int:
-        with contextlib.suppress(psutil.Error):
-            self._process.wait(timeout)
-        return 0
-
-    def send_signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signum)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-
-class ZygoteProvisioner(LocalProvisioner):
-    """A ``LocalProvisioner`` that forks its kernel from a :class:`Zygote`."""
-
-    zygote: Zygote | None = None
-
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        assert self.zygote is not None
-        argv = cmd[cmd.index("-f") :]  # after "python -m ipykernel_launcher"
-        env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
-        pid = self.zygote.spawn(argv, env, kwargs.get("cwd"))
-        self.process = ForkedKernel(pid)  # type: ignore[assignment]
-        self.pid = pid
-        self.pgid = pid
-        return self.connection_info
