@@ -25,8 +25,8 @@ from typing import Any
 
 import jwt
 
-from .config import ENV_EXAMPLE, ENV_FILE, load_env
 from .errors import ConfigError
+from .settings import load_settings
 
 __all__ = [
     "TOKEN_WARNING",
@@ -45,8 +45,7 @@ TOKEN_WARNING = (
 )
 _NO_CREDENTIALS = (
     "set KORE_CLIENT_ID and KORE_CLIENT_SECRET (the client id and secret of the app, from its "
-    "JWT app settings), or KORE_JWT (a ready-made token), in the environment or in "
-    f"{ENV_FILE} (copy {ENV_EXAMPLE})"
+    "JWT app settings), or KORE_JWT (a ready-made token)"
 )
 
 
@@ -234,12 +233,12 @@ def credentials_from_env(
     ConfigError
         Naming the variables to set.
     """
-    values = load_env(env, dotenv=dotenv)
-    token = values.get("KORE_JWT", "").strip()
+    settings = load_settings(env, dotenv=dotenv)
+    token = settings.jwt.get_secret_value().strip() if settings.jwt else ""
     if token:
         return Credentials(token=token)
-    client_id = values.get("KORE_CLIENT_ID", "").strip()
-    secret = values.get("KORE_CLIENT_SECRET", "").strip()
+    client_id = (settings.client_id or "").strip()
+    secret = settings.client_secret.get_secret_value().strip() if settings.client_secret else ""
     if client_id and secret:
         return Credentials(client_id, secret)
     if client_id or secret:
@@ -250,9 +249,9 @@ def credentials_from_env(
         )
         raise ConfigError(
             f"{have} is set but {lack} is not: set both (the app's client id and secret) in "
-            f"the environment or in {ENV_FILE} (copy {ENV_EXAMPLE}), or set KORE_JWT instead"
+            f"{settings.where()}, or set KORE_JWT instead"
         )
-    raise ConfigError(f"no platform credentials: {_NO_CREDENTIALS}")
+    raise ConfigError(f"no platform credentials: {_NO_CREDENTIALS}, in {settings.where()}")
 
 
 def mint_token_for_cli(

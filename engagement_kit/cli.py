@@ -23,7 +23,8 @@ app = typer.Typer(
     help=(
         "Kore.ai User Engagement Trend (v2): fetch, explore and report unique, new and "
         "returning users.\n\nStart with engagement-kit report --demo (the built-in "
-        "demo platform, no credentials needed)."
+        "demo platform, no credentials needed); then engagement-kit init makes a project "
+        "folder for your own streams."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -31,7 +32,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-store_app = typer.Typer(help="Inspect or empty the local response store.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Inspect, export, back up or empty the local response store.", no_args_is_help=True
+)
 app.add_typer(store_app, name="store")
 
 err = Console(stderr=True)
@@ -81,7 +84,18 @@ def _main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log requests and retries (no secrets).")
     ] = False,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            help="The project folder (.env, streams.toml, reports/). Default: "
+            "$ENGAGEMENT_KIT_HOME, else the nearest folder from here upwards with a .env or "
+            "streams.toml.",
+        ),
+    ] = None,
 ) -> None:
+    if project is not None:
+        _use_project(project)
     if verbose:
         import logging
 
@@ -133,7 +147,10 @@ def report(
         str | None,
         typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
     ] = None,
-    out_dir: Annotated[Path, typer.Option(help="Where reports are written.")] = Path("reports"),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where reports are written (default: reports/ of the project folder)."),
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(min=1, help="Reports run in parallel (default: cores, at most 4)."),
@@ -141,10 +158,19 @@ def report(
     keep_notebook: Annotated[
         bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
     ] = False,
+    send: Annotated[
+        bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --send: show what would be sent; send nothing.")
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="With --send: send again what was sent already.")
+    ] = False,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
-    Streams come from --demo, --config or --stream. Credentials for a real platform come only
+    Streams come from --demo, --config or --stream, else the project's streams.toml. Credentials for a real platform come only
     from the environment or .env (KORE_CLIENT_ID + KORE_CLIENT_SECRET, or KORE_JWT). Exit code
     0 when every report was written, 1 when any failed (the others are still written), 2 for
     bad arguments.
@@ -159,6 +185,7 @@ def report(
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
     if stream is None and (name or tz or channels):
         raise ConfigError("--name, --tz and --channels go with --stream")
+    config_file = config
     if config is not None:
         configs = load_streams(config)
     elif stream is not None:
@@ -176,24 +203,135 @@ def report(
         ]
     elif demo:
         configs = rpt.demo_streams()
-    elif Path("streams.toml").is_file():
-        configs = load_streams("streams.toml")
     else:
-        raise ConfigError(
-            "no streams: use --demo (the built-in demo platform), --config streams.toml, or "
-            "--stream ID (copy streams.example.toml to streams.toml to list yours)"
-        )
+        from .config import project_streams
+        from .settings import load_settings
+
+        try:
+            configs = project_streams()
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
+            ) from None
+        config_file = load_settings().streams_file
+    from . import delivery
+
+    plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
     results = rpt.render_all(
         configs,
         week=week,
-        out_dir=out_dir,
+        out_dir=reports_dir,
         jobs=jobs,
         keep_notebook=keep_notebook,
         source="demo" if demo else "platform",
         host=host,
         console=err,
     )
-    raise typer.Exit(exit_code(results))
+    sent = delivery.after_reports(
+        results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(max(exit_code(results), sent))
+
+
+@app.command(
+    epilog=(
+        "Examples: engagement-kit send (last week's reports of streams.toml); "
+        "engagement-kit send --week 2025-W48 --stream st-... --dry-run; "
+        "engagement-kit send --resend."
+    )
+)
+@_friendly
+def send(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="streams.toml with the deliver lists (default: the project's)."
+        ),
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the reports were written (default: reports/ of the project)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what would be sent where, write the .eml; send nothing."
+        ),
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="Send again what was sent already.")
+    ] = False,
+) -> None:
+    """Deliver reports already written (email, chat, webhooks) and their alerts.
+
+    Destinations are Apprise URLs in streams.toml (deliver = [...] per stream or in
+    [defaults]); secrets come from the environment or .env as ${NAME}. What was sent is
+    recorded, so a second run sends nothing unless --resend. Exit code 1 when any delivery
+    failed (the others are still sent), 2 for bad settings.
+    """
+    from . import delivery
+
+    plan = delivery.plan_for(
+        None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
+    )
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    outcomes = delivery.send_written(
+        plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(delivery.exit_code(outcomes))
+
+
+@app.command()
+@_friendly
+def alerts(
+    backtest: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Show in which of the last N weeks each rule would have fired."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="streams.toml with the alert rules (default: the project's)."
+        ),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
+    ] = None,
+    week: Annotated[
+        str | None, typer.Option(help="Last week of the backtest (default: last complete week).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
+    ] = None,
+) -> None:
+    """List the alert rules of streams.toml, or backtest them (--backtest 12).
+
+    The backtest computes each week's numbers as the report does (from the store and the
+    platform) and runs the rules oldest week first, cooldown included.
+    """
+    from . import delivery
+
+    plan = delivery.plan_for(
+        None, _streams_file(config), send=False, dry_run=False, stream_ids=stream
+    )
+    delivery.print_alerts(
+        plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
+    )
 
 
 @app.command()
@@ -216,13 +354,17 @@ def token() -> None:
 def streams(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="A streams.toml to list instead of the demo streams."),
+        typer.Option("--config", "-c", help="A streams.toml to list (default: the project's)."),
     ] = None,
 ) -> None:
-    """List the demo streams, or the streams of a streams.toml."""
+    """List the streams of the project's streams.toml (or --config FILE); else the demo streams."""
     from rich.table import Table
 
+    from .settings import load_settings
+
     table = Table("id", "name", "time zone", "filters")
+    if config is None:
+        config = load_settings().streams_file
     if config is None:
         from .demo import DEMO_STREAMS
 
@@ -303,7 +445,7 @@ def fetch(
 @store_app.command("info")
 @_friendly
 def store_info() -> None:
-    """Where the store is, how big, and what it holds per stream."""
+    """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
 
     from .store import ResponseStore
@@ -311,18 +453,116 @@ def store_info() -> None:
     info = ResponseStore().info()
     out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
     out.print(
-        f"answers: {info['entries']:,} ({info['final_entries']:,} final), "
+        f"ranges: {info['entries']:,} ({info['final_entries']:,} final, "
+        f"{info['revisions']:,} answers kept), "
         f"fetched {info['oldest_fetch'] or '-'} .. {info['newest_fetch'] or '-'}"
     )
     if info["streams"]:
-        table = Table("stream", "answers")
+        table = Table("stream", "ranges", "oldest day", "newest day")
         for sid, n in info["streams"].items():
-            table.add_row(sid, f"{n:,}")
+            first, last = info["days"].get(sid, ("-", "-"))
+            table.add_row(sid, f"{n:,}", first, last)
         out.print(table)
     out.print(
-        "The platform keeps only about six months of data: this store is your long-term record.",
+        "The platform keeps only about six months of data: this store is your long-term record "
+        "(back it up with `engagement-kit store backup` or `store export`).",
         style="dim",
     )
+
+
+@store_app.command("history")
+@_friendly
+def store_history(
+    stream: Annotated[str, typer.Argument(help="The stream (app) id.")],
+    week: Annotated[
+        str | None, typer.Option("--week", "-w", help="Only this ISO week, e.g. 2025-W45.")
+    ] = None,
+) -> None:
+    """The answers kept for a stream's ranges (revisions) and what changed between them."""
+    from rich.table import Table
+
+    from .store import ResponseStore
+    from .store.history import range_history
+
+    ranges = range_history(ResponseStore(), stream, week=week)
+    if not ranges:
+        where = f" for {week}" if week else ""
+        out.print(f"no stored answers for stream {stream}{where}")
+        raise typer.Exit(1)
+    for entry in ranges:
+        query = entry["query"]
+        table = Table(
+            "#",
+            "fetched (UTC)",
+            "last confirmed (UTC)",
+            "status",
+            "changes from the one before",
+            title=f"{query.describe()} on {entry['host']}",
+            title_justify="left",
+        )
+        for r in entry["revisions"]:
+            table.add_row(
+                str(r["revision"]),
+                f"{r['fetched_at']:%Y-%m-%d %H:%M}",
+                f"{r['seen_at']:%Y-%m-%d %H:%M}",
+                r["status"],
+                "; ".join(r["changes"]) or "-",
+            )
+        out.print(table)
+
+
+@store_app.command("export")
+@_friendly
+def store_export(
+    folder: Annotated[Path, typer.Argument(help="Folder for history.csv and answers.csv.")],
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Only this stream's ranges.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an earlier export even if it holds answers the store lacks."),
+    ] = False,
+) -> None:
+    """Write the tidy history (one row per bucket of every kept answer) as CSV files.
+
+    history.csv is for analysis (pandas.read_csv); answers.csv holds the raw answers that
+    `store import` merges back.
+    """
+    from .store import ResponseStore
+    from .store.portable import export_history
+
+    done = export_history(ResponseStore(), folder, stream_id=stream, force=force)
+    out.print(
+        f"wrote {done['rows']:,} rows ({done['ranges']:,} ranges, {done['revisions']:,} "
+        f"answers) to {done['history']} and {done['answers']}"
+    )
+
+
+@store_app.command("import")
+@_friendly
+def store_import(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `store export`.")],
+) -> None:
+    """Merge an export back into the store (importing twice changes nothing)."""
+    from .store import ResponseStore
+    from .store.portable import import_history
+
+    store = ResponseStore()
+    done = import_history(store, folder)
+    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.path}")
+
+
+@store_app.command("backup")
+@_friendly
+def store_backup(
+    file: Annotated[Path, typer.Argument(help="The copy to write, e.g. responses-backup.sqlite3")],
+) -> None:
+    """A consistent copy of the live store (safe while reports run)."""
+    from .store import ResponseStore
+
+    store = ResponseStore()
+    target = store.backup(file)
+    out.print(f"backed up {store.path} to {target}")
 
 
 @store_app.command("clear")
@@ -355,15 +595,94 @@ def dashboard(
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open a browser tab when ready.")
     ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Show the built-in demo platform, whatever is set.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="A streams.toml to offer (default: the project's)."),
+    ] = None,
 ) -> None:
     """Serve the Explorer as a standalone web app (Voilà) on 127.0.0.1 (Ctrl-C stops it).
 
-    No code is shown and nothing is loaded from the internet; it talks to the built-in demo
-    platform (the Explorer notebook's default).
+    With platform settings (KORE_HOST and credentials in the environment or the project's
+    .env) it shows your streams of streams.toml; without them, or with --demo, the built-in
+    demo platform. No code is shown and nothing is loaded from the internet.
     """
     from .dashboard import serve
 
-    raise typer.Exit(serve(port, open_browser=open_browser, echo=out.print))
+    if demo and config is not None:
+        raise ConfigError("--config lists your streams; --demo shows the demo platform's")
+    raise typer.Exit(
+        serve(port, open_browser=open_browser, echo=out.print, demo=demo, config=config)
+    )
+
+
+@app.command()
+@_friendly
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="The project folder to create or complete (default: here).")
+    ] = Path("."),
+) -> None:
+    """Make a project folder: streams.toml and .env from the examples, reports/, a README.
+
+    Files that exist are kept, never overwritten. .env is readable by you only (mode 600): it
+    will hold the app's secret. Then fill in .env and streams.toml and run engagement-kit
+    doctor.
+    """
+    from .project import init_project
+
+    result = init_project(folder)
+    for path in result.created:
+        out.print(f"created {_shown(path)}", highlight=False)
+    for path in result.kept:
+        out.print(f"kept    {_shown(path)} (exists)", highlight=False)
+    out.print(
+        f"Next: fill in {_shown(result.folder / '.env')} (KORE_HOST, KORE_CLIENT_ID, "
+        f"KORE_CLIENT_SECRET) and {_shown(result.folder / 'streams.toml')}, then run "
+        "engagement-kit doctor and engagement-kit report.",
+        highlight=False,
+    )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _use_project(folder: Path) -> None:
+    """``--project DIR``: every setting (and every kernel started from here) uses that folder."""
+    import os
+
+    from .settings import HOME_ENV
+
+    if not folder.is_dir():
+        _print_error(ConfigError(f"--project {folder}: not a folder"))
+        raise typer.Exit(2)
+    os.environ[HOME_ENV] = str(folder.resolve())
+
+
+def _streams_file(config: Path | None) -> Path:
+    """``--config``, else the project's streams.toml (ConfigError saying where it looked)."""
+    if config is not None:
+        return config
+    from .config import project_streams
+    from .settings import load_settings
+
+    found = load_settings().streams_file
+    if found is None:
+        project_streams()  # raises, naming where streams.toml was looked for
+    return found  # type: ignore[return-value]
+
+
+def _project_folder() -> Path:
+    from .settings import find_project
+
+    return find_project().folder
 
 
 @app.command("serve-demo")

@@ -753,7 +753,11 @@ class EngagementClient:
                 f"{exc} (answer for {query.describe()} from {self.host})", field=exc.field
             ) from exc
         if self.store is not None:
-            self.store.put(self.host, query, text, final=final, now=self._now())
+            # the store keeps every distinct answer but may keep using an earlier one, when
+            # this one loses data it had (e.g. zeros for days the platform no longer keeps)
+            in_use = self.store.put(self.host, query, text, final=final, now=self._now())
+            if in_use != text:
+                data = self._parse(in_use, query)
         return data
 
     def _parse(self, text: str, query: EngagementQuery) -> Engagement:

@@ -1,16 +1,11 @@
-"""Settings from the environment, ``.env`` and ``streams.toml``; read lazily, never at import.
+"""The host check and the stream model; read lazily, never at import.
 
-Environment variables (an optional ``.env`` in the current directory supplies defaults; the real
-environment wins; ``.env.example`` lists them):
+The settings (``KORE_HOST``, credentials, ``ENGAGEMENT_KIT_STORE``) are one model,
+:class:`~engagement_kit.settings.Settings`, read from the environment and the project folder's
+``.env`` (see :mod:`engagement_kit.settings` for how the project folder is found).
 
-``KORE_HOST``
-    The platform's API host, e.g. ``https://platform.kore.ai`` (or a regional/on-prem host).
-``KORE_CLIENT_ID`` + ``KORE_CLIENT_SECRET``, or ``KORE_JWT``
-    The app's credentials (see :mod:`engagement_kit.auth`).
-``ENGAGEMENT_KIT_STORE``
-    Where the response store lives (see :mod:`engagement_kit.store`).
-
-``streams.toml`` lists the streams a batch report covers, one ``[[stream]]`` table each::
+:class:`StreamConfig` is the one stream model: the entries of ``streams.toml``, the Explorer's
+stream picker and the demo streams. ``streams.toml`` lists the streams a batch report covers, one ``[[stream]]`` table each::
 
     [[stream]]
     id = "st-1234abcd-..."          # the app's stream id (General Settings page)
@@ -28,7 +23,6 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,58 +31,21 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import ConfigError, InvalidQueryError
 from .query import EngagementQuery
+from .settings import STREAMS_EXAMPLE, Settings, load_settings
 
 __all__ = [
     "Settings",
     "StreamConfig",
-    "load_env",
+    "demo_streams",
+    "host_from_env",
+    "load_settings",
     "load_streams",
     "normalize_host",
-    "settings_from_env",
 ]
 
-ENV_FILE = ".env"
-ENV_EXAMPLE = ".env.example"
-STREAMS_EXAMPLE = "streams.example.toml"
 _LOOPBACK_NAMES = {"localhost"}
-
-
-def load_env(
-    env: Mapping[str, str] | None = None, *, dotenv: bool | str | os.PathLike[str] = True
-) -> dict[str, str]:
-    """The effective settings: ``.env`` values overridden by the environment.
-
-    Parameters
-    ----------
-    env : mapping, optional
-        The environment to read (default ``os.environ``).
-    dotenv : bool or path
-        ``True`` reads ``.env`` in the current directory when it exists; a path reads that
-        file (which must exist); ``False`` reads no file.
-
-    Returns
-    -------
-    dict
-        Variable name → value; empty values are dropped (an empty variable counts as unset).
-    """
-    merged: dict[str, str] = {}
-    if dotenv:
-        path = Path(ENV_FILE) if dotenv is True else Path(dotenv)
-        if dotenv is not True and not path.is_file():
-            raise ConfigError(f"{path}: no such settings file; copy {ENV_EXAMPLE} to create it")
-        if path.is_file():
-            from dotenv import dotenv_values
-
-            try:
-                values = dotenv_values(path)
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(
-                    f"{path}: cannot read it ({exc.__class__.__name__}); fix or delete the file"
-                ) from exc
-            merged.update({k: v for k, v in values.items() if v})
-    source = os.environ if env is None else env
-    merged.update({k: v for k, v in source.items() if v})
-    return merged
+#: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
+DELIVERY_KEYS = frozenset({"deliver", "alert"})
 
 
 def normalize_host(host: str) -> str:
@@ -154,54 +111,26 @@ def _is_loopback(hostname: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Connection settings read from the environment (never holds a secret).
-
-    Attributes
-    ----------
-    host : str
-        The normalised API host, e.g. ``https://platform.kore.ai``.
-    store_path : str or None
-        ``ENGAGEMENT_KIT_STORE`` when set.
-    """
-
-    host: str
-    store_path: str | None = None
-
-
 def host_from_env(
     env: Mapping[str, str] | None = None, *, dotenv: bool | str | os.PathLike[str] = True
 ) -> str:
-    """``KORE_HOST`` from the environment or ``.env``, normalised.
+    """``KORE_HOST`` from the :class:`~engagement_kit.settings.Settings`, normalised.
 
     Raises
     ------
     ConfigError
-        Naming ``KORE_HOST`` when it is not set.
+        Naming ``KORE_HOST`` and where it was looked for when it is not set.
     """
-    values = load_env(env, dotenv=dotenv)
-    host = values.get("KORE_HOST")
-    if not host:
+    settings = load_settings(env, dotenv=dotenv)
+    if not settings.host:
         raise ConfigError(
             "no platform host: set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            f"host) in the environment or in {ENV_FILE} (see {ENV_EXAMPLE}), or pass host="
+            f"host) in {settings.where()}, or pass host="
         )
     try:
-        return normalize_host(host)
+        return normalize_host(settings.host)
     except ConfigError as exc:
         raise ConfigError(f"KORE_HOST: {exc}") from exc
-
-
-def settings_from_env(
-    env: Mapping[str, str] | None = None, *, dotenv: bool | str | os.PathLike[str] = True
-) -> Settings:
-    """Read :class:`Settings` from the environment and ``.env`` (at call time)."""
-    values = load_env(env, dotenv=dotenv)
-    return Settings(
-        host=host_from_env(values, dotenv=False),
-        store_path=values.get("ENGAGEMENT_KIT_STORE"),
-    )
 
 
 class StreamConfig(BaseModel):
@@ -220,6 +149,35 @@ class StreamConfig(BaseModel):
     conversation_type: str = "all"
     conversation_status: str = "all"
     channels: tuple[str, ...] = ()
+    #: Channel names offered as hints in the Explorer (a demo stream's channels); not a filter.
+    known_channels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_stream(cls, stream: Any) -> StreamConfig:
+        """A :class:`StreamConfig` from a mapping or any object with ``id``, ``name``, ``tz``
+        (and optionally the filters; a demo stream's ``channel_names`` become hints).
+
+        Raises
+        ------
+        ConfigError
+            Naming the field that is missing or wrong.
+        """
+        if isinstance(stream, StreamConfig):
+            return stream
+        if isinstance(stream, Mapping):
+            data = dict(stream)
+        else:
+            fields = ("id", "name", "tz", "conversation_type", "conversation_status")
+            data = {k: getattr(stream, k) for k in fields if getattr(stream, k, None) is not None}
+            hints = getattr(stream, "channel_names", ())
+            if hints:  # a demo stream: its ``channels`` is a traffic mix, not a filter
+                data["known_channels"] = tuple(hints)
+            elif getattr(stream, "channels", None):
+                data["channels"] = stream.channels
+        channels = data.get("channels")
+        if isinstance(channels, str):
+            data["channels"] = [c.strip() for c in channels.split(",") if c.strip()]
+        return cls(**data)
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -313,11 +271,11 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
 
-    unknown = sorted(set(doc) - {"stream"})
+    unknown = sorted(set(doc) - {"stream", "defaults"})
     if unknown:
         raise ConfigError(
             f"{file}: unknown top-level key(s) {', '.join(unknown)}; the file holds only "
-            "[[stream]] tables"
+            "[[stream]] tables and a [defaults] table"
         )
     entries = doc.get("stream")
     if not entries:
@@ -336,8 +294,8 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
             label += f" ({entry['id']})"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{label}: expected a [[stream]] table")
-        try:
-            stream = StreamConfig(**entry)
+        try:  # deliver/alert are read by engagement_kit.delivery
+            stream = StreamConfig(**{k: v for k, v in entry.items() if k not in DELIVERY_KEYS})
         except ConfigError as exc:
             raise ConfigError(f"{label}: {exc}") from exc
         if stream.id in seen:
@@ -370,16 +328,30 @@ def _describe_validation(exc: ValidationError) -> str:
     return f"field {loc}: {msg}"
 
 
-def project_file(relative: str | os.PathLike[str]) -> tuple[Path | None, list[Path]]:
-    """Find a file of the project checkout (e.g. a notebook): beside the package, else in cwd.
+def demo_streams() -> list[StreamConfig]:
+    """The demo platform's streams as :class:`StreamConfig` (``report --demo``, the picker)."""
+    from .demo.sessions import DEMO_STREAMS  # the list only: the demo package imports client
 
-    Returns
-    -------
-    (Path or None, list of Path)
-        The file found (or ``None``) and the places that were tried, for the error message.
+    return [StreamConfig.from_stream(s) for s in DEMO_STREAMS]
+
+
+def project_streams(settings: Settings | None = None) -> list[StreamConfig]:
+    """The streams of the project's ``streams.toml``.
+
+    Raises
+    ------
+    ConfigError
+        When the project has no ``streams.toml``, naming where it was looked for.
     """
-    candidates = list(
-        dict.fromkeys([Path(__file__).resolve().parents[1] / relative, Path.cwd() / relative])
-    )
-    found = next((path for path in candidates if path.is_file()), None)
-    return found, candidates
+    settings = settings if settings is not None else load_settings()
+    path = settings.streams_file
+    if path is None:
+        project = settings.project
+        if project is not None and project.root is not None:
+            raise ConfigError(
+                f"no streams: {project.root / 'streams.toml'} does not exist; copy "
+                f"{STREAMS_EXAMPLE} there (or run `engagement-kit init`) and list your streams"
+            )
+        where = project.where() if project is not None else "no project folder"
+        raise ConfigError(f"no streams.toml found: {where}")
+    return load_streams(path)

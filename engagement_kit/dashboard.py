@@ -6,10 +6,9 @@ answers and stops it (the whole process group: Voilà and its kernels) on exit.
 
 What is served
 --------------
-``notebooks/explore/01_explore.ipynb`` up to the cell that shows the Explorer panel: its
-introduction, the panel, and below it the notebook's guide to the controls. The cells after
-the panel demonstrate it from code, which a code-free web app cannot use. The cut copy is written to a
-temporary folder (:func:`app_notebook`); the notebook in the project is never modified.
+An app page (:func:`app_notebook`, written to a temporary folder): a title, one line on what
+it shows and where the data comes from, the Explorer panel, and below it the guide to the
+controls from ``notebooks/explore/01_explore.ipynb`` (the notebook itself is never modified).
 
 How it is served
 ----------------
@@ -23,8 +22,12 @@ How it is served
   is Voilà's ``lab`` template without its Font Awesome CDN links (Voilà's own bundle already
   carries the fonts) and without nbconvert's Mermaid CDN import. Everything else comes from
   the local server.
-* The notebook talks to the built-in demo platform (``ek.widgets.Explorer()`` with no
-  client), so the dashboard needs neither credentials nor a network.
+* The data (:mod:`engagement_kit.dashboard_app`): with platform settings (environment or the
+  project's ``.env``), the real platform and the streams of ``streams.toml`` (or
+  ``--config``); without them, or with ``--demo``, the built-in demo platform, which needs
+  neither credentials nor a network. Voilà's kernels get ``ENGAGEMENT_KIT_HOME`` (the project
+  folder), so they read the same settings; no secret is written into the page's notebook.
+  "Today" is the real today in each stream's zone.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from .dashboard_app import APP_TITLE, AppSource, app_cells, app_source
 from .errors import ConfigError, DashboardError
 
 __all__ = [
@@ -70,8 +74,6 @@ NOTEBOOK_RELATIVE = Path("notebooks") / "explore" / "01_explore.ipynb"
 #: Our offline Voilà template (``<TEMPLATE_ROOT>/voila/templates/<TEMPLATE_NAME>``).
 TEMPLATE_NAME = "ek_dashboard"
 TEMPLATE_ROOT = Path(__file__).resolve().parent / "templates"
-#: The page title of the app.
-APP_TITLE = "Engagement explorer"
 #: Seconds to wait for Voilà to answer after starting it.
 START_TIMEOUT = 60.0
 #: Seconds to wait for Voilà to exit after SIGTERM before killing what is left.
@@ -91,27 +93,27 @@ _VOILA_MAIN = (
 
 
 def default_notebook() -> Path:
-    """The Explorer notebook: in the source tree beside the package, else under the cwd.
+    """The Explorer notebook: the checkout's, else the copy inside the installed package.
 
     Raises
     ------
     ConfigError
         When neither exists; the message names both paths that were tried.
     """
-    from .files import find_notebook
+    from .project import bundled_file
 
-    return find_notebook(NOTEBOOK_RELATIVE, "dashboard notebook")
+    return bundled_file(NOTEBOOK_RELATIVE)
 
 
-def app_notebook(source: str | os.PathLike[str]) -> dict[str, Any]:
-    """The notebook as the web app shows it: everything up to the cell showing the Explorer.
+def app_notebook(source: str | os.PathLike[str], app: AppSource | None = None) -> dict[str, Any]:
+    """The notebook the web app runs: title, one line, the Explorer, then the guide.
 
-    The first code cell whose stored outputs hold a widget view ends the app; the later cells
-    (which use the panel from code) are dropped. A notebook without stored widget output is
-    kept whole. The first markdown cell (the title) stays first, the code cells follow, and
-    the other markdown cells (the guide) move below the panel. Outputs, execution counts and the saved widget state are cleared (Voilà runs
-    every cell again) and the page title is set to :data:`APP_TITLE`. Plain JSON (nbformat 4
-    on disk), so starting the dashboard does not pay nbformat's import.
+    The guide is the Explorer notebook's prose before its panel (the first code cell whose
+    stored outputs hold a widget view), minus its title cell (which tells how to run the
+    notebook); the title, the line on the data (``app``, default the demo platform) and the
+    code cell come from :func:`engagement_kit.dashboard_app.app_cells`. The saved widget state
+    is dropped and the page title set to :data:`APP_TITLE`. Plain JSON (nbformat 4 on disk), so
+    starting the dashboard does not pay nbformat's import.
 
     Returns
     -------
@@ -139,17 +141,10 @@ def app_notebook(source: str | os.PathLike[str]) -> dict[str, Any]:
         ):
             cells = cells[: index + 1]
             break
-    # the title cell first, then the panel, then the rest of the prose (the guide to the
-    # controls): a visitor sees the panel without scrolling past the guide
-    head = cells[:1] if cells and cells[0].get("cell_type") == "markdown" else []
-    rest = cells[len(head) :]
-    code = [
-        {**cell, "outputs": [], "execution_count": None}
-        for cell in rest
-        if cell.get("cell_type") == "code"
-    ]
-    prose = [cell for cell in rest if cell.get("cell_type") != "code"]
-    nb["cells"] = head + code + prose
+    if cells and cells[0].get("cell_type") == "markdown":
+        cells = cells[1:]  # the notebook's title and how to run it: not for a web app
+    guide = [cell for cell in cells if cell.get("cell_type") == "markdown"]
+    nb["cells"] = app_cells(app if app is not None else AppSource(demo=True), guide)
     metadata = {k: v for k, v in (nb.get("metadata") or {}).items() if k != "widgets"}
     nb["metadata"] = {**metadata, "title": APP_TITLE}
     return nb
@@ -356,6 +351,8 @@ def running_dashboard(
     pool_size: int = 1,
     timeout: float = START_TIMEOUT,
     capture_output: bool = True,
+    demo: bool = False,
+    config: str | os.PathLike[str] | None = None,
 ) -> Iterator[Dashboard]:
     """Start the dashboard, wait until it answers, yield it, and stop it on exit.
 
@@ -374,6 +371,12 @@ def running_dashboard(
         Seconds to wait for the server to answer.
     capture_output : bool
         Write Voilà's output to a log file (:attr:`Dashboard.log`) instead of this terminal.
+    demo, config
+        The data: the demo platform (``demo``, or no platform settings), else the platform of
+        the settings with the streams of ``config`` (default the project's ``streams.toml``);
+        see :func:`engagement_kit.dashboard_app.app_source`. Settings are read with ``env``
+        applied, from the project folder, which the kernels are pointed at
+        (``ENGAGEMENT_KIT_HOME``).
 
     Yields
     ------
@@ -392,7 +395,13 @@ def running_dashboard(
         raise ConfigError(
             f"cannot find the dashboard notebook {source}; pass the path of an existing notebook"
         )
-    nb = app_notebook(source)
+    from .settings import kernel_environment
+
+    environment = voila_environment(env)
+    environment.update(
+        {k: v for k, v in kernel_environment(environment).items() if k not in environment}
+    )
+    nb = app_notebook(source, app_source(demo=demo, config=config, env=environment))
     if port is None:
         port = _free_port()
     elif not 0 < int(port) < 65536:
@@ -412,7 +421,7 @@ def running_dashboard(
             process = subprocess.Popen(
                 voila_command(served, port=port, preheat=preheat, pool_size=pool_size),
                 cwd=folder,
-                env=voila_environment(env),
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT if log_file else None,
@@ -449,6 +458,8 @@ def serve(
     open_browser: bool = False,
     notebook: str | os.PathLike[str] | None = None,
     echo: Callable[[str], Any] = print,
+    demo: bool = False,
+    config: str | os.PathLike[str] | None = None,
 ) -> int:
     """Serve the dashboard on ``http://127.0.0.1:PORT/`` until Ctrl-C (``engagement-kit dashboard``).
 
@@ -459,7 +470,9 @@ def serve(
     ConfigError, DashboardError
         See :func:`running_dashboard`.
     """
-    with running_dashboard(port=port, notebook=notebook, capture_output=False) as dashboard:
+    with running_dashboard(
+        port=port, notebook=notebook, capture_output=False, demo=demo, config=config
+    ) as dashboard:
         echo(f"Dashboard on {dashboard.url} (Ctrl-C to stop)")
         if open_browser:
             webbrowser.open(dashboard.url)

@@ -15,13 +15,11 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from .config import project_file
-from .errors import ConfigError, ReportError
+from .errors import ReportError
 
 __all__ = [
     "STALE_TEMP_SECONDS",
     "atomic_write",
-    "find_notebook",
     "inside",
     "stream_slug",
     "sweep_stale_temp_files",
@@ -29,32 +27,6 @@ __all__ = [
 
 #: Temporary files older than this are left-overs of a killed run (a run takes minutes).
 STALE_TEMP_SECONDS = 6 * 3600
-
-
-def find_notebook(relative: str | os.PathLike[str], what: str) -> Path:
-    """One of the project's notebooks: in the source tree beside the package, else under the cwd.
-
-    Parameters
-    ----------
-    relative : path
-        E.g. ``notebooks/reports/weekly_report.ipynb``.
-    what : str
-        What the notebook is, for the message (``"report notebook"``).
-
-    Raises
-    ------
-    ConfigError
-        When neither exists (a wheel install run outside the project's folder); the message
-        names the places tried.
-    """
-    found, candidates = project_file(relative)
-    if found is not None:
-        return found
-    tried = " or ".join(str(p) for p in candidates)
-    raise ConfigError(
-        f"cannot find the {what} {relative} (looked for {tried}); run the command from the "
-        "engagement-kit project folder (a git checkout), or pass notebook="
-    )
 
 
 def _slugify(text: str, max_length: int = 60) -> str:

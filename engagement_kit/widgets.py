@@ -36,14 +36,13 @@ import time
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from .errors import EngagementError, InvalidQueryError
-from .query import CONVERSATION_STATUSES, CONVERSATION_TYPES, EngagementQuery, enum_key
+from .config import StreamConfig
+from .errors import ConfigError, EngagementError, InvalidQueryError
+from .query import CONVERSATION_STATUSES, CONVERSATION_TYPES, EngagementQuery
 from .weeks import last_complete_week, today_in, week_bounds
 
 if TYPE_CHECKING:
@@ -144,73 +143,33 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class StreamChoice:
-    """One entry of the stream picker, with the stream's own defaults.
-
-    Built from a :class:`~engagement_kit.config.StreamConfig`, a demo stream, or any object
-    with ``id``, ``name`` and ``tz`` (and optionally ``conversation_type``,
-    ``conversation_status``, ``channels``; a demo stream's ``channel_names`` are offered as
-    hints).
-    """
-
-    id: str
-    name: str
-    tz: str
-    conversation_type: str = "all"
-    conversation_status: str = "all"
-    channels: tuple[str, ...] = ()
-    known_channels: tuple[str, ...] = ()
-
-    @classmethod
-    def from_stream(cls, stream: Any) -> StreamChoice:
-        """Read ``id``, ``name``, ``tz`` and the optional filters off a stream-like object."""
-        if isinstance(stream, StreamChoice):
-            return stream
-        get = stream.get if isinstance(stream, Mapping) else lambda k, d=None: getattr(stream, k, d)
-        try:
-            stream_id, name, tz = get("id"), get("name"), get("tz")
-        except Exception as exc:  # pragma: no cover - defensive
-            raise InvalidQueryError(f"streams: cannot read {stream!r}", field="streams") from exc
-        if not (stream_id and name and tz):
-            raise InvalidQueryError(
-                f"streams: {stream!r} needs an id, a name and a tz", field="streams"
-            )
-        channels = get("channels", ()) or ()
-        if isinstance(channels, str):
-            channels = channels.split(",")
-        return cls(
-            id=str(stream_id),
-            name=str(name),
-            tz=str(tz),
-            conversation_type=_enum(get("conversation_type"), CONVERSATION_TYPES, "type"),
-            conversation_status=_enum(get("conversation_status"), CONVERSATION_STATUSES, "status"),
-            # a demo stream's ``channels`` is its traffic mix, not a filter: only names count
-            channels=tuple(c.strip() for c in channels if isinstance(c, str) and c.strip()),
-            known_channels=tuple(get("channel_names", ()) or ()),
-        )
+#: The picker's entries are :class:`~engagement_kit.config.StreamConfig` (the one stream
+#: model); the old name stays importable.
+StreamChoice = StreamConfig
 
 
-def _enum(value: object, allowed: tuple[str, ...], what: str) -> str:
-    """``"Non Interactive"`` → ``"non_interactive"``; ``None`` → ``"all"``."""
-    key = enum_key(value or "all")
-    if key not in allowed:
-        raise InvalidQueryError(
-            f"streams: conversation {what} {value!r} is not one of {', '.join(allowed)}",
-            field="streams",
-        )
-    return key
+def _stream_entry(stream: Any) -> StreamConfig:
+    """One picker entry from a StreamConfig, a demo stream or a mapping (a clear error)."""
+    try:
+        return StreamConfig.from_stream(stream)
+    except ConfigError as exc:
+        raise InvalidQueryError(f"streams: {stream!r}: {exc}", field="streams") from None
 
 
-def _default_streams(*, demo: bool) -> list[Any]:
-    """The demo streams for the demo platform; else ``streams.toml`` when it exists."""
-    if not demo and Path("streams.toml").is_file():
-        from .config import load_streams
+def _default_client() -> Any:
+    """The real client when platform settings are present (environment or the project's
+    ``.env``), else the built-in demo platform."""
+    from .settings import load_settings
+    from .sources import client_for
 
-        return list(load_streams("streams.toml"))
-    from .demo import DEMO_STREAMS
+    return client_for("platform" if load_settings().has_platform else "demo")
 
-    return list(DEMO_STREAMS)
+
+def _default_streams(*, demo: bool) -> list[StreamConfig]:
+    """The demo streams for the demo platform; else the project's ``streams.toml``."""
+    from .config import demo_streams, project_streams
+
+    return demo_streams() if demo else project_streams()
 
 
 def _in_kernel() -> bool:
@@ -255,13 +214,15 @@ class Explorer:
     Parameters
     ----------
     client : EngagementClient, optional
-        Anything with the :meth:`EngagementClient.fetch` signature. Default:
+        Anything with the :meth:`EngagementClient.fetch` signature. Default: the real
+        :class:`~engagement_kit.client.EngagementClient` when platform settings are present
+        (``KORE_HOST`` or credentials in the environment or the project's ``.env``), else
         :func:`engagement_kit.demo.demo_client` (the built-in demo platform).
     streams : iterable, optional
-        :class:`~engagement_kit.config.StreamConfig`, demo streams or :class:`StreamChoice`
-        entries for the picker. Default: with a ``client`` given, ``streams.toml`` in the
-        working directory when it exists; otherwise (and always with the demo client) the demo
-        streams.
+        :class:`~engagement_kit.config.StreamConfig` entries (or demo streams, or mappings with
+        ``id``, ``name``, ``tz`` and optional filters) for the picker. Default: the demo
+        streams with the demo client, else the project's ``streams.toml`` (an error naming
+        where it was looked for when there is none).
     today : date, optional
         The day presets count back from (default: today in the selected time zone). Pin it for
         reproducible notebooks and tests.
@@ -297,7 +258,7 @@ class Explorer:
     Examples
     --------
     >>> import engagement_kit as ek
-    >>> explorer = ek.Explorer()   # demo platform
+    >>> explorer = ek.Explorer()   # your streams with settings present, else the demo platform
     >>> explorer                   # displays the panel in a notebook
     """
 
@@ -310,13 +271,11 @@ class Explorer:
         background: bool | None = None,
     ) -> None:
         if client is None:
-            from .demo import demo_client
-
-            client = demo_client()
+            client = _default_client()
         if streams is None:
             streams = _default_streams(demo=_is_demo(client))
         self.client = client
-        self.streams: list[StreamChoice] = [StreamChoice.from_stream(s) for s in streams]
+        self.streams: list[StreamConfig] = [_stream_entry(s) for s in streams]
         if not self.streams:
             raise InvalidQueryError("streams: give at least one stream", field="streams")
         ids = [s.id for s in self.streams]
@@ -438,10 +397,10 @@ class Explorer:
             ]
         )
 
-    def _stream_choice(self) -> StreamChoice:
+    def _stream_choice(self) -> StreamConfig:
         return next(s for s in self.streams if s.id == self.stream.value)
 
-    def _apply_stream_defaults(self, stream: StreamChoice) -> None:
+    def _apply_stream_defaults(self, stream: StreamConfig) -> None:
         """Reset zone and filters to the stream's own, and re-apply the date preset."""
         self._syncing = True
         try:

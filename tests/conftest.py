@@ -23,7 +23,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test sees the developer's credentials, host or store."""
     for name in list(os.environ):
-        if name.startswith("KORE_"):
+        if name.startswith("KORE_") or name == "ENGAGEMENT_KIT_HOME":
             monkeypatch.delenv(name)
     store_dir = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store_dir / "responses.sqlite3"))
@@ -38,3 +38,13 @@ def fixture_payload():
         return json.loads((FIXTURES / f"doc_sample_{kind}.json").read_text())
 
     return load
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A fresh :class:`ResponseStore` in the test's own folder, closed afterwards."""
+    from engagement_kit.store import ResponseStore
+
+    s = ResponseStore(tmp_path / "responses.sqlite3")
+    yield s
+    s.close()

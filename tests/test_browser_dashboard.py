@@ -12,6 +12,7 @@ A screenshot goes to ``test-output/screenshots/dashboard.png``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import os
@@ -45,13 +46,16 @@ def dashboard(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Das
     store = tmp_path_factory.mktemp("dashboard-store") / "responses.sqlite3"
     env: dict[str, str | None] = {"ENGAGEMENT_KIT_STORE": str(store)}
     env.update({name: None for name in os.environ if name.startswith("KORE_")})
-    with running_dashboard(env=env) as running:
+    with running_dashboard(env=env, demo=True) as running:
         yield running
 
 
-@pytest.fixture(scope="module")
-def app(browser, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
-    """The dashboard page, loaded once: (page, watch). Waits for the first KPI table."""
+@contextlib.contextmanager
+def open_app(browser: Any, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
+    """The dashboard page in a new browser context: (page, watch), after the first KPI table.
+
+    Every request must go to the dashboard itself (or be a ``data:`` URL).
+    """
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     origin = dashboard.url.rstrip("/")
@@ -65,6 +69,13 @@ def app(browser, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
         context.close()
     if dashboard.process.poll() is not None:  # pragma: no cover - diagnostics only
         pytest.fail(f"Voilà stopped during the tests:\n{dashboard.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def app(browser, dashboard: Dashboard) -> Iterator[tuple[Any, Watch]]:
+    """The dashboard page, loaded once: (page, watch). Waits for the first KPI table."""
+    with open_app(browser, dashboard) as loaded:
+        yield loaded
 
 
 # -- reading and driving the panel by its visible labels ----------------------------------------
@@ -179,8 +190,12 @@ def test_first_page_shows_the_panel_with_the_clients_numbers(app):
     page, seen = app
     assert page.locator(".jp-CodeCell .jp-InputArea-editor, .cm-editor").count() == 0
     text = page.inner_text("body")
-    for code in ("import engagement_kit", "explorer.load()", "setup_notebook"):
+    for code in ("import engagement_kit", "explorer.load()", "setup_notebook", "app_explorer"):
         assert code not in text, f"code is shown: {code}"
+    assert "'svg'" not in text  # no stray output (the value of ek.setup_notebook())
+    assert "Engagement explorer" in text and "built-in demo platform" in text
+    for instruction in ("Run All", "make lab", "Run ▸"):
+        assert instruction not in text, f"notebook instructions on the app page: {instruction}"
     assert page.get_by_role("button", name="Load").is_enabled()
     query = controls(page)
     assert query["stream_id"] == DEMO_STREAMS[0].id

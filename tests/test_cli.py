@@ -28,7 +28,13 @@ def test_version_and_help_list_every_command():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, "store info", "store clear"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        *COMMANDS,
+        *(f"store {c}" for c in ("info", "clear", "history", "export", "import", "backup")),
+    ],
+)
 def test_every_command_has_help(command):
     result = invoke(*command.split(), "--help")
     assert result.exit_code == 0, result.output

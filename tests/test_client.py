@@ -775,8 +775,9 @@ def test_a_not_final_answer_expires_after_the_ttl(tmp_path):
 
 
 def test_finality_uses_the_querys_time_zone(tmp_path):
-    # 2025-12-10 12:00 UTC is already 2025-12-11 in Pacific/Kiritimati (UTC+14)
-    store = ResponseStore(tmp_path / "s.sqlite3")
+    # 2025-12-10 12:00 UTC is already 2025-12-11 in Pacific/Kiritimati (UTC+14); settle=0:
+    # final as soon as the range has ended in its zone
+    store = ResponseStore(tmp_path / "s.sqlite3", settle=0)
     client = make_client(daily_answer, store=store)
     client.fetch("st-abc_1", "2025-12-10", "2025-12-10", tz="Pacific/Kiritimati")
     client.fetch("st-abc_1", "2025-12-10", "2025-12-10", tz="UTC")

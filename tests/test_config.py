@@ -7,16 +7,14 @@ from pathlib import Path
 import pytest
 
 from engagement_kit.config import (
-    Settings,
     StreamConfig,
     host_from_env,
-    load_env,
     load_streams,
     normalize_host,
-    settings_from_env,
 )
 from engagement_kit.errors import ConfigError
 from engagement_kit.query import EngagementQuery
+from engagement_kit.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,23 +60,16 @@ def test_normalize_host_refuses(given, needle):
 
 
 # -- environment ----------------------------------------------------------------------------
-def test_load_env_merges_dotenv_under_the_environment(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("A=from-file\nB=from-file\nEMPTY=\n")
-    monkeypatch.chdir(tmp_path)
-    values = load_env({"B": "from-env", "C": "", "D": "d"})
-    assert values == {"A": "from-file", "B": "from-env", "D": "d"}
-    assert load_env({"B": "x"}, dotenv=False) == {"B": "x"}
-
-
-def test_host_and_settings_from_env(tmp_path, monkeypatch):
+def test_host_and_store_from_the_environment_and_dotenv(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:
         host_from_env({})
     assert "KORE_HOST" in str(info.value) and ".env.example" in str(info.value)
+    assert str(tmp_path) in str(info.value)  # names where it looked
     (tmp_path / ".env").write_text("KORE_HOST=bots.kore.ai\n")
     assert host_from_env({}) == "https://bots.kore.ai"
-    settings = settings_from_env({"ENGAGEMENT_KIT_STORE": "/data/r.sqlite3"})
-    assert settings == Settings(host="https://bots.kore.ai", store_path="/data/r.sqlite3")
+    settings = load_settings({"ENGAGEMENT_KIT_STORE": "/data/r.sqlite3"})
+    assert settings.host == "bots.kore.ai" and settings.store_path == Path("/data/r.sqlite3")
     with pytest.raises(ConfigError, match="KORE_HOST: host"):
         host_from_env({"KORE_HOST": "http://bots.kore.ai"})
 

@@ -20,6 +20,7 @@ import pytest
 
 from engagement_kit import dashboard
 from engagement_kit.dashboard import DashboardError, app_notebook, running_dashboard
+from engagement_kit.dashboard_app import AppSource, app_source
 from engagement_kit.errors import ConfigError, EngagementError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,11 +124,11 @@ def _code(text: str, *, widget: bool = False) -> dict:
     }
 
 
-def test_app_notebook_ends_at_the_panel_and_puts_the_guide_below_it(tmp_path):
+def test_app_notebook_is_title_line_panel_then_the_guide(tmp_path):
     source = tmp_path / "nb.ipynb"
     original = _notebook(
         [
-            _md("# Title"),
+            _md("# Title: how to run this notebook"),
             _md("## Guide"),
             _code("import x"),
             _code("panel", widget=True),
@@ -137,29 +138,54 @@ def test_app_notebook_ends_at_the_panel_and_puts_the_guide_below_it(tmp_path):
     )
     source.write_text(json.dumps(original))
     nb = app_notebook(source)
-    assert [c["source"] for c in nb["cells"]] == ["# Title", "import x", "panel", "## Guide"]
-    assert all(c["outputs"] == [] for c in nb["cells"] if c["cell_type"] == "code")
-    assert all(c["execution_count"] is None for c in nb["cells"] if c["cell_type"] == "code")
+    title, code, *guide = nb["cells"]
+    assert title["source"].startswith(f"# {dashboard.APP_TITLE}\n\n")
+    assert "built-in demo platform" in title["source"]  # where the data comes from
+    assert code["cell_type"] == "code" and code["outputs"] == []
+    assert code["source"].endswith("app_explorer(demo=True, streams=None)")
+    assert [c["source"] for c in guide] == ["## Guide"]
     assert "widgets" not in nb["metadata"]
     assert nb["metadata"]["title"] == dashboard.APP_TITLE
     assert nb["metadata"]["kernelspec"] == {"name": "python3"}
     assert json.loads(source.read_text()) == original  # the source file is not touched
 
 
-def test_app_notebook_without_widget_output_keeps_every_cell(tmp_path):
+def test_app_notebook_names_the_platform_and_streams_file(tmp_path):
     source = tmp_path / "nb.ipynb"
-    source.write_text(json.dumps(_notebook([_code("a"), _md("b"), _code("c")])))
-    assert [c["source"] for c in app_notebook(source)["cells"]] == ["a", "c", "b"]
+    source.write_text(json.dumps(_notebook([_md("# T"), _code("panel", widget=True)])))
+    app = AppSource(demo=False, host="https://bots.example", streams=tmp_path / "s.toml")
+    title, code = app_notebook(source, app)["cells"]
+    assert "https://bots.example" in title["source"] and "s.toml" in title["source"]
+    assert f"app_explorer(demo=False, streams={str(tmp_path / 's.toml')!r})" in code["source"]
 
 
-def test_the_real_explore_notebook_is_cut_after_the_explorer():
+def test_the_real_explore_notebook_gives_an_app_page_without_running_instructions():
     nb = app_notebook(dashboard.default_notebook())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    last = "".join(code[-1]["source"])
-    assert "Explorer(" in last
-    assert nb["cells"][0]["cell_type"] == "markdown"
-    assert "".join(nb["cells"][0]["source"]).startswith("# ")
-    assert not any("explorer.kpis" in "".join(c["source"]) for c in code)
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    assert "How to use the controls" in text
+    for instruction in ("Run All", "make lab", "Run ▸", "setup_notebook", "today="):
+        assert instruction not in text
+    assert [c["cell_type"] for c in nb["cells"]].count("code") == 1
+
+
+def test_app_source_is_demo_without_settings_and_checks_real_settings_up_front(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert app_source() == AppSource(demo=True)
+    (tmp_path / ".env").write_text("KORE_HOST=https://bots.example\nKORE_JWT=a.b.c\n")
+    with pytest.raises(ConfigError, match=r"streams\.toml"):
+        app_source()  # real settings but no streams: said before Voilà starts
+    (tmp_path / "streams.toml").write_text('[[stream]]\nid = "st-a"\nname = "A"\ntz = "UTC"\n')
+    assert app_source() == AppSource(
+        demo=False, host="https://bots.example", streams=tmp_path / "streams.toml"
+    )
+    assert app_source(demo=True) == AppSource(demo=True)
+    page = json.dumps(app_notebook(dashboard.default_notebook(), app_source()))
+    assert "a.b.c" not in page and "KORE_JWT" not in page  # no secret in the served notebook
+    (tmp_path / ".env").write_text("KORE_HOST=https://bots.example\n")
+    with pytest.raises(ConfigError, match="KORE_CLIENT_ID"):
+        app_source()
 
 
 def test_default_notebook_is_the_explore_notebook_of_this_checkout():
@@ -208,7 +234,7 @@ def test_running_dashboard_serves_an_offline_page_and_stops_the_whole_group(tmp_
     import psutil
 
     env = {"ENGAGEMENT_KIT_STORE": str(tmp_path / "store.sqlite3")}
-    with running_dashboard(env=env, timeout=60) as running:
+    with running_dashboard(env=env, timeout=60, demo=True) as running:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", running.url)
         assert running.notebook.parent != dashboard.default_notebook().parent
         with httpx.Client(trust_env=False, timeout=90) as client:
@@ -224,7 +250,7 @@ def test_running_dashboard_serves_an_offline_page_and_stops_the_whole_group(tmp_
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", running.port))  # the port is free again
 
-    assert "Explore one stream" in page and "Engagement explorer" in page
+    assert "Engagement explorer" in page and "built-in demo platform" in page
     assert "ek_dashboard" in page  # our template served it
     external = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//[^"'\s>]+""", page)
     assert external == []

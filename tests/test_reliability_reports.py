@@ -242,7 +242,7 @@ def descendants(pid: int) -> list[int]:
 
 def count_rows(store: Path) -> int:
     with sqlite3.connect(store, timeout=30) as conn:
-        return conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM revisions").fetchone()[0]
 
 
 def test_a_run_killed_mid_way_leaves_the_previous_report_and_the_store_intact(batch):

@@ -6,13 +6,13 @@ import datetime as dt
 import multiprocessing
 import sqlite3
 import threading
-from pathlib import Path
 
 import pytest
 
 from engagement_kit.errors import StoreError
 from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
+from engagement_kit.store.schema import COLUMNS
 
 HOST = "https://platform.kore.ai"
 T0 = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC)
@@ -23,13 +23,6 @@ def q(
     stream: str = "st-1", start: str = "2025-12-01", end: str = "2025-12-05", **kw
 ) -> EngagementQuery:
     return EngagementQuery(stream_id=stream, start=start, end=end, **kw)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ResponseStore:
-    s = ResponseStore(tmp_path / "responses.sqlite3")
-    yield s
-    s.close()
 
 
 def test_nothing_is_created_until_first_use(tmp_path):
@@ -141,8 +134,9 @@ def test_wal_mode_and_schema(store):
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(responses)")]
-        assert columns == ["key", "host", "stream_id", "query", "payload", "fetched_at", "final"]
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(revisions)")]
+        assert columns == ["id", *COLUMNS]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         conn.close()
 

@@ -569,7 +569,9 @@ def test_missing_credentials_name_what_to_set():
 
     never = httpx.MockTransport(lambda request: pytest.fail("no request may be sent"))
     client = EngagementClient(host="https://platform.example.invalid", transport=never, store=False)
-    explorer = Explorer(client, streams=[StreamChoice("st-x", "X", "UTC")], background=False)
+    explorer = Explorer(
+        client, streams=[StreamChoice(id="st-x", name="X", tz="UTC")], background=False
+    )
     assert explorer.load() is False
     assert explorer.error.startswith("Settings missing: ")
     assert "KORE_CLIENT_ID" in explorer.error or "KORE_JWT" in explorer.error
@@ -614,11 +616,11 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
     assert Explorer(recorder, streams=[platform_spelling]).conversation_type.value == (
         "non_interactive"
     )
-    with pytest.raises(ValueError, match="conversation status 'open' is not one of"):
+    with pytest.raises(ValueError, match="conversation_status: 'open' is not allowed"):
         Explorer(recorder, streams=[{**platform_spelling, "conversation_status": "open"}])
     with pytest.raises(ValueError, match="at least one stream"):
         Explorer(recorder, streams=[], background=False)
     with pytest.raises(ValueError, match="once"):
         Explorer(recorder, streams=[RETAIL, RETAIL], background=False)
-    with pytest.raises(ValueError, match="needs an id, a name and a tz"):
+    with pytest.raises(ValueError, match="every stream needs id, name and tz"):
         Explorer(recorder, streams=[{"id": "st-x"}], background=False)

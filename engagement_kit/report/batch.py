@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .._quick import skip_slow_optional_imports
 from ..auth import credentials_from_env
 from ..config import StreamConfig, host_from_env, normalize_host
+from ..config import demo_streams as config_demo_streams
 from ..errors import ConfigError, InvalidQueryError
 from ..files import stream_slug
 from ..sources import check_source
@@ -56,9 +57,7 @@ def default_jobs() -> int:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    from ..demo import DEMO_STREAMS  # the demo platform loads only when asked for
-
-    return [StreamConfig(id=s.id, name=s.name, tz=s.tz) for s in DEMO_STREAMS]
+    return config_demo_streams()
 
 
 def _resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:

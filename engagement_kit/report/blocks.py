@@ -148,6 +148,8 @@ def checks_table(report: WeeklyReport) -> HTML:
 
 
 def footer(report: WeeklyReport) -> HTML:
-    """Toolkit version and the parameters this report was made with."""
+    """Whether the numbers were settled (and recent revisions), the toolkit version and the
+    parameters this report was made with."""
     parameters = [(k, repr(v)) for k, v in report.parameters.items()]
-    return HTML(render_block("footer", version=__version__, parameters=parameters))
+    notes = report.store_note.text() if report.store_note is not None else []
+    return HTML(render_block("footer", version=__version__, parameters=parameters, notes=notes))

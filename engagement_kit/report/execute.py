@@ -17,7 +17,7 @@ from papermill.exceptions import PapermillExecutionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from traitlets.utils.importstring import import_item
 
-from ..files import find_notebook
+from ..project import bundled_file
 from .task import DEFAULT_KERNEL
 
 __all__ = [
@@ -41,14 +41,14 @@ NOTEBOOK_RELATIVE = Path("notebooks") / "reports" / "weekly_report.ipynb"
 
 
 def default_notebook() -> Path:
-    """The report notebook: in the source tree beside the package, else under the cwd.
+    """The report notebook: the checkout's, else the copy inside the installed package.
 
     Raises
     ------
     ConfigError
-        When neither exists (a wheel install run outside the project's folder).
+        When neither exists (a broken installation).
     """
-    return find_notebook(NOTEBOOK_RELATIVE, "report notebook")
+    return bundled_file(NOTEBOOK_RELATIVE)
 
 
 def kernel_start_failed(exc: BaseException) -> bool:

@@ -49,6 +49,7 @@ def _report_entry(stream_dir: Path, week: str, data: dict[str, Any]) -> dict[str
         "change": change.get("pct_change"),
         "warnings": sum(1 for c in data.get("checks") or [] if c.get("level") == "warning"),
         "anomalies": len(data.get("anomalies") or []),
+        "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
         "generated_at": data.get("generated_at", ""),
     }
 
@@ -91,6 +92,7 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                     entry.setdefault(key, fallback)
             if ok:
                 entry["report"] = _report_entry(stream_dir, week, data)
+                entry["delivery"] = _read_json(stream_dir / f"{week}.delivery.json") or {}
             else:
                 entry["error"] = _error_entry(stream_dir, data)
     return sorted(

@@ -10,8 +10,9 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..config import load_env
-from ..errors import ConfigError, ReportError
+from ..errors import ReportError
+from ..settings import kernel_environment as settings_environment
+from ..settings import known_secrets
 from ..sources import check_source
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_WEEKS_OF_HISTORY",
     "PARAMETER_NAMES",
-    "SECRET_ENV",
     "SIDECAR_MIMETYPE",
     "check_no_secret",
     "kernel_environment",
@@ -44,8 +44,6 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "host",
     "weeks_of_history",
 )
-#: Environment variables holding credentials (kept out of parameters, files and messages).
-SECRET_ENV: tuple[str, ...] = ("KORE_CLIENT_SECRET", "KORE_JWT")
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
 
 
@@ -85,10 +83,6 @@ def report_parameters(
     return params
 
 
-def _secrets() -> list[str]:
-    return [v for k in SECRET_ENV if (v := os.environ.get(k, "").strip())]
-
-
 def check_no_secret(params: Mapping[str, Any]) -> None:
     """Refuse parameters that are not report parameters, not literals, or hold a credential.
 
@@ -96,7 +90,7 @@ def check_no_secret(params: Mapping[str, Any]) -> None:
     ------
     ReportError
     """
-    secrets = _secrets()
+    secrets = known_secrets()
     for name, value in params.items():
         if name not in PARAMETER_NAMES or any(w in name.lower() for w in _SECRET_WORDS):
             raise ReportError(f"parameter {name!r} is not a report parameter")
@@ -110,19 +104,16 @@ def check_no_secret(params: Mapping[str, Any]) -> None:
 
 
 def kernel_environment_values() -> dict[str, str]:
-    """The ``KORE_*`` values from ``.env`` that the environment does not already set."""
-    try:
-        values = load_env(dotenv=True)
-    except ConfigError:
-        values = {}
-    return {k: v for k, v in values.items() if k.startswith("KORE_") and k not in os.environ and v}
+    """What a kernel needs to find the project's settings (``ENGAGEMENT_KIT_HOME``), unless the
+    environment already sets it. Never a secret: the kernel reads those itself."""
+    return {k: v for k, v in settings_environment().items() if k not in os.environ}
 
 
 @contextlib.contextmanager
 def kernel_environment() -> Iterator[None]:
-    """``KORE_*`` values from ``.env`` into ``os.environ`` (the kernel inherits it), then undo.
-
-    Variables already in the environment win over ``.env``.
+    """``ENGAGEMENT_KIT_HOME`` (the project folder) into ``os.environ`` for the kernel to
+    inherit, then undo: the kernel reads the project's settings (``.env``: host, credentials,
+    store) itself, wherever it starts. Variables already in the environment win.
     """
     added = kernel_environment_values()
     os.environ.update(added)
@@ -136,6 +127,6 @@ def kernel_environment() -> Iterator[None]:
 def one_sentence(text: str, limit: int = 400) -> str:
     """The first line of ``text``, credentials from the environment replaced by ``***``."""
     line = " ".join(str(text).strip().splitlines()[:1]).strip() or "unknown error"
-    for secret in _secrets():
+    for secret in known_secrets():
         line = line.replace(secret, "***")
     return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -21,6 +21,7 @@ from .._frames import json_number, json_ready
 from ..errors import InvalidQueryError
 from ..query import EngagementQuery
 from ..sources import check_source, client_for
+from ..store.history import report_note
 from ..tidy import METRICS, Engagement, merge_engagements
 from ..weeks import parse_iso_week, week_bounds, week_labels
 from . import blocks
@@ -29,6 +30,7 @@ from .params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE
 if TYPE_CHECKING:
     from ..client import EngagementClient
     from ..metrics import CoverageWindow
+    from ..store.history import StoreNote
 
 __all__ = [
     "ANOMALY_WEEKS",
@@ -67,6 +69,8 @@ class WeeklyReport:
         ``client.fetch_weeks`` output for the weeks ending with this one (oldest first).
     generated_at : str
         When the data was loaded, ISO 8601 in UTC.
+    store_note : StoreNote, optional
+        Whether the numbers were settled, and the weeks the platform revised lately.
     """
 
     stream_id: str
@@ -84,6 +88,7 @@ class WeeklyReport:
     recent: Engagement
     history: pd.DataFrame
     generated_at: str
+    store_note: StoreNote | None = None
 
     def __repr__(self) -> str:
         return (
@@ -403,6 +408,7 @@ def load_weekly(
         hourly = client.fetch(
             probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
         )
+        store_note = _store_note(client, probe, week_labels(week, weeks))
     finally:
         if owns:
             client.close()
@@ -423,6 +429,16 @@ def load_weekly(
         recent=recent,
         history=history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        store_note=store_note,
+    )
+
+
+def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> StoreNote:
+    """Settled or not, and recent revisions, of the answers this report shows."""
+    daily = [probe.replace(start=a, end=b) for a, b in map(week_bounds, labels)]
+    hourly = probe.replace(aggregation="hourly", start=daily[-1].start, end=daily[-1].end)
+    return report_note(
+        client.store, client.host, [*daily[-2:], hourly], now=client._now(), revised=daily
     )
 
 
