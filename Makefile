@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# JupyterLab refuses to start as root (a container, a cloud notebook VM) without --allow-root;
+# Voila (make dashboard) does not check, so it needs nothing.
+USER_ID ?= $(shell id -u)
+LAB_ROOT_FLAG := $(if $(filter 0,$(USER_ID)),--allow-root)
+LAB_ARGS ?=
 NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
              notebooks/explore/03_peak_hours.ipynb notebooks/reports/weekly_report.ipynb
 
@@ -33,8 +38,9 @@ test: $(STAMP) ## Run the whole suite: unit, property, notebooks (nbval), report
 test-fast: $(STAMP) ## Unit tests only (skips kernels, servers and browsers)
 	$(BIN)/python -m pytest tests -m "not slow and not browser" -q
 
-lab: $(STAMP) ## Open JupyterLab on notebooks/ (widgets work out of the box)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP) ## Open JupyterLab on notebooks/ (widgets work out of the box; as root too)
+	$(if $(LAB_ROOT_FLAG),@echo "Running as root: adding --allow-root (JupyterLab refuses root without it)")
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
 notebooks: $(STAMP) ## Re-execute the notebooks in place on the demo platform (refresh stored outputs)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NOTEBOOKS)

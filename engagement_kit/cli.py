@@ -48,14 +48,20 @@ def _friendly(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .stopping import Stopped, stop_on_signals
+
         try:
-            return fn(*args, **kwargs)
+            with stop_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+                return fn(*args, **kwargs)
         except (InvalidQueryError, ConfigError) as exc:
             _print_error(exc)
             raise typer.Exit(2) from None
         except EngagementError as exc:
             _print_error(exc)
             raise typer.Exit(1) from None
+        except Stopped as exc:
+            err.print(f"stopped ({exc.name})", style="yellow")
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted", style="yellow")
             raise typer.Exit(130) from None
@@ -336,6 +342,32 @@ def alerts(
 
 @app.command()
 @_friendly
+def doctor(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The streams.toml to check (default: the project's)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds allowed for each network step.")
+    ] = 10.0,
+) -> None:
+    """Check the settings, the way to the platform and every stream, in order (run it first).
+
+    Settings found, host name resolves, TLS handshake, token minted, token accepted, each
+    stream of streams.toml answers a one-day request, the local clock agrees with the
+    platform's, the store is writable. Prints the fix for each failed check. At most one
+    request per stream; no secret is printed. Exit code 0 when every check passed, 1 when one
+    failed, 2 when the settings are wrong.
+    """
+    from .doctor import diagnose, print_diagnosis
+
+    diagnosis = diagnose(config=config, timeout=timeout)
+    print_diagnosis(diagnosis, out)
+    raise typer.Exit(diagnosis.exit_code)
+
+
+@app.command()
+@_friendly
 def token() -> None:
     """Print a platform JWT minted from KORE_CLIENT_ID/KORE_CLIENT_SECRET (for curl).
 
@@ -591,7 +623,7 @@ def store_clear(
 @app.command()
 @_friendly
 def dashboard(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8866,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8866,
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open a browser tab when ready.")
     ] = False,
@@ -607,7 +639,8 @@ def dashboard(
 
     With platform settings (KORE_HOST and credentials in the environment or the project's
     .env) it shows your streams of streams.toml; without them, or with --demo, the built-in
-    demo platform. No code is shown and nothing is loaded from the internet.
+    demo platform. No code is shown and nothing is loaded from the internet. SIGTERM and
+    SIGHUP stop it as Ctrl-C does: Voilà and its kernels stop with it.
     """
     from .dashboard import serve
 

@@ -463,7 +463,9 @@ def serve(
 ) -> int:
     """Serve the dashboard on ``http://127.0.0.1:PORT/`` until Ctrl-C (``engagement-kit dashboard``).
 
-    Voilà's log goes to this terminal. Returns Voilà's exit status (0 after Ctrl-C).
+    Voilà's log goes to this terminal. Returns Voilà's exit status (0 after Ctrl-C, or after
+    SIGTERM/SIGHUP within :func:`engagement_kit.stopping.stop_on_signals`). ``port=0`` picks
+    a free port.
 
     Raises
     ------
@@ -471,7 +473,7 @@ def serve(
         See :func:`running_dashboard`.
     """
     with running_dashboard(
-        port=port, notebook=notebook, capture_output=False, demo=demo, config=config
+        port=port or None, notebook=notebook, capture_output=False, demo=demo, config=config
     ) as dashboard:
         echo(f"Dashboard on {dashboard.url} (Ctrl-C to stop)")
         if open_browser:

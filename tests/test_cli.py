@@ -13,7 +13,7 @@ from engagement_kit.cli import app
 from engagement_kit.store import ResponseStore
 
 runner = CliRunner()
-COMMANDS = ["report", "fetch", "streams", "dashboard", "serve-demo", "token", "store"]
+COMMANDS = ["report", "doctor", "fetch", "streams", "dashboard", "serve-demo", "token", "store"]
 
 
 def invoke(*args: str, env: dict | None = None, input: str | None = None):

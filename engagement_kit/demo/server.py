@@ -170,6 +170,12 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.track(self.connection, add=False)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # the Date header tells the platform's time: its clock (which a test may set wrong)
+        if timestamp is None:
+            timestamp = self.server.owner.platform.clock()
+        return super().date_time_string(timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 

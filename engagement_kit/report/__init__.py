@@ -108,6 +108,7 @@ _NAMES: dict[str, str] = {
     "write_index": ".index:write_index",
     "exit_code": "engagement_kit.summary:exit_code",
     "print_summary": "engagement_kit.summary:print_summary",
+    "summary_lines": "engagement_kit.summary:summary_lines",
     "summary_table": "engagement_kit.summary:summary_table",
 }
 _SUBMODULES = frozenset(
@@ -147,6 +148,7 @@ __all__ = [
     "report_parameters",
     "setup_notebook",
     "stream_slug",
+    "summary_lines",
     "summary_table",
     "vega_bundle",
     "write_index",
@@ -160,7 +162,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ..charts.renderer import RENDERER_NAME, chart_mimebundle
     from ..files import atomic_write, stream_slug
     from ..sources import SOURCES
-    from ..summary import exit_code, print_summary, summary_table
+    from ..summary import exit_code, print_summary, summary_lines, summary_table
     from .batch import default_jobs, demo_streams, render_all, render_report
     from .execute import default_notebook, execute_notebook
     from .export import notebook_to_html, vega_bundle

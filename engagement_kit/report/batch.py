@@ -29,6 +29,7 @@ from ..config import demo_streams as config_demo_streams
 from ..errors import ConfigError, InvalidQueryError
 from ..files import stream_slug
 from ..sources import check_source
+from ..stopping import call_in_worker, stop_pool, worker_stops_on_signals
 from ..summary import print_summary
 from ..weeks import ended_week
 from .index import write_index
@@ -252,6 +253,7 @@ def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
     global _kernels
     set_progress_queue(queue)
     skip_slow_optional_imports()
+    worker_stops_on_signals()
     if plan is not None:
         zygote = Zygote()  # first: its imports run while this worker does its own
         from .kernels import KernelPool  # jupyter_client loads in the worker only
@@ -313,24 +315,28 @@ def _run_tasks(
         with ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages, plan)
         ) as pool:
-            futures = [pool.submit(_run_task, t) for t in tasks]
-            for task, future in zip(tasks, futures, strict=True):
-                try:
-                    results.append(future.result())
-                except Exception as exc:  # the worker process itself died
-                    results.append(
-                        ReportResult(
-                            stream_id=task.parameters["stream_id"],
-                            stream_name=task.parameters["stream_name"],
-                            slug=task.slug,
-                            week=task.parameters["week"],
-                            status="failed",
-                            error=one_sentence(
-                                f"the report worker stopped ({type(exc).__name__}: {exc})"
-                            ),
+            try:
+                futures = [pool.submit(call_in_worker, _run_task, t) for t in tasks]
+                for task, future in zip(tasks, futures, strict=True):
+                    try:
+                        results.append(future.result())
+                    except Exception as exc:  # the worker process itself died
+                        results.append(
+                            ReportResult(
+                                stream_id=task.parameters["stream_id"],
+                                stream_name=task.parameters["stream_name"],
+                                slug=task.slug,
+                                week=task.parameters["week"],
+                                status="failed",
+                                error=one_sentence(
+                                    f"the report worker stopped ({type(exc).__name__}: {exc})"
+                                ),
+                            )
                         )
-                    )
-                    update(task.key, -1, 1)
+                        update(task.key, -1, 1)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (see stopping.py)
+                stop_pool(pool)  # the workers and their kernels, not only the pending work
+                raise
     finally:
         stop.set()
         reader.join(timeout=5)

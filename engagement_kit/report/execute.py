@@ -18,6 +18,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from traitlets.utils.importstring import import_item
 
 from ..project import bundled_file
+from ..stopping import remove_on_stop
 from .task import DEFAULT_KERNEL
 
 __all__ = [
@@ -166,6 +167,7 @@ def execute_notebook(
     sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-") if os.name == "posix" else None
     engine_kwargs: dict[str, Any] = {}
     if sockets is not None:
+        remove_on_stop(sockets.name)
         engine_kwargs["kernel_manager_class"] = ipc_kernel_manager(sockets.name)
     try:
         for attempt in Retrying(

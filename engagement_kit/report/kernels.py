@@ -30,6 +30,7 @@ import psutil
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
+from ..stopping import remove_on_stop
 from .execute import KERNEL_ARGUMENTS, START_TIMEOUT, ipc_kernel_manager
 from .params import kernel_environment_values
 from .task import DEFAULT_KERNEL
@@ -145,6 +146,7 @@ class WarmKernel:
 
     def __init__(self, kernel_name: str = DEFAULT_KERNEL, zygote: Zygote | None = None) -> None:
         self._sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-")
+        remove_on_stop(self._sockets.name)
         self.km = ipc_kernel_manager(self._sockets.name)(kernel_name=kernel_name)
         self.zygote = zygote
         if zygote is not None:

@@ -18,6 +18,7 @@ from papermill.exceptions import PapermillExecutionError
 from .. import __version__
 from ..errors import EngagementError, ReportError
 from ..files import atomic_write, inside, sweep_stale_temp_files
+from ..stopping import remove_on_stop
 from .execute import execute_notebook, kernel_start_failed
 from .export import notebook_to_html
 from .params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
@@ -84,6 +85,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
     fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
     os.close(fd)
     tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
     tmp_nb.chmod(0o644)
     base = {
         "stream_id": params["stream_id"],
