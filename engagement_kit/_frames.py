@@ -98,6 +98,18 @@ def check_columns(frame: pd.DataFrame, needed: Iterable[str], name: str) -> None
         )
 
 
+# -- labels -------------------------------------------------------------------------------------
+
+
+def hour_label(start: int, end: int | None = None) -> str:
+    """``hour_label(18)`` → ``"18:00–19:00"``; ``hour_label(18, 2)`` → ``"18:00–02:00"``.
+
+    ``end`` is exclusive and may wrap past midnight; ``hour_label(0, 24)`` is the whole day.
+    """
+    end = (start + 1) % 24 if end is None else end
+    return f"{start:02d}:00–{end:02d}:00"
+
+
 # -- numbers for JSON (which has no NaN) --------------------------------------------------------
 
 

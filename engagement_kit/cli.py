@@ -457,7 +457,7 @@ def fetch(
     table = Table("measure", "value", title=data.query.describe() if data.query else None)
     for name, value in data.summary.items():
         shown = (
-            "n/a (chunked range)"
+            ("not available (see below)" if name in data.summary_notes else "n/a")
             if _isna(value)
             else (
                 f"{value:,.0f}"
@@ -467,6 +467,8 @@ def fetch(
         )
         table.add_row(str(name), shown)
     out.print(table)
+    for note in dict.fromkeys(data.summary_notes.values()):
+        out.print(note)
     if csv is not None:
         from .files import atomic_write
 
@@ -727,15 +729,58 @@ def serve_demo(
         float, typer.Option(min=0.0, max=1.0, help="Share of requests that get a fault (0-1).")
     ] = 0.0,
     seed: Annotated[int | None, typer.Option(help="Seed for the fault draws.")] = None,
+    max_days: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Longest range one request may cover; longer gets a 400 (0 = no limit)."
+        ),
+    ] = 0,
+    channels: Annotated[
+        str,
+        typer.Option(help="'list': a comma-joined channels list is accepted; 'single': one only."),
+    ] = "list",
+    overlap: Annotated[
+        bool,
+        typer.Option(
+            "--overlap/--no-overlap",
+            help="Whether a user may count as new and returning in the same bucket.",
+        ),
+    ] = False,
+    ignore_filter: Annotated[
+        str | None,
+        typer.Option(
+            help="A filter the platform ignores and echoes as 'all': conversationType, "
+            "conversationStatus or channels."
+        ),
+    ] = None,
 ) -> None:
     """Serve the demo platform over real HTTP on 127.0.0.1 (Ctrl-C stops it).
 
     Faults (503s, slow answers, dropped connections, 429 bursts) show the client's retries at
-    work. The printed client id and secret open only the demo platform.
+    work. --max-days, --channels, --overlap and --ignore-filter pick an answer to each question
+    the API reference leaves open, to see how the toolkit copes. The printed client id and
+    secret open only the demo platform.
     """
+    from .demo.platform import DemoPlatform
     from .demo.server import serve
 
-    serve(port, latency_ms=latency_ms, fault_rate=fault_rate, seed=seed, echo=out.print)
+    try:
+        platform = DemoPlatform(
+            max_days=max_days or None,
+            channels=channels,
+            overlap=overlap,
+            ignore_filter=ignore_filter,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    serve(
+        port,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        seed=seed,
+        platform=platform,
+        echo=out.print,
+    )
 
 
 def _isna(value: object) -> bool:

@@ -1,7 +1,8 @@
 """The one place that talks to the platform: :class:`EngagementClient`.
 
-A fetch goes: validated :class:`~engagement_kit.query.EngagementQuery` → split into chunks of at
-most ``max_days_per_request`` days → for each chunk, the response store (a hit sends nothing) or
+A fetch goes: validated :class:`~engagement_kit.query.EngagementQuery` → the whole range as one
+request, or calendar-aligned chunks when the platform refuses it as too long (the limit learned
+per host, :mod:`engagement_kit.ranges`) → for each, the response store (a hit sends nothing) or
 ``POST {host}/api/public/bot/{streamId}/v2/userEngagementTrend?...`` with the JWT in the ``auth``
 header, paced by a client-side rate limiter per stream and retried when a retry can succeed →
 :func:`~engagement_kit.tidy.parse_response` → chunks merged with
@@ -22,6 +23,7 @@ import email.utils
 import html
 import logging
 import math
+import os
 import re
 import socket
 import ssl
@@ -49,21 +51,26 @@ from .errors import (
     RateLimitError,
     ResponseFormatError,
     ServerError,
+    StoreError,
 )
 from .query import EngagementQuery
+from .ratelimit import (
+    DEFAULT_REQUESTS_PER_HOUR,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    StreamRateLimiter,
+    default_budget_path,
+)
 from .store import ResponseStore
 from .weeks import ended_week, today_in, week_bounds, week_labels
 
 if TYPE_CHECKING:
     import pandas as pd
-    from pyrate_limiter import InMemoryBucket, Rate
     from tenacity import RetryCallState
 
     from .tidy import Engagement
 
 __all__ = [
     "API_PATH",
-    "DEFAULT_MAX_DAYS",
     "DEFAULT_REQUESTS_PER_HOUR",
     "DEFAULT_REQUESTS_PER_MINUTE",
     "DEFAULT_RETRY_BUDGET",
@@ -80,11 +87,6 @@ API_PATH = "/api/public/bot/{stream_id}/v2/userEngagementTrend"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_BUDGET = 120.0
-#: The platform's real cap on one request's range is unknown; longer ranges are split.
-DEFAULT_MAX_DAYS = 31
-#: The documented analytics limits, per stream: 60 in any rolling minute, 1,800 in any hour.
-DEFAULT_REQUESTS_PER_MINUTE = 60
-DEFAULT_REQUESTS_PER_HOUR = 1800
 #: Statuses worth retrying: the same request can succeed a little later.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -94,20 +96,31 @@ _PERMANENT_NETWORK_TEXT = (
     "CERTIFICATE_VERIFY_FAILED",  # a refused certificate stays refused
     "Name or service not known",  # the host name does not resolve: a typo in KORE_HOST
     "nodename nor servname provided",
+    "No address associated with hostname",
 )
+#: A resolver that could not answer *now* (EAI_AGAIN): worth a retry like a dropped connection.
+_TRANSIENT_DNS_TEXT = ("Temporary failure in name resolution",)
+_EAI_AGAIN = getattr(socket, "EAI_AGAIN", -3)
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """A network failure worth retrying: not a refused TLS certificate or an unknown host name,
-    which no retry can cure (so a typo in KORE_HOST fails at once, not after the backoff)."""
+    """A network failure worth retrying: not a refused TLS certificate or a host name that does
+    not exist, which no retry can cure (so a typo in KORE_HOST fails at once, not after the
+    backoff). A temporary DNS failure (``EAI_AGAIN``, "Temporary failure in name resolution")
+    is retried like any other transient network error."""
     if not isinstance(exc, _RETRY_EXCEPTIONS):
         return False
     seen: BaseException | None = exc
     for _ in range(5):  # the ssl / socket error sits a few causes down
         if seen is None:
             break
+        text = str(seen)
+        if (isinstance(seen, socket.gaierror) and seen.errno == _EAI_AGAIN) or any(
+            t.lower() in text.lower() for t in _TRANSIENT_DNS_TEXT
+        ):
+            return True
         if isinstance(seen, ssl.SSLCertVerificationError | socket.gaierror) or any(
-            text in str(seen) for text in _PERMANENT_NETWORK_TEXT
+            t in text for t in _PERMANENT_NETWORK_TEXT
         ):
             return False
         seen = seen.__cause__ or seen.__context__
@@ -139,94 +152,6 @@ _HINTS = {
         "everything that calls it. Wait and try again, or lower requests_per_minute."
     ),
 }
-
-
-# -- rate limiting -----------------------------------------------------------------------------
-def _check_limits(per_minute: int | None, per_hour: int | None) -> None:
-    for name, value in (("requests_per_minute", per_minute), ("requests_per_hour", per_hour)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ConfigError(f"{name}: {value!r} must be a whole number >= 1 (or None: no limit)")
-
-
-def _rates(per_minute: int | None, per_hour: int | None) -> list[Rate]:
-    # imported on the first request, not with the client: answers from the store need neither
-    from pyrate_limiter import Duration, Rate
-
-    rates = []
-    # pyrate-limiter wants a "generous-before-tight" list; drop a limit the other one implies.
-    if per_minute is not None and not (per_hour is not None and per_hour <= per_minute):
-        rates.append(Rate(per_minute, Duration.MINUTE))
-    if per_hour is not None and not (per_minute is not None and per_hour >= per_minute * 60):
-        rates.append(Rate(per_hour, Duration.HOUR))
-    return rates
-
-
-class StreamRateLimiter:
-    """Client-side pacing: at most ``per_minute`` requests per stream in any rolling minute and
-    ``per_hour`` in any rolling hour. :meth:`acquire` blocks until a slot is free.
-
-    It keeps one pyrate-limiter :class:`~pyrate_limiter.InMemoryBucket` (sliding-window log)
-    per stream. It drives the bucket directly instead of through ``pyrate_limiter.Limiter``
-    because the limiter's blocking path calls ``time.sleep``/``time.monotonic`` itself and its
-    leak thread reads the bucket's own clock; here the timestamps come from the injected
-    ``clock`` and the waits go through the injected ``sleep``, so tests need no real sleeping.
-    Thread-safe; the lock is never held while sleeping.
-
-    Parameters
-    ----------
-    per_minute, per_hour : int or None
-        The limits; ``None`` switches one off.
-    clock : callable
-        Current time in seconds (``time.time``).
-    sleep : callable
-        Waits a number of seconds (``time.sleep``).
-    """
-
-    def __init__(
-        self,
-        per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
-        per_hour: int | None = DEFAULT_REQUESTS_PER_HOUR,
-        *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Any] = time.sleep,
-    ) -> None:
-        _check_limits(per_minute, per_hour)
-        self.per_minute = per_minute
-        self.per_hour = per_hour
-        self._rates: list[Rate] | None = None  # built on the first acquire
-        self._clock = clock
-        self._sleep = sleep
-        self._buckets: dict[str, InMemoryBucket] = {}
-        self._lock = threading.Lock()
-
-    def acquire(self, key: str) -> float:
-        """Take a slot for ``key`` (a stream id), waiting as needed. Returns seconds waited."""
-        from pyrate_limiter import InMemoryBucket, RateItem
-
-        if self._rates is None:
-            self._rates = _rates(self.per_minute, self.per_hour)
-        if not self._rates:
-            return 0.0
-        waited = 0.0
-        while True:
-            with self._lock:
-                bucket = self._buckets.get(key)
-                if bucket is None:
-                    bucket = self._buckets[key] = InMemoryBucket(self._rates)
-                now_ms = int(self._clock() * 1000)
-                bucket.leak(now_ms)
-                item = RateItem(key, now_ms)
-                if bucket.put(item):
-                    return waited
-                wait_ms = bucket.waiting(item)
-            assert isinstance(wait_ms, int) and wait_ms >= 0  # weight 1 always fits eventually
-            delay = max(wait_ms, 1) / 1000
-            if waited == 0.0:
-                logger.debug("rate limit: stream %s waits %.3fs for a free slot", key, delay)
-            self._sleep(delay)
-            waited += delay
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -367,10 +292,19 @@ class EngagementClient:
         Retries after the first attempt (429, 502-504, timeouts, dropped connections).
     transport : httpx.BaseTransport, optional
         For tests and the demo platform (``httpx.MockTransport``, a WSGI transport...).
-    max_days_per_request : int
-        Longer ranges are split into chunks of this many days and merged.
+    max_days_per_request : int or None
+        A known limit of the platform: longer ranges are split at once (see
+        :meth:`fetch_query`). ``None`` (default): ask for the whole range and learn the limit
+        from the platform's refusal.
     requests_per_minute, requests_per_hour : int or None
-        Client-side limits per stream (the platform's: 60 and 1,800); ``None`` disables one.
+        Client-side limits per stream, as sent (default 57 and 1,750: the platform's 60 and
+        1,800, counted on arrival by its clock, less a safety margin); ``None`` disables one.
+    shared_rate_limit : bool, str, Path or None
+        Share those limits with every process on the machine through a SQLite file (see
+        :mod:`engagement_kit.ratelimit`): ``True`` uses
+        :func:`~engagement_kit.ratelimit.default_budget_path`, a path names the file,
+        ``False`` paces this client alone. ``None`` (default): shared unless a ``clock`` is
+        given (a simulated time cannot be shared).
     retry_budget : float
         Seconds one request may spend on attempts and backoff (time queued in the client-side
         rate limiter does not count). A ``Retry-After`` longer than what is left ends the
@@ -380,6 +314,11 @@ class EngagementClient:
         store freshness and "today" all read it.
     sleep : callable, optional
         Waits a number of seconds (default ``time.sleep``).
+    on_filter_mismatch : {"error", "warn"}
+        When an answer's ``filters`` echo says a filter of the query was not applied (see
+        :mod:`engagement_kit.echo`): raise :class:`~engagement_kit.errors.ResponseFormatError`
+        naming it (default), or warn with :class:`~engagement_kit.echo.FilterEchoWarning` and
+        keep the answer, for users who know their platform's quirks.
 
     Raises
     ------
@@ -396,13 +335,23 @@ class EngagementClient:
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         transport: httpx.BaseTransport | None = None,
-        max_days_per_request: int = DEFAULT_MAX_DAYS,
+        max_days_per_request: int | None = None,
         requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
         requests_per_hour: int | None = DEFAULT_REQUESTS_PER_HOUR,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Any] | None = None,
+        on_filter_mismatch: str = "error",
+        shared_rate_limit: bool | str | os.PathLike[str] | None = None,
     ) -> None:
+        from .echo import FILTER_MODES
+
+        if on_filter_mismatch not in FILTER_MODES:
+            raise ConfigError(
+                f"on_filter_mismatch: {on_filter_mismatch!r} must be one of "
+                + ", ".join(repr(m) for m in FILTER_MODES)
+            )
+        self.on_filter_mismatch = on_filter_mismatch
         self.host = normalize_host(host) if host is not None else host_from_env()
         if credentials is not None and not isinstance(credentials, Credentials):
             raise TypeError(
@@ -423,15 +372,30 @@ class EngagementClient:
         _check_number("timeout", timeout, minimum=0.001)
         _check_number("retry_budget", retry_budget, minimum=0.0)
         _check_int("max_retries", max_retries, minimum=0)
-        _check_int("max_days_per_request", max_days_per_request, minimum=1)
+        if max_days_per_request is not None:
+            _check_int("max_days_per_request", max_days_per_request, minimum=1)
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_budget = float(retry_budget)
         self.max_days_per_request = max_days_per_request
+        self._limits: dict[str, int | None] = {}  # aggregation -> learned max days, this host
+        self._limits_lock = threading.Lock()
         self._clock: Callable[[], float] = clock or time.time
         self._sleep: Callable[[float], Any] = sleep or time.sleep
+        if shared_rate_limit is None:
+            shared_rate_limit = clock is None
+        budget = (
+            default_budget_path()
+            if shared_rate_limit is True
+            else (None if shared_rate_limit is False else shared_rate_limit)
+        )
         self.rate_limiter = StreamRateLimiter(
-            requests_per_minute, requests_per_hour, clock=self._clock, sleep=self._sleep
+            requests_per_minute,
+            requests_per_hour,
+            clock=self._clock,
+            sleep=self._sleep,
+            shared=budget,
+            scope=self.host,
         )
         self._credentials = credentials
         self._credentials_lock = threading.Lock()
@@ -454,6 +418,7 @@ class EngagementClient:
     def close(self) -> None:
         """Close the HTTP connection pool (and the default store's connections)."""
         self._http.close()
+        self.rate_limiter.close()
         if self._owns_store and self.store is not None:
             self.store.close()
 
@@ -508,8 +473,9 @@ class EngagementClient:
         aggregation : {"daily", "hourly"}
         conversation_type : {"all", "interactive", "non_interactive"}
         conversation_status : {"all", "active", "closed"}
-        channels : str, list of str or None
-            ``None`` means every channel.
+        channels : str or None
+            One channel (``"rtm"``); ``None`` means every channel. The API filters by one
+            channel per request: for several, see :meth:`fetch_channels`.
         tz : str
             IANA zone the platform aggregates in; always sent.
         refresh : bool
@@ -543,21 +509,134 @@ class EngagementClient:
     def fetch_query(self, query: EngagementQuery, *, refresh: bool = False) -> Engagement:
         """Fetch an already built :class:`EngagementQuery` (see :meth:`fetch`).
 
-        Ranges longer than ``max_days_per_request`` are fetched in chunks, in order, and merged
-        into one continuous trend whose summary keeps new users and sets unique and returning
-        users to ``<NA>``.
+        The whole range goes in one request, so the summary is the platform's own. When the
+        platform refuses the range as too long (400), or it is longer than the limit learned
+        for this host or set as ``max_days_per_request``, it is fetched in calendar-aligned
+        chunks (months; weeks for hourly data) and merged into one continuous trend whose
+        summary keeps new users and sets unique and returning users to ``<NA>``, with the
+        reason in ``summary_notes`` (see :mod:`engagement_kit.ranges`).
         """
         if not isinstance(query, EngagementQuery):
             raise TypeError(f"expected an EngagementQuery, got {type(query).__name__}")
+        if len(query.channels) > 1:
+            raise InvalidQueryError(
+                f"channels: {', '.join(query.channels)} are {len(query.channels)} channels; the "
+                "API filters by one channel per request. For a breakdown by channel use "
+                "client.fetch_channels(stream_id, start, end, channels=[...]), one request "
+                "per channel (unique users do not add up across channels).",
+                field="channels",
+            )
+        from .ranges import split_note
         from .tidy import merge_engagements
 
-        if query.days <= self.max_days_per_request:
-            return self._fetch_chunk(query, refresh=refresh)
-        parts = query.split(self.max_days_per_request)
-        logger.debug(
-            "%s: %d chunks of <= %d days", query.describe(), len(parts), self.max_days_per_request
+        parts = self._fetch_range(query, refresh=refresh, level=0)
+        if len(parts) == 1:
+            return parts[0]
+        logger.debug("%s: merged from %d chunks", query.describe(), len(parts))
+        limit = self._max_days(query.aggregation)
+        return merge_engagements(parts, query, note=split_note(query, len(parts), limit))
+
+    def _max_days(self, aggregation: str) -> int | None:
+        """The longest range per request: the learned one for this host, or the setting."""
+        with self._limits_lock:
+            if aggregation not in self._limits:
+                learned = None
+                if self.store is not None:
+                    try:
+                        learned = self.store.max_days(self.host, aggregation)
+                    except StoreError as exc:
+                        logger.warning("cannot read the learned range limit: %s", exc)
+                self._limits[aggregation] = learned
+            known = [d for d in (self._limits[aggregation], self.max_days_per_request) if d]
+        return min(known) if known else None
+
+    def _learn_max_days(self, aggregation: str, days: int) -> None:
+        with self._limits_lock:
+            current = self._limits.get(aggregation)
+            if current is not None and current <= days:
+                return
+            self._limits[aggregation] = days
+        logger.info(
+            "%s answers at most %d days per %s request; longer ranges are split from now on",
+            self.host,
+            days,
+            aggregation,
         )
-        return merge_engagements([self._fetch_chunk(p, refresh=refresh) for p in parts], query)
+        if self.store is not None:
+            try:
+                self.store.set_max_days(self.host, aggregation, days)
+            except StoreError as exc:
+                logger.warning("cannot remember the range limit: %s", exc)
+
+    def _fetch_range(
+        self, query: EngagementQuery, *, refresh: bool, level: int
+    ) -> list[Engagement]:
+        """The answers covering ``query``: one request when allowed, else calendar chunks."""
+        from .ranges import CHUNK_UNITS, calendar_chunks, is_range_refusal, limit_from_message
+
+        limit = self._max_days(query.aggregation)
+        units = CHUNK_UNITS[query.aggregation]
+        if limit is None or query.days <= limit:
+            try:
+                return [self._fetch_chunk(query, refresh=refresh)]
+            except ApiError as exc:
+                if (
+                    exc.status != 400
+                    or type(exc) is not ApiError
+                    or query.days == 1
+                    or not is_range_refusal(exc.message)
+                ):
+                    raise
+                refused = exc
+        else:
+            refused = None
+        # cut at the coarsest calendar unit that splits the range
+        for depth in range(level, len(units)):
+            chunks = calendar_chunks(query, units[depth])
+            if len(chunks) > 1:
+                break
+        else:  # pragma: no cover - a range of several days always splits into days
+            raise refused or AssertionError(query)
+        if refused is not None:
+            logger.info(
+                "%s: refused as one request (%s); fetching %d %s chunks",
+                query.describe(),
+                refused.message,
+                len(chunks),
+                units[depth],
+            )
+            named = limit_from_message(refused.message)
+            self._learn_max_days(
+                query.aggregation, named if named and named < query.days else query.days - 1
+            )
+        parts: list[Engagement] = []
+        for chunk in chunks:
+            try:
+                parts += self._fetch_range(chunk, refresh=refresh, level=depth + 1)
+            except ApiError as exc:
+                if refused is not None and exc.status == 400:
+                    raise refused from exc  # the range was not the problem: the first error
+                raise
+        return parts
+
+    def fetch_channels(
+        self,
+        stream_id: str,
+        start: dt.date | str,
+        end: dt.date | str,
+        *,
+        channels: Iterable[str] | str,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """A breakdown by channel: one request per channel, one tidy frame.
+
+        See :func:`engagement_kit.channels.fetch_channels` (``options`` are :meth:`fetch`'s:
+        ``aggregation``, ``conversation_type``, ``conversation_status``, ``tz``, ``refresh``).
+        Unique users do not add up across channels.
+        """
+        from .channels import fetch_channels
+
+        return fetch_channels(self, stream_id, start, end, channels=channels, **options)
 
     def fetch_many(
         self,
@@ -565,6 +644,7 @@ class EngagementClient:
         *,
         max_workers: int = 4,
         refresh: bool = False,
+        per_stream: int = 1,
     ) -> list[FetchResult]:
         """Fetch several queries at once with a small thread pool.
 
@@ -575,6 +655,9 @@ class EngagementClient:
             ``end``, ...; a ``refresh`` key overrides ``refresh`` for that item).
         max_workers : int
             Threads (the per-stream rate limiter still paces the requests).
+        per_stream : int
+            Requests in flight at once for one stream (default 1, as the platform asks: no
+            overlapping requests); different streams still go in parallel.
 
         Returns
         -------
@@ -587,8 +670,15 @@ class EngagementClient:
             retries, not in every item's.
         """
         _check_int("max_workers", max_workers, minimum=1)
+        _check_int("per_stream", per_stream, minimum=1)
         items = list(requests)
         failed: dict[str | None, Exception] = {}  # stream id (None: the host) -> first failure
+        slots: dict[str, threading.Semaphore] = {}
+        slots_lock = threading.Lock()
+
+        def slot(stream_id: str) -> threading.Semaphore:
+            with slots_lock:
+                return slots.setdefault(stream_id, threading.BoundedSemaphore(per_stream))
 
         def run(item: Any) -> FetchResult:
             try:
@@ -608,18 +698,23 @@ class EngagementClient:
                 return FetchResult(None, None, exc, item)
             # after a failure that retries could not cure, do not pile more requests on the
             # same stream (401/403, 5xx) or, for a network failure, on the host at all
-            earlier = failed.get(None) or failed.get(query.stream_id)
-            if earlier is not None:
-                return FetchResult(query, None, _not_sent(earlier), item)
-            try:
-                return FetchResult(query, self.fetch_query(query, refresh=item_refresh), None, item)
-            except Exception as exc:
-                logger.debug("fetch_many: %s failed: %s", query.describe(), exc)
-                if isinstance(exc, ApiConnectionError):
-                    failed.setdefault(None, exc)
-                elif isinstance(exc, AuthError | ServerError):
-                    failed.setdefault(query.stream_id, exc)
-                return FetchResult(query, None, exc, item)
+            with slot(query.stream_id):
+                earlier = failed.get(None) or failed.get(query.stream_id)
+                if earlier is not None:
+                    return FetchResult(query, None, _not_sent(earlier), item)
+                try:
+                    data = self.fetch_query(query, refresh=item_refresh)
+                except Exception as exc:
+                    return failure(query, item, exc)
+                return FetchResult(query, data, None, item)
+
+        def failure(query: EngagementQuery, item: Any, exc: Exception) -> FetchResult:
+            logger.debug("fetch_many: %s failed: %s", query.describe(), exc)
+            if isinstance(exc, ApiConnectionError):
+                failed.setdefault(None, exc)
+            elif isinstance(exc, AuthError | ServerError):
+                failed.setdefault(query.stream_id, exc)
+            return FetchResult(query, None, exc, item)
 
         if not items:
             return []
@@ -744,6 +839,7 @@ class EngagementClient:
                     )
                 else:
                     logger.debug("store hit: %s", query.describe())
+                    self._check_echo(data, query)
                     return data
         text = self._request(query)
         try:
@@ -752,6 +848,7 @@ class EngagementClient:
             raise ResponseFormatError(
                 f"{exc} (answer for {query.describe()} from {self.host})", field=exc.field
             ) from exc
+        self._check_echo(data, query)
         if self.store is not None:
             # the store keeps every distinct answer but may keep using an earlier one, when
             # this one loses data it had (e.g. zeros for days the platform no longer keeps)
@@ -759,6 +856,26 @@ class EngagementClient:
             if in_use != text:
                 data = self._parse(in_use, query)
         return data
+
+    def _check_echo(self, data: Engagement, query: EngagementQuery) -> None:
+        """Raise (or warn) when the answer's ``filters`` say a filter was not applied."""
+        from .echo import FilterEchoWarning, filter_mismatches
+
+        found = filter_mismatches(data.filters, query)
+        if not found:
+            return
+        text = (
+            f"{found[0].describe()} (answer for {query.describe()} from {self.host}). "
+            "If your platform is known to echo this filter differently, create the client "
+            "with on_filter_mismatch='warn'."
+        )
+        if self.on_filter_mismatch == "warn":
+            import warnings
+
+            logger.warning("%s", text)
+            warnings.warn(text, FilterEchoWarning, stacklevel=4)
+            return
+        raise ResponseFormatError(text, field=f"filters.{found[0].key}")
 
     def _parse(self, text: str, query: EngagementQuery) -> Engagement:
         """``parse_response``, remembered for the last few distinct answers (same bytes only)."""
@@ -930,6 +1047,11 @@ class EngagementClient:
                 f"The platform refused the query ({query.describe()}); check the dates, the "
                 "filters and the time zone."
             )
+            if query.days > 1:
+                hint += (
+                    " If the platform limits the days per request, create the client with "
+                    "max_days_per_request=N to split longer ranges."
+                )
         raise ApiError(message, status=status, url=url, hint=hint)
 
 

@@ -13,7 +13,8 @@ stream picker and the demo streams. ``streams.toml`` lists the streams a batch r
     tz = "Asia/Kolkata"             # IANA zone the platform aggregates in
     conversation_type = "interactive"   # optional: all | interactive | non_interactive
     conversation_status = "closed"      # optional: all | active | closed
-    channels = ["rtm", "msteams"]       # optional: a name or a list; default every channel
+    channels = "rtm"                    # optional: one channel; default every channel
+    channels_breakdown = ["rtm", "msteams"]  # optional: channels compared side by side
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ class StreamConfig(BaseModel):
     conversation_type: str = "all"
     conversation_status: str = "all"
     channels: tuple[str, ...] = ()
+    #: Channels compared side by side (a *Channels* tab and report section); one request each.
+    channels_breakdown: tuple[str, ...] = ()
     #: Channel names offered as hints in the Explorer (a demo stream's channels); not a filter.
     known_channels: tuple[str, ...] = ()
 
@@ -167,7 +170,14 @@ class StreamConfig(BaseModel):
         if isinstance(stream, Mapping):
             data = dict(stream)
         else:
-            fields = ("id", "name", "tz", "conversation_type", "conversation_status")
+            fields = (
+                "id",
+                "name",
+                "tz",
+                "conversation_type",
+                "conversation_status",
+                "channels_breakdown",
+            )
             data = {k: getattr(stream, k) for k in fields if getattr(stream, k, None) is not None}
             hints = getattr(stream, "channel_names", ())
             if hints:  # a demo stream: its ``channels`` is a traffic mix, not a filter
@@ -204,6 +214,12 @@ class StreamConfig(BaseModel):
             conversation_status=data.get("conversation_status", "all"),
             channels=data.get("channels"),
         )
+        if len(query.channels) > 1:
+            raise ValueError(
+                f"channels: {', '.join(query.channels)} are several channels, but the API "
+                "filters by one per request; give one channel, or list them in "
+                "channels_breakdown to compare them"
+            )
         data.update(
             id=query.stream_id,
             tz=query.tz,
@@ -211,6 +227,10 @@ class StreamConfig(BaseModel):
             conversation_status=query.conversation_status,
             channels=query.channels,
         )
+        if data.get("channels_breakdown"):
+            from .channels import _channel_list
+
+            data["channels_breakdown"] = tuple(_channel_list(data["channels_breakdown"]))
         name = data["name"]
         if isinstance(name, str):
             data["name"] = name.strip()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,7 +38,7 @@ import pandas as pd
 
 from ._frames import check_columns as _check_columns
 from ._frames import check_metric as _check_metric
-from ._frames import finite_or_none
+from ._frames import finite_or_none, hour_label
 from ._frames import is_engagement as _is_engagement
 from ._frames import is_hourly as _is_hourly
 from ._frames import wide as _wide
@@ -55,6 +55,7 @@ __all__ = [
     "WEEKLY_METRICS",
     "CoverageWindow",
     "anomalies",
+    "channel_mix",
     "check_data",
     "coverage_window",
     "daily_totals",
@@ -130,15 +131,6 @@ def _safe_divide(num: pd.Series, den: pd.Series) -> pd.Series:
     num = num.astype("Float64")
     den = den.astype("Float64")
     return (num / den.mask(den == 0)).astype("Float64")
-
-
-def hour_label(start: int, end: int | None = None) -> str:
-    """``hour_label(18)`` → ``"18:00–19:00"``; ``hour_label(18, 2)`` → ``"18:00–02:00"``.
-
-    ``end`` is exclusive and may wrap past midnight; ``hour_label(0, 24)`` is the whole day.
-    """
-    end = (start + 1) % 24 if end is None else end
-    return f"{start:02d}:00–{end:02d}:00"
 
 
 # -- daily frame and retention proxies ----------------------------------------------------------
@@ -314,7 +306,9 @@ def kpis(current: Engagement, previous: Engagement | None = None) -> pd.DataFram
         Index ``kpi`` (:data:`KPI_NAMES`); columns ``value``, ``previous``, ``change``
         (value − previous) and ``pct_change`` (change ÷ previous as a fraction: 0.25 is +25 %),
         all ``Float64``. ``pct_change`` is ``<NA>`` when previous is 0 or missing; every column
-        but ``value`` is ``<NA>`` without a previous period.
+        but ``value`` is ``<NA>`` without a previous period. ``attrs["notes"]`` says why a
+        value is ``<NA>``: ``{"value": {kpi: reason}, "previous": {kpi: reason}}`` (a range
+        fetched in parts has no exact unique or returning users).
     """
     value = _kpi_values(current)
     if previous is None:
@@ -325,6 +319,30 @@ def kpis(current: Engagement, previous: Engagement | None = None) -> pd.DataFram
     pct = (change / prev.mask(prev == 0)).astype("Float64")
     out = pd.DataFrame({"value": value, "previous": prev, "change": change, "pct_change": pct})
     out.index.name = "kpi"
+    out.attrs["notes"] = {
+        "value": _kpi_notes(current, value),
+        "previous": _kpi_notes(previous, prev) if previous is not None else {},
+    }
+    return out
+
+
+#: KPI -> the summary fields it is computed from (their notes explain a missing KPI).
+_KPI_SOURCES = {
+    "returning_share": ("returning_users", "unique_users"),
+    "stickiness": ("unique_users",),
+}
+
+
+def _kpi_notes(data: Engagement, values: pd.Series) -> dict[str, str]:
+    """Why a KPI is ``<NA>``, from the answer's ``summary_notes`` (a range fetched in parts)."""
+    notes = getattr(data, "summary_notes", None) or {}
+    out = {}
+    for kpi, v in values.items():
+        if pd.isna(v):
+            for source in _KPI_SOURCES.get(str(kpi), (str(kpi),)):
+                if source in notes:
+                    out[str(kpi)] = notes[source]
+                    break
     return out
 
 
@@ -818,144 +836,16 @@ def anomalies(
 # -- data checks ---------------------------------------------------------------------------------
 
 
-def _format_days(days: Iterable[pd.Timestamp], limit: int = 3) -> str:
-    days = [pd.Timestamp(d).date().isoformat() for d in days]
-    shown = ", ".join(days[:limit])
-    return shown + (f" and {len(days) - limit} more" if len(days) > limit else "")
-
-
 def check_data(data: Engagement) -> pd.DataFrame:
-    """Sanity checks of one answer; each problem is a plain sentence.
+    """Sanity checks of one answer that hold on any platform: see :func:`engagement_kit.checks.check_data`."""
+    from .checks import check_data as run
 
-    Checks: dates are contiguous and one per day (``dates_contiguous``); their count matches
-    ``filters['dataPointsCount']`` and the query's range (``data_points_count``); hourly data has
-    the 24 hours 0–23 on every day (``hours_per_day``); no count is negative
-    (``no_negative_counts``); in every bucket unique = new + returning
-    (``unique_equals_new_plus_returning``) and returning ≤ unique (``returning_le_unique``); the
-    trend's new users add up to the summary's (``new_users_sum``). Over the whole period
-    new + returning > unique is normal (a user new one day and back the next counts in both)
-    and is not checked.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``level`` (``"info"``/``"warning"``), ``check``, ``message``; one ``info`` row
-        ``all_passed`` when nothing is wrong.
-    """
-    if not _is_engagement(data):
-        raise InvalidQueryError("data: check_data needs an Engagement", field="data")
-    wide = _wide(data)
-    hourly = data.aggregation == "hourly" or _is_hourly(wide)
-    findings: list[tuple[str, str]] = []
-    ran: list[str] = []
-    skipped: list[str] = []
-
-    def warn(check: str, message: str) -> None:
-        findings.append((check, message))
-
-    dates = pd.DatetimeIndex(wide["date"].unique()).sort_values()
-    # dates_contiguous
-    ran.append("dates_contiguous")
-    if len(dates):
-        expected = pd.date_range(dates[0], dates[-1], freq="D")
-        missing = expected.difference(dates)
-        if len(missing):
-            warn(
-                "dates_contiguous",
-                f"{len(missing)} day(s) are missing between {_format_days([dates[0]])} and "
-                f"{_format_days([dates[-1]])}: {_format_days(missing)}.",
-            )
-        per_day = wide.groupby("date").size()
-        want = 24 if hourly else 1
-        if not hourly and (per_day > want).any():
-            warn(
-                "dates_contiguous",
-                f"some days appear more than once: {_format_days(per_day[per_day > want].index)}.",
-            )
-    # data_points_count
-    count = data.filters.get("dataPointsCount") if isinstance(data.filters, dict) else None
-    query = getattr(data, "query", None)
-    if count is None and query is None:
-        skipped.append("data_points_count (no dataPointsCount or query)")
-    else:
-        ran.append("data_points_count")
-        if count is not None and int(count) != len(dates):
-            warn(
-                "data_points_count",
-                f"the platform says {count} data points (days) but the trend has {len(dates)} days.",
-            )
-        if query is not None:
-            want_days = pd.date_range(query.start, query.end, freq="D")
-            if len(dates) != len(want_days) or (len(dates) and not dates.equals(want_days)):
-                span = f"{query.start} to {query.end} ({query.days} days)"
-                got = (
-                    f"{_format_days([dates[0]])} to {_format_days([dates[-1]])} ({len(dates)} days)"
-                    if len(dates)
-                    else "no days"
-                )
-                warn("data_points_count", f"the query asked for {span} but the trend has {got}.")
-    # hours_per_day
-    if hourly:
-        ran.append("hours_per_day")
-        bad = []
-        for day, hours in wide.groupby("date")["hour"]:
-            values = sorted(int(h) for h in hours.dropna())
-            if values != list(range(24)):
-                bad.append(day)
-        if bad:
-            warn(
-                "hours_per_day",
-                f"{len(bad)} day(s) do not have exactly the 24 hours 0–23: {_format_days(bad)}.",
-            )
-    # no_negative_counts
-    ran.append("no_negative_counts")
-    negative = [m for m in METRICS if (wide[m] < 0).any()]
-    negative += [k for k, v in data.summary.items() if pd.notna(v) and v < 0]
-    if negative:
-        warn("no_negative_counts", f"negative counts in: {', '.join(map(str, negative))}.")
-    # per-bucket identities
-    where = "hour bucket(s)" if hourly else "day(s)"
-    ran.append("unique_equals_new_plus_returning")
-    mismatch = wide[wide["unique"] != wide["new"] + wide["returning"]]
-    if len(mismatch):
-        warn(
-            "unique_equals_new_plus_returning",
-            f"in {len(mismatch)} {where} unique users differ from new + returning, e.g. on "
-            f"{_bucket_text(mismatch.iloc[0])}.",
-        )
-    ran.append("returning_le_unique")
-    over = wide[wide["returning"] > wide["unique"]]
-    if len(over):
-        warn(
-            "returning_le_unique",
-            f"in {len(over)} {where} returning users exceed unique users, e.g. on "
-            f"{_bucket_text(over.iloc[0])}.",
-        )
-    # new_users_sum
-    summary_new = data.summary.get("new_users", pd.NA)
-    if pd.isna(summary_new):
-        skipped.append("new_users_sum (summary new users unknown)")
-    else:
-        ran.append("new_users_sum")
-        total = int(wide["new"].sum())
-        if total != summary_new:
-            warn(
-                "new_users_sum",
-                f"the trend's new users add up to {total:,} but the summary says "
-                f"{int(summary_new):,}.",
-            )
-
-    rows = [("warning", check, message) for check, message in findings]
-    if not rows:
-        message = f"All {len(ran)} data checks passed."
-        if skipped:
-            message += f" Skipped: {'; '.join(skipped)}."
-        rows.append(("info", "all_passed", message))
-    return pd.DataFrame(rows, columns=["level", "check", "message"])
+    return run(data)
 
 
-def _bucket_text(row: pd.Series) -> str:
-    text = pd.Timestamp(row["date"]).date().isoformat()
-    if pd.notna(row["hour"]):
-        text += f" {hour_label(int(row['hour']))}"
-    return f"{text} (unique {row['unique']}, new {row['new']}, returning {row['returning']})"
+def channel_mix(frame: pd.DataFrame) -> pd.DataFrame:
+    """The channel-mix table of a ``client.fetch_channels`` frame (see
+    :func:`engagement_kit.channels.channel_mix`). Unique users do not add up across channels."""
+    from .channels import channel_mix as table
+
+    return table(frame)

@@ -2,7 +2,9 @@
 
 No I/O happens here. Every answer is checked against the documented shape; anything missing,
 mistyped or negative raises :class:`~engagement_kit.errors.ResponseFormatError` naming the field
-(e.g. ``newUsersTrend.dataPoints[3]["17 - 18"]``). Extra fields are tolerated.
+(e.g. ``newUsersTrend.dataPoints[3]["17 - 18"]``). An unknown key inside a data point (such as
+``"25 - 26"``) is an error too, since its users would be silently lost; unknown keys elsewhere
+(a new top-level field, a new field of ``summary`` or ``filters``) are tolerated.
 
 Dates (``"Dec 01 2025"``) are parsed with an English month table, never the machine's locale.
 
@@ -152,6 +154,9 @@ class Engagement:
         payload was parsed.
     stream_id, tz, aggregation : str
         The stream, the IANA zone of ``date``/``hour``/``start``, and ``"daily"``/``"hourly"``.
+    summary_notes : dict
+        Why a ``summary`` value is ``<NA>``: summary field → a sentence for the reader (empty
+        for an answer of one request). Tables show the sentence instead of a bare dash.
     """
 
     summary: pd.Series
@@ -161,12 +166,13 @@ class Engagement:
     stream_id: str = "unknown"
     tz: str = "UTC"
     aggregation: str = "daily"
+    summary_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def dates(self) -> pd.DatetimeIndex:
-        """The distinct days covered, in order."""
-        n = self.n_buckets
-        return pd.DatetimeIndex(self.trend["date"].to_numpy()[:n]).unique()
+        """The distinct days covered, in order (whatever the order of ``trend``'s rows)."""
+        days = np.unique(self.trend["date"].to_numpy(dtype="datetime64[ns]"))
+        return pd.DatetimeIndex(days)
 
     @property
     def days(self) -> int:
@@ -175,8 +181,9 @@ class Engagement:
 
     @property
     def n_buckets(self) -> int:
-        """Rows per metric (days for daily data, days × 24 for hourly data)."""
-        return len(self.trend) // len(METRICS)
+        """Distinct (date, hour) buckets: days for daily data, days × 24 for hourly data."""
+        date, hour, _ = _trend_keys(self.trend)
+        return len(np.unique(_bucket_key(date, hour)))
 
     @property
     def start(self) -> dt.date | None:
@@ -193,19 +200,24 @@ class Engagement:
         return self.dates[-1].date() if len(self.trend) else None
 
     def wide(self) -> pd.DataFrame:
-        """One row per bucket.
+        """One row per bucket, the three metrics side by side.
+
+        Rows are matched on their (date, hour) key, never on their position, so a ``trend``
+        that was sorted, filtered or concatenated still gives the right columns. A bucket that
+        one metric lacks counts 0 for it.
 
         Returns
         -------
         pandas.DataFrame
-            ``date``, ``hour``, ``start``, ``unique``, ``new``, ``returning`` (``int64``).
+            ``date``, ``hour``, ``start``, ``unique``, ``new``, ``returning`` (``int64``),
+            ordered by date then hour.
+
+        Raises
+        ------
+        ResponseFormatError
+            When a metric has two rows for the same bucket, or a row names an unknown metric.
         """
-        n = self.n_buckets
-        users = self.trend["users"].to_numpy()
-        out = self.trend.iloc[:n][["date", "hour", "start"]].reset_index(drop=True)
-        for i, metric in enumerate(METRICS):
-            out[metric] = users[i * n : (i + 1) * n]
-        return out
+        return _wide_from_trend(self.trend)
 
     def __repr__(self) -> str:
         unique = self.summary.get("unique_users")
@@ -294,13 +306,25 @@ def parse_response(
     )
 
 
-def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> Engagement:
+#: The summary fields a chunked range cannot give exactly.
+NOT_ADDITIVE: tuple[str, ...] = (
+    "unique_users",
+    "returning_users",
+    "avg_unique_users_per_day",
+    "avg_returning_users_per_day",
+)
+
+
+def merge_engagements(
+    parts: Sequence[Engagement], query: EngagementQuery, *, note: str | None = None
+) -> Engagement:
     """Join the answers for consecutive chunks of one query into one continuous answer.
 
     The trend is the chunks' trends end to end. In the summary only new users add up exactly
     (a user's first-ever interaction falls in exactly one chunk); unique and returning users,
     and their per-day averages, are set to ``<NA>`` because a user active in two chunks would
-    be counted twice.
+    be counted twice. ``note`` (default: a general sentence) becomes the reason in
+    ``summary_notes`` for each of them.
 
     Returns
     -------
@@ -325,6 +349,10 @@ def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> En
     filters["start"] = parts[0].filters.get("start", format_api_date(query.start))
     filters["end"] = parts[-1].filters.get("end", format_api_date(query.end))
     filters["dataPointsCount"] = sum(int(p.filters.get("dataPointsCount", p.days)) for p in parts)
+    note = note or (
+        f"Not available for this {query.days}-day range: it was fetched in {len(parts)} parts, "
+        "and a user active in several parts cannot be counted once."
+    )
     return Engagement(
         summary=summary,
         trend=trend,
@@ -333,10 +361,76 @@ def merge_engagements(parts: Sequence[Engagement], query: EngagementQuery) -> En
         stream_id=query.stream_id,
         tz=query.tz,
         aggregation=parts[0].aggregation,
+        summary_notes=dict.fromkeys(NOT_ADDITIVE, note),
     )
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _trend_keys(trend: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days as int64 ns, hour with -1 for daily rows, metric code 0/1/2) of every row."""
+    date = trend["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    hour = trend["hour"].astype("Int16").fillna(-1).to_numpy(dtype=np.int64)
+    metric = trend["metric"]
+    if isinstance(metric.dtype, pd.CategoricalDtype) and tuple(metric.cat.categories) == METRICS:
+        code = metric.cat.codes.to_numpy(dtype=np.int64)
+    else:
+        code = pd.Categorical(metric.astype(str), categories=list(METRICS)).codes.astype(np.int64)
+    if (code < 0).any():
+        bad = metric[code < 0].iloc[0]
+        raise ResponseFormatError(
+            f"unknown metric {bad!r}; the metrics are {', '.join(METRICS)}", field="trend.metric"
+        )
+    return date, hour, code
+
+
+def _bucket_key(date: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """One int64 per (date, hour) bucket, ordered like the buckets (hour -1 = the whole day)."""
+    return (date // 3_600_000_000_000) * 32 + hour + 1  # hours since 1970 stay far from overflow
+
+
+def _wide_from_trend(trend: pd.DataFrame) -> pd.DataFrame:
+    date, hour, code = _trend_keys(trend)
+    n = len(trend) // len(METRICS)
+    order = np.lexsort((hour, date, code))
+    canonical = order if (order[1:] > order[:-1]).all() else None  # already sorted?
+    if canonical is None:
+        trend = trend.take(order)
+        date, hour, code = date[order], hour[order], code[order]
+    blocks = n * len(METRICS) == len(trend) and bool(
+        (code == np.repeat(np.arange(len(METRICS)), n)).all()
+        and all(
+            np.array_equal(date[:n], date[i * n : (i + 1) * n])
+            and np.array_equal(hour[:n], hour[i * n : (i + 1) * n])
+            for i in range(1, len(METRICS))
+        )
+    )
+    key = _bucket_key(date, hour)
+    if blocks and (n < 2 or bool((key[1:n] > key[: n - 1]).all())):
+        # the usual case: three aligned blocks of the same distinct buckets
+        users = trend["users"].to_numpy()
+        out = trend.iloc[:n][["date", "hour", "start"]].reset_index(drop=True)
+        for i, metric in enumerate(METRICS):
+            out[metric] = users[i * n : (i + 1) * n].astype(np.int64, copy=False)
+        return out
+    frame = pd.DataFrame({"key": key, "code": code, "users": trend["users"].to_numpy()})
+    if frame.duplicated(["key", "code"]).any():
+        row = trend.iloc[int(np.flatnonzero(frame.duplicated(["key", "code"]).to_numpy())[0])]
+        raise ResponseFormatError(
+            f"two rows for {row['metric']} users on {pd.Timestamp(row['date']).date()}"
+            + ("" if pd.isna(row["hour"]) else f" hour {int(row['hour'])}")
+            + "; a trend has one row per metric and bucket",
+            field="trend",
+        )
+    table = frame.pivot(index="key", columns="code", values="users")
+    table = table.reindex(columns=range(len(METRICS))).fillna(0).astype(np.int64)
+    firsts = pd.Series(np.arange(len(trend))).groupby(key).first()
+    out = trend.iloc[firsts.loc[table.index].to_numpy()][["date", "hour", "start"]]
+    out = out.reset_index(drop=True)
+    for i, metric in enumerate(METRICS):
+        out[metric] = table[i].to_numpy()
+    return out
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -464,6 +558,22 @@ def _values(points: list[Mapping[str, Any]], trend_key: str, aggregation: str) -
                         f"missing from the answer ({aggregation} data)", field=f'{path}[{i}]["{k}"]'
                     ) from None
         raise  # pragma: no cover - a KeyError always has a culprit above
+    width = 2 if aggregation == "daily" else 25  # "date" and the counts
+    if any(len(p) != width for p in points):
+        known = {"date", *(("users",) if aggregation == "daily" else HOUR_KEYS)}
+        for i, p in enumerate(points):
+            extra = [k for k in p if k not in known]
+            if extra:
+                expected = (
+                    "'date' and 'users'"
+                    if aggregation == "daily"
+                    else "'date' and '0 - 1' … '23 - 0'"
+                )
+                raise ResponseFormatError(
+                    f"unknown key {_short(extra[0])} in a {aggregation} data point (expected "
+                    f"only {expected}); the numbers cannot be trusted to mean what we think",
+                    field=f"{path}[{i}][{_short(extra[0])}]",
+                )
     arr = np.asarray(flat) if set(map(type, flat)) <= {int} else None
     if arr is None or (arr.size and (arr.dtype != np.int64 or arr.min() < 0 or arr.max() >= 2**62)):
         per_point = 1 if aggregation == "daily" else 24

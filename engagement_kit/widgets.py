@@ -78,6 +78,7 @@ PANELS: dict[str, str] = {
     "new_vs_returning": "New vs returning",
     "peak_hours": "Peak hours",
     "checks": "Data checks",
+    "channels": "Channels",
 }
 
 #: Which fetched queries each tab is drawn from (see :meth:`Explorer.queries`).
@@ -87,6 +88,7 @@ PANEL_INPUTS: dict[str, tuple[str, ...]] = {
     "new_vs_returning": ("daily",),
     "peak_hours": ("hourly",),
     "checks": ("main",),
+    "channels": ("daily",),  # plus one request per channel of the stream's channels_breakdown
 }
 
 #: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
@@ -239,6 +241,8 @@ class Explorer:
         The last :func:`engagement_kit.metrics.kpis` frame shown.
     checks : pandas.DataFrame or None
         The last :func:`engagement_kit.metrics.check_data` frame shown.
+    channel_mix : pandas.DataFrame or None
+        The last :func:`engagement_kit.metrics.channel_mix` frame of the Channels tab.
     data : dict of str to Engagement
         The last fetched answers by role (``"main"``, ``"daily"``, ``"previous"``,
         ``"hourly"``).
@@ -289,6 +293,7 @@ class Explorer:
         self.charts: dict[str, alt.Chart] = {}
         self.kpis: pd.DataFrame | None = None
         self.checks: pd.DataFrame | None = None
+        self.channel_mix: pd.DataFrame | None = None
         self.data: dict[str, Engagement] = {}
         self.drawn: dict[str, tuple[str, ...]] = {}
         self.render_counts: Counter[str] = Counter()
@@ -361,6 +366,7 @@ class Explorer:
             "new_vs_returning": widgets.Output(),
             "peak_hours": widgets.Output(),
             "checks": widgets.HTML(value=_placeholder("data checks")),
+            "channels": widgets.HTML(value=_placeholder("channel breakdown")),
         }
         self.tabs = widgets.Tab(children=list(self.panels.values()))
         self.tabs.titles = tuple(PANELS.values())
@@ -634,8 +640,33 @@ class Explorer:
             frame = metrics.check_data(self.data["main"])
             self.checks = frame
             self.panels["checks"].value = _checks_html(frame)
+        elif panel == "channels":
+            self.panels["channels"].value = self._channels_html()
         else:  # pragma: no cover - PANELS is fixed
             raise KeyError(panel)
+
+    def _channels_html(self) -> str:
+        """The Channels tab: the stream's ``channels_breakdown``, one request per channel."""
+        from .channels import channel_mix, channel_mix_html, fetch_channels
+
+        names = self._stream_choice().channels_breakdown
+        if not names:
+            self.channel_mix = None
+            return _channels_hint()
+        daily = self.data["daily"].query
+        assert daily is not None
+        frame = fetch_channels(
+            self.client,
+            daily.stream_id,
+            daily.start,
+            daily.end,
+            channels=names,
+            conversation_type=daily.conversation_type,
+            conversation_status=daily.conversation_status,
+            tz=daily.tz,
+        )
+        self.channel_mix = channel_mix(frame)
+        return channel_mix_html(self.channel_mix, title=daily.describe())
 
     def _show_chart(self, panel: str, chart: alt.Chart) -> None:
         """Keep the chart; draw it now if its tab is visible, else when the tab is opened.
@@ -718,6 +749,14 @@ class Explorer:
             f"<Explorer: {len(self.streams)} stream(s); {self.stream.value}, "
             f"{self.start.value} to {self.end.value}; showing {shown}>"
         )
+
+
+def _channels_hint() -> str:
+    return (
+        "<i style='color:#777'>No channel breakdown for this stream. List the channels to "
+        "compare in its <code>streams.toml</code> entry, e.g. "
+        '<code>channels_breakdown = ["whatsapp", "rtm"]</code> (one request each).</i>'
+    )
 
 
 def _is_demo(client: Any) -> bool:

@@ -21,12 +21,14 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
-    """No test sees the developer's credentials, host or store."""
+    """No test sees the developer's credentials, host, store or rate-limit budget."""
     for name in list(os.environ):
         if name.startswith("KORE_") or name == "ENGAGEMENT_KIT_HOME":
             monkeypatch.delenv(name)
     store_dir = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store_dir / "responses.sqlite3"))
+    # the rate-limit budget shared between processes: one per test, not the developer's
+    monkeypatch.setenv("ENGAGEMENT_KIT_RATELIMIT_DB", str(store_dir / "ratelimit.sqlite3"))
     yield
 
 

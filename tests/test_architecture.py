@@ -153,16 +153,18 @@ def test_every_public_submodule_is_an_attribute():
 
 # -- module size ---------------------------------------------------------------------------------
 
-#: About 600 lines at most per module. These are still larger, each capped a little above where
-#: it stands (split it by job, as ``report/`` and ``charts/`` were, then drop it here).
+#: About 600 lines at most per module. These are still larger, each capped about 5 % above where
+#: it stood when the branches of December 2026 were merged (split it by job, as ``report/`` and
+#: ``charts/`` were, then drop it here).
 LARGER_FOR_NOW: dict[str, int] = {
-    "cli.py": 800,
-    "client.py": 1000,
-    "delivery.py": 1250,
-    "doctor.py": 660,
-    "metrics.py": 1000,
-    "store/core.py": 730,
-    "widgets.py": 800,
+    "cli.py": 850,
+    "client.py": 1120,
+    "delivery.py": 1290,
+    "doctor.py": 680,
+    "metrics.py": 900,
+    "store/core.py": 780,
+    "tidy.py": 670,
+    "widgets.py": 820,
 }
 MAX_LINES = 620
 

@@ -210,7 +210,7 @@ def test_report_draws_every_chart_offline_with_tooltips_and_sidecar_kpis(browser
             page.evaluate("document.querySelector('.ek-headline').scrollIntoView()")
             save_screenshot(page, "report.png")
         charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
-        assert len(charts) == 4
+        assert len(charts) == 5  # trend, new vs returning, peak hours, history, channels
 
         tooltips = {}
         for chart_id in charts:

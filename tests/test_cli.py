@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from engagement_kit import __version__
 from engagement_kit.cli import app
+from engagement_kit.demo import DEMO_HOST, demo_store_path
+from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 
 runner = CliRunner()
@@ -80,12 +82,25 @@ def test_fetch_unknown_stream_is_exit_1_with_the_platform_message():
     assert "404" in result.output and "General Settings" in result.output
 
 
-def test_chunked_range_says_why_unique_is_missing():
+def test_a_long_range_is_exact_when_the_platform_answers_it_whole():
     result = invoke(
         "fetch", "st-demo-it-de", "--start", "2025-09-01", "--end", "2025-11-30", "--demo"
     )
     assert result.exit_code == 0
-    assert "n/a (chunked range)" in result.stdout
+    assert "not available" not in result.stdout and "unique_users" in result.stdout
+
+
+def test_chunked_range_says_why_unique_is_missing(monkeypatch):
+    from engagement_kit import cli
+    from engagement_kit.demo import DemoPlatform, demo_client
+
+    monkeypatch.setattr(cli, "_client", lambda **_: demo_client(platform=DemoPlatform(max_days=31)))
+    result = invoke(
+        "fetch", "st-demo-it-de", "--start", "2025-09-01", "--end", "2025-11-30", "--demo"
+    )
+    assert result.exit_code == 0
+    assert "not available (see below)" in result.stdout
+    assert "at most 31 days per request" in " ".join(result.stdout.split())
 
 
 def test_streams_lists_demo_and_config_streams(tmp_path):
@@ -103,6 +118,13 @@ def test_store_info_and_clear(tmp_path, monkeypatch):
     path = tmp_path / "store.sqlite3"
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(path))
     invoke("fetch", "st-demo-it-de", "--start", "2025-11-03", "--end", "2025-11-09", "--demo")
+    # demo answers go to the demo's own store, never to the store of real answers
+    assert ResponseStore(demo_store_path()).info()["entries"] == 1
+    assert ResponseStore(path).info()["entries"] == 0
+    query = EngagementQuery(stream_id="st-demo-it-de", start="2025-11-03", end="2025-11-09")
+    payload = ResponseStore(demo_store_path()).get(DEMO_HOST, query)
+    assert payload is not None
+    ResponseStore(path).put("https://platform.kore.ai", query, payload, final=True)
     info = invoke("store", "info")
     assert info.exit_code == 0 and str(path) in info.stdout.replace("\n", "")
     assert "st-demo-it-de" in info.stdout and "six months" in info.stdout

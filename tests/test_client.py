@@ -9,6 +9,7 @@ import email.utils
 import json
 import logging
 import re
+import socket
 import threading
 import time as _time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import pytest
 from engagement_kit import __version__
 from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient, FetchResult, StreamRateLimiter
+from engagement_kit.echo import FilterEchoWarning
 from engagement_kit.errors import (
     ApiConnectionError,
     ApiError,
@@ -125,8 +127,9 @@ def daily_answer(
         "filters": {
             "start": format_api_date(start),
             "end": format_api_date(end),
-            "conversationType": "all",
-            "conversationStatus": "all",
+            # the filters echoed as applied, lower-cased as the platform does
+            "conversationType": request.url.params.get("conversationType", "all").lower(),
+            "conversationStatus": request.url.params.get("conversationStatus", "all").lower(),
             "aggregationType": "daily",
             "dataPointsCount": n,
         },
@@ -159,17 +162,18 @@ def fetch_dec(client: EngagementClient, **kwargs):
 
 # -- the request ----------------------------------------------------------------------------
 def test_the_request_is_a_post_with_the_documented_parameters_and_auth_header():
-    script = Script(ok())
-    client = make_client(script)
-    data = client.fetch(
-        "st-abc_1",
-        "2025-12-01",
-        dt.date(2025, 12, 5),
-        conversation_type="Non Interactive",
-        conversation_status="closed",
-        channels=["RTM", "msteams"],
-        tz="Asia/Kolkata",
-    )
+    script = Script(ok())  # the reference sample: it echoes conversationType "all"
+    client = make_client(script, on_filter_mismatch="warn")
+    with pytest.warns(FilterEchoWarning, match="conversationType='Non Interactive'"):
+        data = client.fetch(
+            "st-abc_1",
+            "2025-12-01",
+            dt.date(2025, 12, 5),
+            conversation_type="Non Interactive",
+            conversation_status="closed",
+            channels=["RTM"],
+            tz="Asia/Kolkata",
+        )
     assert script.count == 1
     request = script.requests[0]
     assert request.method == "POST"
@@ -181,7 +185,7 @@ def test_the_request_is_a_post_with_the_documented_parameters_and_auth_header():
         "end_date": "2025-12-05",
         "conversationType": "Non Interactive",
         "conversationStatus": "Closed",
-        "channels": "msteams,rtm",
+        "channels": "rtm",
         "timeZoneOffset": "Asia/Kolkata",
     }
     raw = request.url.query.decode()
@@ -626,7 +630,8 @@ def test_secrets_never_reach_logs_or_errors(caplog):
 
 
 # -- the client-side rate limiter -----------------------------------------------------------
-def test_the_61st_request_in_a_minute_waits_until_the_window_frees():
+def test_the_58th_request_in_a_minute_waits_until_the_window_frees():
+    """57 a minute by default: the platform's 60, counted on arrival, less a safety margin."""
     time = FakeTime()
     sent_at: list[float] = []
 
@@ -636,14 +641,14 @@ def test_the_61st_request_in_a_minute_waits_until_the_window_frees():
 
     client = make_client(handler, time=time)
     first = dt.date(2025, 1, 1)
-    for i in range(61):
+    for i in range(58):
         day = first + dt.timedelta(days=i)
         client.fetch("st-abc_1", day, day)
-    assert len(sent_at) == 61
-    assert all(t == NOW for t in sent_at[:60])
+    assert len(sent_at) == 58
+    assert all(t == NOW for t in sent_at[:57])
     assert len(time.sleeps) == 1
-    assert sent_at[60] >= NOW + 60  # a rolling minute after the first request
-    assert sent_at[60] <= NOW + 60.01
+    assert sent_at[57] >= NOW + 60  # a rolling minute after the first request
+    assert sent_at[57] <= NOW + 60.01
 
 
 def test_limits_are_settable_and_per_stream():
@@ -688,6 +693,49 @@ def test_invalid_limits_are_refused(minute, hour):
         EngagementClient(HOST, store=False, requests_per_minute=minute, requests_per_hour=hour)
 
 
+def test_the_budget_file_is_shared_between_limiters(tmp_path):
+    """Two limiters on one file (as two processes would be) share one budget per stream."""
+    time = FakeTime()
+    path = tmp_path / "budget.sqlite3"
+    a, b = (
+        StreamRateLimiter(10, 1800, clock=time.clock, sleep=time.sleep, shared=path, scope=HOST)
+        for _ in range(2)
+    )
+    for _ in range(5):
+        assert a.acquire("st-1") == 0.0
+        assert b.acquire("st-1") == 0.0
+    assert 60 <= b.acquire("st-1") <= 60.01  # the 11th of the minute, whoever asks
+    other = StreamRateLimiter(10, 1800, clock=time.clock, sleep=time.sleep, shared=path, scope="x")
+    assert other.acquire("st-1") == 0.0  # another host's stream has its own budget
+    a.close()
+    b.close()
+    other.close()
+
+
+def test_the_client_shares_its_budget_by_default_unless_the_clock_is_simulated(tmp_path):
+    from engagement_kit.ratelimit import default_budget_path
+
+    real = EngagementClient(HOST, store=False)
+    assert real.rate_limiter.shared == default_budget_path()
+    assert (real.rate_limiter.per_minute, real.rate_limiter.per_hour) == (57, 1750)
+    assert make_client(daily_answer).rate_limiter.shared is None
+    path = tmp_path / "b.sqlite3"
+    assert make_client(daily_answer, shared_rate_limit=path).rate_limiter.shared == path
+    assert EngagementClient(HOST, store=False, shared_rate_limit=False).rate_limiter.shared is None
+
+
+def test_an_unusable_budget_file_falls_back_to_this_process(tmp_path, caplog):
+    time = FakeTime()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    limiter = StreamRateLimiter(
+        2, None, clock=time.clock, sleep=time.sleep, shared=blocker / "budget.sqlite3"
+    )
+    assert limiter.acquire("s") == 0.0 and limiter.acquire("s") == 0.0
+    assert limiter.acquire("s") >= 60
+    assert limiter.shared is None and "cannot use the shared budget file" in caplog.text
+
+
 def test_limiter_is_thread_safe():
     time = FakeTime()
     limiter = StreamRateLimiter(10, 1800, clock=time.clock, sleep=time.sleep)
@@ -717,11 +765,18 @@ def test_a_long_range_is_split_fetched_in_order_and_merged():
     client = make_client(script, max_days_per_request=31)
     data = client.fetch("st-abc_1", "2025-01-01", "2025-03-16")  # 75 days
     ranges = [(r.url.params["start_date"], r.url.params["end_date"]) for r in script.requests]
-    assert ranges == [
+    assert ranges == [  # calendar months, so overlapping ranges reuse stored chunks
         ("2025-01-01", "2025-01-31"),
-        ("2025-02-01", "2025-03-03"),
-        ("2025-03-04", "2025-03-16"),
+        ("2025-02-01", "2025-02-28"),
+        ("2025-03-01", "2025-03-16"),
     ]
+    assert "fetched in 3 parts" in data.summary_notes["unique_users"]
+    assert set(data.summary_notes) == {
+        "unique_users",
+        "returning_users",
+        "avg_unique_users_per_day",
+        "avg_returning_users_per_day",
+    }
     new = data.trend[data.trend["metric"] == "new"]
     expected = pd.date_range("2025-01-01", "2025-03-16", freq="D")
     assert list(new["date"]) == list(expected)  # continuous, no gap or overlap
@@ -734,7 +789,12 @@ def test_a_long_range_is_split_fetched_in_order_and_merged():
 def test_max_days_per_request_is_settable():
     script = Script(default=daily_answer)
     make_client(script, max_days_per_request=7).fetch("st-abc_1", "2025-01-01", "2025-01-14")
-    assert script.count == 2
+    ranges = [(r.url.params["start_date"], r.url.params["end_date"]) for r in script.requests]
+    assert ranges == [  # within one month: ISO weeks
+        ("2025-01-01", "2025-01-05"),
+        ("2025-01-06", "2025-01-12"),
+        ("2025-01-13", "2025-01-14"),
+    ]
     with pytest.raises(ConfigError, match="max_days_per_request"):
         make_client(script, max_days_per_request=0)
 
@@ -958,6 +1018,31 @@ def test_an_unknown_host_name_is_not_retried():
     assert script.count == 1
 
 
+@pytest.mark.parametrize(
+    "cause",
+    [
+        socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+        None,  # only the text, as httpx words it
+    ],
+)
+def test_a_temporary_dns_failure_is_retried(cause):
+    error = httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+    if cause is not None:
+        error.__cause__ = cause
+    script = Script(error, error, default=daily_answer)
+    data = fetch_dec(make_client(script, max_retries=3))
+    assert script.count == 3 and data.days == 5
+
+
+def test_a_name_that_does_not_exist_fails_at_once_even_as_a_gaierror():
+    error = httpx.ConnectError("lookup failed")
+    error.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    script = Script(default=error)
+    with pytest.raises(ApiConnectionError):
+        fetch_dec(make_client(script, max_retries=5))
+    assert script.count == 1
+
+
 def test_a_refused_connection_is_still_retried():
     script = Script(httpx.ConnectError("[Errno 111] Connection refused"), default=daily_answer)
     data = fetch_dec(make_client(script, max_retries=2))
@@ -982,6 +1067,39 @@ def test_fetch_many_runs_in_parallel_threads():
     results = client.fetch_many(reqs, max_workers=3)
     assert all(r.ok for r in results)
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize("per_stream", [1, 2])
+def test_fetch_many_sends_one_request_per_stream_at_a_time(per_stream):
+    """The platform asks for no overlapping requests: per stream they queue, streams overlap."""
+    lock = threading.Lock()
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    both_streams_at_once = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        stream = request.url.path.split("/")[4]
+        with lock:
+            in_flight[stream] = in_flight.get(stream, 0) + 1
+            most[stream] = max(most.get(stream, 0), in_flight[stream])
+            if sum(1 for n in in_flight.values() if n) == 2:
+                both_streams_at_once.set()
+        threading.Event().wait(0.05)  # hold the request a moment so overlaps can happen
+        with lock:
+            in_flight[stream] -= 1
+        return daily_answer(request)
+
+    client = make_client(handler)
+    reqs = [
+        {"stream_id": stream, "start": f"2025-01-{d:02d}", "end": f"2025-01-{d:02d}"}
+        for d in range(1, 7)
+        for stream in ("st-a", "st-b")
+    ]
+    kwargs = {} if per_stream == 1 else {"per_stream": per_stream}
+    results = client.fetch_many(reqs, max_workers=4, **kwargs)
+    assert all(r.ok for r in results)
+    assert most == {"st-a": per_stream, "st-b": per_stream}
+    assert both_streams_at_once.is_set()
 
 
 # -- fetch_weeks ----------------------------------------------------------------------------

@@ -95,12 +95,14 @@ def test_stream_config_normalises_like_a_query():
         tz="Asia/Kolkata",
         conversation_type="Non Interactive",
         conversation_status="CLOSED",
-        channels="RTM, msteams",
+        channels="RTM",
+        channels_breakdown=["RTM", "msteams"],
     )
     assert stream.name == "Support"
     assert stream.conversation_type == "non_interactive"
     assert stream.conversation_status == "closed"
-    assert stream.channels == ("msteams", "rtm")
+    assert stream.channels == ("rtm",)
+    assert stream.channels_breakdown == ("rtm", "msteams")  # in the order given
     query = stream.query("2025-12-01", "2025-12-07")
     assert isinstance(query, EngagementQuery)
     assert query.to_params()["conversationType"] == "Non Interactive"
@@ -109,7 +111,7 @@ def test_stream_config_normalises_like_a_query():
         "tz": "Asia/Kolkata",
         "conversation_type": "non_interactive",
         "conversation_status": "closed",
-        "channels": ["msteams", "rtm"],
+        "channels": ["rtm"],
     }
     assert StreamConfig(id="st-2", name="x", tz="UTC").filters()["channels"] is None
 
@@ -122,6 +124,8 @@ def test_stream_config_normalises_like_a_query():
         ({"conversation_type": "bots"}, "field conversation_type: 'bots' is not allowed"),
         ({"conversation_status": "open"}, "field conversation_status:"),
         ({"channels": ["rtm", "all"]}, "field channels:"),
+        ({"channels": ["rtm", "slack"]}, "list them in channels_breakdown"),
+        ({"channels_breakdown": ["rtm", "all"]}, "'all' is not a channel"),
         ({"name": "  "}, "field name: empty"),
         ({"name": 3}, "field name:"),
         ({"colour": "red"}, "field colour: unknown field"),

@@ -132,8 +132,13 @@ def expected_answer(
     ctype: str,
     status: str,
     channels: set[str] | None,
+    overlap: bool = False,
 ) -> dict[str, Any]:
-    """Counts by plain loops: buckets of sets of users, zoneinfo for local time."""
+    """Counts by plain loops: buckets of sets of users, zoneinfo for local time.
+
+    ``overlap``: returning = users with a session in the bucket later than their first-ever one
+    (so a user may be new and returning in one bucket); else users first seen before the bucket.
+    """
     rows, instants, first = log_rows(stream_id, now)
     zone = zoneinfo.ZoneInfo(tz)
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
@@ -145,6 +150,7 @@ def expected_answer(
     hi = bisect.bisect_right(instants, midnight(end) + 3 * 86400)
     in_bucket: dict[tuple, set[int]] = defaultdict(set)
     days_of: dict[int, set[dt.date]] = defaultdict(set)
+    came_back: dict[tuple, set[int]] = defaultdict(set)  # bucket -> users with a later session
     for user, ts, channel, conversation_type, session_status in rows[lo:hi]:
         local = dt.datetime.fromtimestamp(ts, zone)
         if not start <= local.date() <= end:
@@ -157,6 +163,8 @@ def expected_answer(
             continue
         in_bucket[(local.date(), local.hour if hourly else 0)].add(user)
         days_of[user].add(local.date())
+        if ts > first[user]:
+            came_back[(local.date(), local.hour if hourly else 0)].add(user)
 
     def first_local(user: int) -> dt.datetime:
         return dt.datetime.fromtimestamp(first[user], zone)
@@ -170,6 +178,8 @@ def expected_answer(
             if first_local(u).date() == day and (not hourly or first_local(u).hour == hour)
         )
         returning = sum(1 for u in users if first[u] < bucket_start)
+        if overlap:
+            returning = len(came_back.get((day, hour), set()))
         return len(users), new, returning
 
     trends: list[list[dict[str, Any]]] = [[], [], []]
@@ -186,6 +196,8 @@ def expected_answer(
     unique = len(days_of)
     new = sum(1 for u, ds in days_of.items() if first_local(u).date() in ds)
     returning = sum(1 for u, ds in days_of.items() if max(ds) > first_local(u).date())
+    if overlap:
+        returning = len(set().union(*came_back.values()))
     n = len(days)
     return {
         "summary": {

@@ -273,6 +273,7 @@ def test_serve_prints_what_to_use_and_stops(platform):
         assert f"KORE_CLIENT_SECRET={DEMO_CLIENT_SECRET}" in lines[3]
         assert "st-demo-retail-in" in lines[4]
         assert "10%" in lines[5]
+        assert "max days per request" in lines[6] and "overlap off" in lines[6]
         with httpx.Client(base_url=url, timeout=10) as http:
             http.get("/")
     finally:

@@ -122,11 +122,18 @@ def test_report_kernels_write_to_the_store_named_only_in_dotenv(tmp_path, monkey
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    store = root / "history" / "answers.sqlite3"
-    assert store.is_file(), "the report kernel did not use the store of .env"
+    # demo answers go to the demo's own store beside the one .env names, never into it
+    store = root / "history" / "demo-answers.sqlite3"
+    assert store.is_file(), "the report kernel did not use the store folder of .env"
     with sqlite3.connect(store) as db:
         streams = {row[0] for row in db.execute("SELECT stream_id FROM revisions")}
     assert streams == {"st-demo-hr-us"}
+    real = root / "history" / "answers.sqlite3"
+    if real.is_file():
+        with sqlite3.connect(real) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if "responses" in tables:
+                assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 0
     # the reports go to the project's reports/, not to the folder the command ran in
     assert list((root / "reports").glob("*/2025-W47.html"))
     assert not (inside / "reports").exists()

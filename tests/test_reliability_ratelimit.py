@@ -106,3 +106,119 @@ def test_without_the_client_side_limiter_the_platform_answers_429():
         stats = server.stats
     assert stats.count(429) == 1 and stats.count(200) == 60  # read once the server has stopped
     assert clock.slept == 0.0
+
+
+# -- counted on arrival: the safety margin -------------------------------------------------------
+
+
+class Network:
+    """The platform's clock as the moment each request *arrives*.
+
+    Every request takes one round trip ``rtt`` of the shared fake time (the client waits for
+    the answer), and reaches the platform a random part of it after it was sent: the platform
+    counts the arrival, the client counted the sending.
+    """
+
+    def __init__(self, clock: FakeClock, *, rtt: float, seed: int) -> None:
+        import random
+
+        self.clock = clock
+        self.rtt = rtt
+        self.rng = random.Random(seed)
+
+    def __call__(self) -> float:
+        with self.clock._lock:
+            sent = self.clock.now
+            self.clock.now += self.rtt
+        return sent + self.rng.uniform(0, self.rtt)
+
+
+def _burst(seed: int, **client_options) -> tuple[int, int]:
+    """66 one-day requests for one stream at once; returns (answers, 429s)."""
+    clock = FakeClock(START)
+    platform = DemoPlatform(clock=Network(clock, rtt=0.2, seed=seed))
+    with running_server(platform=platform) as server:
+        with client_for(server.url, clock, max_retries=0, **client_options) as client:
+            results = client.fetch_many(
+                [{"stream_id": STREAM, "start": d, "end": d, "tz": TZ} for d in DAYS[:66]],
+                max_workers=4,
+            )
+        stats = server.stats
+    assert stats.requests == 66
+    assert all(r.ok or isinstance(r.error, RateLimitError) for r in results)
+    return stats.count(200), stats.count(429)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_66_request_burst_counted_on_arrival_meets_no_429(seed):
+    answered, refused = _burst(seed)
+    assert (answered, refused) == (66, 0)
+
+
+def test_without_the_margin_arrival_jitter_meets_a_429():
+    """The control: pacing at exactly 60 a minute, some request crosses the platform's window."""
+    refused = [_burst(seed, requests_per_minute=60)[1] for seed in range(5)]
+    assert sum(refused) >= 1, refused
+
+
+# -- two processes, one stream -------------------------------------------------------------------
+
+_WORKER = """
+import datetime as dt, json, sys
+from engagement_kit.auth import Credentials
+from engagement_kit.client import EngagementClient
+from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from engagement_kit.errors import RateLimitError
+from engagement_kit.ratelimit import StreamRateLimiter, default_budget_path
+
+url, first, shared = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), sys.argv[3] == "shared"
+client = EngagementClient(
+    url, credentials=Credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET), store=False, max_retries=0
+)
+# the platform's limits on a 3-second "minute" (so the test takes seconds): 20, paced at 17
+client.rate_limiter = StreamRateLimiter(
+    17, None, shared=default_budget_path() if shared else None, scope=client.host,
+    windows=(3.0, 3600.0),
+)
+refused = 0
+for i in range(12):
+    day = first + dt.timedelta(days=i)
+    try:
+        client.fetch("st-demo-it-de", day, day)
+    except RateLimitError:
+        refused += 1
+print(json.dumps({"refused": refused}))
+"""
+
+
+def _two_processes(url: str, mode: str) -> list[int]:
+    import json
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, url, first, mode],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for first in ("2025-06-01", "2025-09-01")
+    ]
+    out = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), out
+    return [json.loads(o.strip().splitlines()[-1])["refused"] for o in out]
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_stream_share_the_budget_and_meet_no_429():
+    platform = DemoPlatform(per_minute=20, per_hour=None, windows=(3.0, 3600.0))
+    with running_server(platform=platform) as server:
+        assert _two_processes(server.url, "shared") == [0, 0]
+        stats = server.stats
+    assert stats.count(200) == 24 and stats.count(429) == 0
+    # the control: each process pacing itself alone, together they pass the platform's limit
+    with running_server(
+        platform=DemoPlatform(per_minute=20, per_hour=None, windows=(3.0, 3600.0))
+    ) as server:
+        refused = _two_processes(server.url, "alone")
+    assert sum(refused) >= 1, refused

@@ -339,13 +339,16 @@ def test_parameters_are_literals_and_never_a_secret(monkeypatch):
     monkeypatch.setenv("KORE_CLIENT_SECRET", "canary-secret-4711")
     monkeypatch.setenv("KORE_JWT", "canary.jwt.4711")
     params = report.report_parameters(
-        _config(channels=["rtm", "msteams"], conversation_type="Interactive"),
+        _config(
+            channels=["rtm"], conversation_type="Interactive", channels_breakdown="rtm,msteams"
+        ),
         "2025-W47",
         source="platform",
         host="https://platform.kore.ai",
     )
     assert tuple(params) == report.PARAMETER_NAMES
-    assert params["channels"] == "msteams,rtm"
+    assert params["channels"] == "rtm"
+    assert params["channels_breakdown"] == "rtm,msteams"
     assert params["conversation_type"] == "interactive"
     assert all(isinstance(v, str | int) for v in params.values())
     text = json.dumps(params)

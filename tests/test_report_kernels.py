@@ -108,3 +108,19 @@ def test_pool_hands_out_each_kernel_once_and_cleans_up(tmp_path):
     assert not psutil.pid_exists(zygote_pid) or psutil.Process(zygote_pid).status() == "zombie"
     for pid in seen:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+@pytest.mark.slow
+def test_forked_kernel_exits_when_its_zygote_does():
+    zygote = Zygote()
+    kernel = WarmKernel(zygote=zygote)
+    try:
+        assert kernel.ready(), kernel.error
+        pid = kernel.km.provisioner.pid
+        zygote.close()  # e.g. the worker was killed and the zygote's stdin closed
+        process = psutil.Process(pid)
+        process.wait(timeout=10)  # the kernel's parent poller notices and exits
+        assert not process.is_running() or process.status() == "zombie"
+    finally:
+        kernel.discard()
+        zygote.close()

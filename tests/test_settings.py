@@ -136,9 +136,18 @@ def test_demo_streams_are_stream_configs_with_channel_hints():
 
 def test_from_stream_reads_mappings_and_validates_like_streams_toml():
     entry = StreamConfig.from_stream(
-        {"id": "a", "name": " A ", "tz": "UTC", "channels": "rtm, slack"}
+        {
+            "id": "a",
+            "name": " A ",
+            "tz": "UTC",
+            "channels": "rtm",
+            "channels_breakdown": "rtm, slack",
+        }
     )
-    assert (entry.name, entry.channels) == ("A", ("rtm", "slack"))
+    assert (entry.name, entry.channels) == ("A", ("rtm",))
+    assert entry.channels_breakdown == ("rtm", "slack")
+    with pytest.raises(ConfigError, match="channels_breakdown"):  # one channel per request
+        StreamConfig.from_stream({"id": "a", "name": "A", "tz": "UTC", "channels": "rtm, slack"})
     with pytest.raises(ConfigError, match="field tz"):
         StreamConfig.from_stream({"id": "a", "name": "A", "tz": "Mars/Base"})
 

@@ -188,14 +188,32 @@ def test_daily_start_when_midnight_does_not_exist():
     assert e.wide().loc[0, "start"] == pd.Timestamp("2025-09-07 01:00", tz="America/Santiago")
 
 
-def test_extra_fields_are_tolerated(fixture_payload):
+def test_extra_fields_outside_data_points_are_tolerated(fixture_payload):
     p = fixture_payload("daily")
     p["somethingNew"] = {"x": 1}
     p["summary"]["medianUsers"] = 3
-    p["uniqueUsersTrend"]["dataPoints"][0]["channel"] = "rtm"
+    p["uniqueUsersTrend"]["note"] = "x"
     p["filters"]["channels"] = "rtm"
     e = parse_response(p)
     assert e.filters["channels"] == "rtm" and len(e.trend) == 15
+
+
+@pytest.mark.parametrize(
+    ("kind", "trend", "index", "key"),
+    [
+        ("hourly", "newUsersTrend", 2, "25 - 26"),
+        ("hourly", "uniqueUsersTrend", 0, "users"),
+        ("daily", "returningUsersTrend", 4, "channel"),
+        ("daily", "uniqueUsersTrend", 0, "17 - 18"),
+    ],
+)
+def test_an_unknown_key_in_a_data_point_is_an_error(fixture_payload, kind, trend, index, key):
+    p = fixture_payload(kind)
+    p[trend]["dataPoints"][index][key] = 5
+    with pytest.raises(ResponseFormatError, match="unknown key") as info:
+        parse_response(p)
+    assert info.value.field == f"{trend}.dataPoints[{index}][{key!r}]"
+    assert repr(key) in str(info.value)
 
 
 def _mutations():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from engagement_kit.auth import Credentials
 from engagement_kit.demo import DEMO_HOST, DEMO_STREAMS, DemoPlatform, demo_client
-from engagement_kit.errors import RateLimitError
+from engagement_kit.errors import InvalidQueryError, RateLimitError
 from engagement_kit.widgets import (
     PANELS,
     Explorer,
@@ -261,7 +262,7 @@ def test_the_charts_are_built_from_the_fetched_data(explorer):
     }  # fmt: skip
     hourly = explorer.data["hourly"].wide()
     assert explorer.data["hourly"].aggregation == "hourly" and len(hourly) == 28 * 24
-    assert "All 6 data checks passed" in explorer.panels["checks"].value
+    assert re.search(r"All \d+ data checks passed", explorer.panels["checks"].value)
     assert list(explorer.checks["check"]) == ["all_passed"]
 
 
@@ -281,21 +282,24 @@ def test_kpis_shown_are_the_periods_numbers_with_change_from_the_previous_period
 
 
 def test_channels_text_and_filters_reach_the_client(explorer, recorder):
-    explorer.channels.value = " WhatsApp, rtm "
+    explorer.channels.value = " WhatsApp "
     explorer.conversation_type.value = "interactive"
     explorer.conversation_status.value = "closed"
     explorer.tz.value = "UTC"
     explorer.load_button.click()
     assert explorer.error == ""
-    assert {c["channels"] and tuple(c["channels"]) for c in recorder.calls} == {("rtm", "whatsapp")}
+    assert {c["channels"] and tuple(c["channels"]) for c in recorder.calls} == {("whatsapp",)}
     assert {c["tz"] for c in recorder.calls} == {"UTC"}
     assert {(c["conversation_type"], c["conversation_status"]) for c in recorder.calls} == {
         ("interactive", "closed")
     }
-    assert explorer.data["main"].filters["channels"].lower().replace(" ", "") in (
-        "rtm,whatsapp",
-        "whatsapp,rtm",
-    )
+    assert explorer.data["main"].filters["channels"] == "whatsapp"
+
+
+def test_several_channels_in_the_filter_point_to_the_breakdown(explorer, recorder):
+    explorer.channels.value = "whatsapp, rtm"
+    explorer.load_button.click()
+    assert "one channel per request" in explorer.error and "fetch_channels" in explorer.error
 
 
 def test_loading_again_unchanged_redraws_and_fetches_nothing(explorer, recorder):
@@ -320,6 +324,7 @@ def test_switching_to_hourly_redraws_only_the_trend_and_the_checks(explorer, rec
         "new_vs_returning": 1,
         "peak_hours": 1,
         "checks": 2,
+        "channels": 1,
     }
     assert explorer.panels["kpis"].value is kpi_html
     assert explorer.charts["peak_hours"] is heatmap
@@ -336,6 +341,7 @@ def test_switching_to_hourly_redraws_only_the_trend_and_the_checks(explorer, rec
         "new_vs_returning": 2,
         "peak_hours": 2,
         "checks": 3,
+        "channels": 2,
     }
 
 
@@ -604,9 +610,21 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
     assert explorer.stream.options == (("HR (st-demo-hr-us)", HR.id),)
     assert explorer.channels.value == "msteams"
     one = Explorer(
-        recorder, streams=[{"id": "a", "name": "A", "tz": "UTC", "channels": "rtm,slack"}]
+        recorder,
+        streams=[
+            {
+                "id": "a",
+                "name": "A",
+                "tz": "UTC",
+                "channels": "rtm",
+                "channels_breakdown": "rtm,slack",
+            }
+        ],
     )
-    assert one.channels.value == "rtm, slack"
+    assert one.channels.value == "rtm"
+    assert one._stream_choice().channels_breakdown == ("rtm", "slack")
+    with pytest.raises(InvalidQueryError, match="channels_breakdown"):
+        Explorer(recorder, streams=[{"id": "a", "name": "A", "tz": "UTC", "channels": "rtm,slack"}])
     platform_spelling = {
         "id": "a",
         "name": "A",

@@ -24,13 +24,15 @@ The theme ``engagement_kit`` is registered once (:func:`register_theme`, idempot
 
 Modules: :mod:`.theme` (colours, theme, quick imports), :mod:`.renderer` (``setup_notebook`` and
 the offline report renderer), :mod:`.time` (trend, new vs returning, weekly history),
-:mod:`.hours` (heatmap, hour profile), :mod:`.anomalies`, :mod:`.kpi_table`.
+:mod:`.hours` (heatmap, hour profile), :mod:`.anomalies`, :mod:`.channels` (the channel mix),
+:mod:`.kpi_table`.
 """
 
 from __future__ import annotations
 
 from .._quick import skip_slow_optional_imports
 from .anomalies import anomaly_chart
+from .channels import channel_mix_chart
 from .hours import hour_profile_chart, peak_hours_heatmap
 from .kpi_table import kpi_table_html
 from .renderer import RENDERER_NAME, chart_mimebundle, setup_notebook
@@ -70,6 +72,7 @@ __all__ = [
     "UP_COLOR",
     "WIDTH",
     "anomaly_chart",
+    "channel_mix_chart",
     "chart_mimebundle",
     "hour_profile_chart",
     "kpi_table_html",

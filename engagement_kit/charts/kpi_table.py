@@ -67,6 +67,10 @@ def kpi_table_html(
     Rises show ▲ in bluish green, falls ▼ in vermillion (the arrows carry the meaning for
     readers who cannot tell the colours apart); shares change in percentage points (pp).
 
+    A value missing for a known reason (``kpis_frame.attrs["notes"]``, e.g. unique users of a
+    range the platform only answers in parts) reads "not available (1)", with the reason as
+    footnote (1) under the table, instead of a bare dash.
+
     Returns
     -------
     str
@@ -77,6 +81,17 @@ def kpi_table_html(
     headers = [("KPI", "left"), (value_label, "right")]
     if has_previous:
         headers += [(previous_label, "right"), ("Change", "right")]
+    notes = kpis_frame.attrs.get("notes") or {}
+    reasons: list[str] = []  # footnotes, numbered in order of first use
+
+    def shown_value(kpi: str, column: str, value: object) -> str:
+        reason = (notes.get(column) or {}).get(kpi)
+        if reason and (value is None or pd.isna(value)):
+            if reason not in reasons:
+                reasons.append(reason)
+            return f"not available ({reasons.index(reason) + 1})"
+        return _fmt_value(kpi, value)
+
     rows = []
     for name, row in kpis_frame.iterrows():
         kpi = str(name)
@@ -85,8 +100,10 @@ def kpi_table_html(
             {
                 "kpi": kpi,
                 "label": metrics.KPI_LABELS.get(kpi, kpi),
-                "value": _fmt_value(kpi, row.get("value")),
-                "previous": _fmt_value(kpi, row.get("previous")),
+                "value": shown_value(kpi, "value", row.get("value")),
+                "previous": shown_value(kpi, "previous", row.get("previous"))
+                if has_previous
+                else "",
                 "change": f"{arrow} {text}" if arrow else text,
                 "colour": colour,
             }
@@ -98,4 +115,5 @@ def kpi_table_html(
         headers=headers,
         rows=rows,
         has_previous=has_previous,
+        reasons=reasons,
     )

@@ -15,6 +15,7 @@ report`` and the tests:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -46,11 +47,25 @@ __all__ = [
     "ServerStats",
     "clear_cache",
     "demo_client",
+    "demo_store_path",
     "get_stream",
     "running_server",
     "serve",
     "session_log",
 ]
+
+
+def demo_store_path() -> Path:
+    """The demo platform's own response store: ``demo-responses.sqlite3`` beside the real one.
+
+    Demo answers never go into the store of real answers (``$ENGAGEMENT_KIT_STORE`` or the
+    default), so a demo run can neither mix invented numbers into a real store nor be mistaken
+    for its long-term record.
+    """
+    from ..store import default_store_path
+
+    real = default_store_path()
+    return real.with_name(f"demo-{real.stem}{real.suffix or '.sqlite3'}")
 
 
 def demo_client(
@@ -61,7 +76,8 @@ def demo_client(
     Parameters
     ----------
     store : ResponseStore, None or False
-        Passed to the client: ``None`` = the default store, ``False`` = no store.
+        ``None`` = the demo's own store (:func:`demo_store_path`, never the store of real
+        answers), ``False`` = no store, or a given store.
     platform : DemoPlatform, optional
         The platform to talk to (default: a new one on the real clock, with the platform's
         rate limits).
@@ -76,12 +92,16 @@ def demo_client(
     """
     from ..auth import Credentials
     from ..client import EngagementClient
+    from ..store import ResponseStore
 
     platform = DemoPlatform() if platform is None else platform
-    return EngagementClient(
+    own_store = store is None
+    client = EngagementClient(
         host=DEMO_HOST,
         credentials=Credentials(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET),
-        store=store,
+        store=ResponseStore(demo_store_path()) if own_store else store,
         transport=httpx.MockTransport(platform.handle),
         **client_kwargs,
     )
+    client._owns_store = own_store  # closed with the client, like the default store
+    return client

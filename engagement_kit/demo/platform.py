@@ -15,6 +15,20 @@ back ``httpx.MockTransport(platform.handle)`` (in-process, no port) or the loopb
   any rolling hour per stream (pyrate-limiter sliding windows on the injected clock);
 * every answer is compact JSON with ``Content-Type: application/json``.
 
+Where the platform's behaviour is unknown (``NOTES.md``: "build for both possibilities") the demo
+has a switch for each possibility, so the toolkit can be tested against every one; the defaults
+are the most lenient reading:
+
+* ``max_days``: the longest range one request may cover (``None``: unlimited; 92; 31). Past it
+  the answer is a 400 whose message names the range and the limit;
+* ``channels``: ``"list"`` accepts a comma-joined list in the ``channels`` parameter,
+  ``"single"`` only one channel (a list is a 400), as the reference's "the specified channel";
+* ``overlap``: whether one user may be new *and* returning in the same bucket (see
+  :mod:`engagement_kit.demo.trend`);
+* ``ignore_filter``: ``None`` applies and echoes every filter faithfully; ``"conversationType"``,
+  ``"conversationStatus"`` or ``"channels"`` makes the platform ignore that filter (it counts
+  every value and echoes ``"all"``), like a platform that does not know a filter's spelling.
+
 The numbers and their meanings are documented in :mod:`engagement_kit.demo.trend`.
 """
 
@@ -76,6 +90,10 @@ _FIRST_DAY = dt.date(1970, 1, 1)
 _LAST_DAY = dt.date(2099, 12, 31)
 #: The longest range one request may cover by default (ten years; the real limit is unknown).
 DEFAULT_MAX_DAYS = 3660
+#: The switch values for the platform's unknowns (see the module docstring).
+MAX_DAYS_CHOICES: tuple[int | None, ...] = (None, 92, 31)
+CHANNEL_MODES: tuple[str, ...] = ("list", "single")
+IGNORABLE_FILTERS: tuple[str, ...] = ("conversationType", "conversationStatus", "channels")
 
 
 class _HttpError(Exception):
@@ -112,12 +130,20 @@ class DemoPlatform:
         The credentials a token must be made with.
     per_minute, per_hour : int or None
         Requests allowed per stream in any rolling 60 s / 3,600 s; ``None`` disables that one.
+    windows : (float, float)
+        Lengths in seconds of that "minute" and "hour" (shorter ones make fast tests).
     rate_limit : bool
         ``False`` disables rate limiting altogether.
     enforce_jti : bool
         Require a ``jti`` claim never seen before (like an app set to enforce JTI).
-    max_days : int
-        Longest range one request may cover (400 beyond).
+    max_days : int or None
+        Longest range one request may cover (400 beyond); ``None``: no limit.
+    channels : {"list", "single"}
+        Whether ``channels`` may hold a comma-joined list or only one channel.
+    overlap : bool
+        Whether a user may be new and returning in the same bucket.
+    ignore_filter : {None, "conversationType", "conversationStatus", "channels"}
+        A filter the platform ignores (counting every value and echoing ``"all"``).
 
     Examples
     --------
@@ -136,26 +162,49 @@ class DemoPlatform:
         per_hour: int | None = 1800,
         rate_limit: bool = True,
         enforce_jti: bool = False,
-        max_days: int = DEFAULT_MAX_DAYS,
+        max_days: int | None = DEFAULT_MAX_DAYS,
+        channels: str = "list",
+        overlap: bool = False,
+        ignore_filter: str | None = None,
+        windows: tuple[float, float] = (60.0, 3600.0),
     ) -> None:
+        if max_days is not None and (isinstance(max_days, bool) or max_days < 1):
+            raise ValueError(f"max_days must be a whole number >= 1 or None, got {max_days!r}")
+        if channels not in CHANNEL_MODES:
+            raise ValueError(
+                f"channels must be one of {', '.join(CHANNEL_MODES)}, got {channels!r}"
+            )
+        if ignore_filter is not None and ignore_filter not in IGNORABLE_FILTERS:
+            raise ValueError(
+                f"ignore_filter must be None or one of {', '.join(IGNORABLE_FILTERS)}, "
+                f"got {ignore_filter!r}"
+            )
         self.clock = clock
         self.streams = {s.id: s for s in streams}
         self.client_id = client_id
         self._secret = client_secret
         self.enforce_jti = enforce_jti
         self.max_days = max_days
+        self.channel_mode = channels
+        self.overlap = bool(overlap)
+        self.ignore_filter = ignore_filter
         self._rates = []
+        minute_ms, hour_ms = (round(w * 1000) for w in windows)
         if rate_limit and per_minute is not None:
-            self._rates.append(Rate(per_minute, Duration.MINUTE))
+            self._rates.append(Rate(per_minute, minute_ms))
         if rate_limit and per_hour is not None:
-            self._rates.append(Rate(per_hour, Duration.HOUR))
+            self._rates.append(Rate(per_hour, hour_ms))
         self._buckets: dict[str, InMemoryBucket] = {}
         self._seen_jti: set[str] = set()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         limits = ", ".join(f"{r.limit}/{Duration.readable(r.interval)}" for r in self._rates)
-        return f"<DemoPlatform streams={list(self.streams)} limits=[{limits or 'off'}]>"
+        unknowns = (
+            f"max_days={self.max_days} channels={self.channel_mode} overlap={self.overlap} "
+            f"ignore_filter={self.ignore_filter}"
+        )
+        return f"<DemoPlatform streams={list(self.streams)} limits=[{limits or 'off'}] {unknowns}>"
 
     # -- the entry point ----------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -193,7 +242,7 @@ class DemoPlatform:
                 "Check the App ID on the app's General Settings page.",
             )
         self._check_rate(stream.id, now)
-        return trend_answer(self._parse(stream, request.url.params), now=now)
+        return trend_answer(self._parse(stream, request.url.params), now=now, overlap=self.overlap)
 
     # -- pieces ----------------------------------------------------------------------------
     def _authenticate(self, request: httpx.Request, now: float) -> None:
@@ -270,7 +319,7 @@ class DemoPlatform:
                 "start_date must not be later than end_date.",
             )
         days = (end - start).days + 1
-        if days > self.max_days:
+        if self.max_days is not None and days > self.max_days:
             raise _HttpError(
                 400,
                 f"The range {start.isoformat()} to {end.isoformat()} spans {days} days; "
@@ -286,6 +335,18 @@ class DemoPlatform:
                 "'Asia/Kolkata', 'America/New_York' or 'UTC'.",
             ) from None
         channels, echo = _channels(params)
+        if self.channel_mode == "single" and channels is not None and len(channels) > 1:
+            raise _HttpError(
+                400,
+                f"Invalid channels {params.get('channels', '')[:64]!r}: give one channel, "
+                "such as rtm or msteams, or All.",
+            )
+        if self.ignore_filter == "conversationType":
+            conversation_type = "all"
+        elif self.ignore_filter == "conversationStatus":
+            conversation_status = "all"
+        elif self.ignore_filter == "channels" and channels is not None:
+            channels, echo = None, "all"
         return TrendRequest(
             stream=stream,
             start=start,

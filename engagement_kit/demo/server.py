@@ -480,6 +480,12 @@ def serve(
         echo("  streams: " + ", ".join(f"{s.id} ({s.name}, {s.tz})" for s in DEMO_STREAMS))
         if fault_rate:
             echo(f"  faults: {fault_rate:.0%} of requests get one of {', '.join(faults)}")
+        p = server.platform
+        echo(
+            f"  unknowns: max days per request {p.max_days or 'unlimited'}, channels "
+            f"{p.channel_mode}, new/returning overlap {'on' if p.overlap else 'off'}, "
+            f"ignored filter {p.ignore_filter or 'none'}"
+        )
         try:
             while not stop.wait(0.25):
                 pass

@@ -12,12 +12,19 @@ Per bucket (one hour, or one day, of the query zone's wall clock)
     So per bucket ``unique = new + returning``. A repeated fall-back hour is one bucket covering
     both real hours; a skipped spring-forward hour is present with 0.
 
+    With ``overlap=True`` (the other reading of the platform's definition, "users who had
+    interacted before and start another session in the bucket") **returning** is the users with
+    a counted session in the bucket that starts after their first-ever session. A user new at
+    10:00 and back at 15:00 then counts as new *and* returning that day, so per bucket
+    ``max(new, returning) <= unique <= new + returning``.
+
 Per period (``summary``)
     * **uniqueUsers**: distinct users with a counted session in the period;
     * **newUsers**: users with a counted session on the local day of their first-ever session,
       that day inside the period (= the sum of the daily ``new`` buckets);
     * **returningUsers**: distinct users with a counted session on a local day later than the
-      local day of their first-ever session.
+      local day of their first-ever session (with ``overlap=True``: a counted session later than
+      their first-ever session).
     A user new on day 1 and back on day 3 counts in both, so ``new + returning`` can exceed
     ``unique``.
     * ``avg…PerDay`` = the count divided by the number of days, a JSON int when whole (``0``,
@@ -92,8 +99,10 @@ def _pairs(bucket: np.ndarray, user: np.ndarray, n_users: int) -> tuple[np.ndarr
     return keys // n_users, keys % n_users
 
 
-def trend_answer(request: TrendRequest, *, now: float) -> dict[str, Any]:
+def trend_answer(request: TrendRequest, *, now: float, overlap: bool = False) -> dict[str, Any]:
     """Count the answer of one request at instant ``now`` (epoch seconds).
+
+    ``overlap`` picks the reading of "returning" (see the module docstring).
 
     Returns
     -------
@@ -136,6 +145,8 @@ def trend_answer(request: TrendRequest, *, now: float) -> dict[str, Any]:
     user = arrays.user[lo:hi][mask]
     day = day[mask]
     first = arrays.first_session
+    # sessions later than their user's first-ever one (the "overlap" reading of returning)
+    later = instant[mask] > arrays.instant[first[user]]
 
     # daily pairs also give the summary
     pair_day, pair_user = _pairs(day, user, n_users)
@@ -146,12 +157,19 @@ def trend_answer(request: TrendRequest, *, now: float) -> dict[str, Any]:
     summary_counts = (
         len(np.unique(user)),
         int(is_new.sum()),
-        len(np.unique(pair_user[pair_day > pair_first_day])),
+        len(np.unique(user[later]))
+        if overlap
+        else len(np.unique(pair_user[pair_day > pair_first_day])),
     )
 
     dates = [format_api_date(r.start + dt.timedelta(days=i)) for i in range(days)]
     if r.aggregation == "daily":
-        counts = (unique_d, new_d, unique_d - new_d)
+        returning_d = (
+            np.bincount(_pairs(day[later], user[later], n_users)[0], minlength=days)
+            if overlap
+            else unique_d - new_d
+        )
+        counts = (unique_d, new_d, returning_d)
         trends = [
             [{"date": d, "users": v} for d, v in zip(dates, c.tolist(), strict=True)]
             for c in counts
@@ -164,13 +182,18 @@ def trend_answer(request: TrendRequest, *, now: float) -> dict[str, Any]:
         is_new_h = first_bucket == pair_bucket
         unique_h = np.bincount(pair_bucket, minlength=days * 24)
         new_h = np.bincount(pair_bucket[is_new_h], minlength=days * 24)
+        returning_h = (
+            np.bincount(_pairs(bucket[later], user[later], n_users)[0], minlength=days * 24)
+            if overlap
+            else unique_h - new_h
+        )
         keys = ("date", *HOUR_KEYS)
         trends = [
             [
                 dict(zip(keys, (d, *row), strict=True))
                 for d, row in zip(dates, c.reshape(days, 24).tolist(), strict=True)
             ]
-            for c in (unique_h, new_h, unique_h - new_h)
+            for c in (unique_h, new_h, returning_h)
         ]
 
     unique, new, returning = summary_counts

@@ -58,7 +58,10 @@ def default_jobs() -> int:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    return config_demo_streams()
+    # each demo report shows its stream's channels side by side
+    return [
+        s.model_copy(update={"channels_breakdown": s.known_channels}) for s in config_demo_streams()
+    ]
 
 
 def _resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:

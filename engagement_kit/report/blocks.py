@@ -14,8 +14,9 @@ from IPython.display import HTML
 
 from .. import __version__
 from .._frames import json_number
-from .._html import render_block
+from .._html import Markup, render_block
 from .._text import signed_percent
+from ..channels import NOT_ADDITIVE_NOTE, channel_mix, channel_mix_html
 from ..charts import kpi_table_html
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "anomalies_table",
+    "channels_section",
     "checks_table",
     "coverage_note",
     "filters_text",
@@ -31,6 +33,7 @@ __all__ = [
     "header",
     "headline",
     "kpi_table",
+    "nothing",
 ]
 
 _TYPES = {
@@ -145,6 +148,19 @@ def checks_table(report: WeeklyReport) -> HTML:
     """The data checks as a table (level, which answer, what was found)."""
     rows = report.checks[["answer", "level", "message"]].to_dict("records")
     return HTML(render_block("checks_table", rows=rows))
+
+
+def nothing() -> HTML:
+    """An empty block (a section the report has no data for)."""
+    return HTML("")
+
+
+def channels_section(report: WeeklyReport) -> HTML:
+    """The *Channels* section (heading, note and channel-mix table), or nothing."""
+    if report.channels is None:
+        return nothing()
+    table = channel_mix_html(channel_mix(report.channels))
+    return HTML(render_block("channels_section", note=NOT_ADDITIVE_NOTE, table=Markup(table)))
 
 
 def footer(report: WeeklyReport) -> HTML:

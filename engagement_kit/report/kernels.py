@@ -133,6 +133,10 @@ class ZygoteProvisioner(LocalProvisioner):
         assert self.zygote is not None
         argv = cmd[cmd.index("-f") :]  # after "python -m ipykernel_launcher"
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+        # the kernel exits when its parent (the zygote) does, as jupyter_client's launcher
+        # arranges (JPY_PARENT_PID) for the kernels it starts itself; ipykernel read that
+        # variable when the zygote imported it, so it goes on the command line instead
+        argv = [*argv, f"--IPKernelApp.parent_handle={self.zygote.pid}"]
         pid = self.zygote.spawn(argv, env, kwargs.get("cwd"))
         self.process = ForkedKernel(pid)  # type: ignore[assignment]
         self.pid = pid

@@ -43,6 +43,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "source",
     "host",
     "weeks_of_history",
+    "channels_breakdown",
 )
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
 
@@ -78,6 +79,7 @@ def report_parameters(
         "source": check_source(source),
         "host": host or "",
         "weeks_of_history": int(weeks_of_history),
+        "channels_breakdown": ",".join(config.channels_breakdown),
     }
     check_no_secret(params)
     return params

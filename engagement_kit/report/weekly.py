@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import __version__, charts, metrics
 from .._frames import json_number, json_ready
+from ..channels import fetch_channels
 from ..errors import InvalidQueryError
 from ..query import EngagementQuery
 from ..sources import check_source, client_for
@@ -69,6 +70,9 @@ class WeeklyReport:
         ``client.fetch_weeks`` output for the weeks ending with this one (oldest first).
     generated_at : str
         When the data was loaded, ISO 8601 in UTC.
+    channels : pandas.DataFrame or None
+        The week's breakdown by channel (``client.fetch_channels``, daily), when the stream
+        lists ``channels_breakdown``; else ``None``.
     store_note : StoreNote, optional
         Whether the numbers were settled, and the weeks the platform revised lately.
     """
@@ -88,6 +92,7 @@ class WeeklyReport:
     recent: Engagement
     history: pd.DataFrame
     generated_at: str
+    channels: pd.DataFrame | None = None
     store_note: StoreNote | None = None
 
     def __repr__(self) -> str:
@@ -303,6 +308,16 @@ class WeeklyReport:
         """The data checks as a table (level, which answer, what was found)."""
         return blocks.checks_table(self)
 
+    def channels_section(self) -> Any:
+        """The *Channels* section (heading, note and channel-mix table), or nothing."""
+        return blocks.channels_section(self)
+
+    def channels_chart(self) -> Any:
+        """Daily unique users per channel (:func:`charts.channel_mix_chart`), or nothing."""
+        if self.channels is None:
+            return blocks.nothing()
+        return charts.channel_mix_chart(self.channels)
+
     def footer(self) -> Any:
         """Toolkit version and the parameters this report was made with."""
         return blocks.footer(self)
@@ -334,6 +349,7 @@ def load_weekly(
     host: str | None = None,
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
     client: EngagementClient | None = None,
+    channels_breakdown: str | Sequence[str] | None = None,
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
 
@@ -357,6 +373,8 @@ def load_weekly(
         Weeks in the history chart, ending with ``week``.
     client : EngagementClient, optional
         Use this client instead of the one ``source`` names.
+    channels_breakdown : list of str or comma-separated str, optional
+        Channels compared in a *Channels* section (one daily request per channel).
 
     Returns
     -------
@@ -408,6 +426,18 @@ def load_weekly(
         hourly = client.fetch(
             probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
         )
+        breakdown = None
+        if channels_breakdown:
+            breakdown = fetch_channels(
+                client,
+                probe.stream_id,
+                start,
+                end,
+                channels=channels_breakdown,
+                conversation_type=probe.conversation_type,
+                conversation_status=probe.conversation_status,
+                tz=probe.tz,
+            )
         store_note = _store_note(client, probe, week_labels(week, weeks))
     finally:
         if owns:
@@ -429,6 +459,7 @@ def load_weekly(
         recent=recent,
         history=history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        channels=breakdown,
         store_note=store_note,
     )
 

@@ -96,7 +96,8 @@ class Zygote:
     def __init__(self) -> None:
         code = "from engagement_kit.report.zygote import main; main()"
         self._process = subprocess.Popen(
-            [sys.executable, "-c", code],
+            # the last word names what its forks are (ps, and tests looking for kernels)
+            [sys.executable, "-c", code, "ipykernel-zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -105,6 +106,11 @@ class Zygote:
         )
         self._lock = threading.Lock()
         self._ready = False
+
+    @property
+    def pid(self) -> int:
+        """The zygote's process id (its kernels' parent)."""
+        return self._process.pid
 
     def spawn(self, argv: list[str], env: dict[str, str], cwd: str | None) -> int:
         """Fork a kernel running ``IPKernelApp`` with ``argv``; its pid.
