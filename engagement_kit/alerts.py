@@ -407,11 +407,16 @@ _BANNER_START = "<!-- ek-alerts -->"
 _BANNER_END = "<!-- /ek-alerts -->"
 
 
+def alert_items(alerts: Sequence[Mapping[str, Any]]) -> str:
+    """Each alert's message as an escaped ``<li>`` (the page's banner and the email's block)."""
+    return "".join(f"<li>{html.escape(str(a.get('message', '')))}</li>" for a in alerts)
+
+
 def alerts_banner(alerts: Sequence[Mapping[str, Any]]) -> str:
     """The alerts as an HTML block for the top of the report (empty when none fired)."""
     if not alerts:
         return ""
-    items = "".join(f"<li>{html.escape(str(a.get('message', '')))}</li>" for a in alerts)
+    items = alert_items(alerts)
     return (
         f'{_BANNER_START}<section class="ek-alerts" role="alert" style="border:2px solid '
         '#b42318;background:#fef3f2;padding:10px 16px;margin:16px 0;border-radius:6px">'

@@ -476,6 +476,48 @@ def fetch(
         out.print(f"wrote {len(data.trend):,} rows to {csv}")
 
 
+@app.command()
+@_friendly
+def backfill(
+    stream: Annotated[str, typer.Option("--stream", help="The stream (app) id.")],
+    since: Annotated[
+        str, typer.Option(help="How far back to look for first sessions, YYYY-MM-DD.")
+    ],
+    until: Annotated[
+        str | None, typer.Option(help="Last day, YYYY-MM-DD (default yesterday).")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="IANA time zone of the days.")] = "UTC",
+    demo: Annotated[bool, typer.Option("--demo", help="Ask the built-in demo platform.")] = False,
+    host: Annotated[str | None, typer.Option(help="Platform URL (default $KORE_HOST).")] = None,
+    page_size: Annotated[int, typer.Option(help="Sessions per page (limit).")] = 100,
+) -> None:
+    """Build or extend the stream's first-seen table from the session history (getSessions).
+
+    Needs the API scope "Bot Sessions". Closed six-day windows are kept in the store, so an
+    interrupted backfill (Ctrl-C) resumes where it stopped; a later run only asks for days
+    the table does not cover yet.
+    """
+    from .cohort_store import backfill as run_backfill
+    from .sessions import SessionsConfig
+
+    client = _client(demo=demo, host=host)
+    with client:
+        result = run_backfill(
+            client, stream, since, until, tz=tz, config=SessionsConfig(page_size=page_size)
+        )
+    if not result["complete"]:
+        err.print(
+            f"interrupted: {result['sessions']:,} sessions fetched and their closed windows "
+            "stored; run the same command again to resume"
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"{stream}: {result['users']:,} users first seen between {result['horizon']} and "
+        f"{result['through']} ({result['new_users']:,} new in the table, "
+        f"{result['sessions']:,} sessions, {result['requested_windows']} windows asked)"
+    )
+
+
 @store_app.command("info")
 @_friendly
 def store_info() -> None:

@@ -638,6 +638,23 @@ class EngagementClient:
 
         return fetch_channels(self, stream_id, start, end, channels=channels, **options)
 
+    def fetch_sessions(
+        self,
+        stream_id: str,
+        start: dt.date | str,
+        end: dt.date | str,
+        *,
+        tz: str = "UTC",
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Every session that started on the local days ``start``..``end`` in ``tz``, from the
+        Sessions History API (getSessions): one row per session. See
+        :func:`engagement_kit.sessions.fetch_sessions` for the options (``config``,
+        ``refresh``, ``progress``, ``cache``) and the columns."""
+        from .sessions import fetch_sessions
+
+        return fetch_sessions(self, stream_id, start, end, tz=tz, **options)
+
     def fetch_many(
         self,
         requests: Iterable[EngagementQuery | Mapping[str, Any]],
@@ -902,12 +919,30 @@ class EngagementClient:
 
     def _request(self, query: EngagementQuery) -> str:
         """POST the query with retries; return the body of a 2xx answer or raise."""
+        url = self.url_for(query.stream_id)
+        full_url = url + "?" + urlencode(query.to_params(), quote_via=quote, safe="")
+        return self._post(
+            full_url, limiter_key=query.stream_id, describe=query.describe(), days=query.days
+        )
+
+    def _post(
+        self,
+        full_url: str,
+        *,
+        limiter_key: str,
+        describe: str,
+        body: Mapping[str, Any] | None = None,
+        days: int | None = None,
+    ) -> str:
+        """POST ``full_url`` (with a JSON ``body``, if any) paced by the rate limiter under
+        ``limiter_key`` and retried; return the body of a 2xx answer or raise. Shared by every
+        endpoint (the trend API here, getSessions in :mod:`engagement_kit.sessions`); ``days``
+        is the trend query's length (for the hint of a 400)."""
         from tenacity import Retrying, retry_if_exception, retry_if_result
         from tenacity.wait import wait_exponential_jitter
 
         credentials = self.credentials  # ConfigError here, before anything is sent
-        url = self.url_for(query.stream_id)
-        full_url = url + "?" + urlencode(query.to_params(), quote_via=quote, safe="")
+        url = full_url.split("?", 1)[0]
         started = self._clock()
         queued = 0.0  # seconds spent waiting for the client-side rate limiter
         attempts = 0
@@ -956,11 +991,11 @@ class EngagementClient:
         def send() -> httpx.Response:
             nonlocal attempts, queued
             attempts += 1
-            queued += self.rate_limiter.acquire(query.stream_id)
+            queued += self.rate_limiter.acquire(limiter_key)
             headers = {"auth": credentials.token(now=self._clock())}
             t0 = time.perf_counter()
             try:
-                response = self._http.post(full_url, headers=headers)
+                response = self._http.post(full_url, headers=headers, json=body)
             except httpx.TransportError as exc:
                 logger.debug(
                     "POST %s failed after %.3fs (attempt %d): %s",
@@ -990,20 +1025,21 @@ class EngagementClient:
         try:
             response = retrying(send)
         except httpx.TransportError as exc:
-            spent = self._clock() - started - queued
+            spent = max(0.0, self._clock() - started - queued)  # no "-0.0s" from rounding
             raise ApiConnectionError(
                 f"could not reach {self.host} (POST {full_url}): "
                 f"{_describe_failure(exc, self.timeout)}; gave up after {attempts} attempt(s) in "
                 f"{spent:.1f}s. Check KORE_HOST, your network or proxy, and try again later."
             ) from exc
-        return self._check(response, query, full_url, attempts)
+        return self._check(response, describe, full_url, attempts, days)
 
     def _check(
         self,
         response: httpx.Response,
-        query: EngagementQuery,
+        describe: str,
         url: str,
         attempts: int,
+        days: int | None = None,
     ) -> str:
         """Return the body of a 2xx answer; raise the matching error for anything else."""
         status = response.status_code
@@ -1044,10 +1080,10 @@ class EngagementClient:
         hint = ""
         if status == 400:
             hint = (
-                f"The platform refused the query ({query.describe()}); check the dates, the "
+                f"The platform refused the query ({describe}); check the dates, the "
                 "filters and the time zone."
             )
-            if query.days > 1:
+            if days is not None and days > 1:
                 hint += (
                     " If the platform limits the days per request, create the client with "
                     "max_days_per_request=N to split longer ranges."

@@ -154,6 +154,9 @@ class StreamConfig(BaseModel):
     channels_breakdown: tuple[str, ...] = ()
     #: Channel names offered as hints in the Explorer (a demo stream's channels); not a filter.
     known_channels: tuple[str, ...] = ()
+    #: True retention from the session history (getSessions, needs the "Bot Sessions" scope):
+    #: ``engagement-kit doctor`` cross-checks a recent week (see :mod:`engagement_kit.cohorts`).
+    cohorts: bool = False
 
     @classmethod
     def from_stream(cls, stream: Any) -> StreamConfig:

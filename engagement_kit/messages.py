@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .alerts import format_kpi, format_pct
+from .alerts import alert_items, format_kpi, format_pct
 
 __all__ = [
     "CHARTS",
@@ -211,7 +211,7 @@ def _kpi_table(sidecar: Mapping[str, Any]) -> str:
 def _alerts_block(alerts: Sequence[Mapping[str, Any]]) -> str:
     if not alerts:
         return ""
-    items = "".join(f"<li>{_e(a.get('message', ''))}</li>" for a in alerts)
+    items = alert_items(alerts)
     return (
         '<div style="border:2px solid #b42318;background:#fef3f2;padding:8px 14px;'
         f'margin:10px 0;border-radius:6px"><strong>Alerts ({len(alerts)})</strong>'

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ._frames import check_columns as _check_columns
 from ._frames import check_metric as _check_metric
-from ._frames import finite_or_none, hour_label
+from ._frames import daily_totals, finite_or_none, hour_label
 from ._frames import is_engagement as _is_engagement
 from ._frames import is_hourly as _is_hourly
 from ._frames import wide as _wide
@@ -134,24 +134,6 @@ def _safe_divide(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 # -- daily frame and retention proxies ----------------------------------------------------------
-
-
-def daily_totals(data: Engagement | pd.DataFrame) -> pd.DataFrame:
-    """One row per day, summing hourly buckets when the data is hourly.
-
-    For hourly data ``unique`` and ``returning`` become *user-hours* (a user active in three
-    hours counts three times); ``new`` adds up exactly. Daily data passes through unchanged.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``date`` (``datetime64[ns]``), ``unique``, ``new``, ``returning`` (``int64``), oldest first.
-    """
-    wide = _wide(data)
-    cols = ["date", *METRICS]
-    if not _is_hourly(wide):
-        return wide[cols].reset_index(drop=True)
-    return wide.groupby("date", sort=True)[list(METRICS)].sum().reset_index()[cols]
 
 
 def retention_proxies(
@@ -849,3 +831,10 @@ def channel_mix(frame: pd.DataFrame) -> pd.DataFrame:
     from .channels import channel_mix as table
 
     return table(frame)
+
+
+# True retention from user-level sessions (getSessions) lives in its own module; re-exported
+# here so ``metrics.cohort_retention`` sits beside the trend-based proxies.
+from .cohorts import cohort_retention, lifecycle, stickiness_histogram  # noqa: E402
+
+__all__ += ["cohort_retention", "lifecycle", "stickiness_histogram"]

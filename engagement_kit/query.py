@@ -239,11 +239,6 @@ class EngagementQuery(BaseModel):
         """Number of days in the range, both ends included."""
         return (self.end - self.start).days + 1
 
-    @property
-    def zone(self) -> zoneinfo.ZoneInfo:
-        """The query's time zone as a ``ZoneInfo``."""
-        return zoneinfo.ZoneInfo(self.tz)
-
     def replace(self, **changes: Any) -> EngagementQuery:
         """A new, validated query with some fields changed."""
         return EngagementQuery(**{**self.model_dump(), **changes})

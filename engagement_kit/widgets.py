@@ -2,8 +2,10 @@
 
 ``ek.Explorer()`` (or ``ek.Explorer().show()``) draws a row of controls (stream, date range
 with presets, aggregation, conversation type and status, channels, time zone) and a **Load**
-button; below them a status line, an error area and five tabs: KPIs (with the change from the
-previous period of equal length), trend, new vs returning, peak-hours heatmap and data checks.
+button; below them a status line, an error area and six tabs: KPIs (with the change from the
+previous period of equal length), trend, new vs returning, peak-hours heatmap, data checks and
+cohorts (true retention from the session history, fetched only when that tab is opened; see
+:mod:`engagement_kit.cohort_widgets`).
 
 How it behaves
 --------------
@@ -79,6 +81,7 @@ PANELS: dict[str, str] = {
     "peak_hours": "Peak hours",
     "checks": "Data checks",
     "channels": "Channels",
+    "cohorts": "Cohorts",
 }
 
 #: Which fetched queries each tab is drawn from (see :meth:`Explorer.queries`).
@@ -89,6 +92,7 @@ PANEL_INPUTS: dict[str, tuple[str, ...]] = {
     "peak_hours": ("hourly",),
     "checks": ("main",),
     "channels": ("daily",),  # plus one request per channel of the stream's channels_breakdown
+    "cohorts": ("daily",),  # the range and filters; the sessions are fetched when shown
 }
 
 #: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
@@ -367,6 +371,7 @@ class Explorer:
             "peak_hours": widgets.Output(),
             "checks": widgets.HTML(value=_placeholder("data checks")),
             "channels": widgets.HTML(value=_placeholder("channel breakdown")),
+            "cohorts": widgets.Output(),
         }
         self.tabs = widgets.Tab(children=list(self.panels.values()))
         self.tabs.titles = tuple(PANELS.values())
@@ -636,6 +641,10 @@ class Explorer:
             self._show_chart(panel, charts.new_vs_returning_chart(self.data["daily"]))
         elif panel == "peak_hours":
             self._show_chart(panel, charts.peak_hours_heatmap(self.data["hourly"]))
+        elif panel == "cohorts":  # true retention from getSessions, fetched when shown
+            from .cohort_widgets import CohortView
+
+            self._show_chart(panel, CohortView(self.client, self.queries()["daily"]))
         elif panel == "checks":
             frame = metrics.check_data(self.data["main"])
             self.checks = frame

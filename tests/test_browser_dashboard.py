@@ -235,6 +235,26 @@ def test_another_stream_and_range_redraw_kpis_and_chart_with_that_streams_number
     seen.assert_clean()
 
 
+def test_the_cohorts_tab_draws_the_triangle_of_the_loaded_stream_and_range(app):
+    page, seen = app
+    page.locator(".lm-TabBar-tab", has_text=re.compile(r"^Cohorts$")).click()
+    svg = chart_svg(page)
+    assert "Daily cohort retention" in svg and "User lifecycle" in svg  # 14 days: day cohorts
+    from engagement_kit import cohorts
+
+    sessions = demo_client(store=False).fetch_sessions(
+        OTHER.id, START, END, tz=OTHER.tz, progress=False
+    )
+    triangle = cohorts.cohort_retention(sessions, "day")
+    first = triangle[triangle["offset"] == 0].iloc[0]
+    labels = [html.unescape(label) for label in re.findall(r'aria-label="([^"]*)"', svg)]
+    cell = next(
+        label for label in labels if f"Cohort (day starting): {first['cohort']:%Y-%m-%d}" in label
+    )
+    assert f"Users in cohort: {int(first['users']):,}" in cell
+    seen.assert_clean()
+
+
 def test_a_start_after_the_end_shows_a_readable_error_and_keeps_the_numbers(app):
     page, seen = app
     page.locator(".lm-TabBar-tab", has_text=re.compile(r"^KPIs$")).click()

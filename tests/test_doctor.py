@@ -353,3 +353,24 @@ def test_run_from_a_subfolder_it_checks_the_project_folders_settings(
 
     assert f"read {display_path(tmp_path / '.env')}" in rows["settings"]
     assert f"2 streams in {display_path(tmp_path / 'streams.toml')}" in rows["streams.toml"]
+
+
+def test_a_stream_with_cohorts_gets_the_sessions_cross_check(against_demo):
+    streams = DEMO_TWO.replace(f'tz = "{HR.tz}"\n', f'tz = "{HR.tz}"\ncohorts = true\n')
+    code, rows, output, requests, _ = against_demo(streams=streams)
+    assert code == 0, output
+    line = rows[f"sessions {HR.name}"]
+    assert line.startswith("✔") and re.search(r"\d{4}-W\d\d", line)
+    assert f"sessions {RETAIL.name}" not in rows  # not opted in: one request, as before
+    assert requests > 3
+    _assert_no_secret(output)
+
+
+def test_the_sessions_check_names_the_bot_sessions_scope(against_demo):
+    streams = DEMO_TWO.replace(f'tz = "{HR.tz}"\n', f'tz = "{HR.tz}"\ncohorts = true\n')
+    platform = DemoPlatform(scopes=("User Engagement Trend",))
+    code, rows, output, _, _ = against_demo(streams=streams, server={"platform": platform})
+    assert code == 1
+    assert rows[f"sessions {HR.name}"].startswith("✘")
+    assert "Bot Sessions" in " ".join(rows[f"sessions {HR.name}"].split())
+    _assert_no_secret(output)

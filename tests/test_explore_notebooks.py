@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 EXPLORE = Path(__file__).resolve().parents[1] / "notebooks" / "explore"
-NOTEBOOKS = ("01_explore.ipynb", "02_retention.ipynb", "03_peak_hours.ipynb")
+NOTEBOOKS = ("01_explore.ipynb", "02_retention.ipynb", "03_peak_hours.ipynb", "04_cohorts.ipynb")
 
 
 def load(name: str) -> dict:

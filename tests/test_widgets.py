@@ -325,6 +325,7 @@ def test_switching_to_hourly_redraws_only_the_trend_and_the_checks(explorer, rec
         "peak_hours": 1,
         "checks": 2,
         "channels": 1,
+        "cohorts": 1,
     }
     assert explorer.panels["kpis"].value is kpi_html
     assert explorer.charts["peak_hours"] is heatmap
@@ -342,6 +343,7 @@ def test_switching_to_hourly_redraws_only_the_trend_and_the_checks(explorer, rec
         "peak_hours": 2,
         "checks": 3,
         "channels": 2,
+        "cohorts": 2,
     }
 
 

@@ -31,6 +31,9 @@ the offline report renderer), :mod:`.time` (trend, new vs returning, weekly hist
 from __future__ import annotations
 
 from .._quick import skip_slow_optional_imports
+
+# Charts of true retention (sessions-based cohorts) live in their own module; re-exported here.
+from ..cohort_charts import cohort_heatmap, lifecycle_chart, retention_curves, stickiness_chart
 from .anomalies import anomaly_chart
 from .channels import channel_mix_chart
 from .hours import hour_profile_chart, peak_hours_heatmap
@@ -74,13 +77,17 @@ __all__ = [
     "anomaly_chart",
     "channel_mix_chart",
     "chart_mimebundle",
+    "cohort_heatmap",
     "hour_profile_chart",
     "kpi_table_html",
+    "lifecycle_chart",
     "new_vs_returning_chart",
     "peak_hours_heatmap",
     "register_theme",
+    "retention_curves",
     "setup_notebook",
     "skip_slow_optional_imports",
+    "stickiness_chart",
     "theme_config",
     "trend_chart",
     "use_theme",

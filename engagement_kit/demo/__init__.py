@@ -6,7 +6,9 @@ report`` and the tests:
 * :data:`DEMO_STREAMS`: the demo apps (``id``, ``name``, ``tz``, ...), each with a deterministic
   session log starting 2025-01-01 (:func:`session_log`, see :mod:`.sessions`);
 * :class:`DemoPlatform`: the API's exact answers, edges (400/401/404/405/429) included
-  (:mod:`.platform`; the numbers' meanings in :mod:`.trend`);
+  (:mod:`.platform`; the numbers' meanings in :mod:`.trend`), and the Sessions History API
+  (getSessions) from the same log, its unknowns set by :class:`SessionsSwitches`
+  (:mod:`.sessions_api`);
 * :func:`demo_client`: an :class:`~engagement_kit.client.EngagementClient` wired to the platform
   through an in-process ``httpx.MockTransport`` (no port, no credentials to set);
 * :func:`running_server` / :func:`serve`: the same platform over real HTTP on 127.0.0.1, with
@@ -29,6 +31,7 @@ from .platform import (
 )
 from .server import FAULT_KINDS, DemoServer, ServerStats, running_server, serve
 from .sessions import DEMO_STREAMS, LOG_START, DemoStream, clear_cache, get_stream, session_log
+from .sessions_api import SessionsSwitches
 
 if TYPE_CHECKING:
     from ..client import EngagementClient
@@ -45,6 +48,7 @@ __all__ = [
     "DemoServer",
     "DemoStream",
     "ServerStats",
+    "SessionsSwitches",
     "clear_cache",
     "demo_client",
     "demo_store_path",
@@ -88,13 +92,19 @@ def demo_client(
     -------
     EngagementClient
         Talking to :data:`DEMO_HOST` through an in-process ``httpx.MockTransport``, with the
-        demo credentials.
+        demo credentials. Its ``sessions_config`` asks getSessions for pages of 1,000 (the
+        default platform serves them; one you pass may clamp to its own maximum).
     """
     from ..auth import Credentials
     from ..client import EngagementClient
+    from ..sessions import SessionsConfig
     from ..store import ResponseStore
 
-    platform = DemoPlatform() if platform is None else platform
+    # getSessions pages: the demo serves up to 1,000 sessions a page (the platform's maximum is
+    # unknown, the client's default stays 100), so the demo's cohorts load in seconds
+    platform = (
+        DemoPlatform(sessions=SessionsSwitches(max_limit=1000)) if platform is None else platform
+    )
     own_store = store is None
     client = EngagementClient(
         host=DEMO_HOST,
@@ -104,4 +114,5 @@ def demo_client(
         **client_kwargs,
     )
     client._owns_store = own_store  # closed with the client, like the default store
+    client.sessions_config = SessionsConfig(page_size=1000)
     return client

@@ -51,6 +51,7 @@ from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from ..errors import InvalidQueryError
 from ..query import parse_date
 from .sessions import DEMO_STREAMS, DemoStream
+from .sessions_api import SESSIONS_PATH, SessionsHttpError, SessionsSwitches, sessions_answer
 from .trend import TrendRequest, trend_answer
 
 __all__ = [
@@ -144,6 +145,13 @@ class DemoPlatform:
         Whether a user may be new and returning in the same bucket.
     ignore_filter : {None, "conversationType", "conversationStatus", "channels"}
         A filter the platform ignores (counting every value and echoing ``"all"``).
+    sessions : SessionsSwitches
+        How getSessions (``POST /api/public/bot/{streamId}/getSessions``, served from the same
+        session log) answers where the platform's docs are silent; see
+        :mod:`engagement_kit.demo.sessions_api`.
+    scopes : iterable of str
+        The API scopes the demo app has: "User Engagement Trend" and "Bot Sessions" (a call
+        without its scope gets 401).
 
     Examples
     --------
@@ -167,6 +175,8 @@ class DemoPlatform:
         overlap: bool = False,
         ignore_filter: str | None = None,
         windows: tuple[float, float] = (60.0, 3600.0),
+        sessions: SessionsSwitches | None = None,
+        scopes: Iterable[str] = ("User Engagement Trend", "Bot Sessions"),
     ) -> None:
         if max_days is not None and (isinstance(max_days, bool) or max_days < 1):
             raise ValueError(f"max_days must be a whole number >= 1 or None, got {max_days!r}")
@@ -180,6 +190,8 @@ class DemoPlatform:
                 f"got {ignore_filter!r}"
             )
         self.clock = clock
+        self.sessions = sessions if sessions is not None else SessionsSwitches()
+        self.scopes = frozenset(scopes)
         self.streams = {s.id: s for s in streams}
         self.client_id = client_id
         self._secret = client_secret
@@ -219,6 +231,9 @@ class DemoPlatform:
 
     def _answer(self, request: httpx.Request) -> dict[str, Any]:
         """The decoded JSON body of a successful answer; raises ``_HttpError`` otherwise."""
+        sessions_match = SESSIONS_PATH.fullmatch(request.url.path)
+        if sessions_match is not None:
+            return self._answer_sessions(request, sessions_match["stream"])
         match = _PATH.fullmatch(request.url.path)
         if match is None:
             raise _HttpError(
@@ -241,8 +256,51 @@ class DemoPlatform:
                 f"Bot not found: no app with streamId {match['stream']!r} on this host. "
                 "Check the App ID on the app's General Settings page.",
             )
+        self._check_scope("User Engagement Trend")
         self._check_rate(stream.id, now)
         return trend_answer(self._parse(stream, request.url.params), now=now, overlap=self.overlap)
+
+    def _answer_sessions(self, request: httpx.Request, stream_id: str) -> dict[str, Any]:
+        if request.method != "POST":
+            raise _HttpError(
+                405, f"Method {request.method} is not allowed on getSessions; use POST",
+                {"allow": "POST"},
+            )  # fmt: skip
+        now = self.clock()
+        self._authenticate(request, now)
+        stream = self._stream(stream_id)
+        self._check_scope("Bot Sessions")
+        shared = self.sessions.shared_rate_limit
+        self._check_rate(stream.id if shared else f"{stream.id}#getSessions", now)
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            raise _HttpError(400, "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise _HttpError(400, "The request body must be a JSON object.")
+        containment = request.url.params.get("containmentType")
+        try:
+            return sessions_answer(stream, body, containment, now=now, switches=self.sessions)
+        except SessionsHttpError as exc:
+            raise _HttpError(exc.status, exc.msg) from None
+
+    def _stream(self, stream_id: str) -> DemoStream:
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            raise _HttpError(
+                404,
+                f"Bot not found: no app with streamId {stream_id!r} on this host. "
+                "Check the App ID on the app's General Settings page.",
+            )
+        return stream
+
+    def _check_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise _HttpError(
+                401,
+                f"Unauthorized: the app does not have the API scope {scope!r}; add it to the "
+                "app and publish the change.",
+            )
 
     # -- pieces ----------------------------------------------------------------------------
     def _authenticate(self, request: httpx.Request, now: float) -> None:

@@ -159,6 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
     # delayed ACK of the headers (~40 ms per keep-alive request on Linux loopback)
     disable_nagle_algorithm = True
     server: _HTTPServer
+    body = b""
 
     def setup(self) -> None:
         super().setup()
@@ -181,8 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        if length:
-            self.rfile.read(length)
+        self.body = self.rfile.read(length) if length else b""
         self.server.owner._answer(self)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
@@ -387,6 +387,7 @@ class DemoServer:
                     handler.command,
                     f"http://{_LOOPBACK}:{handler.server.server_address[1]}{handler.path}",
                     headers=list(handler.headers.items()),
+                    content=handler.body,
                 )
             )
         status, body = response.status_code, response.content

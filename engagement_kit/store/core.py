@@ -1,27 +1,5 @@
-"""The response store: every answer the platform gave, kept in SQLite.
-
-It is two things at once:
-
-* **a cache for re-runs.** An answer is *final* once its range ended at least ``settle``
-  (48 hours by default) before it was fetched, in the query's zone: by then the platform has
-  finished counting, so it is reused without a request. Other answers (the range includes today,
-  or ended too recently to be settled) are reused for ``ttl`` seconds (15 minutes by default),
-  then asked again. ``refresh=True`` on a fetch asks again whatever the store holds.
-* **the long-term record.** The platform keeps only about six months of analytics; the store
-  keeps every distinct answer it was given as a *revision* (append-only, with when it was
-  fetched and when it was last confirmed), so older weeks stay available after the platform has
-  dropped them and a revised week can be traced. Reads use the newest revision, except one that
-  loses data the store already had (days with users answered as zeros, typically because the
-  platform no longer keeps them): it is kept, not used, and logged once.
-
-The file is :func:`~engagement_kit.store.location.default_store_path`: ``$ENGAGEMENT_KIT_STORE``
-or ``responses.sqlite3`` in the user *data* folder. Revisions are keyed by host + the normalised
-query (:meth:`EngagementQuery.key`); no credential or token is ever written.
-
-Several processes (parallel report runs) may read and write at once: the database runs in WAL
-mode with a busy timeout, writes are short ``BEGIN IMMEDIATE`` transactions, and a write that
-still meets ``database is locked`` is retried. Each thread uses its own connection.
-"""
+"""The store's SQLite core: opening its file (WAL, busy timeout, schema and its migration), one
+connection per thread, short ``BEGIN IMMEDIATE`` writes and retries while it is locked."""
 
 from __future__ import annotations
 
@@ -33,32 +11,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..errors import StoreError
 from ..query import EngagementQuery
 from .location import adopt_legacy_store, default_store_path, store_path_is_configured
-from .schema import (
-    COLUMNS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    SELECT_REVISIONS,
-    payload_digest,
-    range_end,
-    revision_row,
-)
-
-__all__ = ["DEFAULT_SETTLE", "DEFAULT_TTL", "ResponseStore", "Revision", "StoreEntry"]
+from .schema import COLUMNS, SCHEMA, SCHEMA_VERSION, revision_row
 
 logger = logging.getLogger("engagement_kit.store")
 
-#: Seconds a not-yet-final answer is reused.
-DEFAULT_TTL = 900
-#: How long after its range ended (in the query's zone) an answer counts as final.
-DEFAULT_SETTLE = dt.timedelta(hours=48)
 _BUSY_TIMEOUT_MS = 30_000
 _LOCK_RETRIES = 20
 _FIX = "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another path"
@@ -81,123 +44,35 @@ class _CorruptStoreError(StoreError):
     """The file exists but is not a readable engagement-kit database."""
 
 
-@dataclass(frozen=True)
-class Revision:
-    """One distinct answer the platform gave for a query.
+@contextlib.contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` on an autocommit connection, rolled back on any error
+    (the write lock is taken at the start, so a busy database fails before any work)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
-    Attributes
-    ----------
-    id : int
-        Order of arrival in this store.
-    key, host, stream_id : str
-    query : EngagementQuery
-    payload : str
-        The raw JSON text exactly as received.
-    fetched_at, seen_at : datetime
-        When this answer first came, and when the platform last gave it (UTC).
-    ended : bool
-        Whether the range had ended when it was fetched.
-    settled : bool
-        Whether it was seen at least the store's ``settle`` after the range ended (final).
-    lossy : bool
-        It loses data an earlier revision had: kept, but never used.
-    seq : int
-        Rises each time the platform gives this answer: the highest is the latest answer.
+
+class Database:
+    """The store's file and its connections (the base of
+    :class:`~engagement_kit.store.ResponseStore`).
+
+    Nothing is touched until first use; the default file moves itself once out of the old
+    cache folder (see :mod:`engagement_kit.store.location`).
     """
 
-    id: int
-    key: str
-    host: str
-    stream_id: str
-    query: EngagementQuery
-    payload: str
-    fetched_at: dt.datetime
-    seen_at: dt.datetime
-    ended: bool
-    settled: bool
-    lossy: bool
-    seq: int = 1
-
-
-@dataclass(frozen=True)
-class StoreEntry:
-    """One stored range: its answer in use (without its payload).
-
-    Attributes
-    ----------
-    key : str
-        host + the query's canonical text.
-    host, stream_id : str
-    query : dict
-        The query's fields (``EngagementQuery(**entry.query)`` rebuilds it).
-    fetched_at : datetime
-        When the answer in use was first fetched (UTC).
-    final : bool
-        Whether the answer is settled (reused without asking again).
-    size : int
-        Payload size in characters.
-    revisions : int
-        How many distinct answers are kept for this range.
-    """
-
-    key: str
-    host: str
-    stream_id: str
-    query: dict[str, Any]
-    fetched_at: dt.datetime
-    final: bool
-    size: int
-    revisions: int = 1
-
-
-class ResponseStore:
-    """SQLite store of raw answers and their revisions, keyed by host + normalised query.
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        The database file (default :func:`default_store_path`). Created on first use, with
-        its directory; nothing is touched until then. The default store moves itself once
-        out of the old cache folder (see :mod:`engagement_kit.store.location`).
-    ttl : float
-        Seconds a not-yet-final answer is reused (default 900).
-    settle : timedelta or float
-        How long after its range ended (in the query's zone) an answer must have been fetched
-        to be final (default 48 hours; a number is seconds).
-
-    Raises
-    ------
-    StoreError
-        (on first use) When the file is not a database, is corrupt or cannot be opened; the
-        message names the file and the fix.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        ttl: float = DEFAULT_TTL,
-        settle: dt.timedelta | float = DEFAULT_SETTLE,
-    ):
-        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
-            raise ValueError(f"ttl: {ttl!r} must be a number of seconds >= 0")
-        if isinstance(settle, int | float) and not isinstance(settle, bool):
-            settle = dt.timedelta(seconds=settle)
-        if not isinstance(settle, dt.timedelta) or settle < dt.timedelta(0):
-            raise ValueError(f"settle: {settle!r} must be a timedelta (or seconds) >= 0")
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._adopt = path is None and not store_path_is_configured()
         self.path = Path(path).expanduser() if path is not None else default_store_path(adopt=False)
-        self.ttl = float(ttl)
-        self.settle = settle
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        hours = self.settle.total_seconds() / 3600
-        return f"ResponseStore({str(self.path)!r}, ttl={self.ttl:g}, settle={hours:g}h)"
-
-    # -- connections --------------------------------------------------------------------------
     def _error(self, exc: BaseException, doing: str) -> StoreError:
         return StoreError(
             f"response store {self.path}: cannot {doing} ({exc.__class__.__name__}: {exc}); {_FIX}"
@@ -261,8 +136,7 @@ class ResponseStore:
             raise sqlite3.DatabaseError(
                 f"written by a newer engagement-kit (schema {version}); upgrade engagement-kit"
             )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
             if version < SCHEMA_VERSION:
                 for statement in SCHEMA.split(";"):
@@ -270,11 +144,6 @@ class ResponseStore:
                 if version == 1:
                     self._migrate_v1(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     @staticmethod
     def _migrate_v1(conn: sqlite3.Connection) -> None:
@@ -318,15 +187,8 @@ class ResponseStore:
         conn = self._connect()
 
         def run() -> Any:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
+            with immediate_transaction(conn):
+                return work(conn)
 
         try:
             return self._with_lock_retry(run)
@@ -345,392 +207,8 @@ class ResponseStore:
                 conn.close()
         self._local = threading.local()
 
-    def __enter__(self) -> ResponseStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- revisions ----------------------------------------------------------------------------
-    @staticmethod
-    def key(host: str, query: EngagementQuery) -> str:
-        """The row key: host + the query's canonical text (never a secret)."""
-        return f"{host.rstrip('/')} {query.key()}"
-
-    def _settled(self, query: EngagementQuery, seen_at: dt.datetime, ended: bool) -> bool:
-        return ended and seen_at >= range_end(query) + self.settle
-
-    def _revision(self, row: tuple[Any, ...]) -> Revision:
-        rid, key, host, stream_id, query_text, *_, payload, _, fetched, seen, ended, lossy, seq = (
-            row
-        )
-        query = EngagementQuery(**json.loads(query_text))
-        seen_at = dt.datetime.fromisoformat(seen)
-        return Revision(
-            id=int(rid),
-            key=key,
-            host=host,
-            stream_id=stream_id,
-            query=query,
-            payload=payload,
-            fetched_at=dt.datetime.fromisoformat(fetched),
-            seen_at=seen_at,
-            ended=bool(ended),
-            settled=self._settled(query, seen_at, bool(ended)),
-            lossy=bool(lossy),
-            seq=int(seq),
-        )
-
-    def revisions(self, host: str, query: EngagementQuery) -> list[Revision]:
-        """Every distinct answer kept for ``query`` on ``host``, oldest first."""
-        rows = self._read(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (self.key(host, query),))
-        return [self._revision(row) for row in rows]
-
-    def ranges(
-        self,
-        *,
-        stream_id: str | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
-    ) -> dict[str, list[Revision]]:
-        """Revisions grouped by key (oldest first), optionally one stream's / one exact range's."""
-        sql, params = SELECT_REVISIONS + " WHERE 1 = 1", []
-        if stream_id is not None:
-            sql += " AND stream_id = ?"
-            params.append(stream_id)
-        if start is not None:
-            sql += " AND first_day = ?"
-            params.append(start.isoformat())
-        if end is not None:
-            sql += " AND last_day = ?"
-            params.append(end.isoformat())
-        grouped: dict[str, list[Revision]] = {}
-        for row in self._read(sql + " ORDER BY key, id", tuple(params)):
-            revision = self._revision(row)
-            grouped.setdefault(revision.key, []).append(revision)
-        return grouped
-
-    @staticmethod
-    def in_use(revisions: list[Revision]) -> Revision | None:
-        """The revision reads use: the one the platform gave last, unless it loses data."""
-        usable = [r for r in revisions if not r.lossy]
-        return max(usable, key=lambda r: (r.seq, r.id)) if usable else None
-
-    # -- the cache API ------------------------------------------------------------------------
-    def get(
-        self, host: str, query: EngagementQuery, *, now: dt.datetime | None = None
-    ) -> str | None:
-        """The stored raw answer for ``query`` on ``host``, if it may be reused.
-
-        A final (settled) answer is always reused; another only within ``ttl`` seconds of the
-        platform last giving it.
-
-        Returns
-        -------
-        str or None
-            The payload (JSON text) of the revision in use, or ``None`` for a miss or an
-            expired answer.
-        """
-        at = _utc(now)
-        rows = self._read(  # no Revision objects: this is the hot path of every cached fetch
-            "SELECT payload, seen_at, ended, lossy, seq, id FROM revisions WHERE key = ?",
-            (self.key(host, query),),
-        )
-        usable = [row for row in rows if not row[3]]
-        if not usable:
-            return None
-        payload = max(usable, key=lambda row: (row[4], row[5]))[0]
-        settled_after = range_end(query) + self.settle
-        seen = [(dt.datetime.fromisoformat(row[1]), bool(row[2])) for row in rows]
-        if any(ended and seen_at >= settled_after for seen_at, ended in seen):
-            return payload
-        age = (at - max(seen_at for seen_at, _ in seen)).total_seconds()
-        return payload if 0 <= age <= self.ttl else None
-
-    def put(
-        self,
-        host: str,
-        query: EngagementQuery,
-        payload: str | bytes,
-        *,
-        final: bool | None = None,
-        now: dt.datetime | None = None,
-    ) -> str:
-        """Record an answer for ``query`` on ``host``; return the answer now in use.
-
-        An answer identical to a kept revision only marks that revision as confirmed now. A
-        new answer is added as a revision, except that one for a range that had not ended yet
-        replaces the previous such answer (a day in progress is not history). A new answer
-        that loses data the store had (see :func:`~engagement_kit.store.compare.lost_buckets`)
-        is kept but not used, and a warning is logged.
-
-        Parameters
-        ----------
-        payload : str or bytes
-            The raw JSON text exactly as received; only store answers that parsed.
-        final : bool, optional
-            ``False`` when the range had not ended when it was fetched (default: worked out
-            from ``now`` and the query's zone).
-
-        Returns
-        -------
-        str
-            The payload reads will use from now on: ``payload``, or the stored answer it
-            would have spoiled.
-        """
-        from .compare import lost_buckets
-
-        if isinstance(payload, bytes | bytearray):
-            payload = bytes(payload).decode("utf-8")
-        at = _utc(now)
-        ended = at >= range_end(query) if final is None else bool(final) and at >= range_end(query)
-        key, digest = self.key(host, query), payload_digest(payload)
-        lost: list[str] = []
-
-        def work(conn: sqlite3.Connection) -> str:
-            same = conn.execute(
-                "SELECT id FROM revisions WHERE key = ? AND digest = ?", (key, digest)
-            ).fetchone()
-            rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
-            seq = max((row[-1] for row in rows), default=0) + 1
-            if same is not None:
-                conn.execute(
-                    "UPDATE revisions SET seen_at = max(seen_at, ?), ended = max(ended, ?), "
-                    "seq = ? WHERE id = ?",
-                    (at.isoformat(), int(ended), seq, same[0]),
-                )
-            else:
-                revisions = [self._revision(row) for row in rows]
-                used = self.in_use(revisions)
-                lost[:] = [] if used is None else lost_buckets(used.payload, payload, query)
-                newest = max(revisions, key=lambda r: r.id) if revisions else None
-                if newest is not None and not newest.ended and not ended and not lost:
-                    conn.execute(
-                        "UPDATE revisions SET payload = ?, digest = ?, fetched_at = ?, "
-                        "seen_at = ?, seq = ? WHERE id = ?",
-                        (payload, digest, at.isoformat(), at.isoformat(), seq, newest.id),
-                    )
-                else:
-                    conn.execute(
-                        "INSERT INTO revisions (" + ", ".join(COLUMNS) + ") "
-                        "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
-                        revision_row(key, host, query, payload, at, at, ended, bool(lost), seq=seq),
-                    )
-            rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
-            used = self.in_use([self._revision(row) for row in rows])
-            return payload if used is None else used.payload
-
-        in_use = self._transaction(work)
-        if lost:
-            shown = ", ".join(lost[:3]) + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
-            logger.warning(
-                "the platform's new answer for %s has no users on %s, where the store has "
-                "some (the platform may no longer keep those days): the stored numbers stay in "
-                "use and the new answer is kept as a revision (`engagement-kit store history %s`)",
-                query.describe(),
-                shown,
-                query.stream_id,
-            )
-        return in_use
-
-    # -- what is stored -----------------------------------------------------------------------
-    def entries(self, *, stream_id: str | None = None) -> list[StoreEntry]:
-        """Every stored range (its answer in use, without payloads), oldest fetch first."""
-        sql = (
-            "SELECT key, host, stream_id, query, fetched_at, seen_at, range_end, ended, lossy, "
-            "seq, id, length(payload) FROM revisions"
-        )
-        params: tuple[Any, ...] = ()
-        if stream_id is not None:
-            sql += " WHERE stream_id = ?"
-            params = (stream_id,)
-        grouped: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self._read(sql + " ORDER BY key, id", params):
-            grouped.setdefault(row[0], []).append(row)
-        out = []
-        for key, rows in grouped.items():
-            usable = [r for r in rows if not r[8]]
-            if not usable:  # pragma: no cover - a first answer is never lossy
-                continue
-            used = max(usable, key=lambda r: (r[9], r[10]))
-            settled = any(
-                ended
-                and dt.datetime.fromisoformat(seen) >= dt.datetime.fromisoformat(end) + self.settle
-                for *_, seen, end, ended, _lossy, _seq, _id, _size in rows
-            )
-            out.append(
-                StoreEntry(
-                    key=key,
-                    host=used[1],
-                    stream_id=used[2],
-                    query=json.loads(used[3]),
-                    fetched_at=dt.datetime.fromisoformat(used[4]),
-                    final=settled,
-                    size=int(used[11]),
-                    revisions=len(rows),
-                )
-            )
-        return sorted(out, key=lambda e: (e.fetched_at, e.key))
-
-    def info(self) -> dict[str, Any]:
-        """What the store holds.
-
-        Returns
-        -------
-        dict
-            ``path``, ``size_bytes`` (file plus write-ahead log), ``entries`` (stored ranges),
-            ``final_entries`` (settled ranges), ``revisions`` (distinct answers kept),
-            ``streams`` (stream id → number of ranges), ``days`` (stream id → (oldest day,
-            newest day) covered, ISO text), ``oldest_fetch``, ``newest_fetch`` (ISO UTC text or
-            ``None``), ``ttl_seconds``, ``settle_hours``.
-        """
-        entries = self.entries()
-        (revisions, oldest, newest), *_ = self._read(
-            "SELECT count(*), min(fetched_at), max(fetched_at) FROM revisions"
-        )
-        streams: dict[str, int] = {}
-        for entry in entries:
-            streams[entry.stream_id] = streams.get(entry.stream_id, 0) + 1
-        days = {
-            sid: (first, last)
-            for sid, first, last in self._read(
-                "SELECT stream_id, min(first_day), max(last_day) FROM revisions "
-                "GROUP BY stream_id ORDER BY stream_id"
-            )
-        }
-        size = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):
-                size += os.path.getsize(f"{self.path}{suffix}")
-        return {
-            "path": str(self.path),
-            "size_bytes": size,
-            "entries": len(entries),
-            "final_entries": sum(e.final for e in entries),
-            "revisions": int(revisions),
-            "streams": dict(sorted(streams.items())),
-            "days": days,
-            "oldest_fetch": oldest,
-            "newest_fetch": newest,
-            "ttl_seconds": self.ttl,
-            "settle_hours": self.settle.total_seconds() / 3600,
-        }
-
-    # -- the longest range per request each host accepts (learned by the client) --------------
-    _LIMITS_TABLE = (
-        "CREATE TABLE IF NOT EXISTS host_limits ("
-        "host TEXT NOT NULL, aggregation TEXT NOT NULL, max_days INTEGER NOT NULL, "
-        "learned_at TEXT NOT NULL, PRIMARY KEY (host, aggregation))"
-    )
-
-    def max_days(self, host: str, aggregation: str) -> int | None:
-        """The longest range (days) ``host`` accepted per request, as learned, or ``None``."""
-        self._write(self._LIMITS_TABLE)
-        rows = self._read(
-            "SELECT max_days FROM host_limits WHERE host = ? AND aggregation = ?",
-            (host.rstrip("/"), aggregation),
-        )
-        return int(rows[0][0]) if rows else None
-
-    def set_max_days(
-        self, host: str, aggregation: str, days: int, *, now: dt.datetime | None = None
-    ) -> None:
-        """Remember that ``host`` answers at most ``days`` days per ``aggregation`` request."""
-        self._write(self._LIMITS_TABLE)
-        self._write(
-            "INSERT OR REPLACE INTO host_limits (host, aggregation, max_days, learned_at) "
-            "VALUES (?, ?, ?, ?)",
-            (host.rstrip("/"), aggregation, int(days), _utc(now).isoformat()),
-        )
-
-    def clear(self, *, stream_id: str | None = None) -> int:
-        """Delete every range (all revisions), or one stream's. Returns how many ranges.
-
-        Clearing everything also repairs a corrupt store: a file that is not a readable
-        database is deleted (with its ``-wal``/``-shm`` files) and ``0`` is returned.
-        """
-        where, params = ("", ()) if stream_id is None else (" WHERE stream_id = ?", (stream_id,))
-
-        def work(conn: sqlite3.Connection) -> int:
-            (count,) = conn.execute(
-                "SELECT count(DISTINCT key) FROM revisions" + where, params
-            ).fetchone()
-            conn.execute("DELETE FROM revisions" + where, params)
-            return int(count)
-
-        try:
-            return self._transaction(work)
-        except _CorruptStoreError:
-            if stream_id is not None:
-                raise
-        self.close()
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.remove(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise self._error(exc, "delete it") from exc
-        return 0
-
-    def backup(self, target: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the live store in ``target`` (SQLite's online backup API).
-
-        Safe while other processes read and write: the copy holds every answer committed
-        when it finished. It is written next to ``target`` and renamed into place, so an
-        existing ``target`` is never left half-written.
-        """
-        target = Path(target).expanduser()
-        if target.resolve() == self.path.resolve():
-            raise StoreError(f"backup: {target} is the store itself; choose another file")
-        if target.is_dir():
-            raise StoreError(f"backup: {target} is a directory; give a file name")
-        conn = self._connect()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                self._with_lock_retry(lambda: conn.backup(dst))
-                dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-            finally:
-                dst.close()
-            os.replace(tmp, target)
-        except (sqlite3.Error, OSError) as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
-            raise StoreError(
-                f"backup of {self.path} to {target} failed ({exc.__class__.__name__}: {exc})"
-            ) from exc
-        return target
-
-    def merge_rows(self, rows: list[dict[str, Any]]) -> int:
-        """Merge exported revision rows (see :mod:`engagement_kit.store.portable`).
-
-        A row whose answer is already kept for its range only widens that revision's
-        ``fetched_at``..``seen_at``; others are added. A range the store already holds keeps
-        its answer in use (imported answers join it as older revisions). Returns how many
-        revisions were added.
-        """
-
-        def work(conn: sqlite3.Connection) -> int:
-            added = 0
-            known = {k for (k,) in conn.execute("SELECT DISTINCT key FROM revisions")}
-            for r in rows:
-                if r["key"] in known:
-                    r = {**r, "seq": 0}
-                cur = conn.execute(
-                    "UPDATE revisions SET fetched_at = min(fetched_at, ?), "
-                    "seen_at = max(seen_at, ?), ended = max(ended, ?) WHERE key = ? AND digest = ?",
-                    (r["fetched_at"], r["seen_at"], int(r["ended"]), r["key"], r["digest"]),
-                )
-                if cur.rowcount == 0:
-                    conn.execute(
-                        "INSERT INTO revisions (" + ", ".join(COLUMNS) + ") "
-                        "VALUES (" + ", ".join("?" * len(COLUMNS)) + ")",
-                        tuple(r[c] for c in COLUMNS),
-                    )
-                    added += 1
-            return added
-
-        return self._transaction(work)

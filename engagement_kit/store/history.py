@@ -10,7 +10,7 @@ from .compare import changes
 
 if TYPE_CHECKING:
     from ..query import EngagementQuery
-    from .core import ResponseStore, Revision
+    from .responses import ResponseStore, Revision
 
 __all__ = ["StoreNote", "range_history", "report_note"]
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ..query import EngagementQuery
-from .core import ResponseStore
+from .responses import ResponseStore
 from .schema import COLUMNS, payload_digest, range_end
 
 if TYPE_CHECKING:

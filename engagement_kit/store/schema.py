@@ -61,6 +61,14 @@ COLUMNS = (
     "seq",
 )
 SELECT_REVISIONS = "SELECT id, " + ", ".join(COLUMNS) + " FROM revisions"
+#: Add one revision (the values in :data:`COLUMNS` order).
+INSERT_REVISION = (
+    "INSERT INTO revisions ("
+    + ", ".join(COLUMNS)
+    + ") VALUES ("
+    + ", ".join("?" * len(COLUMNS))
+    + ")"
+)
 
 
 def range_end(query: EngagementQuery) -> dt.datetime:

@@ -1,0 +1,204 @@
+"""Alert rules in the delivery flow: applied to the reports just written (banner, sidecar,
+firings for the cooldown), backtested over past weeks, and listed by ``engagement-kit alerts``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import Progress
+from rich.table import Table
+
+from ..alerts import evaluate, fired_alerts, put_banner, simulate
+from ..errors import ConfigError
+from ..weeks import last_complete_week, week_labels
+from .ledger import Ledger
+from .plan import DeliveryPlan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def apply_alerts(
+    plan: DeliveryPlan, reports: Iterable[tuple[str, Path, Path]], ledger: Ledger
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Evaluate each stream's rules on its new report; write ``alerts`` into the sidecar and
+    the banner into the page; record the firings (for the cooldown).
+
+    Parameters
+    ----------
+    reports : iterable of (stream_id, html path, json path)
+        Reports just written.
+
+    Returns
+    -------
+    dict
+        ``(stream_id, week)`` → the fired alerts.
+    """
+    from ..files import atomic_write
+
+    fired: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for stream_id, html_path, json_path in reports:
+        try:
+            sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+            week = str(sidecar["week"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a sidecar the runner wrote: nothing to evaluate
+        stream = plan.stream(stream_id)
+        rules = stream.alerts if stream else ()
+        evaluations = evaluate(rules, sidecar, ledger.last_fired(stream_id, week))
+        alerts = fired_alerts(evaluations)
+        ledger.set_firings(stream_id, week, [a["name"] for a in alerts])
+        sidecar["alerts"] = alerts
+        atomic_write(json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))
+        page = html_path.read_text(encoding="utf-8")
+        new_page = put_banner(page, alerts)
+        if new_page != page:
+            atomic_write(html_path, new_page)
+        fired[(stream_id, week)] = alerts
+    return fired
+
+
+def backtest(
+    plan: DeliveryPlan,
+    weeks: int = 12,
+    *,
+    source: str = "demo",
+    host: str | None = None,
+    end_week: str | None = None,
+    stream_ids: Sequence[str] | None = None,
+    client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """For each rule, the weeks of the last ``weeks`` in which it would have fired.
+
+    Each week's numbers are computed exactly as the report computes them
+    (:func:`engagement_kit.report.load_weekly`, from the store and the platform), and the rules
+    are run oldest week first with their cooldown, starting with no earlier firing.
+
+    Returns
+    -------
+    list of dict
+        ``stream_id``, ``stream_name``, ``rule`` (name), ``describe``, ``weeks`` (evaluated,
+        oldest first), ``fired`` (weeks).
+    """
+    from ..report import load_weekly
+    from ..sources import client_for
+
+    if not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1:
+        raise ConfigError(f"--backtest: {weeks!r} must be a whole number of weeks >= 1")
+    streams = [s for s in plan.streams if s.alerts and (not stream_ids or s.id in set(stream_ids))]
+    owns = client is None
+    client = client_for(source, host) if client is None else client
+    rows: list[dict[str, Any]] = []
+    total = sum(weeks for _ in streams)
+    done = 0
+    try:
+        for stream in streams:
+            labels = week_labels(end_week or last_complete_week(stream.config.tz), weeks)
+            sidecars = []
+            for label in labels:
+                c = stream.config
+                weekly = load_weekly(
+                    c.id,
+                    label,
+                    stream_name=c.name,
+                    tz=c.tz,
+                    conversation_type=c.conversation_type,
+                    conversation_status=c.conversation_status,
+                    channels=list(c.channels) or None,
+                    source=source,
+                    host=host,
+                    weeks_of_history=1,
+                    client=client,
+                )
+                sidecars.append(weekly.sidecar())
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            fired = simulate(stream.alerts, sidecars)
+            for rule in stream.alerts:
+                rows.append(
+                    {
+                        "stream_id": stream.id,
+                        "stream_name": stream.config.name,
+                        "rule": rule.name,
+                        "describe": rule.describe(),
+                        "cooldown_weeks": rule.cooldown_weeks,
+                        "weeks": labels,
+                        "fired": fired[rule.name],
+                    }
+                )
+    finally:
+        if owns:
+            client.close()
+    return rows
+
+
+def print_alerts(
+    plan: DeliveryPlan,
+    *,
+    backtest: int | None,
+    stream_ids: Sequence[str] | None,
+    week: str | None,
+    demo: bool,
+    host: str | None,
+    console: Console,
+) -> None:
+    """``engagement-kit alerts``: the rules, or where they would have fired."""
+    if not any(s.alerts for s in plan.streams):
+        raise ConfigError(
+            "no alert rules: add [[stream.alert]] tables (or [[defaults.alert]]) with name, kpi, "
+            "rule and value (see README, Delivery and alerts)"
+        )
+    if backtest is None:
+        table = Table("stream", "rule", "fires when", "cooldown", "sent to", title="Alert rules")
+        for s in plan.streams:
+            for r in s.alerts:
+                dests = s.alert_destinations(r.name)
+                table.add_row(
+                    s.config.name,
+                    r.name,
+                    r.describe(),
+                    f"{r.cooldown_weeks} weeks",
+                    "\n".join(d.template for d in dests) or "-",
+                )
+        console.print(table)
+        return
+    if demo and host:
+        raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("computing past weeks", total=None)
+        rows = backtest_fn(
+            plan,
+            backtest,
+            source="demo" if demo else "platform",
+            host=host,
+            end_week=week,
+            stream_ids=stream_ids,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    table = Table(
+        "stream",
+        "rule",
+        "fires when",
+        "cooldown",
+        "fired in",
+        title=f"Backtest: last {backtest} weeks",
+    )
+    for row in rows:
+        fired = ", ".join(row["fired"]) or "never"
+        table.add_row(
+            row["stream_name"],
+            row["rule"],
+            row["describe"],
+            f"{row['cooldown_weeks']} weeks",
+            f"{fired} ({len(row['fired'])} of {len(row['weeks'])} weeks, "
+            f"{row['weeks'][0]} to {row['weeks'][-1]})",
+        )
+    console.print(table)
+
+
+backtest_fn = backtest

@@ -1,0 +1,158 @@
+"""The messages of a run: the written reports found, one message per destination (or digest),
+each filled with the content its destination's kind takes (see :mod:`engagement_kit.messages`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..messages import WeekReport, alert_text, chat_text, email_message, json_text
+from .destinations import Destination
+from .plan import DeliveryPlan
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One message to one destination: what happened.
+
+    Attributes
+    ----------
+    streams : tuple of str
+        The stream ids the message covers (several for a digest).
+    week : str
+    destination : str
+        The URL as written (no secret).
+    kind : {"report", "digest", "alerts"}
+    status : {"sent", "skipped", "failed", "dry-run"}
+    detail : str
+    """
+
+    streams: tuple[str, ...]
+    week: str
+    destination: str
+    kind: str
+    status: str
+    detail: str = ""
+
+
+@dataclasses.dataclass
+class _Message:
+    reports: list[WeekReport]
+    destination: Destination
+    kind: str
+    title: str = ""
+    body: str = ""
+    body_format: str = "text"
+    attachments: list[tuple[str, bytes, str]] = dataclasses.field(default_factory=list)
+    email: Any = None
+
+    @property
+    def content_hash(self) -> str:
+        """The numbers' hash of each report (and the alert lines, for an alert message)."""
+        parts = [
+            self.kind,
+            *(r.content_hash for r in self.reports),
+            self.body * (self.kind == "alerts"),
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    @property
+    def week(self) -> str:
+        return ", ".join(sorted({r.week for r in self.reports}))
+
+
+def find_reports(
+    plan: DeliveryPlan,
+    out_dir: Path,
+    weeks: Mapping[str, str],
+) -> tuple[list[WeekReport], list[Outcome]]:
+    """The written report of each stream's week; an outcome ``failed`` for a missing one."""
+    from ..files import stream_slug
+
+    found, missing = [], []
+    for stream_id, week in weeks.items():
+        stream = plan.stream(stream_id)
+        if stream is None:
+            continue
+        slug = stream_slug(stream.config.name, stream.id)
+        json_path = out_dir / slug / f"{week}.json"
+        html_path = out_dir / slug / f"{week}.html"
+        if not (json_path.is_file() and html_path.is_file()):
+            missing.append(
+                Outcome(
+                    (stream_id,),
+                    week,
+                    "-",
+                    "report",
+                    "failed",
+                    f"no report for {week} in {out_dir / slug}; run engagement-kit report first",
+                )
+            )
+            continue
+        try:
+            sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            missing.append(
+                Outcome(
+                    (stream_id,), week, "-", "report", "failed", f"{json_path}: unreadable ({exc})"
+                )
+            )
+            continue
+        link = (
+            f"{plan.link.rstrip('/')}/{quote(slug)}/{quote(week)}.html"
+            if plan.link
+            else str(html_path.resolve())
+        )
+        found.append(
+            WeekReport(stream_id, stream.config.name, slug, week, sidecar, html_path, link)
+        )
+    return found, missing
+
+
+def _plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[_Message]:
+    messages: list[_Message] = []
+    if plan.digest:
+        by_dest: dict[str, list[WeekReport]] = {}
+        dests: dict[str, Destination] = {}
+        for r in reports:
+            for d in plan.stream(r.stream_id).deliver:  # type: ignore[union-attr]
+                by_dest.setdefault(d.template, []).append(r)
+                dests[d.template] = d
+        messages += [_Message(rs, dests[t], "digest") for t, rs in by_dest.items()]
+    else:
+        for r in reports:
+            messages += [_Message([r], d, "report") for d in plan.stream(r.stream_id).deliver]  # type: ignore[union-attr]
+    for r in reports:
+        stream = plan.stream(r.stream_id)
+        per_dest: dict[str, tuple[Destination, list[dict[str, Any]]]] = {}
+        for alert in r.alerts:
+            for d in stream.alert_destinations(str(alert.get("name"))):  # type: ignore[union-attr]
+                per_dest.setdefault(d.template, (d, []))[1].append(alert)
+        for d, alerts in per_dest.values():
+            title, body = alert_text(r, alerts)
+            messages.append(_Message([r], d, "alerts", title, body))
+    return messages
+
+
+def _fill(message: _Message, emails: dict[tuple[str, ...], Any]) -> None:
+    """Build the message's content for its destination's kind (each email once per run)."""
+    if message.kind == "alerts":
+        return
+    kind = message.destination.kind
+    if kind == "email":
+        key = tuple(f"{r.stream_id} {r.week}" for r in message.reports)
+        if key not in emails:
+            emails[key] = email_message(message.reports)
+        email_ = emails[key]
+        message.email = email_
+        message.title, message.body, message.body_format = email_.subject, email_.html, "html"
+        message.attachments = [(a.name, a.data, a.mimetype) for a in email_.attachments]
+    elif kind == "json":
+        message.title, message.body = json_text(message.reports)
+    else:
+        message.title, message.body = chat_text(message.reports)

@@ -1,0 +1,188 @@
+"""The delivery plan: ``streams.toml``'s ``deliver``/``alert`` keys and ``[defaults]``, per stream."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..alerts import AlertRule, parse_rules
+from ..config import StreamConfig, load_streams
+from ..errors import ConfigError
+from .destinations import Destination, check_destination, reference_env
+
+DEFAULTS_KEYS = ("deliver", "alert", "digest", "link")
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamPlan:
+    """One stream's destinations and alert rules (its own, else the ``[defaults]``)."""
+
+    config: StreamConfig
+    deliver: tuple[Destination, ...]
+    alerts: tuple[AlertRule, ...]
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def alert_destinations(self, rule_name: str) -> tuple[Destination, ...]:
+        rule = next((r for r in self.alerts if r.name == rule_name), None)
+        if rule is not None and rule.deliver is not None:
+            return tuple(Destination(u) for u in rule.deliver)
+        return self.deliver
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryPlan:
+    """What ``streams.toml`` says about delivery: per stream, plus ``digest`` and ``link``."""
+
+    streams: tuple[StreamPlan, ...]
+    digest: bool = False
+    link: str | None = None
+
+    def stream(self, stream_id: str) -> StreamPlan | None:
+        return next((s for s in self.streams if s.id == stream_id), None)
+
+    @property
+    def destinations(self) -> list[Destination]:
+        found: dict[str, Destination] = {}
+        for s in self.streams:
+            for d in s.deliver:
+                found.setdefault(d.template, d)
+            for r in s.alerts:
+                for u in r.deliver or ():
+                    found.setdefault(u, Destination(u))
+        return list(found.values())
+
+    @classmethod
+    def without_delivery(cls, configs: Sequence[StreamConfig]) -> DeliveryPlan:
+        """A plan with no destinations and no rules (``--demo``/``--stream`` without a file)."""
+        return cls(tuple(StreamPlan(c, (), ()) for c in configs))
+
+
+def _destinations(value: object, where: str) -> tuple[Destination, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: deliver must be a list of Apprise URLs")
+    return tuple(check_destination(u, where) for u in value)
+
+
+def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
+    """Read the streams and their ``deliver``/``alert`` keys, and ``[defaults]``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the stream or ``[defaults]``, and the field.
+    """
+    file = Path(path)
+    configs = load_streams(file)  # every stream error, with the file's wording
+    doc = tomllib.loads(file.read_text(encoding="utf-8"))
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{file}: [defaults] must be a table")
+    unknown = sorted(set(defaults) - set(DEFAULTS_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{file}: [defaults]: unknown key(s) {', '.join(unknown)}; the keys are "
+            + ", ".join(DEFAULTS_KEYS)
+        )
+    where = f"{file}: [defaults]"
+    default_deliver = _destinations(defaults.get("deliver", []), where)
+    default_alerts = parse_rules(defaults.get("alert"), where=where)
+    digest = defaults.get("digest", False)
+    if not isinstance(digest, bool):
+        raise ConfigError(f"{where}: digest must be true or false")
+    link = defaults.get("link")
+    if link is not None and (not isinstance(link, str) or not link.strip()):
+        raise ConfigError(f"{where}: link must be the URL (or folder) where reports/ is published")
+    streams = []
+    for number, (config, entry) in enumerate(zip(configs, doc["stream"], strict=True), start=1):
+        label = f"{file}: stream #{number} ({config.id})"
+        deliver = _destinations(entry["deliver"], label) if "deliver" in entry else default_deliver
+        rules = parse_rules(entry["alert"], where=label) if "alert" in entry else default_alerts
+        for rule in rules:
+            for url in rule.deliver or ():
+                check_destination(url, f"{label}: alert {rule.name!r}")
+        streams.append(StreamPlan(config, deliver, rules))
+    plan = DeliveryPlan(tuple(streams), digest=digest, link=link.strip() if link else None)
+    _check_schemes(plan.destinations, file)
+    return plan
+
+
+def _check_schemes(destinations: Sequence[Destination], file: Path) -> None:
+    """Every destination's scheme is an Apprise service (a typo fails now, not on Monday)."""
+    if not destinations:
+        return
+    from apprise.manager_plugins import NotificationManager
+
+    known = set(NotificationManager().schemas())
+    for d in destinations:
+        if d.scheme not in known:
+            hint = (
+                " (Microsoft Teams: Apprise retired msteams://; use workflows://)"
+                if d.scheme == "msteams"
+                else ""
+            )
+            raise ConfigError(
+                f"{file}: {d.template}: Apprise has no {d.scheme}:// service{hint}; see "
+                "https://github.com/caronc/apprise/wiki for the URL of each service"
+            )
+
+
+def plan_for(
+    configs: Sequence[StreamConfig] | None,
+    config_file: str | os.PathLike[str] | None,
+    *,
+    send: bool,
+    dry_run: bool,
+    stream_ids: Sequence[str] | None = None,
+) -> DeliveryPlan:
+    """The plan of ``config_file`` (or of ``configs`` without delivery), checked for sending.
+
+    When sending for real, every ``${NAME}`` must be set (fail before the long report run).
+
+    Raises
+    ------
+    ConfigError
+        No destinations while sending, an unknown ``--stream``, an unset variable.
+    """
+    if config_file is not None:
+        plan = load_plan(config_file)
+        if configs is not None:  # --config with filters from the command line: same streams
+            ids = {c.id for c in configs}
+            plan = dataclasses.replace(plan, streams=tuple(s for s in plan.streams if s.id in ids))
+    else:
+        plan = DeliveryPlan.without_delivery(configs or ())
+    if stream_ids:
+        known = {s.id for s in plan.streams}
+        unknown = [s for s in stream_ids if s not in known]
+        if unknown:
+            raise ConfigError(
+                f"--stream {unknown[0]}: not in {config_file}; its streams are "
+                + ", ".join(sorted(known))
+            )
+        plan = dataclasses.replace(
+            plan, streams=tuple(s for s in plan.streams if s.id in set(stream_ids))
+        )
+    if send:
+        if not plan.destinations:
+            where = (
+                f"in {config_file}"
+                if config_file is not None
+                else "in streams.toml and pass --config streams.toml (--demo and --stream alone "
+                "have no destinations)"
+            )
+            raise ConfigError(
+                'nothing to send to: add deliver = ["mailtos://..."] to the streams or to '
+                f"[defaults] {where} (see README, Delivery and alerts)"
+            )
+        if not dry_run:
+            env = reference_env()
+            for d in plan.destinations:
+                d.resolve(env)
+    return plan

@@ -1,0 +1,137 @@
+"""Sending a run: each message to its destination once (the ledger), or, on a dry run, shown
+(see :mod:`.dry_run`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from . import transport
+from .destinations import mask, reference_env
+from .dry_run import dry_run_outcome
+from .ledger import Ledger
+from .outbox import Outcome, _fill, _Message, _plan_messages, find_reports
+from .plan import DeliveryPlan
+from .summary import _write_delivery_files
+
+
+def deliver(
+    plan: DeliveryPlan,
+    out_dir: str | os.PathLike[str],
+    weeks: Mapping[str, str],
+    *,
+    dry_run: bool = False,
+    resend: bool = False,
+    ledger: Ledger | None = None,
+    env: Mapping[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> list[Outcome]:
+    """Send each stream's report of the given week (and its alerts) to its destinations.
+
+    Parameters
+    ----------
+    weeks : mapping
+        Stream id → ISO week whose written report to send.
+    dry_run : bool
+        Send nothing: print what would go where (``echo``), and write each email as
+        ``<out_dir>/<stream>/<week>.eml`` (``digest-<week>.eml`` for a digest).
+    resend : bool
+        Send again what the ledger says was sent.
+    env : mapping, optional
+        Where ``${NAME}`` values come from (default: the environment over ``.env``).
+
+    Returns
+    -------
+    list of Outcome
+        Also written, per report, to ``<stream>/<week>.delivery.json`` (not on a dry run), and
+        the index is refreshed.
+    """
+    from ..files import atomic_write
+    from ..report import write_index
+
+    out = Path(out_dir)
+    env = reference_env() if env is None else env
+    echo = echo or (lambda text: None)
+    reports, outcomes = find_reports(plan, out, weeks)
+    messages = _plan_messages(plan, reports)
+    owns = ledger is None
+    ledger = Ledger() if ledger is None else ledger
+    all_dests = plan.destinations
+
+    emails: dict[tuple[str, ...], Any] = {}
+
+    def safe(text: str) -> str:
+        return mask(text, env, all_dests)
+
+    try:
+        with transport._quiet_apprise():
+            for message in messages:
+                outcomes.append(
+                    _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo, emails)
+                )
+    finally:
+        if owns:
+            ledger.close()
+    if not dry_run:
+        _write_delivery_files(out, reports, outcomes, atomic_write)
+        write_index(out)
+    return outcomes
+
+
+def _deliver_one(
+    message: _Message,
+    ledger: Ledger,
+    out: Path,
+    env: Mapping[str, str],
+    safe: Callable[[str], str],
+    dry_run: bool,
+    resend: bool,
+    echo: Callable[[str], None],
+    emails: dict[tuple[str, ...], Any],
+) -> Outcome:
+    dest = message.destination
+    ids = tuple(r.stream_id for r in message.reports)
+    kind = message.kind
+    if not resend:
+        pending = [
+            r for r in message.reports if not ledger.sent(r.stream_id, r.week, dest.template, kind)
+        ]
+        if not pending:
+            first = message.reports[0]
+            sent_hash, at = ledger.sent(first.stream_id, first.week, dest.template, kind) or (
+                "",
+                "",
+            )
+            note = f"already sent {at}"
+            if kind != "alerts" and sent_hash != first.content_hash:
+                note += "; the report's numbers changed since (--resend sends the new version)"
+            return Outcome(ids, message.week, dest.template, kind, "skipped", note)
+        if kind == "digest":
+            message.reports = pending
+            ids = tuple(r.stream_id for r in pending)
+    try:
+        url = dest.resolve(env)
+    except ConfigError as exc:
+        if not dry_run:
+            return Outcome(ids, message.week, dest.template, kind, "failed", safe(str(exc)))
+        url = ""
+    try:
+        _fill(message, emails)
+    except Exception as exc:  # e.g. an unreadable report: this message only
+        return Outcome(
+            ids, message.week, dest.template, kind, "failed", safe(f"{type(exc).__name__}: {exc}")
+        )
+    if dry_run:
+        return dry_run_outcome(message, ids, out, url, safe, echo)
+    ok, why, tries = transport._send_with_retry(url, message)
+    if not ok:
+        detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
+        return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))
+    for r in message.reports:
+        done = message.content_hash if kind == "alerts" else r.content_hash
+        ledger.record(r.stream_id, r.week, dest.template, kind, done)
+    note = f" after {tries} attempts" if tries > 1 else ""
+    return Outcome(ids, message.week, dest.template, kind, "sent", safe(message.title + note))

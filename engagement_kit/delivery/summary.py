@@ -1,0 +1,73 @@
+"""What a run did: the ``<stream>/<week>.delivery.json`` record, the summary table and the
+exit status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from ..messages import WeekReport
+from .ledger import _now
+from .outbox import Outcome
+from .plan import DeliveryPlan
+
+
+def _write_delivery_files(
+    out: Path, reports: Sequence[WeekReport], outcomes: Sequence[Outcome], write: Callable
+) -> None:
+    """``<stream>/<week>.delivery.json``: the latest outcome per destination and kind."""
+    for r in reports:
+        path = out / r.slug / f"{r.week}.delivery.json"
+        try:
+            current = json.loads(path.read_text(encoding="utf-8"))
+            entries = {(e["destination"], e["kind"]): e for e in current.get("deliveries", [])}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            entries = {}
+        for o in outcomes:
+            if r.stream_id in o.streams and r.week in o.week.split(", "):
+                if o.status == "skipped" and (o.destination, o.kind) in entries:
+                    continue
+                entries[(o.destination, o.kind)] = {
+                    "destination": o.destination,
+                    "kind": o.kind,
+                    "status": o.status,
+                    "detail": o.detail,
+                    "at": _now(),
+                }
+        write(
+            path,
+            json.dumps(
+                {"stream_id": r.stream_id, "week": r.week, "deliveries": list(entries.values())},
+                indent=2,
+                ensure_ascii=False,
+            ),
+        )
+
+
+def exit_code(outcomes: Sequence[Outcome]) -> int:
+    """1 when any delivery failed, else 0."""
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def summary_table(outcomes: Sequence[Outcome], plan: DeliveryPlan) -> Any:
+    """A rich table of the outcomes: streams, week, kind, destination, status, detail."""
+    names = {s.id: s.config.name for s in plan.streams}
+    table = Table(title="Delivery", header_style="bold")
+    for col in ("stream", "week", "kind", "destination", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    styles = {"sent": "green", "failed": "bold red", "skipped": "dim", "dry-run": "yellow"}
+    for o in outcomes:
+        table.add_row(
+            Text(", ".join(names.get(s, s) for s in o.streams)),
+            Text(o.week),
+            Text(o.kind),
+            Text(o.destination),
+            Text(o.status, style=styles.get(o.status, "")),
+            Text(o.detail),
+        )
+    return table

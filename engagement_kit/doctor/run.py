@@ -1,0 +1,97 @@
+"""The checks run in order (see :mod:`engagement_kit.doctor`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from .local import _settings, _store_check, _stream_name, _streams
+from .model import DEFAULT_TIMEOUT, OK, Check, Diagnosis, _Exchange, _skipped
+from .network import _connect, _proxy_for, _resolve, _without_credentials
+from .remote import _accepted, _ask_streams, _clock_check, _mint
+
+
+def diagnose(
+    *,
+    config: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Callable[[], float] = time.time,
+) -> Diagnosis:
+    """Run every check in order (see the module docstring) and return them all.
+
+    Parameters
+    ----------
+    config : path, optional
+        The ``streams.toml`` to check (default the project folder's).
+    timeout : float
+        Seconds for each network step.
+    clock : callable
+        The local clock (POSIX seconds); for tests.
+
+    Returns
+    -------
+    Diagnosis
+    """
+    checks: list[Check] = []
+    add = checks.append
+
+    # 1. settings -----------------------------------------------------------------------------
+    settings, host, credentials, settings_check = _settings()
+    add(settings_check)
+    streams, streams_check = _streams(config, settings)
+    add(streams_check)
+
+    # 3-4. the way to the host ------------------------------------------------------------------
+    reachable = False
+    if host is None:
+        add(_skipped("host name", "no usable KORE_HOST (see settings)"))
+        add(_skipped("TLS handshake", "no usable KORE_HOST (see settings)"))
+    else:
+        parts = urlsplit(host)
+        hostname = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        proxy = _proxy_for(parts.scheme, hostname)
+        if proxy:
+            where = f"through the proxy {_without_credentials(proxy)}"
+            add(Check("host name", OK, f"{hostname}: resolved by the proxy ({where})"))
+            add(Check("TLS handshake", OK, f"{where}: checked by the stream requests below"))
+            reachable = True
+        else:
+            resolved = _resolve(hostname, port)
+            add(resolved)
+            if resolved.status == OK:
+                connected = _connect(parts.scheme, hostname, port, timeout)
+                add(connected)
+                reachable = connected.status == OK
+            else:
+                add(_skipped("TLS handshake", "the host name does not resolve"))
+
+    # 5. the token ------------------------------------------------------------------------------
+    minted = False
+    if credentials is None:
+        add(_skipped("token minted", "no credentials (see settings)"))
+    else:
+        token_check = _mint(credentials, clock)
+        add(token_check)
+        minted = token_check.status == OK
+
+    # 6-8. the platform: one request per stream -------------------------------------------------
+    exchanges: list[_Exchange] = []
+    accepted_at = len(checks)
+    add(_skipped("token accepted", "not asked"))  # replaced below
+    if host is None or credentials is None or not minted:
+        why = "the checks above failed"
+        checks.extend(_skipped(_stream_name(s), why) for s in streams)
+    elif not reachable:
+        checks.extend(_skipped(_stream_name(s), f"{host} cannot be reached") for s in streams)
+    else:
+        checks.extend(_ask_streams(host, credentials, streams, timeout, clock, exchanges))
+    clock_check = _clock_check(exchanges)
+    checks[accepted_at] = _accepted(exchanges, streams, clock_check, reachable)
+    add(clock_check)
+
+    # 9. the store ------------------------------------------------------------------------------
+    add(_store_check())
+    return Diagnosis(tuple(checks))
