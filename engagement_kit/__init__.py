@@ -10,9 +10,9 @@ altair, ipywidgets, papermill and nbconvert are imported only by the parts that 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_attributes
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -51,7 +51,47 @@ _LAZY: dict[str, str] = {
 }
 # submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
 _SUBMODULES = frozenset(
-    {"charts", "cohorts", "dashboard", "metrics", "report", "sessions", "weeks", "widgets"}
+    {
+        "alerts",
+        "auth",
+        "channels",
+        "charts",
+        "checks",
+        "cli",
+        "client",
+        "cohort_charts",
+        "cohort_checks",
+        "cohort_store",
+        "cohort_widgets",
+        "cohorts",
+        "config",
+        "dashboard",
+        "dashboard_app",
+        "delivery",
+        "demo",
+        "doctor",
+        "echo",
+        "errors",
+        "files",
+        "messages",
+        "metrics",
+        "project",
+        "query",
+        "ranges",
+        "ratelimit",
+        "report",
+        "session_cache",
+        "sessions",
+        "settings",
+        "sources",
+        "stopping",
+        "store",
+        "summary",
+        "terminal",
+        "tidy",
+        "weeks",
+        "widgets",
+    }
 )
 
 __all__ = sorted(
@@ -76,23 +116,53 @@ __all__ = sorted(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engagement_kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {name: f".{module}:{name}" for name, module in _LAZY.items()}, _SUBMODULES, globals()
+)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import charts, cohorts, dashboard, metrics, report, sessions, weeks, widgets
+    from . import (
+        alerts,
+        auth,
+        channels,
+        charts,
+        checks,
+        cli,
+        client,
+        cohort_charts,
+        cohort_checks,
+        cohort_store,
+        cohort_widgets,
+        cohorts,
+        config,
+        dashboard,
+        dashboard_app,
+        delivery,
+        demo,
+        doctor,
+        echo,
+        errors,
+        files,
+        messages,
+        metrics,
+        project,
+        query,
+        ranges,
+        ratelimit,
+        report,
+        session_cache,
+        sessions,
+        settings,
+        sources,
+        stopping,
+        store,
+        summary,
+        terminal,
+        tidy,
+        weeks,
+        widgets,
+    )
     from .auth import Credentials, credentials_from_env
     from .charts import setup_notebook
     from .client import EngagementClient, FetchResult

@@ -28,8 +28,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ._frames import hour_label
+from ._frames import is_engagement as _is_engagement
+from ._frames import is_hourly as _is_hourly
+from ._frames import wide as _wide
 from .errors import InvalidQueryError
-from .metrics import _is_engagement, _is_hourly, _wide, hour_label
 from .tidy import METRICS
 
 if TYPE_CHECKING:

@@ -183,6 +183,7 @@ def report(
     """
     from . import report as rpt
     from .config import StreamConfig, load_streams
+    from .summary import exit_code
 
     if config is not None and stream is not None:
         raise ConfigError("give either --config or --stream, not both")
@@ -236,7 +237,7 @@ def report(
     sent = delivery.after_reports(
         results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
     )
-    raise typer.Exit(max(rpt.exit_code(results), sent))
+    raise typer.Exit(max(exit_code(results), sent))
 
 
 @app.command(
@@ -469,7 +470,7 @@ def fetch(
     for note in dict.fromkeys(data.summary_notes.values()):
         out.print(note)
     if csv is not None:
-        from .report import atomic_write
+        from .files import atomic_write
 
         atomic_write(csv, data.trend.to_csv(index=False))
         out.print(f"wrote {len(data.trend):,} rows to {csv}")
@@ -831,13 +832,9 @@ def _isna(value: object) -> bool:
 
 
 def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
-    if demo:
-        from .demo import demo_client
+    from .sources import client_for
 
-        return demo_client()
-    from .client import EngagementClient
-
-    return EngagementClient(host=host)
+    return client_for("demo" if demo else "platform", host)
 
 
 def main() -> None:

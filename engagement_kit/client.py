@@ -61,7 +61,7 @@ from .ratelimit import (
     default_budget_path,
 )
 from .store import ResponseStore
-from .weeks import last_complete_week, parse_iso_week, today_in, week_bounds, week_labels
+from .weeks import ended_week, today_in, week_bounds, week_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -797,18 +797,7 @@ class EngagementClient:
             stream_id=stream_id, start="2000-01-03", end="2000-01-03", tz=tz, **filters
         )
         today = today_in(probe.tz, now=self._now())
-        last = last_complete_week(probe.tz, today=today)
-        if end_week is None:
-            end_week = last
-        else:
-            parse_iso_week(end_week, field="end_week")
-            sunday = week_bounds(end_week)[1]
-            if sunday >= today:
-                raise InvalidQueryError(
-                    f"end_week: {end_week} has not ended yet in {probe.tz} (its Sunday is "
-                    f"{sunday}); the last complete week is {last}",
-                    field="end_week",
-                )
+        end_week = ended_week(end_week, probe.tz, today=today, field="end_week")
         labels = week_labels(end_week, weeks)
         bounds = [week_bounds(label) for label in labels]
         queries = [probe.replace(start=monday, end=sunday) for monday, sunday in bounds]

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .charts import METRIC_COLORS, WIDTH, _alt, _no_data, _title
+from .charts._common import _no_data, _title
+from .charts.theme import METRIC_COLORS, WIDTH, _alt
 from .cohorts import LIFECYCLE_STATUSES
 
 if TYPE_CHECKING:

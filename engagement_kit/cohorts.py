@@ -438,7 +438,7 @@ def cross_check(counts: pd.DataFrame, engagement: Any) -> pd.DataFrame:
         (``*_diff`` = sessions - API). ``attrs["ok"]``
         is true when every difference is zero.
     """
-    from .metrics import daily_totals
+    from ._frames import daily_totals
 
     api = daily_totals(engagement)
     api = api.reset_index() if "date" not in api.columns else api

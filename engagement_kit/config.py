@@ -353,7 +353,7 @@ def _describe_validation(exc: ValidationError) -> str:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (``report --demo``, the picker)."""
-    from .demo import DEMO_STREAMS
+    from .demo.sessions import DEMO_STREAMS  # the list only: the demo package imports client
 
     return [StreamConfig.from_stream(s) for s in DEMO_STREAMS]
 

@@ -30,12 +30,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ._frames import check_columns as _check_columns
+from ._frames import check_metric as _check_metric
+from ._frames import daily_totals, finite_or_none, hour_label
+from ._frames import is_engagement as _is_engagement
+from ._frames import is_hourly as _is_hourly
+from ._frames import wide as _wide
 from .errors import InvalidQueryError
 from .tidy import METRICS, SUMMARY_FIELDS
 
@@ -105,73 +111,6 @@ _KPI_COLUMNS = ("value", "previous", "change", "pct_change")
 # -- input normalisation ----------------------------------------------------------------------
 
 
-def _is_engagement(data: object) -> bool:
-    return hasattr(data, "trend") and hasattr(data, "wide") and hasattr(data, "summary")
-
-
-def _wide(data: Engagement | pd.DataFrame) -> pd.DataFrame:
-    """Any accepted input → a new wide frame: ``date``, ``hour``, ``unique``, ``new``, ``returning``.
-
-    Sorted by date then hour, fresh index; the caller's objects are never touched.
-    """
-    if _is_engagement(data):
-        frame = data.wide()  # type: ignore[union-attr]
-    elif isinstance(data, pd.DataFrame):
-        cols = set(data.columns)
-        if {"metric", "users", "date"} <= cols:
-            frame = _long_to_wide(data)
-        elif {"date", *METRICS} <= cols:
-            frame = data.copy()
-        else:
-            raise InvalidQueryError(
-                "data: expected an Engagement, its trend frame (date, hour, metric, users) or "
-                f"its wide() frame (date, hour, unique, new, returning); got columns {sorted(cols)}",
-                field="data",
-            )
-    else:
-        raise InvalidQueryError(
-            f"data: expected an Engagement or a pandas DataFrame, got {type(data).__name__}",
-            field="data",
-        )
-    if "hour" not in frame.columns:
-        frame["hour"] = pd.array([pd.NA] * len(frame), dtype="Int8")
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    frame["hour"] = frame["hour"].astype("Int8")
-    for metric in METRICS:
-        frame[metric] = frame[metric].astype("int64")
-    frame = frame.sort_values(["date", "hour"], kind="stable", na_position="first")
-    return frame.reset_index(drop=True)
-
-
-def _long_to_wide(trend: pd.DataFrame) -> pd.DataFrame:
-    keys = trend[["date"]].copy()
-    keys["hour"] = trend["hour"].astype("Int8").fillna(-1) if "hour" in trend else -1
-    keys["metric"] = trend["metric"].astype(str)
-    keys["users"] = trend["users"].to_numpy()
-    table = keys.pivot_table(
-        index=["date", "hour"], columns="metric", values="users", aggfunc="sum", fill_value=0
-    )
-    for metric in METRICS:
-        if metric not in table.columns:
-            table[metric] = 0
-    out = table[list(METRICS)].reset_index()
-    out.columns.name = None
-    out["hour"] = out["hour"].astype("Int8").mask(out["hour"] < 0)
-    return out
-
-
-def _is_hourly(wide: pd.DataFrame) -> bool:
-    return bool(len(wide)) and bool(wide["hour"].notna().any())
-
-
-def _check_metric(metric: str, allowed: Sequence[str] = METRICS) -> str:
-    if metric not in allowed:
-        raise InvalidQueryError(
-            f"metric: {metric!r} is not one of {', '.join(map(repr, allowed))}", field="metric"
-        )
-    return metric
-
-
 def _hourly_only(data: Engagement | pd.DataFrame, what: str) -> pd.DataFrame:
     wide = _wide(data)
     if len(wide) and not _is_hourly(wide):
@@ -194,34 +133,7 @@ def _safe_divide(num: pd.Series, den: pd.Series) -> pd.Series:
     return (num / den.mask(den == 0)).astype("Float64")
 
 
-def hour_label(start: int, end: int | None = None) -> str:
-    """``hour_label(18)`` → ``"18:00–19:00"``; ``hour_label(18, 2)`` → ``"18:00–02:00"``.
-
-    ``end`` is exclusive and may wrap past midnight; ``hour_label(0, 24)`` is the whole day.
-    """
-    end = (start + 1) % 24 if end is None else end
-    return f"{start:02d}:00–{end:02d}:00"
-
-
 # -- daily frame and retention proxies ----------------------------------------------------------
-
-
-def daily_totals(data: Engagement | pd.DataFrame) -> pd.DataFrame:
-    """One row per day, summing hourly buckets when the data is hourly.
-
-    For hourly data ``unique`` and ``returning`` become *user-hours* (a user active in three
-    hours counts three times); ``new`` adds up exactly. Daily data passes through unchanged.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``date`` (``datetime64[ns]``), ``unique``, ``new``, ``returning`` (``int64``), oldest first.
-    """
-    wide = _wide(data)
-    cols = ["date", *METRICS]
-    if not _is_hourly(wide):
-        return wide[cols].reset_index(drop=True)
-    return wide.groupby("date", sort=True)[list(METRICS)].sum().reset_index()[cols]
 
 
 def retention_proxies(
@@ -429,22 +341,12 @@ def kpi_dict(kpis_frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     for name, row in kpis_frame.iterrows():
         entry: dict[str, Any] = {"label": KPI_LABELS.get(str(name), str(name))}
         for col in _KPI_COLUMNS:
-            v = row.get(col, pd.NA)
-            entry[col] = None if pd.isna(v) or not math.isfinite(float(v)) else float(v)
+            entry[col] = finite_or_none(row.get(col, pd.NA))
         out[str(name)] = entry
     return out
 
 
 # -- weekly history -------------------------------------------------------------------------------
-
-
-def _check_columns(frame: pd.DataFrame, needed: Iterable[str], name: str) -> None:
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise InvalidQueryError(
-            f"{name}: missing column(s) {', '.join(missing)}; pass client.fetch_weeks output",
-            field=name,
-        )
 
 
 def week_over_week(weeks: pd.DataFrame, *, metrics: Sequence[str] = WEEKLY_METRICS) -> pd.DataFrame:

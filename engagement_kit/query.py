@@ -22,6 +22,7 @@ __all__ = [
     "CONVERSATION_STATUSES",
     "CONVERSATION_TYPES",
     "EngagementQuery",
+    "enum_key",
     "parse_date",
 ]
 
@@ -53,7 +54,7 @@ _ALLOWED = {
 }
 
 
-def _enum_key(value: object) -> str:
+def enum_key(value: object) -> str:
     """Fold the platform's and our spellings together: ``"Non Interactive"`` → ``non_interactive``."""
     return re.sub(r"[\s-]+", "_", str(value).strip().lower())
 
@@ -149,7 +150,7 @@ class EngagementQuery(BaseModel):
     @classmethod
     def _check_enum(cls, value: object, info: Any) -> str:
         allowed = _ALLOWED[info.field_name]
-        key = _enum_key(value) if isinstance(value, str) else None
+        key = enum_key(value) if isinstance(value, str) else None
         if key not in allowed:
             raise InvalidQueryError(
                 f"{info.field_name}: {value!r} is not allowed; use one of "

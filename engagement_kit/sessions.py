@@ -419,7 +419,7 @@ def fetch_sessions(
         ``tz``, ``start``, ``end``, ``complete`` (``False`` after Ctrl-C), ``windows``,
         ``requested_windows``, ``earliest`` (the earliest session start received, or ``None``).
     """
-    from .cohort_store import SessionCache
+    from .session_cache import SessionCache
 
     config = config or getattr(client, "sessions_config", None) or SessionsConfig()
     first, last, lo, hi = _local_range(start, end, tz)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ResponseFormatError
+from .weeks import MONTHS
 
 if TYPE_CHECKING:
     from .query import EngagementQuery
@@ -75,8 +76,7 @@ _MAX_COUNT = 2**62
 #: The days a ``datetime64[ns]`` frame can hold, with room for hours and zone offsets.
 _FIRST_DAY, _LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NUMBER = {name: i for i, name in enumerate(_MONTHS, start=1)}
+_MONTH_NUMBER = {name: i for i, name in enumerate(MONTHS, start=1)}
 _API_DATE = re.compile(r"([A-Z][a-z]{2}) ([0-9]{1,2}) ([0-9]{4})")  # ASCII digits only
 _hours_of = itemgetter(*HOUR_KEYS)
 _METRIC_DTYPE = pd.CategoricalDtype(list(METRICS))
@@ -126,7 +126,7 @@ def parse_api_date(text: object, *, field: str = "date") -> dt.date:
 
 def format_api_date(day: dt.date) -> str:
     """Format a date the platform's way: ``Dec 01 2025``."""
-    return f"{_MONTHS[day.month - 1]} {day.day:02d} {day.year:04d}"
+    return f"{MONTHS[day.month - 1]} {day.day:02d} {day.year:04d}"
 
 
 @dataclass(frozen=True, eq=False)

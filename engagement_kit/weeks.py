@@ -14,6 +14,8 @@ import zoneinfo
 from .errors import InvalidQueryError
 
 __all__ = [
+    "MONTHS",
+    "ended_week",
     "iso_week_label",
     "last_complete_week",
     "parse_iso_week",
@@ -22,6 +24,10 @@ __all__ = [
     "week_labels",
 ]
 
+#: English month abbreviations, January first (locale-independent dates in texts and charts).
+MONTHS: tuple[str, ...] = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 
 
@@ -83,6 +89,42 @@ def last_complete_week(tz: str | dt.tzinfo = "UTC", today: dt.date | None = None
     if today is None:
         today = today_in(tz)
     return iso_week_label(today - dt.timedelta(days=today.isoweekday()))
+
+
+def ended_week(
+    week: str | None, tz: str, *, today: dt.date | None = None, field: str = "week"
+) -> str:
+    """``week`` after checking it has ended in ``tz``; ``None`` gives the last complete week.
+
+    Parameters
+    ----------
+    week : str or None
+        ``'YYYY-Www'``.
+    tz : str
+        IANA zone whose calendar decides whether the week is over.
+    today : date, optional
+        "Today" in ``tz`` (default: the clock).
+    field : str
+        The argument's name in error messages.
+
+    Raises
+    ------
+    InvalidQueryError
+        A malformed week, or one whose Sunday is today or later in ``tz``.
+    """
+    now = today if today is not None else today_in(tz)
+    last = last_complete_week(tz, today=now)
+    if week is None:
+        return last
+    parse_iso_week(week, field=field)
+    sunday = week_bounds(week)[1]
+    if sunday >= now:
+        raise InvalidQueryError(
+            f"{field}: {week} has not ended yet in {tz} (its Sunday is {sunday}); the last "
+            f"complete week there is {last}",
+            field=field,
+        )
+    return week
 
 
 def week_labels(end_week: str, weeks: int) -> list[str]:

@@ -166,14 +166,9 @@ def _default_client() -> Any:
     """The real client when platform settings are present (environment or the project's
     ``.env``), else the built-in demo platform."""
     from .settings import load_settings
+    from .sources import client_for
 
-    if load_settings().has_platform:
-        from .client import EngagementClient
-
-        return EngagementClient()
-    from .demo import demo_client
-
-    return demo_client()
+    return client_for("platform" if load_settings().has_platform else "demo")
 
 
 def _default_streams(*, demo: bool) -> list[StreamConfig]:

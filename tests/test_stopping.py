@@ -180,6 +180,16 @@ def test_dashboard_stops_with_voila_and_its_kernels(tmp_path, sig):
             proc.wait()
 
 
+def _cmdline(proc) -> list[str]:
+    """A process's command line; empty for one that is exiting (a zombie) or gone."""
+    import psutil
+
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
 @pytest.mark.slow
 def test_batch_report_stops_with_its_workers_and_kernels(tmp_path):
     import psutil
@@ -205,7 +215,7 @@ def test_batch_report_stops_with_its_workers_and_kernels(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             tree = psutil.Process(proc.pid).children(recursive=True)
-            kernels = [p for p in tree if "ipykernel" in " ".join(p.cmdline())]
+            kernels = [p for p in tree if "ipykernel" in " ".join(_cmdline(p))]
             if kernels:
                 break
             time.sleep(0.1)

@@ -37,7 +37,7 @@ def apply_alerts(
     dict
         ``(stream_id, week)`` → the fired alerts.
     """
-    from ..report import atomic_write
+    from ..files import atomic_write
 
     fired: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for stream_id, html_path, json_path in reports:
@@ -84,13 +84,14 @@ def backtest(
         ``stream_id``, ``stream_name``, ``rule`` (name), ``describe``, ``weeks`` (evaluated,
         oldest first), ``fired`` (weeks).
     """
-    from ..report import _client, load_weekly
+    from ..report import load_weekly
+    from ..sources import client_for
 
     if not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1:
         raise ConfigError(f"--backtest: {weeks!r} must be a whole number of weeks >= 1")
     streams = [s for s in plan.streams if s.alerts and (not stream_ids or s.id in set(stream_ids))]
     owns = client is None
-    client = _client(source, host) if client is None else client
+    client = client_for(source, host) if client is None else client
     rows: list[dict[str, Any]] = []
     total = sum(weeks for _ in streams)
     done = 0

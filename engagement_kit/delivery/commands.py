@@ -88,10 +88,10 @@ def send_written(
 ) -> list[Outcome]:
     """``engagement-kit send``: deliver written reports of ``week`` (default: each stream's
     last complete week)."""
-    from ..report import _resolve_week
+    from ..weeks import ended_week
 
     weeks = {
-        s.id: _resolve_week(s.config, week, None)
+        s.id: ended_week(week, s.config.tz)
         for s in plan.streams
         if s.deliver or any(r.deliver for r in s.alerts)
     }

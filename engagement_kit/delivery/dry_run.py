@@ -19,7 +19,7 @@ def dry_run_outcome(
     echo: Callable[[str], None],
 ) -> Outcome:
     """Show what would go where (``url`` is empty when a referenced variable is not set)."""
-    from ..report import atomic_write
+    from ..files import atomic_write
 
     dest, kind = message.destination, message.kind
     where = ""

@@ -72,7 +72,7 @@ def find_reports(
     weeks: Mapping[str, str],
 ) -> tuple[list[WeekReport], list[Outcome]]:
     """The written report of each stream's week; an outcome ``failed`` for a missing one."""
-    from ..report import stream_slug
+    from ..files import stream_slug
 
     found, missing = [], []
     for stream_id, week in weeks.items():

@@ -49,7 +49,8 @@ def deliver(
         Also written, per report, to ``<stream>/<week>.delivery.json`` (not on a dry run), and
         the index is refreshed.
     """
-    from ..report import atomic_write, write_index
+    from ..files import atomic_write
+    from ..report import write_index
 
     out = Path(out_dir)
     env = reference_env() if env is None else env

@@ -138,7 +138,7 @@ def _query_of(row: dict[str, Any]) -> EngagementQuery:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    from ..report import atomic_write
+    from ..files import atomic_write
 
     atomic_write(path, frame.to_csv(index=False, lineterminator="\n"))
 
@@ -327,7 +327,7 @@ def _export_other_tables(store: ResponseStore, folder: Path) -> None:
         order = ", ".join(str(i) for i in range(1, len(columns) + 1))
         rows = store._read(f'SELECT * FROM "{name}" ORDER BY {order}')
         _write_csv(pd.DataFrame(rows, columns=columns), folder / f"{name}.csv")
-    from ..report import atomic_write
+    from ..files import atomic_write
 
     atomic_write(folder / _SCHEMA_FILE, "".join(f"{sql};\n" for _name, sql in tables))
 

@@ -1,0 +1,350 @@
+"""Many reports at once, in the parent process: check the arguments, build one
+:class:`~engagement_kit.report.task.ReportTask` per stream, run them in a bounded pool of worker
+processes with one progress bar each, then write the index.
+
+Imports nothing heavy: papermill and nbconvert load in the workers only
+(:mod:`~engagement_kit.report.worker`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import multiprocessing
+import os
+import queue as queue_module
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .._quick import skip_slow_optional_imports
+from ..auth import credentials_from_env
+from ..config import StreamConfig, host_from_env, normalize_host
+from ..config import demo_streams as config_demo_streams
+from ..errors import ConfigError, InvalidQueryError
+from ..files import stream_slug
+from ..sources import check_source
+from ..stopping import call_in_worker, stop_pool, worker_stops_on_signals
+from ..summary import print_summary
+from ..weeks import ended_week
+from .index import write_index
+from .params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
+from .task import ReportResult, ReportTask, set_progress_queue
+from .zygote import Zygote
+
+if TYPE_CHECKING:
+    from .kernels import KernelPool, PoolPlan
+
+__all__ = [
+    "MAX_DEFAULT_JOBS",
+    "default_jobs",
+    "demo_streams",
+    "render_all",
+    "render_report",
+]
+
+MAX_DEFAULT_JOBS = 4
+
+
+def default_jobs() -> int:
+    """Parallel report runs by default: the number of cores, at most 4."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
+
+
+def demo_streams() -> list[StreamConfig]:
+    """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
+    # each demo report shows its stream's channels side by side
+    return [
+        s.model_copy(update={"channels_breakdown": s.known_channels}) for s in config_demo_streams()
+    ]
+
+
+def _resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
+    return ended_week(week, config.tz, today=today)
+
+
+def _platform_host(host: str | None) -> str:
+    """The API host for ``source="platform"``, after checking credentials are set (fail fast).
+
+    Credentials are only checked for presence here; the kernels read them again from their
+    environment. The host is not a secret and travels as a parameter.
+    """
+    resolved = normalize_host(host) if host else host_from_env()
+    credentials_from_env()  # ConfigError naming the variables when none are set
+    return resolved
+
+
+def render_all(
+    configs: Sequence[StreamConfig],
+    *,
+    week: str | None = None,
+    out_dir: str | os.PathLike[str] = "reports",
+    jobs: int | None = None,
+    keep_notebook: bool = False,
+    source: str = "demo",
+    host: str | None = None,
+    weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
+    notebook: str | os.PathLike[str] | None = None,
+    console: Console | None = None,
+    quiet: bool = False,
+    today: dt.date | None = None,
+) -> list[ReportResult]:
+    """Write the weekly report of every stream, in parallel, then the index page.
+
+    Parameters
+    ----------
+    configs : sequence of StreamConfig
+        The streams (``config.load_streams``, or the demo streams).
+    week : str, optional
+        ``'YYYY-Www'``; default the last complete ISO week in each stream's own zone.
+    out_dir : path
+        Reports go to ``out_dir/<stream-slug>/<week>.html`` and ``.json``; the index to
+        ``out_dir/index.html``.
+    jobs : int, optional
+        Parallel notebook runs (worker processes); default :func:`default_jobs`.
+    keep_notebook : bool
+        Also keep each executed notebook as ``<week>.ipynb``.
+    source : {"demo", "platform"}
+    host : str, optional
+        The API host for ``source="platform"`` (default ``$KORE_HOST``); credentials always come
+        from the environment or ``.env`` and are checked for presence before anything runs.
+    notebook : path, optional
+        The report notebook (default :func:`default_notebook`).
+    console : rich.console.Console, optional
+        Where the progress bars and the summary table go (default: stderr).
+    quiet : bool
+        Show neither.
+    today : date, optional
+        "Today" for the default week (tests).
+
+    Returns
+    -------
+    list of ReportResult
+        In the order of ``configs``. A failed stream is a result with ``status="failed"``;
+        the others are still written.
+
+    Raises
+    ------
+    InvalidQueryError, ConfigError
+        Bad arguments or settings, before anything runs: an invalid or unfinished week, an
+        unknown source, no host or credentials for ``source="platform"``, two streams with the
+        same folder name, no streams.
+    """
+    source = check_source(source)
+    if not configs:
+        raise ConfigError("no streams to report on; list them in streams.toml or use --demo")
+    if jobs is None:
+        jobs = default_jobs()
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise InvalidQueryError(f"jobs: {jobs!r} must be a whole number >= 1", field="jobs")
+    if source == "platform":
+        host = _platform_host(host)
+    elif host:
+        host = normalize_host(host)
+    if notebook is None:
+        from .execute import default_notebook  # papermill stays out of the parent
+
+        nb_path = default_notebook()
+    else:
+        nb_path = Path(notebook)
+    if not nb_path.is_file():
+        raise ConfigError(f"notebook: {nb_path} does not exist")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    tasks: list[ReportTask] = []
+    seen: dict[str, str] = {}
+    for key, config in enumerate(configs):
+        slug = stream_slug(config.name, config.id)
+        if slug in seen:
+            raise ConfigError(
+                f"streams {seen[slug]!r} and {config.id!r} would share the folder {slug!r}; give "
+                "them distinct names"
+            )
+        seen[slug] = config.id
+        stream_week = _resolve_week(config, week, today)
+        params = report_parameters(
+            config, stream_week, source=source, host=host, weeks_of_history=weeks_of_history
+        )
+        tasks.append(
+            ReportTask(
+                key=key,
+                parameters=params,
+                slug=slug,
+                out_dir=str(out.resolve()),
+                notebook=str(nb_path.resolve()),
+                keep_notebook=keep_notebook,
+            )
+        )
+
+    console = console or Console(stderr=True)
+    with _progress(tasks, console=console, quiet=quiet) as update:
+        results = _run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
+    write_index(out)
+    if not quiet:
+        print_summary(results, console=console)
+    return results
+
+
+def render_report(config: StreamConfig, **options: Any) -> ReportResult:
+    """Write one stream's weekly report (in one worker process) and refresh the index.
+
+    The keyword arguments of :func:`render_all` (``week``, ``out_dir``, ``keep_notebook``,
+    ``source``, ``host``, ``weeks_of_history``, ``notebook``, ``console``, ``quiet``,
+    ``today``), for a single stream.
+
+    Returns
+    -------
+    ReportResult
+    """
+    return render_all([config], **{**options, "jobs": 1})[0]
+
+
+@contextlib.contextmanager
+def _progress(
+    tasks: Sequence[ReportTask], *, console: Console, quiet: bool
+) -> Iterator[Callable[[int, int, int], None]]:
+    """One rich progress bar per stream; yields ``update(key, done, total)``."""
+    if quiet:
+        yield lambda key, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[state]}", markup=False),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        ids = {
+            t.key: progress.add_task(
+                f"{t.parameters['stream_name']} {t.parameters['week']}", total=None, state="waiting"
+            )
+            for t in tasks
+        }
+
+        def update(key: int, done: int, total: int) -> None:
+            task_id = ids.get(key)
+            if task_id is None:
+                return
+            if done < 0:
+                progress.update(task_id, total=total, completed=total, state="failed")
+            else:
+                state = "done" if done >= total else "running"
+                progress.update(task_id, total=total, completed=done, state=state)
+
+        yield update
+
+
+# -- the worker processes ---------------------------------------------------------------------
+
+_kernels: KernelPool | None = None
+
+
+def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
+    """Pool initializer: progress queue, the quick-import switch, and the warm kernels.
+
+    With a ``plan`` (:class:`~engagement_kit.report.kernels.PoolPlan`) the worker starts
+    warming its first kernel at once, while it imports papermill and nbconvert.
+    """
+    global _kernels
+    set_progress_queue(queue)
+    skip_slow_optional_imports()
+    worker_stops_on_signals()
+    if plan is not None:
+        zygote = Zygote()  # first: its imports run while this worker does its own
+        from .kernels import KernelPool  # jupyter_client loads in the worker only
+
+        _kernels = KernelPool(plan, zygote=zygote)
+        _kernels.prepare()
+
+
+def _run_task(task: ReportTask) -> ReportResult:
+    """Worker: one stream's report (:func:`~engagement_kit.report.worker.run_task`)."""
+    from .worker import run_task  # papermill and nbconvert load in the worker only
+
+    if _kernels is None:
+        return run_task(task)
+    with _kernels.kernel() as km:
+        return run_task(task, km=km)
+
+
+def _run_tasks(
+    tasks: Sequence[ReportTask],
+    *,
+    jobs: int,
+    update: Callable[[int, int, int], None],
+    warm: bool = True,
+) -> list[ReportResult]:
+    """Run the tasks in a bounded pool of worker processes; collect results in task order.
+
+    Always in worker processes (``spawn``), even for one job: a kernel or zmq failure cannot
+    take the caller down, the caller's process keeps its imports and environment, and workers
+    can skip a slow optional import (:func:`engagement_kit.charts.skip_slow_optional_imports`).
+    With ``warm`` (POSIX only) each worker runs its notebooks in kernels started ahead
+    (:mod:`~engagement_kit.report.kernels`), one kernel per notebook.
+    """
+    ctx = multiprocessing.get_context("spawn")  # never fork a threaded parent
+    plan = None
+    if warm and os.name == "posix":
+        from .kernels import PoolPlan
+
+        plan = PoolPlan.for_batch(ctx, len(tasks), tasks[0].kernel_name)
+    messages = ctx.Queue()
+    stop = threading.Event()
+
+    def drain(timeout: float) -> bool:
+        try:
+            key, done, total = messages.get(timeout=timeout)
+        except (queue_module.Empty, EOFError, OSError, ValueError):
+            return False
+        update(key, done, total)
+        return True
+
+    def pump() -> None:
+        while not stop.is_set():
+            drain(0.1)
+
+    reader = threading.Thread(target=pump, name="engagement-kit-progress", daemon=True)
+    reader.start()
+    results: list[ReportResult] = []
+    try:
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages, plan)
+        ) as pool:
+            try:
+                futures = [pool.submit(call_in_worker, _run_task, t) for t in tasks]
+                for task, future in zip(tasks, futures, strict=True):
+                    try:
+                        results.append(future.result())
+                    except Exception as exc:  # the worker process itself died
+                        results.append(
+                            ReportResult(
+                                stream_id=task.parameters["stream_id"],
+                                stream_name=task.parameters["stream_name"],
+                                slug=task.slug,
+                                week=task.parameters["week"],
+                                status="failed",
+                                error=one_sentence(
+                                    f"the report worker stopped ({type(exc).__name__}: {exc})"
+                                ),
+                            )
+                        )
+                        update(task.key, -1, 1)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (see stopping.py)
+                stop_pool(pool)  # the workers and their kernels, not only the pending work
+                raise
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+        while drain(0.01):  # messages still in the pipe after the workers exited
+            pass
+        messages.close()
+        messages.join_thread()
+    return results

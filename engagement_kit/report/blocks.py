@@ -1,0 +1,171 @@
+"""The report's HTML blocks, drawn from ``templates/blocks/*.html.j2``.
+
+Each function takes a :class:`~engagement_kit.report.weekly.WeeklyReport`, prepares the texts
+(numbers formatted here, markup only in the templates) and returns an ``IPython.display.HTML``
+the report notebook displays. Every dynamic text is escaped by the template environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.display import HTML
+
+from .. import __version__
+from .._frames import json_number
+from .._html import Markup, render_block
+from .._text import signed_percent
+from ..channels import NOT_ADDITIVE_NOTE, channel_mix, channel_mix_html
+from ..charts import kpi_table_html
+
+if TYPE_CHECKING:
+    from .weekly import WeeklyReport
+
+__all__ = [
+    "anomalies_table",
+    "channels_section",
+    "checks_table",
+    "coverage_note",
+    "filters_text",
+    "footer",
+    "generated_note",
+    "header",
+    "headline",
+    "kpi_table",
+    "nothing",
+]
+
+_TYPES = {
+    "all": "all conversation types",
+    "interactive": "interactive conversations",
+    "non_interactive": "non-interactive conversations",
+}
+_STATUSES = {
+    "all": "any status",
+    "active": "active conversations",
+    "closed": "closed conversations",
+}
+
+
+def filters_text(filters: Mapping[str, Any]) -> str:
+    """The filters in words: ``"all conversation types, any status, every channel"``."""
+    ctype = _TYPES.get(
+        filters.get("conversation_type", "all"), str(filters.get("conversation_type"))
+    )
+    status = _STATUSES.get(
+        filters.get("conversation_status", "all"), str(filters.get("conversation_status"))
+    )
+    channels = filters.get("channels") or []
+    chan = "channels " + ", ".join(channels) if channels else "every channel"
+    return f"{ctype}, {status}, {chan}"
+
+
+def header(report: WeeklyReport) -> HTML:
+    """Stream, week, zone, filters and data source."""
+    source = "the built-in demo platform" if report.source == "demo" else report.host or "KORE_HOST"
+    return HTML(
+        render_block(
+            "header",
+            stream_name=report.stream_name,
+            stream_id=report.stream_id,
+            week=report.week,
+            start=f"{report.start:%d %B %Y}",
+            end=f"{report.end:%d %B %Y}",
+            tz=report.tz,
+            filters=filters_text(report.filters),
+            source=source,
+        )
+    )
+
+
+def generated_note(report: WeeklyReport) -> HTML:
+    """When the report was generated and by which toolkit version (volatile)."""
+    return HTML(
+        render_block("generated_note", generated_at=report.generated_at, version=__version__)
+    )
+
+
+def headline(report: WeeklyReport) -> HTML:
+    """One sentence: this week's unique users and the change from last week."""
+    row = report.kpis.loc["unique_users"]
+    value, prev, pct = (json_number(row[k]) for k in ("value", "previous", "pct_change"))
+    word = css = change = ""
+    if value is not None and prev is not None:
+        word = "up" if value > prev else "down" if value < prev else "unchanged"
+        css = "ek-up" if word == "up" else "ek-down" if word == "down" else "ek-muted"
+        change = f" {signed_percent(pct)}" if pct is not None and word != "unchanged" else ""
+    return HTML(
+        render_block(
+            "headline",
+            value=None if value is None else f"{value:,}",
+            previous=None if prev is None else f"{prev:,}",
+            word=word,
+            css=css,
+            change=change,
+        )
+    )
+
+
+def kpi_table(report: WeeklyReport) -> HTML:
+    """The KPI table (:func:`charts.kpi_table_html`): this week, the week before, change."""
+    return HTML(kpi_table_html(report.kpis, value_label="This week", previous_label="Week before"))
+
+
+def coverage_note(report: WeeklyReport) -> HTML:
+    """The coverage window and the busiest hours in one sentence."""
+    window = report.coverage_window
+    return HTML(
+        render_block(
+            "coverage_note",
+            found=window.found,
+            share=f"{window.share * 100:.0f}" if window.found else "",
+            label=window.label,
+            hours=window.hours,
+            tz=report.tz,
+            top=", ".join(str(label) for label in report.top_hours["label"]),
+        )
+    )
+
+
+def anomalies_table(report: WeeklyReport, *, weeks: int) -> HTML:
+    """The week's unusual days as a small table, or a sentence when there are none."""
+    rows = [
+        {
+            "day": f"{r['date']:%A %d %B}",
+            "metric": r["metric"],
+            "value": f"{json_number(r['value']):,}",
+            "low": f"{r['low']:,.0f}",
+            "high": f"{r['high']:,.0f}",
+            "up": r["direction"] == "up",
+        }
+        for _, r in report.anomalies.iterrows()
+    ]
+    return HTML(render_block("anomalies_table", rows=rows, weeks=weeks))
+
+
+def checks_table(report: WeeklyReport) -> HTML:
+    """The data checks as a table (level, which answer, what was found)."""
+    rows = report.checks[["answer", "level", "message"]].to_dict("records")
+    return HTML(render_block("checks_table", rows=rows))
+
+
+def nothing() -> HTML:
+    """An empty block (a section the report has no data for)."""
+    return HTML("")
+
+
+def channels_section(report: WeeklyReport) -> HTML:
+    """The *Channels* section (heading, note and channel-mix table), or nothing."""
+    if report.channels is None:
+        return nothing()
+    table = channel_mix_html(channel_mix(report.channels))
+    return HTML(render_block("channels_section", note=NOT_ADDITIVE_NOTE, table=Markup(table)))
+
+
+def footer(report: WeeklyReport) -> HTML:
+    """Whether the numbers were settled (and recent revisions), the toolkit version and the
+    parameters this report was made with."""
+    parameters = [(k, repr(v)) for k, v in report.parameters.items()]
+    notes = report.store_note.text() if report.store_note is not None else []
+    return HTML(render_block("footer", version=__version__, parameters=parameters, notes=notes))

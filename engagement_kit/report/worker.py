@@ -1,0 +1,171 @@
+"""One stream's report in a worker process: execute the notebook, render the page, write the
+files atomically. Never raises: a failure becomes a ``ReportResult`` with one readable sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from papermill.exceptions import PapermillExecutionError
+
+from .. import __version__
+from ..errors import EngagementError, ReportError
+from ..files import atomic_write, inside, sweep_stale_temp_files
+from ..stopping import remove_on_stop
+from .execute import execute_notebook, kernel_start_failed
+from .export import notebook_to_html
+from .params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
+from .task import ReportResult, ReportTask, emit
+
+__all__ = ["describe_error", "run_task", "sidecar_from"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-sentence, secret-free description of why a report failed."""
+    if isinstance(exc, PapermillExecutionError):
+        return one_sentence(f"{exc.ename}: {exc.evalue}")
+    if isinstance(exc, EngagementError):
+        return one_sentence(f"{type(exc).__name__}: {exc}")
+    if kernel_start_failed(exc):
+        return one_sentence(
+            f"the notebook kernel failed to start twice ({type(exc).__name__}: {exc})"
+        )
+    return one_sentence(f"{type(exc).__name__}: {exc}")
+
+
+def sidecar_from(nb: Any) -> dict[str, Any]:
+    """The one sidecar output (:data:`SIDECAR_MIMETYPE`) of an executed report notebook.
+
+    Raises
+    ------
+    ReportError
+        When there is none, or more than one.
+    """
+    found = [
+        out["data"][SIDECAR_MIMETYPE]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if SIDECAR_MIMETYPE in out.get("data", {})
+    ]
+    if len(found) != 1:
+        raise ReportError(
+            f"the report notebook emitted {len(found)} sidecar outputs instead of 1; its last "
+            "cell must display report.sidecar_output()"
+        )
+    return dict(found[0])
+
+
+def _now_utc() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
+    """Execute the notebook, render HTML, write files atomically. Never raises.
+
+    Parameters
+    ----------
+    km : kernel manager, optional
+        A warm kernel to run the notebook in (see :mod:`~engagement_kit.report.kernels`); the
+        caller discards it afterwards. Default: papermill starts a fresh kernel.
+    """
+    started = time.perf_counter()
+    params = task.parameters
+    week = params["week"]
+    stream_dir = inside(Path(task.out_dir), task.slug)
+    stream_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temp_files(stream_dir)
+    fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
+    os.close(fd)
+    tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
+    tmp_nb.chmod(0o644)
+    base = {
+        "stream_id": params["stream_id"],
+        "stream_name": params["stream_name"],
+        "slug": task.slug,
+        "week": week,
+    }
+    total_steps = {"n": 0}
+
+    def on_cell(done: int, total: int) -> None:
+        total_steps["n"] = total + 1  # + rendering the HTML
+        emit(task.key, done, total + 1)
+
+    try:
+        try:
+            with kernel_environment():
+                nb = execute_notebook(
+                    task.notebook,
+                    tmp_nb,
+                    params,
+                    kernel_name=task.kernel_name,
+                    on_cell=on_cell,
+                    km=km,
+                )
+            sidecar = sidecar_from(nb)
+            if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
+                raise ReportError("the notebook reported another stream or week than asked")
+            page = notebook_to_html(nb, title=f"Weekly report: {params['stream_name']}, {week}")
+        except Exception as exc:
+            error = describe_error(exc)
+            failed_nb: Path | None = None
+            if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
+                failed_nb = stream_dir / f"{week}.failed.ipynb"
+                os.replace(tmp_nb, failed_nb)
+            atomic_write(
+                stream_dir / f"{week}.error.json",
+                json.dumps(
+                    {
+                        **{k: base[k] for k in ("stream_id", "stream_name", "week")},
+                        "error": error,
+                        "notebook": failed_nb.name if failed_nb else None,
+                        "failed_at": _now_utc(),
+                        "toolkit_version": __version__,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                ),
+            )
+            emit(task.key, -1, max(total_steps["n"], 1))
+            return ReportResult(
+                **base,
+                status="failed",
+                notebook=failed_nb,
+                error=error,
+                seconds=time.perf_counter() - started,
+            )
+        html_path = atomic_write(stream_dir / f"{week}.html", page)
+        json_path = atomic_write(
+            stream_dir / f"{week}.json", json.dumps(sidecar, indent=2, ensure_ascii=False)
+        )
+        kept: Path | None = None
+        if task.keep_notebook:
+            kept = stream_dir / f"{week}.ipynb"
+            os.replace(tmp_nb, kept)
+        for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (stream_dir / stale).unlink()
+        emit(task.key, total_steps["n"] or 1, total_steps["n"] or 1)
+        unique = sidecar.get("kpis", {}).get("unique_users")
+        change = sidecar.get("change", {}).get("unique_users", {}).get("pct_change")
+        return ReportResult(
+            **base,
+            status="written",
+            html=html_path,
+            json=json_path,
+            notebook=kept,
+            unique_users=unique if isinstance(unique, int) else None,
+            change=float(change) if isinstance(change, int | float) else None,
+            seconds=time.perf_counter() - started,
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_nb.unlink()
