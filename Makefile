@@ -62,7 +62,7 @@ bench: $(STAMP) ## Measure speed side by side with baselines; writes benchmarks/
 
 mutation: $(STAMP) ## Mutation testing of the core modules (slow); MODULE=tidy for one, SAMPLE=8 for 1 in 8
 	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
-		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled)
+		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled) $(if $(JOBS),--jobs $(JOBS))
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -71,8 +71,8 @@ def selected(module: str | None, every: int, *, unkilled: bool = False) -> list[
     ]
 
 
-def _mutmut(*args: str) -> int:
-    cmd = ["nice", "-n", "19", str(MUTMUT), "run", "--max-children", "1", *args]
+def _mutmut(*args: str, jobs: int = 1) -> int:
+    cmd = ["nice", "-n", "19", str(MUTMUT), "run", "--max-children", str(jobs), *args]
     return subprocess.call(cmd, cwd=ROOT)
 
 
@@ -187,13 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-test only the mutants of the selection not killed yet (after adding tests)",
     )
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if args.command == "run":
         started = time.monotonic()
         # 1. generate the mutants and record which tests reach which function; the name
         #    matches nothing, so mutmut stops there (with an error we expect)
-        _mutmut(_NO_MATCH)
+        _mutmut(_NO_MATCH, jobs=args.jobs)
         names = selected(args.module, args.every, unkilled=args.unkilled)
         if not names:
             print(f"no mutants for module {args.module!r}", file=sys.stderr)
@@ -201,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"testing {len(names)} mutants", flush=True)
         # 2. run the selection (mutmut re-tests explicitly named mutants)
         if args.every <= 1 and not args.unkilled:
-            _mutmut(f"{PACKAGE}.{args.module}.*" if args.module else f"{PACKAGE}.*")
+            _mutmut(f"{PACKAGE}.{args.module}.*" if args.module else f"{PACKAGE}.*", jobs=args.jobs)
         else:
-            _mutmut(*names)
+            _mutmut(*names, jobs=args.jobs)
         print(f"\nmutation run took {(time.monotonic() - started) / 60:.1f} min\n")
     text = report(args.module, args.every)
     (MUTANTS / "report.md").write_text(text + "\n")

@@ -165,8 +165,9 @@ def channel_mix(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype("Float64").astype("Int64")
     unique = out["unique_users"].astype("Float64")
     out["returning_share"] = (out["returning_users"] / unique.mask(unique == 0)).astype("Float64")
-    total = unique.sum(skipna=False)
-    out["share_of_channel_users"] = (unique / total if total else unique * pd.NA).astype("Float64")
+    total = unique.sum(skipna=False)  # <NA> when a channel's count is missing
+    known = not pd.isna(total) and total > 0
+    out["share_of_channel_users"] = (unique / total if known else unique * pd.NA).astype("Float64")
     return out[_MIX_COLUMNS]
 
 

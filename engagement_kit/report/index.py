@@ -50,7 +50,6 @@ def _report_entry(stream_dir: Path, week: str, data: dict[str, Any]) -> dict[str
         "warnings": sum(1 for c in data.get("checks") or [] if c.get("level") == "warning"),
         "anomalies": len(data.get("anomalies") or []),
         "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
-        "generated_at": data.get("generated_at", ""),
     }
 
 
