@@ -1,0 +1,178 @@
+"""Tests that close the gaps mutation testing found in engagement_kit.report's HTML blocks (see
+benchmarks/MUTATION.md): the sentences and tables of a weekly report, without running the
+notebook (the report runs that show them are slow)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+
+import pandas as pd
+import pytest
+
+from engagement_kit.report import blocks, load_weekly
+
+HR = ("st-demo-hr-us", "PeopleFirst HR <Helpdesk>", "America/New_York")
+
+
+@pytest.fixture(scope="module")
+def weekly():
+    from engagement_kit.demo import demo_client
+
+    with demo_client(store=False) as client:
+        return load_weekly(
+            HR[0], "2025-W47", stream_name=HR[1], tz=HR[2], weeks_of_history=1, client=client
+        )
+
+
+def test_header_names_stream_week_zone_filters_and_source(weekly):
+    html = blocks.header(weekly).data
+    assert "<h1>Weekly report: PeopleFirst HR &lt;Helpdesk&gt;</h1>" in html
+    assert "(st-demo-hr-us)" in html
+    assert "2025-W47: Monday 17 November 2025 to Sunday 23 November 2025" in html
+    assert "America/New_York (days and hours" in html
+    assert "all conversation types, any status, every channel" in html
+    assert "the built-in demo platform" in html
+    remote = dataclasses.replace(weekly, source="platform", host="https://bots.example.com")
+    assert ">https://bots.example.com</td>" in blocks.header(remote).data
+    nohost = dataclasses.replace(weekly, source="platform", host="")
+    assert ">KORE_HOST</td>" in blocks.header(nohost).data
+
+
+@pytest.mark.parametrize(
+    ("filters", "text"),
+    [
+        ({}, "all conversation types, any status, every channel"),
+        (
+            {"conversation_type": "interactive", "conversation_status": "closed"},
+            "interactive conversations, closed conversations, every channel",
+        ),
+        (
+            {"conversation_type": "non_interactive", "conversation_status": "active"},
+            "non-interactive conversations, active conversations, every channel",
+        ),
+        (
+            {
+                "conversation_type": "odd",
+                "conversation_status": "strange",
+                "channels": ["rtm", "web"],
+            },
+            "odd, strange, channels rtm, web",
+        ),
+    ],
+)
+def test_filters_in_words(filters, text):
+    assert blocks.filters_text(filters) == text
+
+
+def test_generated_note_and_footer(weekly):
+    from engagement_kit import __version__
+
+    note = blocks.generated_note(weekly).data
+    assert f"Generated {weekly.generated_at} by engagement-kit {__version__}." in note
+    footer = blocks.footer(weekly).data
+    assert "These numbers were not kept in a response store." in footer
+    assert "<td>stream_id</td>" in footer and "&#x27;st-demo-hr-us&#x27;" in footer
+
+
+def _kpis(value, previous, pct):
+    return types.SimpleNamespace(
+        kpis=pd.DataFrame(
+            {"value": [value], "previous": [previous], "pct_change": [pct]},
+            index=["unique_users"],
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "previous", "pct", "text"),
+    [
+        (
+            1200,
+            1000,
+            0.2,
+            "<b>1,200</b> unique users this week, <span class='ek-up'>up +20.0 %</span> from 1,000 the week before.",
+        ),
+        (
+            800,
+            1000,
+            -0.2,
+            "<b>800</b> unique users this week, <span class='ek-down'>down −20.0 %</span> from 1,000 the week before.",
+        ),
+        (
+            1000,
+            1000,
+            0.0,
+            "<b>1,000</b> unique users this week, <span class='ek-muted'>unchanged</span> from 1,000 the week before.",
+        ),
+        (
+            1200,
+            1000,
+            None,
+            "<b>1,200</b> unique users this week, <span class='ek-up'>up</span> from 1,000 the week before.",
+        ),
+        (1200, None, None, "<b>1,200</b> unique users this week."),
+        (None, None, None, "The platform gave no user count for this week."),
+    ],
+)
+def test_headline_words_the_change(value, previous, pct, text):
+    assert blocks.headline(_kpis(value, previous, pct)).data == f"<p class='ek-headline'>{text}</p>"
+
+
+def test_headline_and_kpi_table_of_a_real_week(weekly):
+    row = weekly.kpis.loc["unique_users"]
+    html = blocks.headline(weekly).data
+    assert f"<b>{int(row['value']):,}</b> unique users this week" in html
+    assert f"from {int(row['previous']):,} the week before" in html
+    table = blocks.kpi_table(weekly).data
+    assert ">This week</th>" in table and ">Week before</th>" in table
+
+
+def test_coverage_note_of_a_week_with_and_without_users(weekly):
+    html = blocks.coverage_note(weekly).data
+    window = weekly.coverage_window
+    assert f"<p>{window.share * 100:.0f} % of this week's user-hours fall between" in html
+    assert f"<b>{window.label}</b> ({window.hours} hours, America/New_York)" in html
+    top = ", ".join(weekly.top_hours["label"])
+    assert html.endswith(f"Busiest hours: {top}.</p>")
+    empty = types.SimpleNamespace(
+        coverage_window=dataclasses.replace(
+            window, start_hour=None, end_hour=None, hours=0, share=float("nan")
+        ),
+        tz="UTC",
+        top_hours=pd.DataFrame({"label": []}),
+    )
+    assert blocks.coverage_note(empty).data == (
+        "<p>No users this week, so there is no busy period to staff.</p>"
+    )
+
+
+def test_anomalies_table_lists_each_unusual_day(weekly):
+    quiet = blocks.anomalies_table(weekly, weeks=8).data
+    assert "same weekday over the previous 8 weeks" in quiet
+    found = types.SimpleNamespace(
+        anomalies=pd.DataFrame(
+            {
+                "date": [pd.Timestamp("2025-11-18"), pd.Timestamp("2025-11-20")],
+                "metric": ["new", "returning"],
+                "value": [1234, 5],
+                "low": [100.4, 10.0],
+                "high": [1200.6, 20.0],
+                "direction": ["up", "down"],
+            }
+        )
+    )
+    html = blocks.anomalies_table(found, weeks=8).data
+    assert "<tr><td>Tuesday 18 November</td><td>new</td><td>1,234</td><td>100–1,201</td>" in html
+    assert "<td class='ek-up'>higher than usual</td>" in html
+    assert "<tr><td>Thursday 20 November</td><td>returning</td><td>5</td><td>10–20</td>" in html
+    assert "<td class='ek-down'>lower than usual</td>" in html
+
+
+def test_checks_table_and_no_channels_section(weekly):
+    html = blocks.checks_table(weekly).data
+    assert "<tr><td>daily</td><td>info</td>" in html and "<tr><td>hourly</td><td>info</td>" in html
+    assert blocks.channels_section(weekly).data == ""
+    assert blocks.nothing().data == ""
+    assert isinstance(weekly.start, dt.date) and weekly.start.isoweekday() == 1
