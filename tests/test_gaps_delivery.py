@@ -254,3 +254,79 @@ def test_a_missing_report_fails_with_what_to_run(tmp_path, hook):
         f"no report for {WEEK} in {out / 'beta-bot'}; run engagement-kit report first"
     )
     assert hook.requests == []
+
+
+ALERT_RULES = """
+[[stream.alert]]
+name = "Quiet"
+kpi = "unique_users"
+rule = "below"
+value = 1000000
+cooldown_weeks = 2
+
+[[stream.alert]]
+name = "Never"
+kpi = "unique_users"
+rule = "above"
+value = 1000000
+deliver = ["json://127.0.0.1:9/never"]
+"""
+
+
+def alert_toml(tmp_path: Path) -> Path:
+    path = tmp_path / "streams.toml"
+    path.write_text(
+        '[[stream]]\nid = "st-demo-it-de"\nname = "Servicedesk IT Bot (Berlin)"\n'
+        'tz = "Europe/Berlin"\ndeliver = ["json://127.0.0.1:9/report"]\n' + ALERT_RULES
+    )
+    return path
+
+
+def test_alerts_lists_each_rule_with_its_destinations(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    result = runner.invoke(app, ["alerts", "--config", str(alert_toml(tmp_path))])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("Alert rules" in line for line in lines)
+    head = next(line for line in lines if "fires when" in line)
+    assert [c.strip() for c in head.split("┃")[1:-1]] == [
+        "stream",
+        "rule",
+        "fires when",
+        "cooldown",
+        "sent to",
+    ]
+    quiet = next(line for line in lines if " Quiet " in line)
+    cells = [c.strip() for c in quiet.split("│")[1:-1]]
+    assert cells[0] == "Servicedesk IT Bot (Berlin)" and cells[1] == "Quiet"
+    assert cells[3] == "2 weeks" and cells[4] == "json://127.0.0.1:9/report"
+    never = next(line for line in lines if " Never " in line)
+    assert [c.strip() for c in never.split("│")[1:-1]][3:] == [
+        "0 weeks",
+        "json://127.0.0.1:9/never",
+    ]
+
+
+def test_alert_backtest_shows_the_weeks_it_fired_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    path = alert_toml(tmp_path)
+    args = ["alerts", "--config", str(path), "--demo", "--backtest", "3", "--week", WEEK]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Backtest: last 3 weeks" in out
+    head = next(line for line in out.splitlines() if "fires when" in line)
+    assert [c.strip() for c in head.split("┃")[1:-1]] == [
+        "stream",
+        "rule",
+        "fires when",
+        "cooldown",
+        "fired in",
+    ]
+    quiet = next(line for line in out.splitlines() if " Quiet " in line)
+    # below a million every week; the two-week cooldown holds it back after the first
+    assert "│ 2025-W45 (1 of 3 weeks, 2025-W45 to 2025-W47) │" in quiet
+    never = next(line for line in out.splitlines() if " Never " in line)
+    assert "never (0 of 3 weeks, 2025-W45 to 2025-W47)" in never
+    bad = runner.invoke(app, [*args, "--host", "https://bots.example.com"])
+    assert bad.exit_code != 0 and "--host is for a real platform" in bad.output
