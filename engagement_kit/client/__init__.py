@@ -2,8 +2,9 @@
 
 ``core`` (the client: store, range chunks, parsing), ``retry`` (what is retried, the paced POST),
 ``http_status`` (an HTTP answer as its text or the matching error), ``batch`` (``fetch_many``,
-``fetch_weeks``), ``options`` (checks of numeric options). Every name is importable from
-``engagement_kit.client``, as before the split.
+``fetch_weeks``), ``range_limits`` (the longest range a host accepts, learned), ``options``
+(checks of numeric options). Every name is importable from ``engagement_kit.client``, as before
+the split.
 """
 
 from __future__ import annotations

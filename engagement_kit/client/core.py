@@ -32,7 +32,7 @@ import httpx
 from .. import __version__
 from ..auth import Credentials, credentials_from_env
 from ..config import host_from_env, normalize_host
-from ..errors import ApiError, ConfigError, InvalidQueryError, ResponseFormatError, StoreError
+from ..errors import ApiError, ConfigError, InvalidQueryError, ResponseFormatError
 from ..query import EngagementQuery
 from ..ratelimit import (
     DEFAULT_REQUESTS_PER_HOUR,
@@ -44,6 +44,7 @@ from ..store import ResponseStore
 from ..weeks import today_in
 from .batch import FetchResult, fetch_many, fetch_weeks
 from .options import check_int, check_number
+from .range_limits import LearnedLimits
 from .retry import post
 
 if TYPE_CHECKING:
@@ -179,8 +180,7 @@ class EngagementClient:
         self.max_retries = max_retries
         self.retry_budget = float(retry_budget)
         self.max_days_per_request = max_days_per_request
-        self._limits: dict[str, int | None] = {}  # aggregation -> learned max days, this host
-        self._limits_lock = threading.Lock()
+        self._limits = LearnedLimits(self.host, self.store)
         self._clock: Callable[[], float] = clock or time.time
         self._sleep: Callable[[float], Any] = sleep or time.sleep
         if shared_rate_limit is None:
@@ -339,35 +339,8 @@ class EngagementClient:
 
     def _max_days(self, aggregation: str) -> int | None:
         """The longest range per request: the learned one for this host, or the setting."""
-        with self._limits_lock:
-            if aggregation not in self._limits:
-                learned = None
-                if self.store is not None:
-                    try:
-                        learned = self.store.max_days(self.host, aggregation)
-                    except StoreError as exc:
-                        logger.warning("cannot read the learned range limit: %s", exc)
-                self._limits[aggregation] = learned
-            known = [d for d in (self._limits[aggregation], self.max_days_per_request) if d]
+        known = [d for d in (self._limits.get(aggregation), self.max_days_per_request) if d]
         return min(known) if known else None
-
-    def _learn_max_days(self, aggregation: str, days: int) -> None:
-        with self._limits_lock:
-            current = self._limits.get(aggregation)
-            if current is not None and current <= days:
-                return
-            self._limits[aggregation] = days
-        logger.info(
-            "%s answers at most %d days per %s request; longer ranges are split from now on",
-            self.host,
-            days,
-            aggregation,
-        )
-        if self.store is not None:
-            try:
-                self.store.set_max_days(self.host, aggregation, days)
-            except StoreError as exc:
-                logger.warning("cannot remember the range limit: %s", exc)
 
     def _fetch_range(
         self, query: EngagementQuery, *, refresh: bool, level: int
@@ -407,7 +380,7 @@ class EngagementClient:
                 units[depth],
             )
             named = limit_from_message(refused.message)
-            self._learn_max_days(
+            self._limits.learn(
                 query.aggregation, named if named and named < query.days else query.days - 1
             )
         parts: list[Engagement] = []
