@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -429,46 +429,10 @@ class EngagementClient:
 
         return fetch_sessions(self, stream_id, start, end, tz=tz, **options)
 
-    def fetch_many(
-        self,
-        requests: Iterable[EngagementQuery | Mapping[str, Any]],
-        *,
-        max_workers: int = 4,
-        refresh: bool = False,
-        per_stream: int = 1,
-    ) -> list[FetchResult]:
-        """Fetch several queries at once with a small thread pool; one :class:`FetchResult`
-        per item, in input order, each carrying its own ``error`` instead of raising. See
-        :func:`engagement_kit.client.batch.fetch_many` for the parameters and for which
-        items are not sent after a failure."""
-        return fetch_many(
-            self, requests, max_workers=max_workers, refresh=refresh, per_stream=per_stream
-        )
-
-    def fetch_weeks(
-        self,
-        stream_id: str,
-        weeks: int = 12,
-        *,
-        end_week: str | None = None,
-        tz: str = "UTC",
-        refresh: bool = False,
-        max_workers: int = 4,
-        **filters: Any,
-    ) -> pd.DataFrame:
-        """One row per complete ISO week, ending with ``end_week`` (default the last complete
-        week in ``tz``): the platform's own summary of each week, one daily request per week.
-        See :func:`engagement_kit.client.batch.fetch_weeks` for the columns and errors."""
-        return fetch_weeks(
-            self,
-            stream_id,
-            weeks,
-            end_week=end_week,
-            tz=tz,
-            refresh=refresh,
-            max_workers=max_workers,
-            **filters,
-        )
+    #: Several queries at once; see :func:`engagement_kit.client.batch.fetch_many`.
+    fetch_many = fetch_many
+    #: One row per complete ISO week; see :func:`engagement_kit.client.batch.fetch_weeks`.
+    fetch_weeks = fetch_weeks
 
     # -- one chunk ----------------------------------------------------------------------------
     def _fetch_chunk(self, query: EngagementQuery, *, refresh: bool) -> Engagement:
@@ -556,18 +520,6 @@ class EngagementClient:
             full_url, limiter_key=query.stream_id, describe=query.describe(), days=query.days
         )
 
-    def _post(
-        self,
-        full_url: str,
-        *,
-        limiter_key: str,
-        describe: str,
-        body: Mapping[str, Any] | None = None,
-        days: int | None = None,
-    ) -> str:
-        """POST ``full_url`` paced and retried (:func:`engagement_kit.client.retry.post`);
-        shared by every endpoint (the trend API here, getSessions in
-        :mod:`engagement_kit.sessions`)."""
-        return post(
-            self, full_url, limiter_key=limiter_key, describe=describe, body=body, days=days
-        )
+    #: POST paced and retried, shared by every endpoint (the trend API here, getSessions in
+    #: :mod:`engagement_kit.sessions`); see :func:`engagement_kit.client.retry.post`.
+    _post = post
