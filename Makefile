@@ -60,7 +60,7 @@ serve-demo: $(STAMP) ## Serve the demo platform over HTTP on 127.0.0.1:8765
 bench: $(STAMP) ## Measure speed side by side with baselines; writes benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
 
-mutation: $(STAMP) ## Mutation testing of the core modules (slow); MODULE=tidy for one, SAMPLE=8 for 1 in 8
+mutation: $(STAMP) ## Mutation testing of the package (slow); MODULE=tidy for one, SAMPLE=8 for 1 in 8, JOBS=2
 	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
 		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled) $(if $(JOBS),--jobs $(JOBS))
 

@@ -236,3 +236,20 @@ def test_tooltips_show_only_fields_the_point_has(specs, name):
                 assert item.get("title", item["field"])
                 shown += 1
     assert shown, f"{name}: no tooltip"
+
+
+def test_stickiness_chart_says_over_how_many_weeks_and_histogram_dtypes():
+    histogram = cohorts.stickiness_histogram(sessions())
+    assert histogram["active_days"].dtype == "int64"
+    weeks = histogram["week"].nunique()
+    assert weeks > 1
+    spec = charts.stickiness_chart(histogram).to_dict()
+    assert spec["title"]["subtitle"] == (
+        f"Over {weeks} complete week(s); a user counts once per week"
+    )
+
+
+def test_a_title_given_to_the_anomaly_chart_is_used():
+    spec = charts.anomaly_chart(daily_spike(), min_periods=5, title="Spikes").to_dict()
+    title = spec["title"]
+    assert (title if isinstance(title, str) else title["text"]) == "Spikes"

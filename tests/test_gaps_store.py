@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -201,3 +203,42 @@ def test_info_counts_the_database_file_and_its_log(path):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     with ResponseStore(path) as s:  # no write-ahead log on disk: just the file
         assert s.info()["size_bytes"] >= path.stat().st_size
+
+
+# -- what changed between two answers (store.compare) -----------------------------------------
+def _answer(fixture_payload, **users):
+    """The daily sample with the unique/new users of some days set: ``{"Dec 03 2025": 5}``."""
+    payload = copy.deepcopy(fixture_payload("daily"))
+    for trend in ("uniqueUsersTrend", "newUsersTrend"):
+        for point in payload[trend]["dataPoints"]:
+            point["users"] = users.get(point["date"].replace(" ", "_"), point["users"])
+    return json.dumps(payload)
+
+
+def test_changes_counts_only_the_days_that_differ(fixture_payload):
+    from engagement_kit.store.compare import changes
+
+    old = _answer(fixture_payload)
+    assert changes(old, old, QUERY) == []
+    new = _answer(fixture_payload, Dec_03_2025=3)
+    assert changes(old, new, QUERY) == ["1 day changed"]
+    newer = _answer(fixture_payload, Dec_03_2025=3, Dec_05_2025=2)
+    assert changes(old, newer, QUERY) == ["2 days changed"]
+    assert changes(old, "{not json", QUERY) == ["the answer does not parse"]
+
+
+def test_an_answer_with_no_users_and_no_days_loses_the_summary(fixture_payload):
+    from engagement_kit.store.compare import lost_buckets
+
+    old = _answer(fixture_payload)
+    empty = copy.deepcopy(fixture_payload("daily"))
+    empty["summary"] = dict.fromkeys(empty["summary"], 0)
+    for trend in ("uniqueUsersTrend", "newUsersTrend", "returningUsersTrend"):
+        empty[trend]["dataPoints"] = []
+    empty["filters"]["dataPointsCount"] = 0
+    assert lost_buckets(old, json.dumps(empty), QUERY) == ["2025-12-03", "2025-12-04"]
+    # users in the summary but none in any day: losing the summary loses every day
+    quiet = _answer(fixture_payload, Dec_03_2025=0, Dec_04_2025=0)
+    days = [f"2025-12-0{d}" for d in range(1, 6)]
+    assert lost_buckets(quiet, json.dumps(empty), QUERY) == days
+    assert lost_buckets(old, old, QUERY) == []
