@@ -18,9 +18,17 @@ HR = ("st-demo-hr-us", "PeopleFirst HR <Helpdesk>", "America/New_York")
 
 @pytest.fixture(scope="module")
 def weekly():
-    from engagement_kit.demo import demo_client
+    from engagement_kit.demo import DemoPlatform, demo_client
 
-    with demo_client(store=False) as client:
+    now = dt.datetime(2025, 12, 3, 12, tzinfo=dt.UTC).timestamp()
+    platform = DemoPlatform(lambda: now, rate_limit=False)  # no waiting for the rate limits
+    with demo_client(
+        store=False,
+        platform=platform,
+        clock=lambda: now,
+        requests_per_minute=None,
+        requests_per_hour=None,
+    ) as client:
         return load_weekly(
             HR[0], "2025-W47", stream_name=HR[1], tz=HR[2], weeks_of_history=1, client=client
         )
@@ -176,3 +184,13 @@ def test_checks_table_and_no_channels_section(weekly):
     assert blocks.channels_section(weekly).data == ""
     assert blocks.nothing().data == ""
     assert isinstance(weekly.start, dt.date) and weekly.start.isoweekday() == 1
+
+
+def test_sidecar_carries_the_top_hours_and_the_history_by_week(weekly):
+    data = weekly.sidecar()
+    top = data["peak_hours"]["top_hours"]
+    assert [t["rank"] for t in top] == [1, 2, 3]
+    assert [t["label"] for t in top] == list(weekly.top_hours["label"])
+    assert [t["share"] for t in top] == pytest.approx(list(weekly.top_hours["share"]))
+    assert [h["week"] for h in data["history"]] == list(weekly.history["week"])
+    assert data["history"][-1]["week"] == "2025-W47"

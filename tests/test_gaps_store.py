@@ -242,3 +242,19 @@ def test_an_answer_with_no_users_and_no_days_loses_the_summary(fixture_payload):
     days = [f"2025-12-0{d}" for d in range(1, 6)]
     assert lost_buckets(quiet, json.dumps(empty), QUERY) == days
     assert lost_buckets(old, old, QUERY) == []
+
+
+def test_importing_a_file_that_is_not_a_csv_says_so(tmp_path):
+    from engagement_kit.store.portable import import_history
+
+    bad = tmp_path / "answers.csv"
+    bad.write_bytes(b'"unterminated\n')
+    with ResponseStore(tmp_path / "s.sqlite3") as store, pytest.raises(StoreError) as err:
+        import_history(store, bad)
+    assert str(err.value).startswith(f"import: {bad} is not a readable CSV (")
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with ResponseStore(tmp_path / "s.sqlite3") as store, pytest.raises(StoreError) as err:
+        import_history(store, other)
+    assert f"import: {other} lacks the columns " in str(err.value)
+    assert str(err.value).endswith("is it an `engagement-kit store export`?")
