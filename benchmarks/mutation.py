@@ -71,6 +71,25 @@ def selected(module: str | None, every: int, *, unkilled: bool = False) -> list[
     ]
 
 
+def _forget_moved_code() -> None:
+    """After code moved to other files (a module split into a package), make mutmut collect
+    which tests reach which function afresh: its stats name functions by module, so the tests
+    of a moved function would otherwise be unknown and its mutants reported as "no tests"."""
+    moved = [
+        f
+        for f in (MUTANTS / PACKAGE).rglob("*.py.meta")
+        if not (ROOT / PACKAGE / f.relative_to(MUTANTS / PACKAGE).with_suffix("")).exists()
+    ]
+    if not moved:
+        return
+    print(f"{len(moved)} mutated file(s) no longer exist: collecting the test stats afresh")
+    for meta in moved:
+        source = meta.with_suffix("")
+        for path in (meta, source, source.with_suffix(".py.spans")):
+            path.unlink(missing_ok=True)
+    (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
+
+
 def _mutmut(*args: str, jobs: int = 1) -> int:
     cmd = ["nice", "-n", "19", str(MUTMUT), "run", "--max-children", str(jobs), *args]
     return subprocess.call(cmd, cwd=ROOT)
@@ -192,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     if args.command == "run":
         started = time.monotonic()
+        _forget_moved_code()
         # 1. generate the mutants and record which tests reach which function; the name
         #    matches nothing, so mutmut stops there (with an error we expect)
         _mutmut(_NO_MATCH, jobs=args.jobs)
