@@ -21,6 +21,7 @@ machine noise hits all sides alike.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -203,15 +204,14 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
             for i in range(BATCH_STREAMS)
             for s in [DEMO_STREAMS[i % len(DEMO_STREAMS)]]
         ]
-        peak: dict[str, _PeakMemory] = {}
 
-        def batch_run(streams, warm: bool, name: str):
+        def batch_run(streams, warm: bool, name: str, memory: _PeakMemory | None = None):
             real = batch._run_tasks
 
             def go() -> None:
                 batch._run_tasks = lambda tasks, **kw: real(tasks, **kw, warm=warm)
                 try:
-                    with _PeakMemory() as memory:
+                    with memory or contextlib.nullcontext():
                         results = report.render_all(
                             streams, week=WEEK, out_dir=home / name, jobs=2, quiet=True
                         )
@@ -219,8 +219,6 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
                     batch._run_tasks = real
                 if report.exit_code(results):
                     raise RuntimeError([r.error for r in results if not r.ok])
-                if name not in peak or memory.pss > peak[name].pss:
-                    peak[name] = memory
 
             return go
 
@@ -237,6 +235,12 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
             runs=batch_runs,
             warmup=0,
         )
+        # peak memory in one more run of each batch, untimed: the sampler reads every process's
+        # smaps 20 times a second (about 5 ms of CPU per process each time), which on two cores
+        # slowed the 12-stream batch (more processes) more than the one-stream batch
+        peak = {"twelve": _PeakMemory(), "twelve_cold": _PeakMemory()}
+        batch_run(many, True, "twelve", peak["twelve"])()
+        batch_run(many, False, "twelve_cold", peak["twelve_cold"])()
         floor_s = summary(single["floor"])["median"]
         marginal = [
             (t12 - t1) / (BATCH_STREAMS - 1)
@@ -262,7 +266,7 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
             f"{BATCH_STREAMS} streams in {t12['median']:.1f} s, one in {t1['median']:.1f} s "
             f"(median of {t12['runs']}); with fresh kernels instead the marginal report costs "
             f"{mc:.2f} s = {mc / floor_s:.2f}× the floor. Peak memory of the whole process "
-            f"tree during the warm 12-stream batch: PSS {peak['twelve'].pss / mib:,.0f} MiB "
+            f"tree during a warm 12-stream batch (one more run, untimed): PSS {peak['twelve'].pss / mib:,.0f} MiB "
             f"(RSS summed {peak['twelve'].rss / mib:,.0f} MiB, which counts the pages forked "
             f"kernels share with their zygote once each); fresh kernels: PSS "
             f"{peak['twelve_cold'].pss / mib:,.0f} MiB. {os.cpu_count()} cores, load average "
