@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 
 import nbformat
@@ -120,10 +122,10 @@ def test_forked_kernel_exits_when_its_zygote_does():
     try:
         assert kernel.ready(), kernel.error
         pid = kernel.km.provisioner.pid
-        zygote.close()  # e.g. the worker was killed and the zygote's stdin closed
-        process = psutil.Process(pid)
-        process.wait(timeout=10)  # the kernel's parent poller notices and exits
-        assert not process.is_running() or process.status() == "zombie"
+        zygote.close()  # e.g. the batch was stopped, or its parent killed (stdin closed)
+        with contextlib.suppress(psutil.NoSuchProcess):  # the zygote stops it, or the
+            psutil.Process(pid).wait(timeout=10)  # kernel's parent poller notices
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
     finally:
         kernel.discard()
         zygote.close()
@@ -179,3 +181,20 @@ def test_quick_ready_client_is_ready_with_iopub_connected_and_notices_a_dead_ker
     finally:
         kernel.discard()
         zygote.close()
+
+
+@pytest.mark.slow
+def test_workers_share_one_zygote_through_its_link():
+    zygote = Zygote()
+    link = pickle.loads(pickle.dumps(zygote.link()))  # as a worker process receives it
+    kernels = [WarmKernel(zygote=link), WarmKernel(zygote=link)]
+    try:
+        assert all(k.ready() for k in kernels), [k.error for k in kernels]
+        pids = [k.km.provisioner.pid for k in kernels]
+        assert pids[0] != pids[1]
+        assert [psutil.Process(pid).ppid() for pid in pids] == [zygote.pid, zygote.pid]
+    finally:
+        for kernel in kernels:
+            kernel.discard()
+        zygote.close()
+    assert not psutil.pid_exists(zygote.pid) or psutil.Process(zygote.pid).status() == "zombie"

@@ -1,8 +1,9 @@
 """Warm kernels for a batch: each worker process starts its next kernel while the current report
 runs, and that kernel has the toolkit, pandas and altair imported before it is needed.
 
-Kernels are forked from the worker's :class:`~engagement_kit.report.zygote.Zygote`, a process
-that did those imports once; without one (it failed to start) a kernel is started the usual way
+Kernels are forked from the batch's :class:`~engagement_kit.report.zygote.Zygote`, a process
+that did those imports once (shared by the workers through a
+:class:`~engagement_kit.report.zygote.ZygoteLink`); without one (it failed to start) a kernel is started the usual way
 and runs :data:`PRELOAD`. A kernel runs exactly one notebook and is then shut down, so no state
 passes from one stream to the next; only the imports are done ahead. papermill takes the
 started kernel through its ``km=`` argument (nbclient then neither starts nor stops it:
@@ -37,7 +38,7 @@ from ..stopping import remove_on_stop
 from .execute import KERNEL_ARGUMENTS, START_TIMEOUT, ipc_kernel_manager
 from .params import kernel_environment_values
 from .task import DEFAULT_KERNEL
-from .zygote import Zygote
+from .zygote import Zygote, ZygoteLink
 
 __all__ = [
     "PRELOAD",
@@ -76,16 +77,25 @@ class PoolPlan:
     warming : Value
         Kernels started ahead and not yet given a notebook.
     kernel_name : str
+    zygote : ZygoteLink, optional
+        The batch's zygote, which the workers share; without one each worker starts its own.
     """
 
     waiting: Any
     warming: Any
     kernel_name: str = DEFAULT_KERNEL
+    zygote: ZygoteLink | None = None
 
     @classmethod
-    def for_batch(cls, ctx: Any, tasks: int, kernel_name: str = DEFAULT_KERNEL) -> PoolPlan:
+    def for_batch(
+        cls,
+        ctx: Any,
+        tasks: int,
+        kernel_name: str = DEFAULT_KERNEL,
+        zygote: ZygoteLink | None = None,
+    ) -> PoolPlan:
         """A plan for ``tasks`` streams (``ctx``: the pool's multiprocessing context)."""
-        return cls(ctx.Value("i", tasks), ctx.Value("i", 0), kernel_name)
+        return cls(ctx.Value("i", tasks), ctx.Value("i", 0), kernel_name, zygote)
 
     def claim_start(self) -> bool:
         """Whether to warm one more kernel (and count it): more streams wait than kernels warm."""
@@ -138,7 +148,7 @@ class ForkedKernel:
 class ZygoteProvisioner(LocalProvisioner):
     """A ``LocalProvisioner`` that forks its kernel from a :class:`Zygote`."""
 
-    zygote: Zygote | None = None
+    zygote: Zygote | ZygoteLink | None = None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         assert self.zygote is not None
@@ -211,7 +221,9 @@ class WarmKernel:
     """One kernel, started in a background thread: forked from ``zygote``, or started the
     usual way and then running :data:`PRELOAD`."""
 
-    def __init__(self, kernel_name: str = DEFAULT_KERNEL, zygote: Zygote | None = None) -> None:
+    def __init__(
+        self, kernel_name: str = DEFAULT_KERNEL, zygote: Zygote | ZygoteLink | None = None
+    ) -> None:
         self._sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-")
         remove_on_stop(self._sockets.name)
         self.km = ipc_kernel_manager(self._sockets.name)(kernel_name=kernel_name)
@@ -270,7 +282,7 @@ class WarmKernel:
 class KernelPool:
     """The warm kernel of one worker process (at most one ahead), planned with the others."""
 
-    def __init__(self, plan: PoolPlan, *, zygote: Zygote | None = None) -> None:
+    def __init__(self, plan: PoolPlan, *, zygote: Zygote | ZygoteLink | None = None) -> None:
         self.plan = plan
         self.zygote = zygote
         self._next: WarmKernel | None = None
