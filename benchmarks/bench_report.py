@@ -5,7 +5,8 @@
    does) against the floor: an empty two-cell notebook through the *same* papermill + nbconvert
    path in a fresh kernel, in the same process (imports and the Vega bundle warm for both).
    "ours" forks its kernel from a zygote (``report.zygote``) inside the timed run, as a batch
-   worker does; the zygote itself starts with the process, like a worker's at pool start.
+   worker does; the zygote itself starts with the process, as a batch's starts before its
+   workers.
    "cold" is the same report in a fresh kernel (how every report ran before). Target: ≤ 2×.
 2. The marginal cost of one more report in a 12-stream demo batch with ``jobs=2``
    (``render_all``, worker processes, warm kernels, progress and index included):
