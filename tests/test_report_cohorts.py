@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from engagement_kit import charts, cohorts, report
-from engagement_kit.cohort_store import FirstSeenTable, backfill
+from engagement_kit.cohort_store import backfill
 from engagement_kit.config import StreamConfig, load_streams
 from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.demo.sessions_api import SessionsSwitches

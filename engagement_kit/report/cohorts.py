@@ -211,7 +211,7 @@ def load_cohorts(
     """
     labels = week_labels(week, weeks + 1)  # one more: the first shown week's "week before"
     first_shown = week_bounds(labels[1])[0]
-    monday, sunday = week_bounds(week)
+    sunday = week_bounds(week)[1]
     if client.store is None:
         return CohortSection(
             "unavailable", "Cohorts need the response store (the client was made with store=False)."
