@@ -10,7 +10,11 @@ header, paced by a client-side rate limiter per stream and retried when a retry 
 
 Retries (tenacity, exponential backoff with jitter, honouring ``Retry-After``) cover HTTP 429,
 502, 503, 504, timeouts and dropped connections, bounded by ``max_retries`` and ``retry_budget``
-seconds; 400, 401, 403, 404 and a malformed answer are never retried. Statuses become the error
+seconds; 400, 401, 403, 404 and a malformed answer are never retried. A rate-limit answer (429)
+also puts the stream in a cool-down in the shared rate limiter (:mod:`engagement_kit.ratelimit`):
+until its ``Retry-After``, else for a whole minute window, no process on the machine sends for
+that stream, and the retry waits there (as queued time, outside the retry budget) instead of
+backing off for less than the platform's window. Statuses become the error
 tree of :mod:`engagement_kit.errors`. Requests are logged at DEBUG on the ``engagement_kit.client``
 logger (method, URL, status, elapsed, attempt); the token is never logged or put in a message.
 """
@@ -959,6 +963,11 @@ class EngagementClient:
         backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
         def wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed and _is_rate_limited(outcome.result()):
+                # send() recorded a cool-down in the rate limiter (shared by every process on
+                # the machine): the next attempt waits there, as queued time
+                return 0.0
             hinted = retry_after_of(state)
             delay = hinted if hinted is not None else backoff(state)
             return max(0.0, min(delay, remaining()))
@@ -979,11 +988,14 @@ class EngagementClient:
                 why = _describe_failure(outcome.exception(), self.timeout)  # type: ignore[arg-type]
             else:
                 why = f"HTTP {outcome.result().status_code}"
+            when = f"in {state.upcoming_sleep:.2f}s"
+            if not outcome.failed and _is_rate_limited(outcome.result()):
+                when = "after the stream's cool-down in the rate limiter"
             logger.info(
-                "POST %s: %s; retrying in %.2fs (attempt %d of %d)",
+                "POST %s: %s; retrying %s (attempt %d of %d)",
                 url,
                 why,
-                state.upcoming_sleep,
+                when,
                 state.attempt_number + 1,
                 self.max_retries + 1,
             )
@@ -1012,10 +1024,19 @@ class EngagementClient:
                 time.perf_counter() - t0,
                 attempts,
             )
+            if _is_rate_limited(response):
+                # the platform's window is full, whatever our send log says (another machine,
+                # a restarted process without the budget file): nobody sends for this stream
+                # until its Retry-After, else a whole window, has passed
+                hinted = _retry_after(response, self._clock())
+                self.rate_limiter.cool_down(
+                    limiter_key, hinted if hinted is not None else self.rate_limiter.window
+                )
             return response
 
         retrying = Retrying(
-            sleep=self._sleep,
+            # a zero wait (after a 429 the rate limiter does the waiting) is no sleep at all
+            sleep=lambda seconds: self._sleep(seconds) if seconds > 0 else None,
             stop=stop,
             wait=wait,
             retry=retry_if_exception(_is_transient) | retry_if_result(_should_retry_response),
