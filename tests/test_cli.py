@@ -91,10 +91,12 @@ def test_a_long_range_is_exact_when_the_platform_answers_it_whole():
 
 
 def test_chunked_range_says_why_unique_is_missing(monkeypatch):
-    from engagement_kit import cli
+    from engagement_kit.cli import fetching
     from engagement_kit.demo import DemoPlatform, demo_client
 
-    monkeypatch.setattr(cli, "_client", lambda **_: demo_client(platform=DemoPlatform(max_days=31)))
+    monkeypatch.setattr(
+        fetching, "_client", lambda **_: demo_client(platform=DemoPlatform(max_days=31))
+    )
     result = invoke(
         "fetch", "st-demo-it-de", "--start", "2025-09-01", "--end", "2025-11-30", "--demo"
     )

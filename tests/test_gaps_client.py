@@ -12,7 +12,8 @@ import pytest
 
 from engagement_kit import client as client_module
 from engagement_kit.auth import Credentials
-from engagement_kit.client import EngagementClient, StreamRateLimiter, _platform_message
+from engagement_kit.client import EngagementClient, StreamRateLimiter
+from engagement_kit.client.http_status import _platform_message, _retry_after
 from engagement_kit.errors import (
     ApiConnectionError,
     ApiError,
@@ -176,7 +177,7 @@ def test_a_retry_after_date_without_a_zone_is_read_as_utc():
     naive = when.replace("+0000", "-0000")  # "-0000": no zone information, per RFC 5322
     assert email.utils.parsedate_to_datetime(naive).tzinfo is None
     response = httpx.Response(429, headers={"retry-after": naive})
-    assert client_module._retry_after(response, NOW) == pytest.approx(30)
+    assert _retry_after(response, NOW) == pytest.approx(30)
 
 
 def test_the_top_level_error_key_is_a_message_too():

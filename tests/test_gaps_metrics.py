@@ -11,6 +11,7 @@ from builders import trend_frame
 
 from engagement_kit import metrics as m
 from engagement_kit.errors import InvalidQueryError, ResponseFormatError
+from engagement_kit.metrics.retention import _ratio
 from engagement_kit.tidy import SUMMARY_FIELDS, Engagement
 
 
@@ -170,9 +171,9 @@ def test_errors_name_their_field():
 
 
 def test_a_missing_numerator_gives_na_not_an_error():
-    assert m._ratio(pd.NA, 5) is pd.NA and m._ratio(5, pd.NA) is pd.NA
-    assert m._ratio(None, 5) is pd.NA and m._ratio(1, 0) is pd.NA
-    assert m._ratio(1, 4) == 0.25
+    assert _ratio(pd.NA, 5) is pd.NA and _ratio(5, pd.NA) is pd.NA
+    assert _ratio(None, 5) is pd.NA and _ratio(1, 0) is pd.NA
+    assert _ratio(1, 4) == 0.25
 
 
 # -- shapes and dtypes of the results ----------------------------------------------------------

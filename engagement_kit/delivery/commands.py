@@ -1,4 +1,4 @@
-"""The commands' glue (kept here so ``cli.py`` only calls in): after ``report``, and ``send``."""
+"""The commands' glue (kept here so ``cli/`` only calls in): after ``report``, and ``send``."""
 
 from __future__ import annotations
 

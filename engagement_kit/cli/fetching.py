@@ -1,0 +1,126 @@
+"""``engagement-kit fetch`` and ``backfill``: one range's summary, and the first-seen table built
+from the session history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import _friendly, app, err, out
+
+
+@app.command()
+@_friendly
+def fetch(
+    stream_id: Annotated[str, typer.Argument(help="The stream (app) id.")],
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (inclusive).")],
+    aggregation: Annotated[str, typer.Option(help="daily or hourly.")] = "daily",
+    tz: Annotated[str, typer.Option(help="IANA time zone, e.g. Asia/Kolkata.")] = "UTC",
+    conversation_type: Annotated[
+        str, typer.Option(help="all, interactive or non_interactive.")
+    ] = "all",
+    conversation_status: Annotated[str, typer.Option(help="all, active or closed.")] = "all",
+    channels: Annotated[
+        str | None, typer.Option(help="Comma-separated channels (default all).")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Ask the built-in demo platform.")] = False,
+    host: Annotated[str | None, typer.Option(help="Platform URL (default $KORE_HOST).")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write the tidy trend to this CSV file.")
+    ] = None,
+    refresh: Annotated[bool, typer.Option(help="Ignore the store and ask again.")] = False,
+) -> None:
+    """Fetch one range and print its summary (and optionally save the tidy trend as CSV)."""
+    from rich.table import Table
+
+    client = _client(demo=demo, host=host)
+    with client:
+        data = client.fetch(
+            stream_id,
+            start,
+            end,
+            aggregation=aggregation,
+            tz=tz,
+            conversation_type=conversation_type,
+            conversation_status=conversation_status,
+            channels=channels,
+            refresh=refresh,
+        )
+    table = Table("measure", "value", title=data.query.describe() if data.query else None)
+    for name, value in data.summary.items():
+        shown = (
+            ("not available (see below)" if name in data.summary_notes else "n/a")
+            if _isna(value)
+            else (
+                f"{value:,.0f}"
+                if str(name).endswith("_users") and not str(name).startswith("avg")
+                else f"{value:,.2f}"
+            )
+        )
+        table.add_row(str(name), shown)
+    out.print(table)
+    for note in dict.fromkeys(data.summary_notes.values()):
+        out.print(note)
+    if csv is not None:
+        from ..files import atomic_write
+
+        atomic_write(csv, data.trend.to_csv(index=False))
+        out.print(f"wrote {len(data.trend):,} rows to {csv}")
+
+
+@app.command()
+@_friendly
+def backfill(
+    stream: Annotated[str, typer.Option("--stream", help="The stream (app) id.")],
+    since: Annotated[
+        str, typer.Option(help="How far back to look for first sessions, YYYY-MM-DD.")
+    ],
+    until: Annotated[
+        str | None, typer.Option(help="Last day, YYYY-MM-DD (default yesterday).")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="IANA time zone of the days.")] = "UTC",
+    demo: Annotated[bool, typer.Option("--demo", help="Ask the built-in demo platform.")] = False,
+    host: Annotated[str | None, typer.Option(help="Platform URL (default $KORE_HOST).")] = None,
+    page_size: Annotated[int, typer.Option(help="Sessions per page (limit).")] = 100,
+) -> None:
+    """Build or extend the stream's first-seen table from the session history (getSessions).
+
+    Needs the API scope "Bot Sessions". Closed six-day windows are kept in the store, so an
+    interrupted backfill (Ctrl-C) resumes where it stopped; a later run only asks for days
+    the table does not cover yet.
+    """
+    from ..cohort_store import backfill as run_backfill
+    from ..sessions import SessionsConfig
+
+    client = _client(demo=demo, host=host)
+    with client:
+        result = run_backfill(
+            client, stream, since, until, tz=tz, config=SessionsConfig(page_size=page_size)
+        )
+    if not result["complete"]:
+        err.print(
+            f"interrupted: {result['sessions']:,} sessions fetched and their closed windows "
+            "stored; run the same command again to resume"
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"{stream}: {result['users']:,} users first seen between {result['horizon']} and "
+        f"{result['through']} ({result['new_users']:,} new in the table, "
+        f"{result['sessions']:,} sessions, {result['requested_windows']} windows asked)"
+    )
+
+
+def _isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
+    from ..sources import client_for
+
+    return client_for("demo" if demo else "platform", host)

@@ -1,0 +1,124 @@
+"""``engagement-kit doctor``, ``token``, ``streams`` and ``init``: the project's settings, checked,
+listed or made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import _friendly, app, err, out
+
+
+@app.command()
+@_friendly
+def doctor(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The streams.toml to check (default: the project's)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds allowed for each network step.")
+    ] = 10.0,
+) -> None:
+    """Check the settings, the way to the platform and every stream, in order (run it first).
+
+    Settings found, host name resolves, TLS handshake, token minted, token accepted, each
+    stream of streams.toml answers a one-day request, the local clock agrees with the
+    platform's, the store is writable. Prints the fix for each failed check. At most one
+    request per stream; no secret is printed. Exit code 0 when every check passed, 1 when one
+    failed, 2 when the settings are wrong.
+    """
+    from ..doctor import diagnose, print_diagnosis
+
+    diagnosis = diagnose(config=config, timeout=timeout)
+    print_diagnosis(diagnosis, out)
+    raise typer.Exit(diagnosis.exit_code)
+
+
+@app.command()
+@_friendly
+def token() -> None:
+    """Print a platform JWT minted from KORE_CLIENT_ID/KORE_CLIENT_SECRET (for curl).
+
+    The token is a secret: it is printed to standard output only, with a warning on standard
+    error. Credentials come from the environment or .env (see .env.example).
+    """
+    from ..auth import TOKEN_WARNING, mint_token_for_cli
+
+    value = mint_token_for_cli()
+    err.print(TOKEN_WARNING, style="yellow", highlight=False, markup=False)
+    print(value)
+
+
+@app.command()
+@_friendly
+def streams(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="A streams.toml to list (default: the project's)."),
+    ] = None,
+) -> None:
+    """List the streams of the project's streams.toml (or --config FILE); else the demo streams."""
+    from rich.table import Table
+
+    from ..settings import load_settings
+
+    table = Table("id", "name", "time zone", "filters")
+    if config is None:
+        config = load_settings().streams_file
+    if config is None:
+        from ..demo import DEMO_STREAMS
+
+        table.title = "Demo streams (built-in demo platform)"
+        for s in DEMO_STREAMS:
+            table.add_row(s.id, s.name, s.tz, "all")
+    else:
+        from ..config import load_streams
+
+        table.title = str(config)
+        for s in load_streams(config):
+            f = s.filters()
+            shown = ", ".join(
+                f"{k}={v}" for k, v in f.items() if k != "tz" and v not in (None, "all")
+            )
+            table.add_row(s.id, s.name, s.tz, shown or "all")
+    out.print(table)
+
+
+@app.command()
+@_friendly
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="The project folder to create or complete (default: here).")
+    ] = Path("."),
+) -> None:
+    """Make a project folder: streams.toml and .env from the examples, reports/, a README.
+
+    Files that exist are kept, never overwritten. .env is readable by you only (mode 600): it
+    will hold the app's secret. Then fill in .env and streams.toml and run engagement-kit
+    doctor.
+    """
+    from ..project import init_project
+
+    result = init_project(folder)
+    for path in result.created:
+        out.print(f"created {_shown(path)}", highlight=False)
+    for path in result.kept:
+        out.print(f"kept    {_shown(path)} (exists)", highlight=False)
+    out.print(
+        f"Next: fill in {_shown(result.folder / '.env')} (KORE_HOST, KORE_CLIENT_ID, "
+        f"KORE_CLIENT_SECRET) and {_shown(result.folder / 'streams.toml')}, then run "
+        "engagement-kit doctor and engagement-kit report.",
+        highlight=False,
+    )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

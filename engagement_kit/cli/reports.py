@@ -1,0 +1,258 @@
+"""``engagement-kit report``, ``send`` and ``alerts``: write the weekly reports, deliver them,
+list or backtest the alert rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+from .common import _friendly, app, err, out
+
+
+@app.command(
+    epilog=(
+        "Examples: engagement-kit report --demo (all demo streams); "
+        "engagement-kit report --config streams.toml --week 2025-W48; "
+        "engagement-kit report --stream st-... --name 'Support bot' --tz Asia/Kolkata."
+    )
+)
+@_friendly
+def report(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="streams.toml listing the streams to report on."),
+    ] = None,
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Report on this one stream id instead.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name for --stream.")] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="IANA time zone for --stream (default UTC).")
+    ] = None,
+    conversation_type: Annotated[
+        str, typer.Option(help="For --stream: all, interactive or non_interactive.")
+    ] = "all",
+    conversation_status: Annotated[
+        str, typer.Option(help="For --stream: all, active or closed.")
+    ] = "all",
+    channels: Annotated[
+        str | None, typer.Option(help="For --stream: comma-separated channels (default all).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where reports are written (default: reports/ of the project folder)."),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Reports run in parallel (default: cores, at most 4)."),
+    ] = None,
+    keep_notebook: Annotated[
+        bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
+    ] = False,
+    send: Annotated[
+        bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --send: show what would be sent; send nothing.")
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="With --send: send again what was sent already.")
+    ] = False,
+) -> None:
+    """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
+
+    Streams come from --demo, --config or --stream, else the project's streams.toml. Credentials for a real platform come only
+    from the environment or .env (KORE_CLIENT_ID + KORE_CLIENT_SECRET, or KORE_JWT). Exit code
+    0 when every report was written, 1 when any failed (the others are still written), 2 for
+    bad arguments.
+    """
+    from .. import report as rpt
+    from ..config import StreamConfig, load_streams
+    from ..summary import exit_code
+
+    if config is not None and stream is not None:
+        raise ConfigError("give either --config or --stream, not both")
+    if demo and host:
+        raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
+    if stream is None and (name or tz or channels):
+        raise ConfigError("--name, --tz and --channels go with --stream")
+    config_file = config
+    if config is not None:
+        configs = load_streams(config)
+    elif stream is not None:
+        known = {s.id: s for s in rpt.demo_streams()} if demo else {}
+        base = known.get(stream)
+        configs = [
+            StreamConfig(
+                id=stream,
+                name=name or (base.name if base else stream),
+                tz=tz or (base.tz if base else "UTC"),
+                conversation_type=conversation_type,
+                conversation_status=conversation_status,
+                channels=channels.split(",") if channels else (),
+            )
+        ]
+    elif demo:
+        configs = rpt.demo_streams()
+    else:
+        from ..config import project_streams
+        from ..settings import load_settings
+
+        try:
+            configs = project_streams()
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
+            ) from None
+        config_file = load_settings().streams_file
+    from .. import delivery
+
+    plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    results = rpt.render_all(
+        configs,
+        week=week,
+        out_dir=reports_dir,
+        jobs=jobs,
+        keep_notebook=keep_notebook,
+        source="demo" if demo else "platform",
+        host=host,
+        console=err,
+    )
+    sent = delivery.after_reports(
+        results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(max(exit_code(results), sent))
+
+
+@app.command(
+    epilog=(
+        "Examples: engagement-kit send (last week's reports of streams.toml); "
+        "engagement-kit send --week 2025-W48 --stream st-... --dry-run; "
+        "engagement-kit send --resend."
+    )
+)
+@_friendly
+def send(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="streams.toml with the deliver lists (default: the project's)."
+        ),
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option(help="ISO week YYYY-Www (default: the last complete week in each zone)."),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the reports were written (default: reports/ of the project)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what would be sent where, write the .eml; send nothing."
+        ),
+    ] = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="Send again what was sent already.")
+    ] = False,
+) -> None:
+    """Deliver reports already written (email, chat, webhooks) and their alerts.
+
+    Destinations are Apprise URLs in streams.toml (deliver = [...] per stream or in
+    [defaults]); secrets come from the environment or .env as ${NAME}. What was sent is
+    recorded, so a second run sends nothing unless --resend. Exit code 1 when any delivery
+    failed (the others are still sent), 2 for bad settings.
+    """
+    from .. import delivery
+
+    plan = delivery.plan_for(
+        None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
+    )
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    outcomes = delivery.send_written(
+        plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
+    )
+    raise typer.Exit(delivery.exit_code(outcomes))
+
+
+@app.command()
+@_friendly
+def alerts(
+    backtest: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Show in which of the last N weeks each rule would have fired."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="streams.toml with the alert rules (default: the project's)."
+        ),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", metavar="ID", help="Only this stream id (repeatable)."),
+    ] = None,
+    week: Annotated[
+        str | None, typer.Option(help="Last week of the backtest (default: last complete week).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
+    ] = None,
+) -> None:
+    """List the alert rules of streams.toml, or backtest them (--backtest 12).
+
+    The backtest computes each week's numbers as the report does (from the store and the
+    platform) and runs the rules oldest week first, cooldown included.
+    """
+    from .. import delivery
+
+    plan = delivery.plan_for(
+        None, _streams_file(config), send=False, dry_run=False, stream_ids=stream
+    )
+    delivery.print_alerts(
+        plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
+    )
+
+
+def _streams_file(config: Path | None) -> Path:
+    """``--config``, else the project's streams.toml (ConfigError saying where it looked)."""
+    if config is not None:
+        return config
+    from ..config import project_streams
+    from ..settings import load_settings
+
+    found = load_settings().streams_file
+    if found is None:
+        project_streams()  # raises, naming where streams.toml was looked for
+    return found  # type: ignore[return-value]
+
+
+def _project_folder() -> Path:
+    from ..settings import find_project
+
+    return find_project().folder

@@ -1,0 +1,158 @@
+"""``engagement-kit store ...``: inspect, export, import, back up or empty the local response
+store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import _friendly, out, store_app
+
+
+@store_app.command("info")
+@_friendly
+def store_info() -> None:
+    """Where the store is, how big, and the days it holds per stream."""
+    from rich.table import Table
+
+    from ..store import ResponseStore
+
+    info = ResponseStore().info()
+    out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
+    out.print(
+        f"ranges: {info['entries']:,} ({info['final_entries']:,} final, "
+        f"{info['revisions']:,} answers kept), "
+        f"fetched {info['oldest_fetch'] or '-'} .. {info['newest_fetch'] or '-'}"
+    )
+    if info["streams"]:
+        table = Table("stream", "ranges", "oldest day", "newest day")
+        for sid, n in info["streams"].items():
+            first, last = info["days"].get(sid, ("-", "-"))
+            table.add_row(sid, f"{n:,}", first, last)
+        out.print(table)
+    out.print(
+        "The platform keeps only about six months of data: this store is your long-term record "
+        "(back it up with `engagement-kit store backup` or `store export`).",
+        style="dim",
+    )
+
+
+@store_app.command("history")
+@_friendly
+def store_history(
+    stream: Annotated[str, typer.Argument(help="The stream (app) id.")],
+    week: Annotated[
+        str | None, typer.Option("--week", "-w", help="Only this ISO week, e.g. 2025-W45.")
+    ] = None,
+) -> None:
+    """The answers kept for a stream's ranges (revisions) and what changed between them."""
+    from rich.table import Table
+
+    from ..store import ResponseStore
+    from ..store.history import range_history
+
+    ranges = range_history(ResponseStore(), stream, week=week)
+    if not ranges:
+        where = f" for {week}" if week else ""
+        out.print(f"no stored answers for stream {stream}{where}")
+        raise typer.Exit(1)
+    for entry in ranges:
+        query = entry["query"]
+        table = Table(
+            "#",
+            "fetched (UTC)",
+            "last confirmed (UTC)",
+            "status",
+            "changes from the one before",
+            title=f"{query.describe()} on {entry['host']}",
+            title_justify="left",
+        )
+        for r in entry["revisions"]:
+            table.add_row(
+                str(r["revision"]),
+                f"{r['fetched_at']:%Y-%m-%d %H:%M}",
+                f"{r['seen_at']:%Y-%m-%d %H:%M}",
+                r["status"],
+                "; ".join(r["changes"]) or "-",
+            )
+        out.print(table)
+
+
+@store_app.command("export")
+@_friendly
+def store_export(
+    folder: Annotated[Path, typer.Argument(help="Folder for history.csv and answers.csv.")],
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Only this stream's ranges.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an earlier export even if it holds answers the store lacks."),
+    ] = False,
+) -> None:
+    """Write the tidy history (one row per bucket of every kept answer) as CSV files.
+
+    history.csv is for analysis (pandas.read_csv); answers.csv holds the raw answers that
+    `store import` merges back.
+    """
+    from ..store import ResponseStore
+    from ..store.portable import export_history
+
+    done = export_history(ResponseStore(), folder, stream_id=stream, force=force)
+    out.print(
+        f"wrote {done['rows']:,} rows ({done['ranges']:,} ranges, {done['revisions']:,} "
+        f"answers) to {done['history']} and {done['answers']}"
+    )
+
+
+@store_app.command("import")
+@_friendly
+def store_import(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `store export`.")],
+) -> None:
+    """Merge an export back into the store (importing twice changes nothing)."""
+    from ..store import ResponseStore
+    from ..store.portable import import_history
+
+    store = ResponseStore()
+    done = import_history(store, folder)
+    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.path}")
+
+
+@store_app.command("backup")
+@_friendly
+def store_backup(
+    file: Annotated[Path, typer.Argument(help="The copy to write, e.g. responses-backup.sqlite3")],
+) -> None:
+    """A consistent copy of the live store (safe while reports run)."""
+    from ..store import ResponseStore
+
+    store = ResponseStore()
+    target = store.backup(file)
+    out.print(f"backed up {store.path} to {target}")
+
+
+@store_app.command("clear")
+@_friendly
+def store_clear(
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="Only this stream's answers.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete stored answers (all, or one stream's). Also repairs a corrupt store file."""
+    from ..store import ResponseStore
+
+    store = ResponseStore()
+    what = f"stream {stream}'s answers" if stream else "every stored answer"
+    if not yes and not typer.confirm(
+        f"Delete {what} from {store.path}? Answers older than the platform's ~6 months "
+        "cannot be fetched again",
+        default=False,
+    ):
+        raise typer.Exit(1)
+    n = store.clear(stream_id=stream)
+    out.print(f"deleted {n:,} answers from {store.path}")

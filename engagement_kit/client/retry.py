@@ -1,0 +1,214 @@
+"""The retry policy of every request: what is worth another attempt, how long to wait, when to
+give up, and the paced, retried POST itself (:func:`post`).
+
+Retries (tenacity, exponential backoff with jitter, honouring ``Retry-After``) cover HTTP 429,
+502, 503, 504, timeouts and dropped connections, bounded by the client's ``max_retries`` and
+``retry_budget`` seconds; 400, 401, 403, 404, a refused TLS certificate and a host name that does
+not exist are never retried. A rate-limit answer (429) also puts the stream in a cool-down in the
+shared rate limiter (:mod:`engagement_kit.ratelimit`): until its ``Retry-After``, else for a
+whole minute window, no process on the machine sends for that stream, and the retry waits there
+(as queued time, outside the retry budget) instead of backing off for less than the platform's
+window. Requests are logged at DEBUG on the ``engagement_kit.client`` logger
+(method, URL, status, elapsed, attempt); the token is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ..errors import ApiConnectionError
+from .http_status import _is_rate_limited, _retry_after, answer_text
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+    from .core import EngagementClient
+
+__all__ = ["RETRY_STATUSES", "post"]
+
+logger = logging.getLogger("engagement_kit.client")
+
+#: Statuses worth retrying: the same request can succeed a little later.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+_PERMANENT_NETWORK_TEXT = (
+    "CERTIFICATE_VERIFY_FAILED",  # a refused certificate stays refused
+    "Name or service not known",  # the host name does not resolve: a typo in KORE_HOST
+    "nodename nor servname provided",
+    "No address associated with hostname",
+)
+#: A resolver that could not answer *now* (EAI_AGAIN): worth a retry like a dropped connection.
+_TRANSIENT_DNS_TEXT = ("Temporary failure in name resolution",)
+_EAI_AGAIN = getattr(socket, "EAI_AGAIN", -3)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A network failure worth retrying: not a refused TLS certificate or a host name that does
+    not exist, which no retry can cure (so a typo in KORE_HOST fails at once, not after the
+    backoff). A temporary DNS failure (``EAI_AGAIN``, "Temporary failure in name resolution")
+    is retried like any other transient network error."""
+    if not isinstance(exc, _RETRY_EXCEPTIONS):
+        return False
+    seen: BaseException | None = exc
+    for _ in range(5):  # the ssl / socket error sits a few causes down
+        if seen is None:
+            break
+        text = str(seen)
+        if (isinstance(seen, socket.gaierror) and seen.errno == _EAI_AGAIN) or any(
+            t.lower() in text.lower() for t in _TRANSIENT_DNS_TEXT
+        ):
+            return True
+        if isinstance(seen, ssl.SSLCertVerificationError | socket.gaierror) or any(
+            t in text for t in _PERMANENT_NETWORK_TEXT
+        ):
+            return False
+        seen = seen.__cause__ or seen.__context__
+    return True
+
+
+_MIN_RETRY_WINDOW = 0.05  # seconds of budget below which no further attempt is made
+
+
+def _should_retry_response(response: httpx.Response) -> bool:
+    return response.status_code in RETRY_STATUSES or _is_rate_limited(response)
+
+
+def _describe_failure(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({exc.__class__.__name__}, timeout {timeout:g}s)"
+    detail = str(exc).strip()
+    return f"{exc.__class__.__name__}: {detail}" if detail else exc.__class__.__name__
+
+
+def post(
+    client: EngagementClient,
+    full_url: str,
+    *,
+    limiter_key: str,
+    describe: str,
+    body: Mapping[str, Any] | None = None,
+    days: int | None = None,
+) -> str:
+    """POST ``full_url`` (with a JSON ``body``, if any) for ``client``, paced by its rate limiter
+    under ``limiter_key`` and retried; return the body of a 2xx answer or raise. ``days`` is the
+    trend query's length (for the hint of a 400)."""
+    from tenacity import Retrying, retry_if_exception, retry_if_result
+    from tenacity.wait import wait_exponential_jitter
+
+    credentials = client.credentials  # ConfigError here, before anything is sent
+    url = full_url.split("?", 1)[0]
+    started = client._clock()
+    queued = 0.0  # seconds spent waiting for the client-side rate limiter
+    attempts = 0
+
+    def remaining() -> float:
+        return client.retry_budget - (client._clock() - started - queued)
+
+    def retry_after_of(state: RetryCallState) -> float | None:
+        outcome = state.outcome
+        if outcome is None or outcome.failed:
+            return None
+        return _retry_after(outcome.result(), client._clock())
+
+    backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
+
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed and _is_rate_limited(outcome.result()):
+            # send() recorded a cool-down in the rate limiter (shared by every process on the
+            # machine): the next attempt waits there, as queued time
+            return 0.0
+        hinted = retry_after_of(state)
+        delay = hinted if hinted is not None else backoff(state)
+        return max(0.0, min(delay, remaining()))
+
+    def stop(state: RetryCallState) -> bool:
+        if state.attempt_number > client.max_retries:
+            return True
+        left = remaining()
+        hinted = retry_after_of(state)
+        # a last sliver of budget is not worth an attempt (and float rounding of epoch
+        # seconds must not turn it into a run of zero-length waits)
+        return left <= _MIN_RETRY_WINDOW or (hinted is not None and hinted > left)
+
+    def before_sleep(state: RetryCallState) -> None:
+        outcome = state.outcome
+        assert outcome is not None
+        if outcome.failed:
+            why = _describe_failure(outcome.exception(), client.timeout)  # type: ignore[arg-type]
+        else:
+            why = f"HTTP {outcome.result().status_code}"
+        when = f"in {state.upcoming_sleep:.2f}s"
+        if not outcome.failed and _is_rate_limited(outcome.result()):
+            when = "after the stream's cool-down in the rate limiter"
+        logger.info(
+            "POST %s: %s; retrying %s (attempt %d of %d)",
+            url,
+            why,
+            when,
+            state.attempt_number + 1,
+            client.max_retries + 1,
+        )
+
+    def send() -> httpx.Response:
+        nonlocal attempts, queued
+        attempts += 1
+        queued += client.rate_limiter.acquire(limiter_key)
+        headers = {"auth": credentials.token(now=client._clock())}
+        t0 = time.perf_counter()
+        try:
+            response = client._http.post(full_url, headers=headers, json=body)
+        except httpx.TransportError as exc:
+            logger.debug(
+                "POST %s failed after %.3fs (attempt %d): %s",
+                full_url,
+                time.perf_counter() - t0,
+                attempts,
+                exc.__class__.__name__,
+            )
+            raise
+        logger.debug(
+            "POST %s -> %d in %.3fs (attempt %d)",
+            full_url,
+            response.status_code,
+            time.perf_counter() - t0,
+            attempts,
+        )
+        if _is_rate_limited(response):
+            # the platform's window is full, whatever our send log says (another machine, a
+            # restarted process without the budget file): nobody sends for this stream until
+            # its Retry-After, else a whole window, has passed
+            hinted = _retry_after(response, client._clock())
+            client.rate_limiter.cool_down(
+                limiter_key, hinted if hinted is not None else client.rate_limiter.window
+            )
+        return response
+
+    retrying = Retrying(
+        # a zero wait (after a 429 the rate limiter does the waiting) is no sleep at all
+        sleep=lambda seconds: client._sleep(seconds) if seconds > 0 else None,
+        stop=stop,
+        wait=wait,
+        retry=retry_if_exception(_is_transient) | retry_if_result(_should_retry_response),
+        before_sleep=before_sleep,
+        retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+    )
+    try:
+        response = retrying(send)
+    except httpx.TransportError as exc:
+        spent = max(0.0, client._clock() - started - queued)  # no "-0.0s" from rounding
+        raise ApiConnectionError(
+            f"could not reach {client.host} (POST {full_url}): "
+            f"{_describe_failure(exc, client.timeout)}; gave up after {attempts} attempt(s) in "
+            f"{spent:.1f}s. Check KORE_HOST, your network or proxy, and try again later."
+        ) from exc
+    return answer_text(response, describe, full_url, attempts, days, now=client._clock())
