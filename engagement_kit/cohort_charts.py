@@ -88,6 +88,13 @@ def cohort_heatmap(
         x=alt.X("offset:O", title=f"{word}s since first seen"),
         y=alt.Y("label:O", title=None, sort=list(dict.fromkeys(cells["label"]))),
     )
+    tooltip = [
+        alt.Tooltip("cohort:N", title=f"Cohort ({word.lower()} starting)"),
+        alt.Tooltip("offset:Q", title=f"{word} offset"),
+        alt.Tooltip("users:Q", title="Users in cohort", format=","),
+        alt.Tooltip("retained:Q", title="Retained users", format=","),
+        alt.Tooltip("rate:Q", title="Retention", format=".1%"),
+    ]
     heat = base.mark_rect().encode(
         color=alt.Color(
             "rate:Q",
@@ -95,15 +102,11 @@ def cohort_heatmap(
             scale=alt.Scale(scheme="greens", domain=[0, 1]),
             legend=alt.Legend(format=".0%"),
         ),
-        tooltip=[
-            alt.Tooltip("cohort:N", title=f"Cohort ({word.lower()} starting)"),
-            alt.Tooltip("offset:Q", title=f"{word} offset"),
-            alt.Tooltip("users:Q", title="Users in cohort", format=","),
-            alt.Tooltip("retained:Q", title="Retained users", format=","),
-            alt.Tooltip("rate:Q", title="Retention", format=".1%"),
-        ],
+        tooltip=tooltip,
     )
+    # the label sits over the cell's centre: it carries the cell's tooltip, not one of its own
     text = base.mark_text(fontSize=10).encode(
+        tooltip=tooltip,
         text="percent:N",
         color=alt.condition("datum.rate > 0.5", alt.value("white"), alt.value("#222222")),
     )

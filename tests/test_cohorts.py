@@ -302,6 +302,8 @@ def test_cohort_charts_draw_the_triangle_curves_lifecycle_and_stickiness():
     titles = {t["title"] for t in heat["encoding"]["tooltip"]}
     assert {"Users in cohort", "Retained users", "Retention"} <= titles
     assert text["encoding"]["text"]["field"] == "percent"
+    # the percentage over a cell's centre shows the cell's tooltip, not the label's fields
+    assert text["encoding"]["tooltip"] == heat["encoding"]["tooltip"]
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == len(triangle) and rows[0]["percent"] == "100%"
     assert any(r["label"].endswith("*") for r in rows)  # censored cohorts marked

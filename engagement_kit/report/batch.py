@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 MAX_DEFAULT_JOBS = 4
+#: Demo streams whose report has the *Cohorts* section (``cohorts = true``): the mid-size HR
+#: bot, whose session history is a few requests a week (the retail bot's is dozens).
+DEMO_COHORT_STREAMS = frozenset({"st-demo-hr-us"})
 
 
 def default_jobs() -> int:
@@ -58,9 +61,12 @@ def default_jobs() -> int:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    # each demo report shows its stream's channels side by side
+    # each demo report shows its stream's channels side by side; some show cohorts too
     return [
-        s.model_copy(update={"channels_breakdown": s.known_channels}) for s in config_demo_streams()
+        s.model_copy(
+            update={"channels_breakdown": s.known_channels, "cohorts": s.id in DEMO_COHORT_STREAMS}
+        )
+        for s in config_demo_streams()
     ]
 
 
