@@ -1111,6 +1111,39 @@ def test_fetch_many_sends_one_request_per_stream_at_a_time(per_stream):
     assert both_streams_at_once.is_set()
 
 
+def test_fetch_many_keeps_every_stream_busy_when_items_come_grouped_by_stream():
+    """Items listed stream by stream (as fetch_weeks and the reports list them) still go out
+    one per stream at once: no thread waits behind a busy stream while another stream's items
+    wait. Before, the threads queued on the first stream's lock and 3 streams x 8 items ran
+    nearly one request at a time."""
+    lock = threading.Lock()
+    in_flight: set[str] = set()
+    most = 0
+    streams = ("st-a", "st-b", "st-c")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal most
+        stream = request.url.path.split("/")[4]
+        with lock:
+            in_flight.add(stream)
+            most = max(most, len(in_flight))
+        threading.Event().wait(0.03)  # hold the request so that overlaps can happen
+        with lock:
+            in_flight.discard(stream)
+        return daily_answer(request)
+
+    client = make_client(handler)
+    reqs = [
+        {"stream_id": stream, "start": f"2025-01-{d:02d}", "end": f"2025-01-{d:02d}"}
+        for stream in streams
+        for d in range(1, 9)
+    ]
+    results = client.fetch_many(reqs, max_workers=3)
+    assert [r.request for r in results] == reqs  # input order kept
+    assert all(r.ok for r in results)
+    assert most == len(streams)
+
+
 # -- fetch_weeks ----------------------------------------------------------------------------
 def test_fetch_weeks_one_daily_request_per_complete_week():
     script = Script(default=daily_answer)
