@@ -1,7 +1,10 @@
 """2–3. Fetching many windows from the loopback demo server (50 ms latency per request).
 
-2. ``fetch_many`` against a sequential loop of ``fetch`` for the same windows (target ≥ 5×
-   faster), counting the server's 429s (target: zero).
+2. ``fetch_many`` against a sequential loop of ``fetch`` for the same windows, counting the
+   server's 429s (target: zero). The platform asks for no overlapping requests, so
+   ``fetch_many`` keeps one request in flight per stream: with N streams, N× is the ceiling and
+   the target is 90 % of it (3 demo streams: ≥ 2.7× faster, ratio ≤ 0.37×). The target was
+   "≥ 5×" before the client stopped overlapping requests to one stream (issue 13).
 3. The same windows again from the response store against fetching them (target ≥ 50× faster).
 """
 
@@ -165,6 +168,8 @@ def _rows(queries, seq, par, cached, fresh, n429: int, requests: int) -> list[di
     n = len(queries)
     label = f"{n} weekly windows of {len(DEMO_STREAMS[:5])} demo streams, demo server in another process on loopback, {LATENCY_MS} ms latency"
     faster = s["median"] / p["median"]
+    n_streams = len({q.stream_id for q in queries})
+    needed = 0.9 * n_streams  # one request in flight per stream: n_streams x is the ceiling
     rows = [
         {
             "what": f"fetch_many ({WORKERS} threads): {label}",
@@ -172,8 +177,9 @@ def _rows(queries, seq, par, cached, fresh, n429: int, requests: int) -> list[di
             "baseline_seconds": s["median"],
             "ours_seconds": p["median"],
             "ratio": p["median"] / s["median"],
-            "target": "≥ 5× faster (ratio ≤ 0.20×), zero 429s",
-            "met": faster >= 5 and n429 == 0,
+            "target": f"≥ 90 % of the {n_streams}× ceiling of one request in flight per stream "
+            f"(ratio ≤ {1 / needed:.2f}×), zero 429s",
+            "met": faster >= needed and n429 == 0,
             "runs": p["runs"],
             "spread": f"ours {p['min']:.2f}–{p['max']:.2f} s, seq {s['min']:.2f}–{s['max']:.2f} s; server answered {requests} requests, {n429} of them 429",
         }

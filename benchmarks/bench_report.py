@@ -5,19 +5,24 @@
    does) against the floor: an empty two-cell notebook through the *same* papermill + nbconvert
    path in a fresh kernel, in the same process (imports and the Vega bundle warm for both).
    "ours" forks its kernel from a zygote (``report.zygote``) inside the timed run, as a batch
-   worker does; the zygote itself starts with the process, like a worker's at pool start.
+   worker does; the zygote itself starts with the process, as a batch's starts before its
+   workers.
    "cold" is the same report in a fresh kernel (how every report ran before). Target: ≤ 2×.
 2. The marginal cost of one more report in a 12-stream demo batch with ``jobs=2``
    (``render_all``, worker processes, warm kernels, progress and index included):
    (T(12 streams) − T(1 stream)) ÷ 11, against the same floor. Target: ≤ 1×. The same batch
    with fresh kernels (``warm=False``) is measured beside it; so is the peak memory of the batch.
 
-The response store is warm after the warm-up run (closed weeks are never fetched twice), as in
-a weekly run after the first one. Runs alternate so machine noise hits all sides alike.
+The response store is warm after the warm-up runs (closed weeks are never fetched twice), as in
+a weekly run after the first one: the single report's warm-up fills it for its stream, an
+untimed batch of every demo stream for the others (without it, the first timed 12-stream batch
+also fetched two streams' history, and that counted as marginal report cost). Runs alternate so
+machine noise hits all sides alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -100,7 +105,7 @@ class _PeakMemory:
         self._thread.join()
 
 
-def run(*, single_runs: int = 5, batch_runs: int = 2) -> list[dict]:
+def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
@@ -200,15 +205,14 @@ def run(*, single_runs: int = 5, batch_runs: int = 2) -> list[dict]:
             for i in range(BATCH_STREAMS)
             for s in [DEMO_STREAMS[i % len(DEMO_STREAMS)]]
         ]
-        peak: dict[str, _PeakMemory] = {}
 
-        def batch_run(streams, warm: bool, name: str):
+        def batch_run(streams, warm: bool, name: str, memory: _PeakMemory | None = None):
             real = batch._run_tasks
 
             def go() -> None:
                 batch._run_tasks = lambda tasks, **kw: real(tasks, **kw, warm=warm)
                 try:
-                    with _PeakMemory() as memory:
+                    with memory or contextlib.nullcontext():
                         results = report.render_all(
                             streams, week=WEEK, out_dir=home / name, jobs=2, quiet=True
                         )
@@ -216,11 +220,13 @@ def run(*, single_runs: int = 5, batch_runs: int = 2) -> list[dict]:
                     batch._run_tasks = real
                 if report.exit_code(results):
                     raise RuntimeError([r.error for r in results if not r.ok])
-                if name not in peak or memory.pss > peak[name].pss:
-                    peak[name] = memory
 
             return go
 
+        # untimed: every demo stream's weeks into the store (see the module docstring)
+        report.render_all(
+            many[: len(DEMO_STREAMS)], week=WEEK, out_dir=home / "warm-up", jobs=2, quiet=True
+        )
         batches = interleaved(
             {
                 "one": batch_run(many[:1], True, "one"),
@@ -230,6 +236,12 @@ def run(*, single_runs: int = 5, batch_runs: int = 2) -> list[dict]:
             runs=batch_runs,
             warmup=0,
         )
+        # peak memory in one more run of each batch, untimed: the sampler reads every process's
+        # smaps 20 times a second (about 5 ms of CPU per process each time), which on two cores
+        # slowed the 12-stream batch (more processes) more than the one-stream batch
+        peak = {"twelve": _PeakMemory(), "twelve_cold": _PeakMemory()}
+        batch_run(many, True, "twelve", peak["twelve"])()
+        batch_run(many, False, "twelve_cold", peak["twelve_cold"])()
         floor_s = summary(single["floor"])["median"]
         marginal = [
             (t12 - t1) / (BATCH_STREAMS - 1)
@@ -255,7 +267,7 @@ def run(*, single_runs: int = 5, batch_runs: int = 2) -> list[dict]:
             f"{BATCH_STREAMS} streams in {t12['median']:.1f} s, one in {t1['median']:.1f} s "
             f"(median of {t12['runs']}); with fresh kernels instead the marginal report costs "
             f"{mc:.2f} s = {mc / floor_s:.2f}× the floor. Peak memory of the whole process "
-            f"tree during the warm 12-stream batch: PSS {peak['twelve'].pss / mib:,.0f} MiB "
+            f"tree during a warm 12-stream batch (one more run, untimed): PSS {peak['twelve'].pss / mib:,.0f} MiB "
             f"(RSS summed {peak['twelve'].rss / mib:,.0f} MiB, which counts the pages forked "
             f"kernels share with their zygote once each); fresh kernels: PSS "
             f"{peak['twelve_cold'].pss / mib:,.0f} MiB. {os.cpu_count()} cores, load average "

@@ -15,6 +15,7 @@ stream picker and the demo streams. ``streams.toml`` lists the streams a batch r
     conversation_status = "closed"      # optional: all | active | closed
     channels = "rtm"                    # optional: one channel; default every channel
     channels_breakdown = ["rtm", "msteams"]  # optional: channels compared side by side
+    cohorts = true                      # optional: a Cohorts section in the weekly report
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, model_validator
 
 from .errors import ConfigError, InvalidQueryError
 from .query import EngagementQuery
@@ -155,8 +156,10 @@ class StreamConfig(BaseModel):
     #: Channel names offered as hints in the Explorer (a demo stream's channels); not a filter.
     known_channels: tuple[str, ...] = ()
     #: True retention from the session history (getSessions, needs the "Bot Sessions" scope):
+    #: the weekly report gets a *Cohorts* section (:mod:`engagement_kit.report.cohorts`) and
     #: ``engagement-kit doctor`` cross-checks a recent week (see :mod:`engagement_kit.cohorts`).
-    cohorts: bool = False
+    #: A TOML ``true``/``false`` only (``"yes"`` or ``1`` is refused, not guessed).
+    cohorts: StrictBool = False
 
     @classmethod
     def from_stream(cls, stream: Any) -> StreamConfig:
@@ -343,6 +346,11 @@ def _describe_validation(exc: ValidationError) -> str:
         return f"field {field}: {message}"
     loc = ".".join(str(p) for p in err.get("loc", ()))
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if err.get("type") == "bool_type":
+        return (
+            f"field {loc}: {err.get('input')!r} is not true or false; write {loc} = true "
+            "(a TOML boolean, without quotes)"
+        )
     if err.get("type") == "extra_forbidden":
         allowed = ", ".join(StreamConfig.model_fields)
         return f"field {loc}: unknown field; the fields are {allowed}"

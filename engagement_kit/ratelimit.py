@@ -16,12 +16,21 @@ counted as they *arrive*, by its clock, for every caller together. So the toolki
 
 With an injected clock (tests, simulations) the budget stays in memory: a simulated time
 cannot be shared with other processes.
+
+The send log only knows what the processes sharing it sent. A new process on another machine
+or container (its own cache folder), one whose budget file is unusable, or another tool on the
+same bot can find the platform's window already full: then the platform's 429 is the only news.
+:meth:`StreamRateLimiter.cool_down` records it, in the same file: no process takes a slot for
+that stream until the ``Retry-After`` the platform gave, or else a whole window (a minute) has
+passed, by when every request the platform counted before its 429 has left its window. (A
+retry backoff of 1 + 2 + 4 + 8 + 16 s is shorter than the window: it would meet the 429 again.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -52,6 +61,7 @@ DEFAULT_REQUESTS_PER_HOUR = 1750
 #: Environment variable naming the shared budget file.
 RATELIMIT_ENV = "ENGAGEMENT_KIT_RATELIMIT_DB"
 _BUSY_TIMEOUT = 30.0
+_COOLDOWN_TABLE = "rl_cooldown"
 
 
 def default_budget_path() -> Path:
@@ -137,6 +147,7 @@ class StreamRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._buckets: dict[str, AbstractBucket] = {}
+        self._cooldowns: dict[str, float] = {}  # key -> until (POSIX seconds), when not shared
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -159,6 +170,9 @@ class StreamRateLimiter:
             )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {_COOLDOWN_TABLE} (key TEXT PRIMARY KEY, until REAL)"
+            )
         except (OSError, sqlite3.Error) as exc:
             logger.warning(
                 "rate limit: cannot use the shared budget file %s (%s); pacing this process "
@@ -215,18 +229,77 @@ class StreamRateLimiter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
+    # -- cool-downs: the platform said its window is full ------------------------------------
+    @property
+    def window(self) -> float:
+        """Length of the "minute" in seconds (a cool-down without ``Retry-After`` lasts one)."""
+        return self._windows[0]
+
+    def cool_down(self, key: str, seconds: float) -> None:
+        """Take no slot for ``key`` for ``seconds`` from now, in every process sharing the file.
+
+        Called by the client on the platform's 429 (``seconds`` = its ``Retry-After``, else
+        :attr:`window`). An existing longer cool-down is kept.
+        """
+        until = self._clock() + max(0.0, float(seconds))
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                self._cooldowns[key] = max(self._cooldowns.get(key, until), until)
+                return
+            try:
+                conn.execute(
+                    f"INSERT INTO {_COOLDOWN_TABLE} (key, until) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until)",
+                    (f"{self.scope} {key}", until),
+                )
+            except sqlite3.Error as exc:  # the budget file went away: remember it here at least
+                logger.warning("rate limit: cannot record a cool-down in %s (%s)", self.shared, exc)
+                self._cooldowns[key] = max(self._cooldowns.get(key, until), until)
+
+    def _cooldown_until(self, key: str) -> float:
+        """When ``key``'s cool-down ends (POSIX seconds; 0 when there is none)."""
+        until = self._cooldowns.get(key, 0.0)
+        conn = self._connection()
+        if conn is not None:
+            try:
+                row = conn.execute(
+                    f"SELECT until FROM {_COOLDOWN_TABLE} WHERE key = ?", (f"{self.scope} {key}",)
+                ).fetchone()
+            except sqlite3.Error:
+                row = None
+            if row is not None:
+                until = max(until, float(row[0]))
+        return until
+
     def acquire(self, key: str) -> float:
-        """Take a slot for ``key`` (a stream id), waiting as needed. Returns seconds waited."""
+        """Take a slot for ``key`` (a stream id), waiting as needed (for a free slot, and for
+        a cool-down after the platform's 429). Returns seconds waited."""
         if self._rates is None:
             self._rates = _rates(self.per_minute, self.per_hour, self._windows)
-        if not self._rates:
-            return 0.0
         waited = 0.0
+        served = 0.0  # a cool-down waited out once is not waited for again (nor a shorter one)
         while True:
             with self._lock:
-                wait_ms = self._try(key, int(self._clock() * 1000))
+                now = self._clock()
+                until = self._cooldown_until(key)
+                cooling = until - now if until > max(now, served) else 0.0
+                if cooling > 0:
+                    served = until
+                    wait_ms: int | None = math.ceil(cooling * 1000)
+                elif not self._rates:
+                    return waited
+                else:
+                    wait_ms = self._try(key, int(now * 1000))
             if wait_ms is None:
                 return waited
+            if cooling > 0 and waited == 0.0:
+                logger.info(
+                    "rate limit: stream %s waits %.1fs: the platform answered 429 (its window "
+                    "is full)",
+                    key,
+                    cooling,
+                )
             delay = max(wait_ms, 1) / 1000
             if waited == 0.0:
                 logger.debug("rate limit: stream %s waits %.3fs for a free slot", key, delay)

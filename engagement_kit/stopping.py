@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -146,14 +147,27 @@ def stop_pool(pool: ProcessPoolExecutor, timeout: float = STOP_TIMEOUT) -> None:
     children (notebook kernels), SIGKILL whatever outlives ``timeout`` seconds.
 
     The tree is recorded before any signal, so kernels are found although their worker
-    exits first. Call ``pool.shutdown()`` afterwards to join the pool's threads.
+    exits first. The workers themselves are stopped and waited for through ``multiprocessing``
+    (it must reap them: a worker reaped by anyone else looks alive to the pool for ever, and
+    its manager thread then never ends). Call ``pool.shutdown()`` afterwards to join the
+    pool's threads.
     """
     # the executor's own record of its workers (shutdown() forgets it); psutil follows their
     # children
-    workers = list(getattr(pool, "_processes", None) or {})
-    tree = _tree(workers)
+    workers = dict(getattr(pool, "_processes", None) or {})
+    others = [p for p in _tree(workers) if p.pid not in workers]
     pool.shutdown(wait=False, cancel_futures=True)
-    stop_processes(tree, timeout=timeout)
+    for worker in workers.values():
+        with contextlib.suppress(Exception):
+            worker.terminate()
+    stop_processes(others, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    for worker in workers.values():
+        with contextlib.suppress(Exception):
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+                worker.join(timeout)
 
 
 # -- in the workers ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import importlib
 import json
 import pkgutil
 import re
+import subprocess
+import sys
 
 import grimp
 import pytest
@@ -71,6 +73,36 @@ def test_no_import_cycle_between_modules(graph):
 
 #: (importer, imported): no chain of imports may lead from the first to the second, so the
 #: lower layers stay usable without the higher ones.
+def test_every_module_imports_on_its_own():
+    """Imported first, in a fresh interpreter, every module loads. grimp's graph has no cycle
+    between modules, but Python also runs a package's ``__init__`` before any of its children:
+    ``cohort_charts`` imported ``charts._common`` while ``charts/__init__`` imported
+    ``cohort_charts`` back, so ``import engagement_kit.cohort_charts`` alone failed."""
+    names = sorted(
+        m.name
+        for m in pkgutil.walk_packages([str(PACKAGE)], "engagement_kit.")
+        if not m.name.endswith("__main__")
+    )
+    script = (
+        "import importlib, sys, traceback\n"
+        "failed = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'engagement_kit']:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        failed.append(f'{name}: {exc!r}')\n"
+        "print('\\n'.join(failed))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *names], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", done.stdout
+    assert len(names) > 100  # the walk found the package's modules
+
+
 FORBIDDEN_CHAINS = [
     ("engagement_kit.charts", "engagement_kit.report"),
     ("engagement_kit.charts", "engagement_kit.widgets"),

@@ -5,7 +5,9 @@ seconds). Each page is opened with every request that is not ``file:`` aborted a
 none may be attempted. On each report every chart container gets a drawn SVG or canvas, a
 tooltip appears when the mouse is over a data point of each chart, the KPI numbers on the page
 equal the sidecar JSON, and the console stays free of errors. The index lists every report with
-the sidecar's numbers and its links open the reports. Screenshots of a report and of the index
+the sidecar's numbers and its links open the reports. A stream with ``cohorts = true`` also
+draws its cohort heatmap and lifecycle bars offline, with the sidecar's percentages in the
+cells and its counts in the tooltips. Screenshots of a report and of the index
 go to ``test-output/screenshots/`` (kept by CI's logs; ``docs/img`` holds committed copies).
 
 Also the shared browser plumbing for ``test_browser_dashboard.py``: where Chromium is, how it
@@ -210,7 +212,9 @@ def test_report_draws_every_chart_offline_with_tooltips_and_sidecar_kpis(browser
             page.evaluate("document.querySelector('.ek-headline').scrollIntoView()")
             save_screenshot(page, "report.png")
         charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
-        assert len(charts) == 5  # trend, new vs returning, peak hours, history, channels
+        # trend, new vs returning, peak hours, history, channels (+ cohorts and lifecycle)
+        assert len(charts) == 5 + 2 * stream.cohorts
+        assert ("cohorts" in sidecar) == stream.cohorts
 
         tooltips = {}
         for chart_id in charts:
@@ -233,6 +237,61 @@ def test_report_draws_every_chart_offline_with_tooltips_and_sidecar_kpis(browser
         headline = page.inner_text(".ek-headline b")
         assert_shown(headline, sidecar["kpis"]["unique_users"], what="headline")
         assert page.evaluate("typeof window.vegaEmbed") == "function"
+    finally:
+        context.close()
+    seen.assert_clean()
+
+
+_COHORT_STREAMS = [s for s in STREAMS if s.cohorts]
+#: The ids of the two charts after the *Cohorts* heading: the heatmap and the lifecycle bars.
+_COHORT_CHARTS = """() => {
+  const h = [...document.querySelectorAll('h2')].find(e => e.textContent.startsWith('Cohorts'));
+  return [...document.querySelectorAll('.ek-chart')]
+    .filter(c => h.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING)
+    .slice(0, 2).map(c => c.id);
+}"""
+
+
+@pytest.mark.parametrize("stream", _COHORT_STREAMS, ids=[s.id for s in _COHORT_STREAMS])
+def test_cohort_section_draws_offline_and_its_numbers_are_the_sidecars(browser, reports, stream):
+    html_file = _report_file(reports, stream)
+    cohorts = json.loads(html_file.with_suffix(".json").read_text(encoding="utf-8"))["cohorts"]
+    assert cohorts["status"] == "ok" and len(cohorts["triangle"]) > 8
+    context, page, seen = _open_offline(browser, html_file.as_uri())
+    try:
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        heatmap, lifecycle = (f"#{i}" for i in page.evaluate(_COHORT_CHARTS))
+        page.locator(heatmap).scroll_into_view_if_needed()
+        save_screenshot(page, "report-cohorts.png")
+        assert page.inner_text(".ek-reading") == cohorts["reading"]
+        # one drawn cell and one percentage per (cohort, offset) of the sidecar, row by row
+        cells = page.locator(heatmap).locator("svg.marks g.role-mark.mark-rect > path")
+        assert cells.count() == len(cohorts["triangle"])
+        shown = page.eval_on_selector_all(
+            f"{heatmap} svg.marks g.role-mark.mark-text text", "els => els.map(e => e.textContent)"
+        )
+        expected = sorted(cohorts["triangle"], key=lambda r: (r["cohort"], r["offset"]))
+        assert len(shown) == len(expected)
+        for text, row in zip(shown, expected, strict=True):
+            assert_shown(text, row["rate"], what=f"{row['week']} +{row['offset']}")
+        # a cell's tooltip: its cohort, users and retained users, as in the sidecar
+        by_key = {(r["cohort"], r["offset"]): r for r in cohorts["triangle"]}
+        for index in (0, cells.count() - 1):
+            page.mouse.move(0, 0)
+            cells.nth(index).hover(force=True)
+            page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+            tip = page.inner_text("#vg-tooltip-element")
+            cohort = re.search(r"(\d{4}-\d{2}-\d{2})", tip).group(1)
+            offset = int(re.search(r"Week offset\s+(\d+)", tip).group(1))
+            row = by_key[(cohort, offset)]
+            users = re.search(r"Users in cohort\s+([\d,]+)", tip).group(1)
+            retained = re.search(r"Retained users\s+([\d,]+)", tip).group(1)
+            assert_shown(users, row["users"], what="tooltip users")
+            assert_shown(retained, row["retained"], what="tooltip retained")
+        # the lifecycle bars: one per week and status with users (dormant below zero)
+        bars = page.locator(f"{lifecycle} svg.marks g.mark-rect > path")
+        assert len(cohorts["lifecycle"]) == 8
+        assert bars.count() == 4 * len(cohorts["lifecycle"])
     finally:
         context.close()
     seen.assert_clean()

@@ -394,13 +394,16 @@ def test_long_text_messages_are_cut_short():
     assert len(info.value.message) <= 300
 
 
-def test_429_then_200_succeeds_after_one_backoff():
+def test_429_then_200_waits_out_the_platforms_window_not_a_short_backoff():
     script = Script(httpx.Response(429), ok())
     time = FakeTime()
-    data = fetch_dec(make_client(script, time=time))
+    client = make_client(script, time=time)
+    data = fetch_dec(client)
     assert data.summary["new_users"] == 2
     assert script.count == 2
-    assert len(time.sleeps) == 1 and 1 <= time.sleeps[0] <= 2  # initial 1 s + jitter <= 1 s
+    # no Retry-After: the platform's rolling minute is full, so the stream cools down for a
+    # whole window (in the rate limiter, as queued time) before the one retry
+    assert [s for s in time.sleeps if s] == [client.rate_limiter.window] == [60.0]
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
@@ -432,7 +435,7 @@ def test_429_exhausted_is_a_rate_limit_error_with_retry_after():
     assert "Rate limit for this API has been reached" in info.value.message
     assert "after 3 attempts" in str(info.value)
     assert script.count == 3
-    assert time.sleeps == [7.0, 7.0]
+    assert [s for s in time.sleeps if s] == [7.0, 7.0]  # Retry-After, as a cool-down
 
 
 def test_the_platforms_rate_limit_message_is_a_rate_limit_whatever_the_status():
@@ -490,7 +493,7 @@ def test_retry_after_http_date_is_honoured():
     script = Script(httpx.Response(429, headers={"Retry-After": header}), ok())
     time = FakeTime()
     fetch_dec(make_client(script, time=time))
-    assert time.sleeps == [30.0]
+    assert [s for s in time.sleeps if s] == [30.0]
 
 
 def test_retry_after_in_the_past_or_garbled_falls_back_sensibly():
@@ -502,8 +505,9 @@ def test_retry_after_in_the_past_or_garbled_falls_back_sensibly():
     )
     time = FakeTime()
     fetch_dec(make_client(script, time=time))
-    assert time.sleeps[0] == 0.0  # the date has passed: retry at once
-    assert 2 <= time.sleeps[1] <= 3  # not a number or a date: ordinary backoff (2nd retry)
+    # the date has passed: retry at once; not a number or a date: a whole window, as without
+    assert [s for s in time.sleeps if s] == [60.0]
+    assert script.count == 3
 
 
 def test_retry_budget_bounds_the_total_time():
@@ -520,11 +524,16 @@ def test_retry_budget_bounds_the_total_time():
 def test_retry_after_beyond_the_budget_stops_at_once():
     script = Script(default=httpx.Response(429, headers={"Retry-After": "600"}))
     time = FakeTime()
+    client = make_client(script, time=time, retry_budget=120)
     with pytest.raises(RateLimitError) as info:
-        fetch_dec(make_client(script, time=time, retry_budget=120))
+        fetch_dec(client)
     assert info.value.retry_after == 600
     assert "600s" in str(info.value)
     assert script.count == 1 and time.sleeps == []
+    # ... but the platform's word is kept: the stream's next request waits it out first
+    with pytest.raises(RateLimitError):
+        fetch_dec(client)
+    assert script.count == 2 and time.sleeps == [600.0]
 
 
 def test_retry_after_is_capped_by_the_remaining_budget():
@@ -1100,6 +1109,39 @@ def test_fetch_many_sends_one_request_per_stream_at_a_time(per_stream):
     assert all(r.ok for r in results)
     assert most == {"st-a": per_stream, "st-b": per_stream}
     assert both_streams_at_once.is_set()
+
+
+def test_fetch_many_keeps_every_stream_busy_when_items_come_grouped_by_stream():
+    """Items listed stream by stream (as fetch_weeks and the reports list them) still go out
+    one per stream at once: no thread waits behind a busy stream while another stream's items
+    wait. Before, the threads queued on the first stream's lock and 3 streams x 8 items ran
+    nearly one request at a time."""
+    lock = threading.Lock()
+    in_flight: set[str] = set()
+    most = 0
+    streams = ("st-a", "st-b", "st-c")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal most
+        stream = request.url.path.split("/")[4]
+        with lock:
+            in_flight.add(stream)
+            most = max(most, len(in_flight))
+        threading.Event().wait(0.03)  # hold the request so that overlaps can happen
+        with lock:
+            in_flight.discard(stream)
+        return daily_answer(request)
+
+    client = make_client(handler)
+    reqs = [
+        {"stream_id": stream, "start": f"2025-01-{d:02d}", "end": f"2025-01-{d:02d}"}
+        for stream in streams
+        for d in range(1, 9)
+    ]
+    results = client.fetch_many(reqs, max_workers=3)
+    assert [r.request for r in results] == reqs  # input order kept
+    assert all(r.ok for r in results)
+    assert most == len(streams)
 
 
 # -- fetch_weeks ----------------------------------------------------------------------------

@@ -302,9 +302,18 @@ def test_cohort_charts_draw_the_triangle_curves_lifecycle_and_stickiness():
     titles = {t["title"] for t in heat["encoding"]["tooltip"]}
     assert {"Users in cohort", "Retained users", "Retention"} <= titles
     assert text["encoding"]["text"]["field"] == "percent"
+    # the percentage over a cell's centre shows the cell's tooltip, not the label's fields
+    assert text["encoding"]["tooltip"] == heat["encoding"]["tooltip"]
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == len(triangle) and rows[0]["percent"] == "100%"
     assert any(r["label"].endswith("*") for r in rows)  # censored cohorts marked
+    # offset 0 (100 % by definition) is grey, outside the scale, whose top is the best later
+    # rate rounded up to a tenth, so that 12 % and 18 % do not look alike next to 100 %
+    colour = heat["encoding"]["color"]
+    assert colour["condition"] == {"test": "datum.offset == 0", "value": "#e3e3e3"}
+    best = triangle.loc[triangle["offset"] > 0, "rate"].max()
+    top = colour["scale"]["domain"][1]
+    assert colour["scale"]["domain"][0] == 0 and best <= top < best + 0.1 + 1e-9 and top < 1
     assert "possibly left-censored" in spec["title"]["subtitle"]
 
     curves = charts.retention_curves(triangle).to_dict()

@@ -222,3 +222,99 @@ def test_two_processes_on_one_stream_share_the_budget_and_meet_no_429():
     ) as server:
         refused = _two_processes(server.url, "alone")
     assert sum(refused) >= 1, refused
+
+
+# -- a backfill restarted straight after an interrupted one --------------------------------------
+
+
+class Interrupting:
+    """The platform in-process; each request takes 50 ms of the fake clock. Raises Ctrl-C
+    before request ``interrupt_at`` (once) and counts the answers by status."""
+
+    def __init__(self, platform: DemoPlatform, clock: FakeClock, interrupt_at: int | None):
+        self.platform, self.clock, self.interrupt_at = platform, clock, interrupt_at
+        self.statuses: dict[int, int] = {}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.interrupt_at is not None and sum(self.statuses.values()) == self.interrupt_at:
+            self.interrupt_at = None
+            raise KeyboardInterrupt
+        self.clock.sleep(0.05)
+        response = self.platform.handle(request)
+        self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        return response
+
+
+def _backfill_run(tmp_path, clock, platform, interrupt_at, budget):
+    from engagement_kit.cohort_store import backfill
+    from engagement_kit.demo import DEMO_HOST
+    from engagement_kit.sessions import SessionsConfig
+    from engagement_kit.store import ResponseStore
+
+    transport = Interrupting(platform, clock, interrupt_at)
+    with EngagementClient(
+        DEMO_HOST,
+        credentials=Credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+        store=ResponseStore(tmp_path / "store.sqlite3"),
+        transport=httpx.MockTransport(transport.handle),
+        clock=clock,
+        sleep=clock.sleep,
+        shared_rate_limit=budget,  # a path: the budget file of the machine; False: none
+    ) as client:
+        result = backfill(
+            client,
+            "st-demo-hr-us",
+            "2025-09-01",
+            "2025-11-09",
+            tz="America/New_York",
+            config=SessionsConfig(page_size=100),  # ~8 pages a window: ~100 requests
+            progress=False,
+        )
+    return result, transport.statuses
+
+
+@pytest.mark.parametrize("budget", ["shared", "lost"])
+def test_a_backfill_restarted_at_once_after_ctrl_c_completes(tmp_path, budget):
+    """Ctrl-C after 50 requests in a few seconds, then the same command at once. With the
+    machine's budget file (``shared``) the new run waits for the old run's minute and meets no
+    429; without it (another container, an unusable cache folder: ``lost``) the platform's 429
+    is the only news that the minute is full, and the client must wait the minute out rather
+    than give up after a backoff (1 + 2 + 4 + 8 + 16 s) shorter than the platform's window."""
+    clock = FakeClock(START)
+    platform = DemoPlatform(clock=clock)  # 60 per rolling minute per bot, counted on arrival
+    path = tmp_path / "ratelimit.sqlite3"
+    first, statuses = _backfill_run(
+        tmp_path, clock, platform, 50, path if budget == "shared" else False
+    )
+    assert not first["complete"] and statuses == {200: 50}
+    assert clock.now - START < 5.0
+    started = clock.now
+    second, statuses = _backfill_run(
+        tmp_path, clock, platform, None, path if budget == "shared" else False
+    )
+    assert second["complete"] and second["users"] > 0
+    assert statuses.get(429, 0) == (0 if budget == "shared" else 1), statuses
+    assert clock.now - started >= 55.0  # the old run's minute was waited out, either way
+
+
+def test_a_cool_down_is_shared_through_the_budget_file_per_host_and_stream(tmp_path):
+    """The platform's 429 reaches every process on the machine: a limiter opened later on the
+    same file (a restarted process) waits the cool-down out; other streams and hosts do not."""
+    from engagement_kit.ratelimit import StreamRateLimiter
+
+    clock = FakeClock(START)
+    path = tmp_path / "budget.sqlite3"
+    first = StreamRateLimiter(clock=clock, sleep=clock.sleep, shared=path, scope="https://a")
+    first.cool_down(STREAM, 42.0)
+    first.cool_down(STREAM, 5.0)  # a shorter one does not cut the longer short
+    first.close()
+    again = StreamRateLimiter(clock=clock, sleep=clock.sleep, shared=path, scope="https://a")
+    other_host = StreamRateLimiter(clock=clock, sleep=clock.sleep, shared=path, scope="https://b")
+    assert other_host.acquire(STREAM) == 0.0
+    assert again.acquire("st-other") == 0.0
+    assert again.acquire(STREAM) == pytest.approx(42.0, abs=0.01)
+    assert again.acquire(STREAM) == 0.0  # over
+    # with the limits switched off, the platform's word still holds
+    unlimited = StreamRateLimiter(None, None, clock=clock, sleep=clock.sleep)
+    unlimited.cool_down(STREAM, 3.0)
+    assert unlimited.acquire(STREAM) == pytest.approx(3.0)

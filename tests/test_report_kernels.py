@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import multiprocessing
+import os
+import pickle
+import signal
 
 import nbformat
 import psutil
@@ -10,7 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from engagement_kit.report import execute_notebook
-from engagement_kit.report.kernels import KernelPool, PoolPlan, WarmKernel
+from engagement_kit.report.kernels import KernelPool, PoolPlan, QuickReadyClient, WarmKernel
 from engagement_kit.report.zygote import Zygote
 
 
@@ -117,10 +122,79 @@ def test_forked_kernel_exits_when_its_zygote_does():
     try:
         assert kernel.ready(), kernel.error
         pid = kernel.km.provisioner.pid
-        zygote.close()  # e.g. the worker was killed and the zygote's stdin closed
-        process = psutil.Process(pid)
-        process.wait(timeout=10)  # the kernel's parent poller notices and exits
-        assert not process.is_running() or process.status() == "zombie"
+        zygote.close()  # e.g. the batch was stopped, or its parent killed (stdin closed)
+        with contextlib.suppress(psutil.NoSuchProcess):  # the zygote stops it, or the
+            psutil.Process(pid).wait(timeout=10)  # kernel's parent poller notices
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
     finally:
         kernel.discard()
         zygote.close()
+
+
+@pytest.mark.slow
+def test_forked_kernels_inherit_the_zygote_heap_frozen(tmp_path):
+    # gc.freeze() in the zygote: a kernel's collections skip (and never write to) the imports
+    _notebook(tmp_path / "f.ipynb", "import gc; print(gc.get_freeze_count() > 10_000)")
+    zygote = Zygote()
+    kernel = WarmKernel(zygote=zygote)
+    try:
+        assert kernel.ready(), kernel.error
+        nb = execute_notebook(tmp_path / "f.ipynb", tmp_path / "f-out.ipynb", {}, km=kernel.km)
+        assert _text(nb, 0).strip() == "True"
+    finally:
+        kernel.discard()
+        zygote.close()
+
+
+async def _ready_then_run(client: QuickReadyClient, code: str) -> list[str]:
+    """wait_for_ready, then the IOPub messages of one execution up to its idle."""
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=10)
+        msg_id = client.execute(code)
+        seen = []
+        while True:
+            msg = await client.get_iopub_msg(timeout=10)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            seen.append(msg.get("content", {}).get("text") or msg["msg_type"])
+            if msg["content"].get("execution_state") == "idle":
+                return seen
+    finally:
+        client.stop_channels()
+
+
+@pytest.mark.slow
+def test_quick_ready_client_is_ready_with_iopub_connected_and_notices_a_dead_kernel():
+    zygote = Zygote()
+    kernel = WarmKernel(zygote=zygote)
+    try:
+        assert kernel.ready(), kernel.error
+        client = kernel.km.client()
+        assert isinstance(client, QuickReadyClient)  # what papermill gets for a warm kernel
+        seen = asyncio.run(_ready_then_run(client, "print('hello')"))
+        assert "hello\n" in seen  # the output came over IOPub: it was connected when ready
+        os.kill(kernel.km.provisioner.pid, signal.SIGKILL)
+        dead = kernel.km.client()
+        with pytest.raises(RuntimeError, match=r"died|respond"):
+            asyncio.run(_ready_then_run(dead, "1"))
+    finally:
+        kernel.discard()
+        zygote.close()
+
+
+@pytest.mark.slow
+def test_workers_share_one_zygote_through_its_link():
+    zygote = Zygote()
+    link = pickle.loads(pickle.dumps(zygote.link()))  # as a worker process receives it
+    kernels = [WarmKernel(zygote=link), WarmKernel(zygote=link)]
+    try:
+        assert all(k.ready() for k in kernels), [k.error for k in kernels]
+        pids = [k.km.provisioner.pid for k in kernels]
+        assert pids[0] != pids[1]
+        assert [psutil.Process(pid).ppid() for pid in pids] == [zygote.pid, zygote.pid]
+    finally:
+        for kernel in kernels:
+            kernel.discard()
+        zygote.close()
+    assert not psutil.pid_exists(zygote.pid) or psutil.Process(zygote.pid).status() == "zombie"

@@ -31,11 +31,9 @@ the offline report renderer), :mod:`.time` (trend, new vs returning, weekly hist
 from __future__ import annotations
 
 from .._quick import skip_slow_optional_imports
-
-# Charts of true retention (sessions-based cohorts) live in their own module; re-exported here.
-from ..cohort_charts import cohort_heatmap, lifecycle_chart, retention_curves, stickiness_chart
 from .anomalies import anomaly_chart
 from .channels import channel_mix_chart
+from .cohorts import cohort_heatmap, lifecycle_chart, retention_curves, stickiness_chart  # sessions
 from .hours import hour_profile_chart, peak_hours_heatmap
 from .kpi_table import kpi_table_html
 from .renderer import RENDERER_NAME, chart_mimebundle, setup_notebook

@@ -7,7 +7,7 @@ stream, no more requests on a host or stream after a failure retries could not c
 from __future__ import annotations
 
 import logging
-import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,40 +101,39 @@ def fetch_many(
     check_int("per_stream", per_stream, minimum=1)
     items = list(requests)
     failed: dict[str | None, Exception] = {}  # stream id (None: the host) -> first failure
-    slots: dict[str, threading.Semaphore] = {}
-    slots_lock = threading.Lock()
+    results: list[FetchResult | None] = [None] * len(items)
+    # one queue of item positions per stream, worked off by ``per_stream`` lanes each: a
+    # thread never waits on a busy stream while another stream's items are waiting (with one
+    # thread per item, threads queued behind the first stream's lock and a batch of several
+    # streams ran nearly one request at a time)
+    queues: dict[str, deque[int]] = {}
+    for position, item in enumerate(items):
+        query, item_refresh, error = _as_query(item, refresh)
+        if error is not None:
+            results[position] = FetchResult(None, None, error, item)
+        else:
+            queues.setdefault(query.stream_id, deque()).append(position)
+            items[position] = (query, item_refresh, item)
 
-    def slot(stream_id: str) -> threading.Semaphore:
-        with slots_lock:
-            return slots.setdefault(stream_id, threading.BoundedSemaphore(per_stream))
-
-    def run(item: Any) -> FetchResult:
-        try:
-            if isinstance(item, EngagementQuery):
-                query, item_refresh = item, refresh
-            elif isinstance(item, Mapping):
-                fields = dict(item)
-                item_refresh = bool(fields.pop("refresh", refresh))
-                query = EngagementQuery(**fields)
-            else:
-                raise InvalidQueryError(
-                    f"fetch_many: {type(item).__name__} is not a request; give an "
-                    "EngagementQuery or a dict of fetch() arguments",
-                    field="requests",
-                )
-        except Exception as exc:
-            return FetchResult(None, None, exc, item)
-        # after a failure that retries could not cure, do not pile more requests on the
-        # same stream (401/403, 5xx) or, for a network failure, on the host at all
-        with slot(query.stream_id):
+    def lane(queue: deque[int]) -> None:
+        while True:
+            try:
+                position = queue.popleft()  # atomic: the stream's lanes share its queue
+            except IndexError:
+                return
+            query, item_refresh, item = items[position]
+            # after a failure that retries could not cure, do not pile more requests on the
+            # same stream (401/403, 5xx) or, for a network failure, on the host at all
             earlier = failed.get(None) or failed.get(query.stream_id)
             if earlier is not None:
-                return FetchResult(query, None, _not_sent(earlier), item)
+                results[position] = FetchResult(query, None, _not_sent(earlier), item)
+                continue
             try:
                 data = client.fetch_query(query, refresh=item_refresh)
             except Exception as exc:
-                return failure(query, item, exc)
-            return FetchResult(query, data, None, item)
+                results[position] = failure(query, item, exc)
+            else:
+                results[position] = FetchResult(query, data, None, item)
 
     def failure(query: EngagementQuery, item: Any, exc: Exception) -> FetchResult:
         logger.debug("fetch_many: %s failed: %s", query.describe(), exc)
@@ -144,13 +143,36 @@ def fetch_many(
             failed.setdefault(query.stream_id, exc)
         return FetchResult(query, None, exc, item)
 
-    if not items:
-        return []
-    workers = min(max_workers, len(items))
-    if workers == 1:
-        return [run(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagement-kit") as pool:
-        return list(pool.map(run, items))
+    lanes = [queue for queue in queues.values() for _ in range(min(per_stream, len(queue)))]
+    workers = min(max_workers, len(lanes))
+    if workers <= 1:
+        for queue in lanes:
+            lane(queue)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagement-kit") as pool:
+            for done in [pool.submit(lane, queue) for queue in lanes]:
+                done.result()
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+def _as_query(item: Any, refresh: bool) -> tuple[Any, bool, Exception | None]:
+    """``(query, refresh, None)`` for a batch item, or ``(None, refresh, error)`` when it is
+    not a valid request."""
+    try:
+        if isinstance(item, EngagementQuery):
+            return item, refresh, None
+        if isinstance(item, Mapping):
+            fields = dict(item)
+            item_refresh = bool(fields.pop("refresh", refresh))
+            return EngagementQuery(**fields), item_refresh, None
+        raise InvalidQueryError(
+            f"fetch_many: {type(item).__name__} is not a request; give an "
+            "EngagementQuery or a dict of fetch() arguments",
+            field="requests",
+        )
+    except Exception as exc:
+        return None, refresh, exc
 
 
 def fetch_weeks(

@@ -4,7 +4,11 @@ give up, and the paced, retried POST itself (:func:`post`).
 Retries (tenacity, exponential backoff with jitter, honouring ``Retry-After``) cover HTTP 429,
 502, 503, 504, timeouts and dropped connections, bounded by the client's ``max_retries`` and
 ``retry_budget`` seconds; 400, 401, 403, 404, a refused TLS certificate and a host name that does
-not exist are never retried. Requests are logged at DEBUG on the ``engagement_kit.client`` logger
+not exist are never retried. A rate-limit answer (429) also puts the stream in a cool-down in the
+shared rate limiter (:mod:`engagement_kit.ratelimit`): until its ``Retry-After``, else for a
+whole minute window, no process on the machine sends for that stream, and the retry waits there
+(as queued time, outside the retry budget) instead of backing off for less than the platform's
+window. Requests are logged at DEBUG on the ``engagement_kit.client`` logger
 (method, URL, status, elapsed, attempt); the token is never logged.
 """
 
@@ -118,6 +122,11 @@ def post(
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
     def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed and _is_rate_limited(outcome.result()):
+            # send() recorded a cool-down in the rate limiter (shared by every process on the
+            # machine): the next attempt waits there, as queued time
+            return 0.0
         hinted = retry_after_of(state)
         delay = hinted if hinted is not None else backoff(state)
         return max(0.0, min(delay, remaining()))
@@ -138,11 +147,14 @@ def post(
             why = _describe_failure(outcome.exception(), client.timeout)  # type: ignore[arg-type]
         else:
             why = f"HTTP {outcome.result().status_code}"
+        when = f"in {state.upcoming_sleep:.2f}s"
+        if not outcome.failed and _is_rate_limited(outcome.result()):
+            when = "after the stream's cool-down in the rate limiter"
         logger.info(
-            "POST %s: %s; retrying in %.2fs (attempt %d of %d)",
+            "POST %s: %s; retrying %s (attempt %d of %d)",
             url,
             why,
-            state.upcoming_sleep,
+            when,
             state.attempt_number + 1,
             client.max_retries + 1,
         )
@@ -171,10 +183,19 @@ def post(
             time.perf_counter() - t0,
             attempts,
         )
+        if _is_rate_limited(response):
+            # the platform's window is full, whatever our send log says (another machine, a
+            # restarted process without the budget file): nobody sends for this stream until
+            # its Retry-After, else a whole window, has passed
+            hinted = _retry_after(response, client._clock())
+            client.rate_limiter.cool_down(
+                limiter_key, hinted if hinted is not None else client.rate_limiter.window
+            )
         return response
 
     retrying = Retrying(
-        sleep=client._sleep,
+        # a zero wait (after a 429 the rate limiter does the waiting) is no sleep at all
+        sleep=lambda seconds: client._sleep(seconds) if seconds > 0 else None,
         stop=stop,
         wait=wait,
         retry=retry_if_exception(_is_transient) | retry_if_result(_should_retry_response),

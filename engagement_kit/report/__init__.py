@@ -29,6 +29,7 @@ summary, ``<week>.error.json`` and the index, and its executed notebook is kept 
 ``<week>.failed.ipynb``. The previous report of that week, if any, is left untouched.
 
 The modules, one job each: :mod:`.weekly` (the numbers and the sidecar, in the kernel),
+:mod:`.cohorts` (the *Cohorts* section of streams with ``cohorts = true``, in the kernel),
 :mod:`.blocks` (HTML blocks from ``templates/blocks``), :mod:`.params` (parameters, the kernel's
 environment, secret checks), :mod:`.execute` (papermill, kernel managers, retry),
 :mod:`.kernels` (warm kernels for batches), :mod:`.export` (nbconvert, the Vega bundle),
@@ -115,6 +116,7 @@ _SUBMODULES = frozenset(
     {
         "batch",
         "blocks",
+        "cohorts",
         "execute",
         "export",
         "index",

@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 MAX_DEFAULT_JOBS = 4
+#: Demo streams whose report has the *Cohorts* section (``cohorts = true``): the mid-size HR
+#: bot, whose session history is a few requests a week (the retail bot's is dozens).
+DEMO_COHORT_STREAMS = frozenset({"st-demo-hr-us"})
 
 
 def default_jobs() -> int:
@@ -58,9 +61,12 @@ def default_jobs() -> int:
 
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    # each demo report shows its stream's channels side by side
+    # each demo report shows its stream's channels side by side; some show cohorts too
     return [
-        s.model_copy(update={"channels_breakdown": s.known_channels}) for s in config_demo_streams()
+        s.model_copy(
+            update={"channels_breakdown": s.known_channels, "cohorts": s.id in DEMO_COHORT_STREAMS}
+        )
+        for s in config_demo_streams()
     ]
 
 
@@ -251,14 +257,16 @@ def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
     """Pool initializer: progress queue, the quick-import switch, and the warm kernels.
 
     With a ``plan`` (:class:`~engagement_kit.report.kernels.PoolPlan`) the worker starts
-    warming its first kernel at once, while it imports papermill and nbconvert.
+    warming its first kernel at once, while it imports papermill and nbconvert, from the batch's
+    zygote (or its own, when the plan has none).
     """
     global _kernels
     set_progress_queue(queue)
     skip_slow_optional_imports()
     worker_stops_on_signals()
     if plan is not None:
-        zygote = Zygote()  # first: its imports run while this worker does its own
+        # first: a zygote of its own imports while this worker does
+        zygote = plan.zygote if plan.zygote is not None else Zygote()
         from .kernels import KernelPool  # jupyter_client loads in the worker only
 
         _kernels = KernelPool(plan, zygote=zygote)
@@ -288,14 +296,17 @@ def _run_tasks(
     take the caller down, the caller's process keeps its imports and environment, and workers
     can skip a slow optional import (:func:`engagement_kit.charts.skip_slow_optional_imports`).
     With ``warm`` (POSIX only) each worker runs its notebooks in kernels started ahead
-    (:mod:`~engagement_kit.report.kernels`), one kernel per notebook.
+    (:mod:`~engagement_kit.report.kernels`), one kernel per notebook, all forked from one
+    zygote that starts here, before the workers, and stops when they are done.
     """
     ctx = multiprocessing.get_context("spawn")  # never fork a threaded parent
     plan = None
+    zygote: Zygote | None = None
     if warm and os.name == "posix":
         from .kernels import PoolPlan
 
-        plan = PoolPlan.for_batch(ctx, len(tasks), tasks[0].kernel_name)
+        zygote = Zygote()
+        plan = PoolPlan.for_batch(ctx, len(tasks), tasks[0].kernel_name, zygote.link())
     messages = ctx.Queue()
     stop = threading.Event()
 
@@ -341,6 +352,8 @@ def _run_tasks(
                 stop_pool(pool)  # the workers and their kernels, not only the pending work
                 raise
     finally:
+        if zygote is not None:
+            zygote.close()  # with any kernel a stopped worker left running
         stop.set()
         reader.join(timeout=5)
         while drain(0.01):  # messages still in the pipe after the workers exited

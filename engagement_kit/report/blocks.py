@@ -26,6 +26,7 @@ __all__ = [
     "anomalies_table",
     "channels_section",
     "checks_table",
+    "cohorts_section",
     "coverage_note",
     "filters_text",
     "footer",
@@ -161,6 +162,23 @@ def channels_section(report: WeeklyReport) -> HTML:
         return nothing()
     table = channel_mix_html(channel_mix(report.channels))
     return HTML(render_block("channels_section", note=NOT_ADDITIVE_NOTE, table=Markup(table)))
+
+
+def cohorts_section(report: WeeklyReport) -> HTML:
+    """The *Cohorts* section's heading, reading line and notes (no backfill, censoring), or
+    nothing when the stream does not set ``cohorts = true``."""
+    section = report.cohort_section
+    if section is None:
+        return nothing()
+    return HTML(
+        render_block(
+            "cohorts_section",
+            ok=section.status == "ok",
+            status=section.status,
+            reading=section.reading(),
+            message=section.message,
+        )
+    )
 
 
 def footer(report: WeeklyReport) -> HTML:

@@ -1,8 +1,9 @@
 """Warm kernels for a batch: each worker process starts its next kernel while the current report
 runs, and that kernel has the toolkit, pandas and altair imported before it is needed.
 
-Kernels are forked from the worker's :class:`~engagement_kit.report.zygote.Zygote`, a process
-that did those imports once; without one (it failed to start) a kernel is started the usual way
+Kernels are forked from the batch's :class:`~engagement_kit.report.zygote.Zygote`, a process
+that did those imports once (shared by the workers through a
+:class:`~engagement_kit.report.zygote.ZygoteLink`); without one (it failed to start) a kernel is started the usual way
 and runs :data:`PRELOAD`. A kernel runs exactly one notebook and is then shut down, so no state
 passes from one stream to the next; only the imports are done ahead. papermill takes the
 started kernel through its ``km=`` argument (nbclient then neither starts nor stops it:
@@ -22,11 +23,14 @@ import os
 import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from queue import Empty
 from typing import Any
 
 import psutil
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
@@ -34,9 +38,17 @@ from ..stopping import remove_on_stop
 from .execute import KERNEL_ARGUMENTS, START_TIMEOUT, ipc_kernel_manager
 from .params import kernel_environment_values
 from .task import DEFAULT_KERNEL
-from .zygote import Zygote
+from .zygote import Zygote, ZygoteLink
 
-__all__ = ["PRELOAD", "ForkedKernel", "KernelPool", "PoolPlan", "WarmKernel", "ZygoteProvisioner"]
+__all__ = [
+    "PRELOAD",
+    "ForkedKernel",
+    "KernelPool",
+    "PoolPlan",
+    "QuickReadyClient",
+    "WarmKernel",
+    "ZygoteProvisioner",
+]
 
 #: What a warm kernel runs before its notebook: imports only (modules, no names in the user's
 #: namespace), the quick-import switch first, and one chart validated so altair's schema
@@ -65,16 +77,25 @@ class PoolPlan:
     warming : Value
         Kernels started ahead and not yet given a notebook.
     kernel_name : str
+    zygote : ZygoteLink, optional
+        The batch's zygote, which the workers share; without one each worker starts its own.
     """
 
     waiting: Any
     warming: Any
     kernel_name: str = DEFAULT_KERNEL
+    zygote: ZygoteLink | None = None
 
     @classmethod
-    def for_batch(cls, ctx: Any, tasks: int, kernel_name: str = DEFAULT_KERNEL) -> PoolPlan:
+    def for_batch(
+        cls,
+        ctx: Any,
+        tasks: int,
+        kernel_name: str = DEFAULT_KERNEL,
+        zygote: ZygoteLink | None = None,
+    ) -> PoolPlan:
         """A plan for ``tasks`` streams (``ctx``: the pool's multiprocessing context)."""
-        return cls(ctx.Value("i", tasks), ctx.Value("i", 0), kernel_name)
+        return cls(ctx.Value("i", tasks), ctx.Value("i", 0), kernel_name, zygote)
 
     def claim_start(self) -> bool:
         """Whether to warm one more kernel (and count it): more streams wait than kernels warm."""
@@ -127,7 +148,7 @@ class ForkedKernel:
 class ZygoteProvisioner(LocalProvisioner):
     """A ``LocalProvisioner`` that forks its kernel from a :class:`Zygote`."""
 
-    zygote: Zygote | None = None
+    zygote: Zygote | ZygoteLink | None = None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         assert self.zygote is not None
@@ -144,14 +165,70 @@ class ZygoteProvisioner(LocalProvisioner):
         return self.connection_info
 
 
+class QuickReadyClient(AsyncKernelClient):
+    """The client papermill gets for a warm kernel: ready as soon as the kernel has answered
+    ``kernel_info`` and IOPub has delivered the ``idle`` status of that request.
+
+    jupyter_client's own ``wait_for_ready`` then also waits for 0.2 s of silence on IOPub
+    ("flush"), every time: a fifth of a second per report for a kernel that is known to be up
+    and idle. The ``idle`` of our own request proves IOPub is connected and carries nothing
+    older; when it does not come within :attr:`IOPUB_WAIT` (a subscriber that joined late),
+    the request is sent again, as jupyter_client does.
+    """
+
+    IOPUB_WAIT = 0.5
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            msg_id = self.kernel_info()
+            reply = await self._reply_to(msg_id, deadline)
+            if reply is not None and await self._idle_after(msg_id):
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def _reply_to(self, msg_id: str, deadline: float) -> dict[str, Any] | None:
+        while True:
+            wait = min(1.0, max(0.0, deadline - time.monotonic()))
+            try:
+                msg = await self._async_get_shell_msg(timeout=wait)
+            except Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+
+    async def _idle_after(self, msg_id: str) -> bool:
+        end = time.monotonic() + self.IOPUB_WAIT
+        while (wait := end - time.monotonic()) > 0:
+            try:
+                msg = await self._async_get_iopub_msg(timeout=wait)
+            except Empty:
+                return False
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+            ):
+                return True
+        return False
+
+
 class WarmKernel:
     """One kernel, started in a background thread: forked from ``zygote``, or started the
     usual way and then running :data:`PRELOAD`."""
 
-    def __init__(self, kernel_name: str = DEFAULT_KERNEL, zygote: Zygote | None = None) -> None:
+    def __init__(
+        self, kernel_name: str = DEFAULT_KERNEL, zygote: Zygote | ZygoteLink | None = None
+    ) -> None:
         self._sockets = tempfile.TemporaryDirectory(prefix="ek-kernel-")
         remove_on_stop(self._sockets.name)
         self.km = ipc_kernel_manager(self._sockets.name)(kernel_name=kernel_name)
+        # the kernel is up and idle when papermill gets it: no 0.2 s IOPub flush
+        self.km.client_factory = QuickReadyClient
         self.zygote = zygote
         if zygote is not None:
             self.km.kernel_id = str(uuid.uuid4())
@@ -205,10 +282,11 @@ class WarmKernel:
 class KernelPool:
     """The warm kernel of one worker process (at most one ahead), planned with the others."""
 
-    def __init__(self, plan: PoolPlan, *, zygote: Zygote | None = None) -> None:
+    def __init__(self, plan: PoolPlan, *, zygote: Zygote | ZygoteLink | None = None) -> None:
         self.plan = plan
         self.zygote = zygote
         self._next: WarmKernel | None = None
+        self._discarding: list[threading.Thread] = []
         atexit.register(self.close)
 
     def prepare(self) -> None:
@@ -220,7 +298,8 @@ class KernelPool:
     def kernel(self) -> Iterator[Any]:
         """The kernel manager to run one notebook in (``None``: start a cold one), then discard.
 
-        The next kernel starts warming as soon as this one is handed out.
+        The next kernel starts warming as soon as this one is handed out; a used kernel is shut
+        down in a background thread, so the worker goes on with its next report at once.
         """
         warm, self._next = self._next, None
         self.plan.claim_stream(had_kernel=warm is not None)
@@ -232,10 +311,20 @@ class KernelPool:
             yield warm.km if warm is not None else None
         finally:
             if warm is not None:
-                warm.discard()
+                self._discard_later(warm)
+
+    def _discard_later(self, kernel: WarmKernel) -> None:
+        self._discarding = [t for t in self._discarding if t.is_alive()]
+        thread = threading.Thread(target=kernel.discard, name="ek-discard-kernel", daemon=True)
+        thread.start()
+        self._discarding.append(thread)
 
     def close(self) -> None:
-        """Discard a kernel warmed for a stream that never came; stop the zygote."""
+        """Wait for the kernels being shut down; discard a kernel warmed for a stream that never
+        came; stop the zygote."""
+        for thread in self._discarding:
+            thread.join(START_TIMEOUT)
+        self._discarding = []
         if self._next is not None:
             self._next.discard()
             self._next = None

@@ -44,7 +44,10 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "host",
     "weeks_of_history",
     "channels_breakdown",
+    "cohorts",
 )
+#: Parameters that are ``True``/``False`` (every other one is a string or an integer).
+BOOL_PARAMETERS = frozenset({"cohorts"})
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
 
 
@@ -61,7 +64,7 @@ def report_parameters(
     Returns
     -------
     dict
-        :data:`PARAMETER_NAMES` → ``str`` or ``int``.
+        :data:`PARAMETER_NAMES` → ``str``, ``int`` (or ``bool``: ``cohorts``).
 
     Raises
     ------
@@ -80,6 +83,7 @@ def report_parameters(
         "host": host or "",
         "weeks_of_history": int(weeks_of_history),
         "channels_breakdown": ",".join(config.channels_breakdown),
+        "cohorts": bool(config.cohorts),
     }
     check_no_secret(params)
     return params
@@ -96,8 +100,9 @@ def check_no_secret(params: Mapping[str, Any]) -> None:
     for name, value in params.items():
         if name not in PARAMETER_NAMES or any(w in name.lower() for w in _SECRET_WORDS):
             raise ReportError(f"parameter {name!r} is not a report parameter")
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise ReportError(f"parameter {name!r} must be a literal string or integer")
+        if isinstance(value, bool) != (name in BOOL_PARAMETERS) or not isinstance(value, str | int):
+            kind = "True or False" if name in BOOL_PARAMETERS else "a literal string or integer"
+            raise ReportError(f"parameter {name!r} must be {kind}")
         if isinstance(value, str) and any(s and s in value for s in secrets):
             raise ReportError(
                 f"parameter {name!r} contains a credential; credentials reach the kernel only "

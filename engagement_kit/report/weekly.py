@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..client import EngagementClient
     from ..metrics import CoverageWindow
     from ..store.history import StoreNote
+    from .cohorts import CohortSection
 
 __all__ = [
     "ANOMALY_WEEKS",
@@ -75,6 +76,9 @@ class WeeklyReport:
         lists ``channels_breakdown``; else ``None``.
     store_note : StoreNote, optional
         Whether the numbers were settled, and the weeks the platform revised lately.
+    cohort_section : CohortSection, optional
+        The *Cohorts* section (:mod:`engagement_kit.report.cohorts`) when the stream sets
+        ``cohorts = true``; else ``None``.
     """
 
     stream_id: str
@@ -94,6 +98,7 @@ class WeeklyReport:
     generated_at: str
     channels: pd.DataFrame | None = None
     store_note: StoreNote | None = None
+    cohort_section: CohortSection | None = None
 
     def __repr__(self) -> str:
         return (
@@ -182,6 +187,7 @@ class WeeklyReport:
             "conversation_type": self.filters["conversation_type"],
             "conversation_status": self.filters["conversation_status"],
             "channels": ",".join(self.filters["channels"]),
+            "cohorts": self.cohort_section is not None,
             "source": self.source,
             "host": self.host,
             "weeks_of_history": len(self.history),
@@ -200,11 +206,13 @@ class WeeklyReport:
             ``stickiness``), ``change`` (per KPI: ``change`` and ``pct_change``),
             ``peak_hours`` (``metric``, ``weekdays``, ``hours``, ``matrix`` of mean users,
             ``top_hours``), ``coverage_window``, ``anomalies``, ``checks``, ``history``,
-            ``generated_at``, ``toolkit_version``.
+            ``generated_at``, ``toolkit_version``; and ``cohorts``
+            (:meth:`CohortSection.sidecar`) when the stream sets ``cohorts = true``.
         """
         n = json_number
         kpis = self.kpis
         matrix = self.peak_hours
+        extra = {} if self.cohort_section is None else {"cohorts": self.cohort_section.sidecar()}
         return json_ready(
             {
                 "stream_id": self.stream_id,
@@ -270,6 +278,7 @@ class WeeklyReport:
                     }
                     for _, r in self.history.iterrows()
                 ],
+                **extra,
                 "generated_at": self.generated_at,
                 "toolkit_version": __version__,
             }
@@ -318,6 +327,24 @@ class WeeklyReport:
             return blocks.nothing()
         return charts.channel_mix_chart(self.channels)
 
+    def cohorts_section(self) -> Any:
+        """The *Cohorts* section (heading, reading line, notes), or nothing."""
+        return blocks.cohorts_section(self)
+
+    def cohorts_heatmap(self) -> Any:
+        """The weekly cohort triangle (:func:`charts.cohort_heatmap`), or nothing."""
+        section = self.cohort_section
+        if section is None or section.status != "ok":
+            return blocks.nothing()
+        return charts.cohort_heatmap(section.triangle, title="Weekly cohorts: users who came back")
+
+    def lifecycle_chart(self) -> Any:
+        """New, returning, resurrecting and dormant users of the same weeks, or nothing."""
+        section = self.cohort_section
+        if section is None or section.status != "ok":
+            return blocks.nothing()
+        return charts.lifecycle_chart(section.lifecycle, title="User lifecycle per week")
+
     def footer(self) -> Any:
         """Toolkit version and the parameters this report was made with."""
         return blocks.footer(self)
@@ -350,6 +377,7 @@ def load_weekly(
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
     client: EngagementClient | None = None,
     channels_breakdown: str | Sequence[str] | None = None,
+    cohorts: bool = False,
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
 
@@ -375,6 +403,9 @@ def load_weekly(
         Use this client instead of the one ``source`` names.
     channels_breakdown : list of str or comma-separated str, optional
         Channels compared in a *Channels* section (one daily request per channel).
+    cohorts : bool
+        Add the *Cohorts* section (:func:`engagement_kit.report.cohorts.load_cohorts`): the
+        stored first-seen table extended by the new week's sessions (getSessions).
 
     Returns
     -------
@@ -439,6 +470,13 @@ def load_weekly(
                 tz=probe.tz,
             )
         store_note = _store_note(client, probe, week_labels(week, weeks))
+        cohort_section = None
+        if cohorts:
+            from .cohorts import load_cohorts
+
+            cohort_section = load_cohorts(
+                client, probe.stream_id, week, tz=probe.tz, demo=source == "demo"
+            )
     finally:
         if owns:
             client.close()
@@ -461,6 +499,7 @@ def load_weekly(
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
         channels=breakdown,
         store_note=store_note,
+        cohort_section=cohort_section,
     )
 
 
