@@ -330,3 +330,33 @@ def test_alert_backtest_shows_the_weeks_it_fired_in(tmp_path, monkeypatch):
     assert "never (0 of 3 weeks, 2025-W45 to 2025-W47)" in never
     bad = runner.invoke(app, [*args, "--host", "https://bots.example.com"])
     assert bad.exit_code != 0 and "--host is for a real platform" in bad.output
+
+
+def test_a_dry_runs_outcomes_name_the_week_they_would_send(tmp_path, hook, monkeypatch):
+    monkeypatch.setenv("MM_TOKEN", TOKEN)
+    out = tmp_path / "reports"
+    write_reports(out)
+    url = f"json://127.0.0.1:{hook.port}/ok"
+    plan = delivery.load_plan(streams_toml(tmp_path, [url], [url]))
+    outcomes = delivery.deliver(plan, out, {"st-a": WEEK, "st-b": WEEK}, dry_run=True,
+                                echo=lambda text: None)  # fmt: skip
+    assert [(o.streams, o.week, o.status) for o in outcomes] == [
+        (("st-a",), WEEK, "dry-run"),
+        (("st-b",), WEEK, "dry-run"),
+    ]
+    assert hook.requests == []
+
+
+def test_the_delivery_summary_shows_a_long_destination_whole(tmp_path):
+    from rich.console import Console
+
+    long_url = "json://hooks.example.com/" + "k" * 120  # one word wider than the table
+    plan = delivery.load_plan(streams_toml(tmp_path, [long_url], []))
+    outcome = delivery.Outcome(("st-a",), WEEK, long_url, "report", "failed", "HTTP 500")
+    console = Console(width=80, force_terminal=True, record=True)
+    console.print(delivery.summary_table([outcome], plan))
+    text = console.export_text()
+    rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
+    destination = "".join(row[4].strip() for row in rows)
+    assert destination == long_url, text  # folded over lines, not cut off with "…"
+    assert rows[0][1].strip() == "Alpha Bot" and "…" not in text

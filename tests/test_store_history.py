@@ -151,6 +151,8 @@ def test_zeros_for_stored_days_keep_the_stored_numbers_and_record_the_revision(s
     warnings = [r for r in caplog.records if "no users on" in r.getMessage()]
     assert len(warnings) == 1
     assert "2025-11-03" in warnings[0].getMessage() and "store history" in warnings[0].getMessage()
+    # all seven lost days are counted, the first three named (mutation gap)
+    assert "2025-11-03, 2025-11-04, 2025-11-05 and 4 more" in warnings[0].getMessage()
     assert client.fetch(STREAM, *W45).summary["unique_users"] == 700
 
 
@@ -192,6 +194,17 @@ def test_an_unsettled_week_is_named_in_the_note(store):
     assert note.settled is False and note.unsettled == ["2025-W45"]
     assert "Not all numbers are settled yet (2025-W45" in note.text()[0]
     assert report_note(None, HOST, [week_query()], now=W45_END).settled is None
+
+
+def test_the_history_says_when_the_answer_in_use_may_still_change(store):
+    # fetched two hours after the week ended: the platform may still revise it (mutation gap)
+    store.put(HOST, week_query(), answer(*W45), now=W45_END + dt.timedelta(hours=2))
+    history = CliRunner().invoke(
+        app, ["store", "history", STREAM, "--week", "2025-W45"], env=_env(store)
+    )
+    assert history.exit_code == 0, history.output
+    text = " ".join(history.stdout.split())
+    assert "in use (not settled yet)" in text and "(final)" not in text
 
 
 def test_a_day_in_progress_is_replaced_not_kept_as_history(store):
