@@ -92,3 +92,19 @@ def test_the_terminal_table_separates_the_checks_and_folds_long_results():
     assert "x" * 150 in shown.replace("│", "").replace(" ", ""), text  # all of it, folded
     assert "…" not in text
     assert max(len(line) for line in lines) <= 80
+
+
+def test_an_unreachable_network_points_at_kore_host_and_the_network(monkeypatch):
+    import errno
+    import socket
+
+    from engagement_kit.doctor.network import _connect
+
+    def unreachable(address, timeout=None):
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    check = _connect("https", "platform.example.com", 443, 1.0)
+    assert check.status == "fail"
+    assert check.detail == "platform.example.com:443: cannot connect (Network is unreachable)"
+    assert check.fix == "check KORE_HOST and your network"
