@@ -237,7 +237,10 @@ def test_each_charts_tooltips_show_fields_the_point_has(specs, name):
         for channel, item in _channels(unit.get("encoding", {})):
             if channel == "tooltip" and rows:
                 assert item["field"] in set(rows[0]) | added
-                assert item.get("title", item["field"])
+                # a title in words, not a raw column name like "day_type" (Vega-Lite shows the
+                # field's name when there is no title; a plain word such as "users" reads fine)
+                title = item.get("title") or item["field"]
+                assert title and "_" not in title, f"{name}: tooltip {item['field']} untitled"
                 shown += 1
     assert shown, f"{name}: no tooltip"
 
