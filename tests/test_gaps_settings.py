@@ -11,9 +11,7 @@ from engagement_kit.errors import StoreError
 from engagement_kit.settings import Settings, load_settings
 
 
-def test_without_a_project_the_error_names_the_folder_the_search_started_in(
-    tmp_path, monkeypatch
-):
+def test_without_a_project_the_error_names_the_folder_the_search_started_in(tmp_path, monkeypatch):
     start = tmp_path / "reports" / "q4"
     start.mkdir(parents=True)
     elsewhere = tmp_path / "elsewhere"
