@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..cohorts import LIFECYCLE_STATUSES
+from ..weeks import iso_week_label
 from ._common import _no_data, _title
 from .theme import METRIC_COLORS, WIDTH, _alt
 
@@ -50,8 +51,7 @@ def _cohort_label(ts: pd.Timestamp, period: str) -> str:
     if period == "month":
         return ts.strftime("%Y-%m")
     if period == "week":
-        iso = ts.isocalendar()
-        return f"{iso.year}-W{iso.week:02d} ({ts.strftime('%d %b')})"
+        return f"{iso_week_label(ts.date())} ({ts.strftime('%d %b')})"
     return ts.strftime("%Y-%m-%d")
 
 

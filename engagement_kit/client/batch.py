@@ -106,22 +106,23 @@ def fetch_many(
     # thread never waits on a busy stream while another stream's items are waiting (with one
     # thread per item, threads queued behind the first stream's lock and a batch of several
     # streams ran nearly one request at a time)
-    queues: dict[str, deque[int]] = {}
+    queues: dict[str, deque[tuple[int, EngagementQuery, bool, Any]]] = {}
     for position, item in enumerate(items):
         query, item_refresh, error = _as_query(item, refresh)
         if error is not None:
             results[position] = FetchResult(None, None, error, item)
         else:
-            queues.setdefault(query.stream_id, deque()).append(position)
-            items[position] = (query, item_refresh, item)
+            queues.setdefault(query.stream_id, deque()).append(
+                (position, query, item_refresh, item)
+            )
 
-    def lane(queue: deque[int]) -> None:
+    def lane(queue: deque[tuple[int, EngagementQuery, bool, Any]]) -> None:
         while True:
             try:
-                position = queue.popleft()  # atomic: the stream's lanes share its queue
+                # atomic: the stream's lanes share its queue
+                position, query, item_refresh, item = queue.popleft()
             except IndexError:
                 return
-            query, item_refresh, item = items[position]
             # after a failure that retries could not cure, do not pile more requests on the
             # same stream (401/403, 5xx) or, for a network failure, on the host at all
             earlier = failed.get(None) or failed.get(query.stream_id)

@@ -35,7 +35,7 @@ from ..cohort_store import DEFAULT_CENSOR_DAYS, FirstSeenTable, backfill
 from ..cohorts import LIFECYCLE_STATUSES, cohort_retention, lifecycle
 from ..errors import AuthError, InvalidQueryError
 from ..sessions import fetch_sessions
-from ..weeks import week_bounds, week_labels
+from ..weeks import iso_week_label, week_bounds, week_labels
 
 if TYPE_CHECKING:
     from ..client import EngagementClient
@@ -179,8 +179,7 @@ class CohortSection:
 
 
 def _iso_week(ts: pd.Timestamp) -> str:
-    iso = pd.Timestamp(ts).isocalendar()
-    return f"{iso.year}-W{iso.week:02d}"
+    return iso_week_label(pd.Timestamp(ts).date())
 
 
 def load_cohorts(
