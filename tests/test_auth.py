@@ -11,7 +11,7 @@ import sys
 import jwt
 import pytest
 
-from engagement_kit.auth import (
+from engagement_kit.client.auth import (
     TOKEN_WARNING,
     Credentials,
     credentials_from_env,
@@ -222,7 +222,7 @@ def test_nothing_is_read_at_import(tmp_path):
     (tmp_path / ".env").write_bytes(b"\xff\xfe not text")
     env = {"PATH": os.environ.get("PATH", ""), "ENGAGEMENT_KIT_STORE": "/proc/nope/x.sqlite3"}
     code = (
-        "import engagement_kit.auth, engagement_kit.client, engagement_kit.config, "
+        "import engagement_kit.client.auth, engagement_kit.client, engagement_kit.config.streams, "
         "engagement_kit.store; print('ok')"
     )
     done = subprocess.run(

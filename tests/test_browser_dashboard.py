@@ -1,6 +1,6 @@
 """The Voilà dashboard in a real browser: the Explorer served on loopback, driven by Chromium.
 
-One dashboard (``engagement_kit.dashboard.running_dashboard``: Voilà, a preheated kernel, the
+One dashboard (``engagement_kit.explorer.dashboard.running_dashboard``: Voilà, a preheated kernel, the
 demo platform) and one page serve the module; the tests run in order on that page, each
 checking what it changes. The numbers on the page are compared with the demo client's own
 answer for the same query (:func:`engagement_kit.metrics.kpis` over ``fetch``), the chart with
@@ -26,9 +26,9 @@ import pytest
 from test_browser_reports import VIEWPORT, Watch, assert_shown, browser, save_screenshot, watch
 
 from engagement_kit import metrics
-from engagement_kit.dashboard import Dashboard, running_dashboard
 from engagement_kit.demo import DEMO_STREAMS, demo_client
-from engagement_kit.widgets import previous_period
+from engagement_kit.explorer import previous_period
+from engagement_kit.explorer.dashboard import Dashboard, running_dashboard
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with the reports' tests
 
@@ -240,7 +240,7 @@ def test_the_cohorts_tab_draws_the_triangle_of_the_loaded_stream_and_range(app):
     page.locator(".lm-TabBar-tab", has_text=re.compile(r"^Cohorts$")).click()
     svg = chart_svg(page)
     assert "Daily cohort retention" in svg and "User lifecycle" in svg  # 14 days: day cohorts
-    from engagement_kit import cohorts
+    from engagement_kit.metrics import cohorts
 
     sessions = demo_client(store=False).fetch_sessions(
         OTHER.id, START, END, tz=OTHER.tz, progress=False

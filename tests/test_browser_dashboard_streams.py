@@ -23,11 +23,11 @@ from test_browser_dashboard import LOAD_TIMEOUT, control, open_app, shown_kpis, 
 from test_browser_reports import assert_shown, browser
 
 from engagement_kit import metrics
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
-from engagement_kit.dashboard import Dashboard, running_dashboard
+from engagement_kit.client.auth import Credentials
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, running_server
-from engagement_kit.widgets import previous_period
+from engagement_kit.explorer import previous_period
+from engagement_kit.explorer.dashboard import Dashboard, running_dashboard
 
 __all__ = ["browser"]
 
@@ -113,7 +113,7 @@ def test_the_picker_lists_the_streams_of_streams_toml(app):
 
 
 def test_today_is_the_real_today_in_the_streams_zone(app):
-    from engagement_kit.weeks import today_in
+    from engagement_kit.config.weeks import today_in
 
     end = dt.date.fromisoformat(control(app, "datepicker", "End").locator("input").input_value())
     sid = next(iter(STREAMS))

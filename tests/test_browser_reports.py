@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from engagement_kit import report
+from engagement_kit import demo, report
+from engagement_kit.store import files as report_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +47,7 @@ LAUNCH_ARGS = (
 )
 VIEWPORT = {"width": 1200, "height": 900}
 WEEK = "2025-W47"  # a complete week, the same for every stream: reproducible pages
-STREAMS = report.demo_streams()
+STREAMS = demo.demo_streams()
 
 
 # -- shared browser plumbing -----------------------------------------------------------------
@@ -182,7 +183,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _report_file(out: Path, stream: Any) -> Path:
-    return out / report.stream_slug(stream.name, stream.id) / f"{WEEK}.html"
+    return out / report_files.stream_slug(stream.name, stream.id) / f"{WEEK}.html"
 
 
 def _open_offline(browser: Any, url: str) -> tuple[Any, Any, Watch]:
@@ -310,9 +311,9 @@ def test_index_lists_every_report_with_its_numbers_and_links_open_them(browser, 
                 cells: [...r.cells].map(c => c.innerText)}))""",
         )
         by_slug = {row["slug"]: row for row in rows}
-        assert sorted(by_slug) == sorted(report.stream_slug(s.name, s.id) for s in STREAMS)
+        assert sorted(by_slug) == sorted(report_files.stream_slug(s.name, s.id) for s in STREAMS)
         for stream in STREAMS:
-            row = by_slug[report.stream_slug(stream.name, stream.id)]
+            row = by_slug[report_files.stream_slug(stream.name, stream.id)]
             sidecar = json.loads(_report_file(reports, stream).with_suffix(".json").read_text())
             assert row["week"] == WEEK
             _stream, unique, _change, new, returning = row["cells"][:5]
@@ -321,7 +322,7 @@ def test_index_lists_every_report_with_its_numbers_and_links_open_them(browser, 
             assert_shown(returning, sidecar["kpis"]["returning_users"], what="index returning")
 
         for stream in STREAMS:
-            slug = report.stream_slug(stream.name, stream.id)
+            slug = report_files.stream_slug(stream.name, stream.id)
             page.locator(f'tr.stream-row[data-slug="{slug}"] a', has_text="report").click()
             page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
             assert page.url == _report_file(reports, stream).as_uri()

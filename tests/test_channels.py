@@ -113,8 +113,8 @@ def test_channel_mix_needs_a_breakdown_frame():
 
 
 def test_explorer_channels_tab_shows_the_streams_breakdown(platform):
-    from engagement_kit.config import StreamConfig
-    from engagement_kit.widgets import Explorer
+    from engagement_kit.config.streams import StreamConfig
+    from engagement_kit.explorer import Explorer
 
     with_breakdown = StreamConfig(
         id=IT, name="IT", tz=TZ, channels_breakdown=["rtm", "slack", "msteams"]
@@ -146,7 +146,8 @@ def test_explorer_channels_tab_shows_the_streams_breakdown(platform):
 
 
 def test_weekly_report_channels_section(platform):
-    from engagement_kit.report import demo_streams, load_weekly, report_parameters
+    from engagement_kit.demo import demo_streams
+    from engagement_kit.report import load_weekly, report_parameters
 
     with make(platform) as client:
         weekly = load_weekly(

@@ -12,7 +12,8 @@ from builders import trend_frame
 
 from engagement_kit import charts as c
 from engagement_kit import metrics as m
-from engagement_kit.query import EngagementQuery
+from engagement_kit.charts import renderer
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.tidy import METRICS, Engagement
 
 NA = pd.NA
@@ -501,7 +502,7 @@ def test_setup_notebook_enables_renderer_and_theme():
     import altair as alt
 
     import engagement_kit as ek
-    from engagement_kit import charts, report
+    from engagement_kit import charts
 
     before = alt.renderers.active
     try:
@@ -509,7 +510,7 @@ def test_setup_notebook_enables_renderer_and_theme():
         assert alt.renderers.active == "svg"
         assert alt.theme.active == charts.THEME_NAME
         assert charts.setup_notebook(renderer="report") == "report"
-        assert alt.renderers.active == report.RENDERER_NAME
+        assert alt.renderers.active == renderer.RENDERER_NAME
         with pytest.raises(ValueError, match="not an altair renderer"):
             charts.setup_notebook(renderer="nope")
     finally:

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from engagement_kit import __version__
 from engagement_kit.cli import app
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import DEMO_HOST, demo_store_path
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 
 runner = CliRunner()

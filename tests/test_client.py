@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 
 from engagement_kit import __version__
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient, FetchResult, StreamRateLimiter
-from engagement_kit.echo import FilterEchoWarning
+from engagement_kit.client.auth import Credentials
+from engagement_kit.client.filter_echo import FilterEchoWarning
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import (
     ApiConnectionError,
     ApiError,
@@ -35,7 +36,6 @@ from engagement_kit.errors import (
     ResponseFormatError,
     ServerError,
 )
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 from engagement_kit.tidy import format_api_date
 
@@ -722,7 +722,7 @@ def test_the_budget_file_is_shared_between_limiters(tmp_path):
 
 
 def test_the_client_shares_its_budget_by_default_unless_the_clock_is_simulated(tmp_path):
-    from engagement_kit.ratelimit import default_budget_path
+    from engagement_kit.client.ratelimit import default_budget_path
 
     real = EngagementClient(HOST, store=False)
     assert real.rate_limiter.shared == default_budget_path()

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from typer.testing import CliRunner
 
-from engagement_kit import cohorts
-from engagement_kit.cohort_store import FirstSeenTable, SessionCache, backfill
 from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.errors import InvalidQueryError
+from engagement_kit.metrics import cohorts
+from engagement_kit.metrics.first_seen import FirstSeenTable, SessionCache, backfill
 from engagement_kit.store import ResponseStore
 
 NOW = dt.datetime(2025, 6, 10, 12, tzinfo=dt.UTC).timestamp()
@@ -119,7 +119,7 @@ def test_the_backfill_command(tmp_path, monkeypatch):
 
 
 def test_the_recent_week_check_is_zero_with_the_first_seen_table(tmp_path):
-    from engagement_kit.cohort_store import check_recent_week
+    from engagement_kit.metrics.first_seen import check_recent_week
 
     with make_client(tmp_path, []) as client:
         alone = check_recent_week(client, STREAM, tz=TZ, week="2025-W22")

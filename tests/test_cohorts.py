@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement_kit import cohorts, metrics
+from engagement_kit import metrics
 from engagement_kit.demo import DemoPlatform, demo_client, session_log
 from engagement_kit.demo.sessions import get_stream
 from engagement_kit.demo.sessions_api import user_ids
 from engagement_kit.errors import InvalidQueryError
+from engagement_kit.metrics import cohorts
 
 NOW = dt.datetime(2025, 4, 20, 12, tzinfo=dt.UTC).timestamp()
 STREAM = "st-demo-hr-us"
@@ -344,7 +345,7 @@ def test_cohort_charts_say_when_there_is_no_data():
 
 # -- the Explorer's Cohorts tab ----------------------------------------------------------------
 def test_the_explorer_cohorts_tab_fetches_sessions_only_when_shown():
-    from engagement_kit.widgets import PANELS, Explorer
+    from engagement_kit.explorer import PANELS, Explorer
 
     calls = []
 

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from engagement_kit.config import (
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.config.settings import load_settings
+from engagement_kit.config.streams import (
     StreamConfig,
     host_from_env,
     load_streams,
     normalize_host,
 )
 from engagement_kit.errors import ConfigError
-from engagement_kit.query import EngagementQuery
-from engagement_kit.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -240,7 +240,7 @@ def test_load_streams_rejects_non_utf8(tmp_path):
 
 
 def test_a_host_with_a_token_in_its_query_is_refused_without_echoing_it():
-    from engagement_kit.config import normalize_host
+    from engagement_kit.config.streams import normalize_host
     from engagement_kit.errors import ConfigError
 
     with pytest.raises(ConfigError, match="path or query") as info:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from engagement_kit import dashboard
-from engagement_kit.dashboard import DashboardError, app_notebook, running_dashboard
-from engagement_kit.dashboard_app import AppSource, app_source
 from engagement_kit.errors import ConfigError, EngagementError
+from engagement_kit.explorer import dashboard
+from engagement_kit.explorer.dashboard import DashboardError, app_notebook, running_dashboard
+from engagement_kit.explorer.dashboard_app import AppSource, app_source
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = dashboard.TEMPLATE_ROOT / "voila" / "templates" / dashboard.TEMPLATE_NAME

@@ -20,10 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 from engagement_kit import delivery, report
-from engagement_kit.alerts import AlertRule, evaluate, parse_rules, rule_fires, simulate
+from engagement_kit.charts import renderer
 from engagement_kit.cli import app
-from engagement_kit.config import load_streams
+from engagement_kit.config.streams import load_streams
+from engagement_kit.delivery.rules import AlertRule, evaluate, parse_rules, rule_fires, simulate
 from engagement_kit.errors import ConfigError
+from engagement_kit.store import files as report_files
 
 WEEK = "2025-W47"
 HR = ("st-demo-hr-us", "PeopleFirst HR Helpdesk (US)", "America/New_York")
@@ -159,7 +161,7 @@ def _page(weekly) -> str:
 
     report.setup_notebook()
     parts = [
-        report.chart_mimebundle(chart.to_dict())["text/html"]
+        renderer.chart_mimebundle(chart.to_dict())["text/html"]
         for chart in (
             charts.trend_chart(weekly.current, title="Users per day"),
             charts.new_vs_returning_chart(weekly.current, title="New and returning users per day"),
@@ -177,10 +179,10 @@ def write_report(
     out: Path, stream: tuple[str, str, str], week: str = WEEK, client=None
 ) -> tuple[Path, Path]:
     weekly = report.load_weekly(stream[0], week, stream_name=stream[1], tz=stream[2], client=client)
-    folder = out / report.stream_slug(stream[1])
+    folder = out / report_files.stream_slug(stream[1])
     folder.mkdir(parents=True, exist_ok=True)
-    html_path = report.atomic_write(folder / f"{week}.html", _page(weekly))
-    json_path = report.atomic_write(folder / f"{week}.json", json.dumps(weekly.sidecar()))
+    html_path = report_files.atomic_write(folder / f"{week}.html", _page(weekly))
+    json_path = report_files.atomic_write(folder / f"{week}.json", json.dumps(weekly.sidecar()))
     return html_path, json_path
 
 
@@ -813,11 +815,11 @@ def test_report_hook_applies_alerts_and_sends_them_as_their_own_message(
         report.ReportResult(
             stream_id=s[0],
             stream_name=s[1],
-            slug=report.stream_slug(s[1]),
+            slug=report_files.stream_slug(s[1]),
             week=WEEK,
             status="written",
-            html=out / report.stream_slug(s[1]) / f"{WEEK}.html",
-            json=out / report.stream_slug(s[1]) / f"{WEEK}.json",
+            html=out / report_files.stream_slug(s[1]) / f"{WEEK}.html",
+            json=out / report_files.stream_slug(s[1]) / f"{WEEK}.json",
         )
         for s in (HR, IT)
     ]

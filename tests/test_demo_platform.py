@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -32,7 +33,6 @@ from engagement_kit.demo import (
     get_stream,
     session_log,
 )
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import parse_response
 
 UTC = dt.UTC

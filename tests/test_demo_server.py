@@ -294,8 +294,8 @@ def test_serve_prints_what_to_use_and_stops(platform):
 
 
 def test_the_toolkit_client_retries_through_faults(platform):
-    from engagement_kit.auth import Credentials
     from engagement_kit.client import EngagementClient
+    from engagement_kit.client.auth import Credentials
 
     waits: list[float] = []
     with running_server(platform=platform, script=["503", "drop", "html_502", "429"]) as server:

@@ -349,7 +349,7 @@ def test_run_from_a_subfolder_it_checks_the_project_folders_settings(
         monkeypatch.chdir(deeper)  # where `make lab` starts its kernels
         code, rows, output = _run()
     assert code == 0, output
-    from engagement_kit.terminal import display_path
+    from engagement_kit.formatting import display_path
 
     assert f"read {display_path(tmp_path / '.env')}" in rows["settings"]
     assert f"2 streams in {display_path(tmp_path / 'streams.toml')}" in rows["streams.toml"]

@@ -1,13 +1,13 @@
-"""Tests that close the gaps mutation testing found in engagement_kit.alerts, ranges and the
+"""Tests that close the gaps mutation testing found in engagement_kit.delivery.rules, ranges and the
 cohort charts and tables (see benchmarks/MUTATION.md)."""
 
 from __future__ import annotations
 
 import pytest
 
-from engagement_kit.alerts import AlertRule, format_kpi, format_pct, parse_rules, rule_fires
+from engagement_kit.client.ranges import limit_from_message
+from engagement_kit.delivery.rules import AlertRule, format_kpi, format_pct, parse_rules, rule_fires
 from engagement_kit.errors import ConfigError
-from engagement_kit.ranges import limit_from_message
 
 
 # -- alert rules -------------------------------------------------------------------------------
@@ -80,9 +80,9 @@ def test_range_limit_from_the_message(message, days):
 def test_backfill_refuses_an_unfinished_day_naming_until_and_since():
     import datetime as dt
 
-    from engagement_kit.cohort_store import backfill
     from engagement_kit.demo import DemoPlatform, demo_client
     from engagement_kit.errors import InvalidQueryError
+    from engagement_kit.metrics.first_seen import backfill
 
     now = dt.datetime(2025, 4, 20, 12, tzinfo=dt.UTC).timestamp()
     platform = DemoPlatform(lambda: now, rate_limit=False)

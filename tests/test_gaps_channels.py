@@ -1,4 +1,4 @@
-"""Tests that close the gaps mutation testing found in engagement_kit.channels (see
+"""Tests that close the gaps mutation testing found in engagement_kit.client.channels (see
 benchmarks/MUTATION.md): the channel-mix table and its HTML, from a hand-made breakdown."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import html as html_module
 import pandas as pd
 import pytest
 
-from engagement_kit.channels import NOT_ADDITIVE_NOTE, channel_mix, channel_mix_html
+from engagement_kit.charts.channels import channel_mix_html
 from engagement_kit.errors import InvalidQueryError
+from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix
 
 
 def breakdown(summaries: dict, names: list[str] | None = None) -> pd.DataFrame:

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from builders import trend_frame
 
-from engagement_kit import charts, cohorts
+from engagement_kit import charts
 from engagement_kit import metrics as m
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import DemoPlatform, demo_client
-from engagement_kit.query import EngagementQuery
+from engagement_kit.metrics import cohorts
 from engagement_kit.tidy import Engagement
 
 NOW = dt.datetime(2025, 4, 20, 12, tzinfo=dt.UTC).timestamp()

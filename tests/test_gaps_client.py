@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from engagement_kit import client as client_module
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient, StreamRateLimiter
+from engagement_kit.client.auth import Credentials
 from engagement_kit.client.http_status import _platform_message, _retry_after
 from engagement_kit.errors import (
     ApiConnectionError,

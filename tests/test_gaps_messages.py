@@ -1,4 +1,4 @@
-"""Tests that close the gaps mutation testing found in engagement_kit.messages (see
+"""Tests that close the gaps mutation testing found in engagement_kit.delivery.messages (see
 benchmarks/MUTATION.md): what an email, a chat message and a webhook carry, built from a sidecar
 without running a report (the end-to-end delivery tests are slow and not in the fast suite)."""
 
@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from engagement_kit.messages import (
+from engagement_kit.delivery.messages import (
     Attachment,
     Email,
     WeekReport,

@@ -1,4 +1,4 @@
-"""Tests that close the gaps mutation testing found in engagement_kit.query (see benchmarks/MUTATION.md)."""
+"""Tests that close the gaps mutation testing found in engagement_kit.config.query (see benchmarks/MUTATION.md)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from engagement_kit.config.query import EngagementQuery, parse_date
 from engagement_kit.errors import InvalidQueryError
-from engagement_kit.query import EngagementQuery, parse_date
 
 
 def q(**kw) -> EngagementQuery:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from engagement_kit.cohort_store import SessionCache
+from engagement_kit.config.settings import Settings, load_settings
 from engagement_kit.delivery import Ledger
 from engagement_kit.errors import StoreError
-from engagement_kit.settings import Settings, load_settings
+from engagement_kit.metrics.first_seen import SessionCache
 
 
 def test_without_a_project_the_error_names_the_folder_the_search_started_in(tmp_path, monkeypatch):
@@ -50,8 +50,8 @@ def test_the_delivery_record_creates_the_folders_above_it(tmp_path):
 
 
 def test_an_unknown_source_is_refused_naming_the_parameter_and_both_sources():
+    from engagement_kit.data_source import check_source
     from engagement_kit.errors import InvalidQueryError
-    from engagement_kit.sources import check_source
 
     with pytest.raises(InvalidQueryError) as caught:
         check_source("plattform")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import StoreError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 from engagement_kit.store import core as store_module
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import ResponseFormatError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import format_api_date, merge_engagements, parse_response
 
 LIMIT = 2**62  # counts at or above this are refused

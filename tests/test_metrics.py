@@ -12,8 +12,8 @@ import pytest
 from builders import trend_frame
 
 from engagement_kit import metrics as m
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import InvalidQueryError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import Engagement, format_api_date, parse_response
 
 NA = pd.NA

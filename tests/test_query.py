@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import InvalidQueryError
-from engagement_kit.query import EngagementQuery
 
 BASE = {"stream_id": "st-abc_1", "start": "2025-12-01", "end": "2025-12-05"}
 

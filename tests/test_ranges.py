@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from test_demo_platform import IT, NOW_LATE
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
+from engagement_kit.client.ranges import calendar_chunks, is_range_refusal, limit_from_message
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_HOST, DemoPlatform
 from engagement_kit.errors import ApiError
-from engagement_kit.query import EngagementQuery
-from engagement_kit.ranges import calendar_chunks, is_range_refusal, limit_from_message
 from engagement_kit.store import ResponseStore
 
 
@@ -185,7 +185,7 @@ def test_a_400_that_is_not_about_the_range_is_not_split():
 
 @pytest.mark.parametrize("max_days", [92, 31])
 def test_a_90_day_explorer_view(max_days, tmp_path):
-    from engagement_kit.widgets import Explorer
+    from engagement_kit.explorer import Explorer
 
     platform = Counting(max_days=max_days)
     c = client(platform, ResponseStore(tmp_path / "s.sqlite3"))

@@ -26,8 +26,9 @@ from concurrent.futures import ProcessPoolExecutor
 import httpx
 import pytest
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -35,7 +36,6 @@ from engagement_kit.demo import (
     DemoPlatform,
     running_server,
 )
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 from engagement_kit.tidy import parse_response
 
@@ -169,7 +169,7 @@ def test_client_processes_and_reader_threads_share_one_store(tmp_path):
 
 WRITER = """
 import datetime as dt, hashlib, json, sys
-from engagement_kit.query import EngagementQuery
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 
 store = ResponseStore(sys.argv[1])

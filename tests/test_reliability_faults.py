@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -36,7 +37,6 @@ from engagement_kit.errors import (
     ResponseFormatError,
     ServerError,
 )
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 from engagement_kit.tidy import Engagement, parse_response
 

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import ResponseFormatError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import HOUR_KEYS, METRICS, SUMMARY_FIELDS, format_api_date, parse_response
 
 TREND_KEYS = ("uniqueUsersTrend", "newUsersTrend", "returningUsersTrend")

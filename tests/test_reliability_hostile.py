@@ -34,9 +34,10 @@ import httpx
 import jwt
 import pytest
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
-from engagement_kit.config import StreamConfig, host_from_env, load_streams
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.config.streams import StreamConfig, host_from_env, load_streams
 from engagement_kit.demo import DEMO_STREAMS, DemoPlatform, running_server
 from engagement_kit.demo.platform import error_response
 from engagement_kit.errors import (
@@ -46,9 +47,9 @@ from engagement_kit.errors import (
     EngagementError,
     InvalidQueryError,
 )
-from engagement_kit.query import EngagementQuery
-from engagement_kit.report import load_weekly, stream_slug, write_index
+from engagement_kit.report import load_weekly, write_index
 from engagement_kit.store import ResponseStore
+from engagement_kit.store.files import stream_slug
 
 HOSTILE_IDS = [
     "../../etc/passwd",
@@ -241,7 +242,7 @@ def test_the_index_never_links_a_failed_notebook_outside_the_streams_folder(tmp_
 
 
 def test_the_explorer_escapes_a_hostile_name_and_refuses_a_hostile_id(tmp_path):
-    from engagement_kit.widgets import Explorer
+    from engagement_kit.explorer import Explorer
 
     client, handler = counting_client()
     streams = [
@@ -407,7 +408,7 @@ def test_canary_secret_and_tokens_appear_in_no_file_log_or_message(
     from typer.testing import CliRunner
 
     from engagement_kit.cli import app
-    from engagement_kit.widgets import Explorer
+    from engagement_kit.explorer import Explorer
 
     caplog.set_level(logging.DEBUG)
     for name in LOGGERS:

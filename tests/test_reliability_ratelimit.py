@@ -17,8 +17,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DemoPlatform, running_server
 from engagement_kit.errors import RateLimitError
 
@@ -165,11 +165,11 @@ def test_without_the_margin_arrival_jitter_meets_a_429():
 
 _WORKER = """
 import datetime as dt, json, sys
-from engagement_kit.auth import Credentials
+from engagement_kit.client.auth import Credentials
 from engagement_kit.client import EngagementClient
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from engagement_kit.errors import RateLimitError
-from engagement_kit.ratelimit import StreamRateLimiter, default_budget_path
+from engagement_kit.client.ratelimit import StreamRateLimiter, default_budget_path
 
 url, first, shared = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), sys.argv[3] == "shared"
 client = EngagementClient(
@@ -246,9 +246,9 @@ class Interrupting:
 
 
 def _backfill_run(tmp_path, clock, platform, interrupt_at, budget):
-    from engagement_kit.cohort_store import backfill
+    from engagement_kit.client.sessions import SessionsConfig
     from engagement_kit.demo import DEMO_HOST
-    from engagement_kit.sessions import SessionsConfig
+    from engagement_kit.metrics.first_seen import backfill
     from engagement_kit.store import ResponseStore
 
     transport = Interrupting(platform, clock, interrupt_at)
@@ -300,7 +300,7 @@ def test_a_backfill_restarted_at_once_after_ctrl_c_completes(tmp_path, budget):
 def test_a_cool_down_is_shared_through_the_budget_file_per_host_and_stream(tmp_path):
     """The platform's 429 reaches every process on the machine: a limiter opened later on the
     same file (a restarted process) waits the cool-down out; other streams and hosts do not."""
-    from engagement_kit.ratelimit import StreamRateLimiter
+    from engagement_kit.client.ratelimit import StreamRateLimiter
 
     clock = FakeClock(START)
     path = tmp_path / "budget.sqlite3"

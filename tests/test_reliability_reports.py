@@ -30,11 +30,12 @@ import httpx
 import pytest
 
 from engagement_kit import report
-from engagement_kit.config import StreamConfig
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.config.streams import StreamConfig
 from engagement_kit.demo import DemoPlatform, running_server
 from engagement_kit.demo.platform import error_response
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
+from engagement_kit.store import files as report_files
 from engagement_kit.tidy import parse_response
 
 pytestmark = pytest.mark.slow
@@ -130,7 +131,7 @@ def batch(tmp_path_factory):
             "env": env,
             "seconds": seconds,
             "files_beside": files_beside,
-            "slugs": [report.stream_slug(s.name, s.id) for s in STREAMS],
+            "slugs": [report_files.stream_slug(s.name, s.id) for s in STREAMS],
         }
 
 
@@ -211,7 +212,7 @@ def test_two_report_processes_left_one_complete_store(batch):
 
 RUNNER = """
 import sys
-from engagement_kit.config import StreamConfig
+from engagement_kit.config.streams import StreamConfig
 from engagement_kit.report import render_report
 
 stream = StreamConfig(id="st-demo-it-de", name=sys.argv[1], tz="Europe/Berlin")

@@ -23,9 +23,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from engagement_kit import report
-from engagement_kit.config import StreamConfig
+from engagement_kit import demo, report
+from engagement_kit.charts import renderer
+from engagement_kit.config.streams import StreamConfig
 from engagement_kit.errors import ConfigError, InvalidQueryError, NotFoundError, ReportError
+from engagement_kit.report import batch, execute, export, worker
+from engagement_kit.store import files as report_files
 
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "code.jquery.com")
@@ -89,7 +92,7 @@ def _chart(title: str = "Users") -> alt.Chart:
 
 
 def test_renderer_bundle_has_div_inline_spec_and_note():
-    bundle = report.chart_mimebundle(_chart().to_dict())
+    bundle = renderer.chart_mimebundle(_chart().to_dict())
     markup = bundle["text/html"]
     assert bundle["text/plain"] == "<Chart: Users>"
     chart_id = re.search(r'id="(ek-chart-\d+)"', markup).group(1)
@@ -104,8 +107,8 @@ def test_renderer_bundle_has_div_inline_spec_and_note():
 
 
 def test_renderer_ids_are_a_deterministic_counter():
-    first = report.chart_mimebundle(_chart().to_dict())["text/html"]
-    second = report.chart_mimebundle(_chart().to_dict())["text/html"]
+    first = renderer.chart_mimebundle(_chart().to_dict())["text/html"]
+    second = renderer.chart_mimebundle(_chart().to_dict())["text/html"]
     n1 = int(re.search(r'id="ek-chart-(\d+)"', first).group(1))
     n2 = int(re.search(r'id="ek-chart-(\d+)"', second).group(1))
     assert n2 == n1 + 1
@@ -116,7 +119,7 @@ def test_renderer_escapes_script_end_and_markup_in_data():
     hostile = "</script><script>alert(1)</script><!--"
     spec = _chart(hostile).to_dict()
     spec["data"]["values"][0]["day"] = hostile
-    markup = report.chart_mimebundle(spec)["text/html"]
+    markup = renderer.chart_mimebundle(spec)["text/html"]
     assert "alert(1)</script>" not in markup
     assert "<!--" not in markup
     assert markup.count("</script>") == 2  # the spec element and the embed script, nothing else
@@ -127,17 +130,17 @@ def test_renderer_escapes_script_end_and_markup_in_data():
 
 def test_renderer_replaces_nan_with_null():
     spec = {"title": "t", "data": {"values": [{"x": float("nan"), "y": float("inf")}]}}
-    markup = report.chart_mimebundle(spec)["text/html"]
+    markup = renderer.chart_mimebundle(spec)["text/html"]
     inline = re.search(r'<script type="application/json" id="[^"]+">(.*?)</script>', markup, re.S)
     assert json.loads(inline.group(1))["data"]["values"] == [{"x": None, "y": None}]
 
 
 def test_altair_still_calls_our_renderer():
     """Fails if an altair upgrade changes how renderers are registered or called."""
-    if report.RENDERER_NAME not in alt.renderers.names():
-        alt.renderers.register(report.RENDERER_NAME, report.chart_mimebundle)
+    if renderer.RENDERER_NAME not in alt.renderers.names():
+        alt.renderers.register(renderer.RENDERER_NAME, renderer.chart_mimebundle)
     previous = alt.renderers.active
-    alt.renderers.enable(report.RENDERER_NAME)
+    alt.renderers.enable(renderer.RENDERER_NAME)
     try:
         bundle = _chart("Through altair")._repr_mimebundle_()
     finally:
@@ -154,7 +157,7 @@ def test_altair_still_calls_our_renderer():
 def test_bundle_matches_altairs_vega_lite_version():
     import vl_convert
 
-    minor = report._vegalite_minor()
+    minor = export.vegalite_minor()
     assert minor in vl_convert.get_vegalite_versions()
     bundle = report.vega_bundle()
     assert f'"{alt.SCHEMA_VERSION.lstrip("v")}"' in bundle, "bundle and altair disagree"
@@ -186,8 +189,8 @@ def test_lab_template_still_has_the_blocks_we_override():
 
 
 def _synthetic_notebook() -> nbformat.NotebookNode:
-    chart = report.chart_mimebundle(_chart("First").to_dict())
-    chart2 = report.chart_mimebundle(_chart("Second").to_dict())
+    chart = renderer.chart_mimebundle(_chart("First").to_dict())
+    chart2 = renderer.chart_mimebundle(_chart("Second").to_dict())
     cells = [
         new_markdown_cell("# Title\n\nSome *text* a reader sees."),
         new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
@@ -282,24 +285,24 @@ def test_html_drops_papermill_injected_parameters():
     ],
 )
 def test_slugs_are_safe(name, stream_id, expected, tmp_path):
-    slug = report.stream_slug(name, stream_id)
+    slug = report_files.stream_slug(name, stream_id)
     assert slug == expected
     assert SLUG.fullmatch(slug)
-    assert report._inside(tmp_path, slug).parent == tmp_path.resolve()
+    assert report_files.inside(tmp_path, slug).parent == tmp_path.resolve()
 
 
 @given(st.text(max_size=200), st.text(max_size=50))
 def test_any_name_gives_a_folder_inside_the_reports(name, stream_id):
-    slug = report.stream_slug(name, stream_id)
+    slug = report_files.stream_slug(name, stream_id)
     assert SLUG.fullmatch(slug)
     assert len(slug) <= 60
     base = Path("/tmp/reports-base")
-    assert report._inside(base, slug).parent == base.resolve()
+    assert report_files.inside(base, slug).parent == base.resolve()
 
 
 def test_inside_refuses_to_escape(tmp_path):
     with pytest.raises(ReportError):
-        report._inside(tmp_path, "..", "elsewhere")
+        report_files.inside(tmp_path, "..", "elsewhere")
 
 
 # -- atomic writes ------------------------------------------------------------------------------
@@ -307,8 +310,8 @@ def test_inside_refuses_to_escape(tmp_path):
 
 def test_atomic_write_replaces_content(tmp_path):
     target = tmp_path / "sub" / "a.html"
-    report.atomic_write(target, "old")
-    report.atomic_write(target, b"new")
+    report_files.atomic_write(target, "old")
+    report_files.atomic_write(target, b"new")
     assert target.read_bytes() == b"new"
     assert sorted(p.name for p in target.parent.iterdir()) == ["a.html"]
     assert oct(target.stat().st_mode & 0o777) == "0o644"
@@ -323,7 +326,7 @@ def test_atomic_write_failure_mid_write_keeps_previous_bytes(tmp_path):
         raise OSError("disk full (simulated)")
 
     with pytest.raises(OSError, match="simulated"):
-        report.atomic_write(target, chunks())
+        report_files.atomic_write(target, chunks())
     assert target.read_bytes() == b"previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["2025-W48.html"]
 
@@ -476,11 +479,11 @@ def test_errors_become_one_secret_free_sentence(monkeypatch):
         evalue="HTTP 404: no stream canary-secret-4711\nhint on a second line",
         traceback=["..."],
     )
-    text = report._describe_error(exc)
+    text = worker.describe_error(exc)
     assert text == "NotFoundError: HTTP 404: no stream ***"
     api = NotFoundError("unknown stream", status=404, url="https://h/x", hint="check the id")
     assert (
-        report._describe_error(api) == "NotFoundError: HTTP 404: unknown stream (POST https://h/x)"
+        worker.describe_error(api) == "NotFoundError: HTTP 404: unknown stream (POST https://h/x)"
     )
 
 
@@ -488,11 +491,11 @@ def test_kernel_start_failures_are_told_apart_from_cell_errors():
     import zmq
     from papermill.exceptions import PapermillExecutionError
 
-    assert report._kernel_start_failed(zmq.ZMQError(98, "Address already in use"))
-    assert report._kernel_start_failed(RuntimeError("Kernel died before replying to kernel_info"))
-    assert not report._kernel_start_failed(ValueError("bad value"))
+    assert execute.kernel_start_failed(zmq.ZMQError(98, "Address already in use"))
+    assert execute.kernel_start_failed(RuntimeError("Kernel died before replying to kernel_info"))
+    assert not execute.kernel_start_failed(ValueError("bad value"))
     cell = PapermillExecutionError(0, 1, "x", "RuntimeError", "Kernel died before replying", [])
-    assert not report._kernel_start_failed(cell)
+    assert not execute.kernel_start_failed(cell)
 
 
 def _result(status: str, **kw) -> report.ReportResult:
@@ -558,9 +561,9 @@ def test_render_all_refuses_streams_sharing_a_folder(tmp_path):
 
 def test_default_week_is_the_last_complete_one_in_the_streams_zone():
     monday = dt.date(2025, 12, 1)
-    assert report._resolve_week(_config(), None, monday) == "2025-W48"
-    assert report._resolve_week(_config(), None, dt.date(2025, 11, 30)) == "2025-W47"
-    assert report._resolve_week(_config(), "2025-W10", monday) == "2025-W10"
+    assert batch._resolve_week(_config(), None, monday) == "2025-W48"
+    assert batch._resolve_week(_config(), None, dt.date(2025, 11, 30)) == "2025-W47"
+    assert batch._resolve_week(_config(), "2025-W10", monday) == "2025-W10"
 
 
 def test_default_jobs_is_bounded():
@@ -595,9 +598,9 @@ def test_platform_source_needs_host_and_credentials_before_anything_runs(tmp_pat
 
 
 def test_demo_streams_have_distinct_folders():
-    configs = report.demo_streams()
+    configs = demo.demo_streams()
     assert len(configs) >= 3
-    slugs = {report.stream_slug(c.name, c.id) for c in configs}
+    slugs = {report_files.stream_slug(c.name, c.id) for c in configs}
     assert len(slugs) == len(configs)
 
 
@@ -611,9 +614,9 @@ def test_stale_temporary_files_of_a_killed_run_are_swept(tmp_path):
     keep = tmp_path / "2025-W48.html"
     for path in (old, half, fresh, keep):
         path.write_text("x")
-    long_ago = time.time() - report.STALE_TEMP_SECONDS - 60
+    long_ago = time.time() - report_files.STALE_TEMP_SECONDS - 60
     for path in (old, half, keep):
         os.utime(path, (long_ago, long_ago))
-    removed = report._sweep_stale_temp_files(tmp_path)
+    removed = report_files.sweep_stale_temp_files(tmp_path)
     assert sorted(removed) == sorted([old, half])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, keep.name])

@@ -11,17 +11,19 @@ import json
 import pandas as pd
 import pytest
 
-from engagement_kit import charts, cohorts, report
-from engagement_kit.cohort_store import backfill
-from engagement_kit.config import StreamConfig, load_streams
+from engagement_kit import charts, demo, report
+from engagement_kit.client.sessions import fetch_sessions
+from engagement_kit.config.streams import StreamConfig, load_streams
+from engagement_kit.config.weeks import week_bounds, week_labels
 from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.demo.sessions_api import SessionsSwitches
 from engagement_kit.errors import ConfigError, ReportError
+from engagement_kit.metrics import cohorts
+from engagement_kit.metrics.first_seen import backfill
 from engagement_kit.report import blocks
+from engagement_kit.report import params as report_params
 from engagement_kit.report.cohorts import COHORT_WEEKS, DEMO_SEED_WEEKS, load_cohorts
-from engagement_kit.sessions import fetch_sessions
 from engagement_kit.store import ResponseStore
-from engagement_kit.weeks import week_bounds, week_labels
 
 STREAM, TZ, WEEK = "st-demo-hr-us", "America/New_York", "2025-W47"
 NOW = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC).timestamp()
@@ -244,11 +246,11 @@ def test_the_parameter_travels_as_a_boolean_and_only_as_one():
     params = report.report_parameters(config, WEEK)
     assert params["cohorts"] is True
     with pytest.raises(ReportError, match="'cohorts' must be True or False"):
-        report._check_no_secret({**params, "cohorts": "true"})
+        report_params.check_no_secret({**params, "cohorts": "true"})
     with pytest.raises(ReportError, match="'weeks_of_history' must be a literal"):
-        report._check_no_secret({**params, "weeks_of_history": True})
+        report_params.check_no_secret({**params, "weeks_of_history": True})
 
 
 def test_a_demo_stream_has_the_cohorts_section_on():
-    on = [s.id for s in report.demo_streams() if s.cohorts]
+    on = [s.id for s in demo.demo_streams() if s.cohorts]
     assert on == [STREAM]

@@ -23,9 +23,10 @@ import pytest
 from test_report import assert_offline, parse_links
 
 from engagement_kit import metrics, report
-from engagement_kit.auth import Credentials
-from engagement_kit.config import StreamConfig
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.streams import StreamConfig
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, demo_client, running_server
+from engagement_kit.store import files as report_files
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ def batch(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("report-run")
     out = home / "reports"
-    ghost = out / report.stream_slug(BAD.name, BAD.id)
+    ghost = out / report_files.stream_slug(BAD.name, BAD.id)
     ghost.mkdir(parents=True)
     (ghost / f"{WEEK}.html").write_bytes(PREVIOUS)
     (ghost / f"{WEEK}.json").write_bytes(b'{"previous": true}')

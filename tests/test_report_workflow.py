@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from engagement_kit.weeks import iso_week_label, last_complete_week, today_in
+from engagement_kit.config.weeks import iso_week_label, last_complete_week, today_in
 
 WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "weekly-report.yml"
 SECRET_REF = re.compile(r"\$\{\{\s*secrets\.([A-Z_]+)\s*\}\}")
@@ -224,7 +224,7 @@ def _run_script(script: str, *, cwd: Path, env: dict[str, str]) -> subprocess.Co
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_the_history_branch_keeps_every_answer_across_runs(workflow, tmp_path):
-    from engagement_kit.query import EngagementQuery
+    from engagement_kit.config.query import EngagementQuery
     from engagement_kit.store import ResponseStore
 
     origin = tmp_path / "origin.git"

@@ -13,18 +13,18 @@ import pandas as pd
 import pytest
 from conftest import FIXTURES
 
-from engagement_kit.cohort_store import SessionCache
-from engagement_kit.demo import DemoPlatform, session_log
-from engagement_kit.demo.sessions import get_stream
-from engagement_kit.demo.sessions_api import SessionsSwitches, user_ids
-from engagement_kit.errors import ApiError, AuthError, ConfigError, ResponseFormatError
-from engagement_kit.sessions import (
+from engagement_kit.client.sessions import (
     SESSION_COLUMNS,
     SessionsConfig,
     parse_sessions_page,
     sessions_frame,
     windows_for,
 )
+from engagement_kit.demo import DemoPlatform, session_log
+from engagement_kit.demo.sessions import get_stream
+from engagement_kit.demo.sessions_api import SessionsSwitches, user_ids
+from engagement_kit.errors import ApiError, AuthError, ConfigError, ResponseFormatError
+from engagement_kit.metrics.first_seen import SessionCache
 
 NOW = dt.datetime(2025, 4, 1, 12, tzinfo=dt.UTC).timestamp()
 STREAM = "st-demo-hr-us"
@@ -49,8 +49,8 @@ class Recorder:
         return [json.loads(r.content) for r in self.requests]
 
     def client(self, **options):
-        from engagement_kit.auth import Credentials
         from engagement_kit.client import EngagementClient
+        from engagement_kit.client.auth import Credentials
         from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_HOST
 
         return EngagementClient(
@@ -244,7 +244,7 @@ def test_the_seven_day_rule_is_enforced_by_the_demo():
         f"https://x/api/public/bot/{STREAM}/getSessions",
         json={"dateFrom": "2025-03-01T00:00:00.000Z", "dateTo": "2025-03-08T00:00:00.000Z"},
     )
-    from engagement_kit.sessions import Window  # noqa: F401  (the client never sends this)
+    from engagement_kit.client.sessions import Window  # noqa: F401  (the client never sends this)
 
     with rec.client(store=False) as client:
         request.headers["auth"] = client.credentials.token(now=NOW)
@@ -286,8 +286,8 @@ def test_closed_windows_are_stored_for_good_and_ctrl_c_keeps_them(tmp_path):
 
 @pytest.mark.slow
 def test_sessions_over_real_http_equal_the_in_process_answer():
-    from engagement_kit.auth import Credentials
     from engagement_kit.client import EngagementClient
+    from engagement_kit.client.auth import Credentials
     from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, running_server
 
     platform = DemoPlatform(lambda: NOW, rate_limit=False)

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engagement_kit import config, settings
 from engagement_kit.cli import app
-from engagement_kit.config import StreamConfig, demo_streams, project_streams
-from engagement_kit.demo import DEMO_STREAMS
+from engagement_kit.config import settings
+from engagement_kit.config import streams as config
+from engagement_kit.config.project import BUNDLED, bundled_file, init_project
+from engagement_kit.config.settings import find_project, kernel_environment, load_settings
+from engagement_kit.config.streams import StreamConfig, project_streams
+from engagement_kit.demo import DEMO_STREAMS, demo_streams
 from engagement_kit.errors import ConfigError
-from engagement_kit.project import BUNDLED, bundled_file, init_project
-from engagement_kit.settings import find_project, kernel_environment, load_settings
+from engagement_kit.report import params as report_params
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-value-never-shown"
@@ -98,7 +100,7 @@ def test_a_project_without_streams_toml_names_the_file_to_create(project):
 
 def test_missing_credentials_name_the_dotenv_that_was_read(project):
     (project / ".env").write_text("KORE_HOST=https://x.example\nKORE_CLIENT_ID=cid\n")
-    from engagement_kit.auth import credentials_from_env
+    from engagement_kit.client.auth import credentials_from_env
 
     with pytest.raises(ConfigError, match="KORE_CLIENT_SECRET") as info:
         credentials_from_env()
@@ -112,9 +114,8 @@ def test_kernels_get_the_project_folder_and_never_a_secret(project):
 
 
 def test_the_report_kernel_environment_points_at_the_project(project):
-    from engagement_kit import report
 
-    with report._kernel_environment():
+    with report_params.kernel_environment():
         assert os.environ["ENGAGEMENT_KIT_HOME"] == str(project)
         assert "KORE_CLIENT_SECRET" not in os.environ
     assert "ENGAGEMENT_KIT_HOME" not in os.environ

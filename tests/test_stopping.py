@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from engagement_kit.stopping import Stopped, stop_on_signals
+from engagement_kit.report.signals import Stopped, stop_on_signals
 
 
 def test_sighup_and_sigterm_raise_stopped_with_the_conventional_exit_code():
@@ -97,7 +97,7 @@ def test_a_worker_removes_its_temporary_files_and_exits_even_when_blocked(tmp_pa
         f"""
         import select, sys
         from pathlib import Path
-        from engagement_kit.stopping import call_in_worker, remove_on_stop, worker_stops_on_signals
+        from engagement_kit.report.signals import call_in_worker, remove_on_stop, worker_stops_on_signals
 
         worker_stops_on_signals()
 

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import StoreError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
 from engagement_kit.store.schema import COLUMNS
 

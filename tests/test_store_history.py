@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from engagement_kit.auth import Credentials
 from engagement_kit.cli import app
 from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import StoreError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore, default_store_path, legacy_store_path
 from engagement_kit.store.history import report_note
 from engagement_kit.store.location import adopt_legacy_store

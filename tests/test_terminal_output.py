@@ -15,7 +15,8 @@ from rich.console import Console
 
 from engagement_kit import report
 from engagement_kit.demo import DEMO_STREAMS
-from engagement_kit.terminal import display_path, plain_output
+from engagement_kit.formatting import display_path, plain_output
+from engagement_kit.store import files as report_files
 
 WEEK = "2025-W48"
 ERROR = (
@@ -31,7 +32,7 @@ def results(tmp_path, monkeypatch):
     out = tmp_path / "reports"
     made = []
     for number, stream in enumerate(DEMO_STREAMS):
-        slug = report.stream_slug(stream.name)
+        slug = report_files.stream_slug(stream.name)
         base = {"stream_id": stream.id, "stream_name": stream.name, "slug": slug, "week": WEEK}
         if number < 2:
             made.append(

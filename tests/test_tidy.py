@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import ResponseFormatError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import (
     HOUR_KEYS,
     format_api_date,

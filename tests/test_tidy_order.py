@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagement_kit import metrics
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import ResponseFormatError
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import HOUR_KEYS, format_api_date, parse_response
 
 

@@ -16,11 +16,11 @@ import pytest
 from test_demo_platform import IT, NOW_LATE, Api, api_date, expected_answer
 
 from engagement_kit import metrics
+from engagement_kit.config.weeks import week_bounds
 from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.errors import ResponseFormatError
 from engagement_kit.report import load_weekly
 from engagement_kit.store import ResponseStore
-from engagement_kit.weeks import week_bounds
 
 SWITCHES: dict[str, dict[str, Any]] = {
     "default": {},
@@ -281,7 +281,7 @@ def test_an_ignored_filter_is_an_error_naming_it_and_nothing_is_stored(ignored, 
 
 @pytest.mark.parametrize("ignored", ["conversationType", "channels"])
 def test_warn_mode_keeps_the_answer_of_what_was_applied(ignored, tmp_path):
-    from engagement_kit.echo import FilterEchoWarning
+    from engagement_kit.client.filter_echo import FilterEchoWarning
 
     platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False, ignore_filter=ignored)
     client = demo_client(
@@ -302,8 +302,8 @@ def test_warn_mode_keeps_the_answer_of_what_was_applied(ignored, tmp_path):
 
 
 def test_filter_mismatches_compare_only_what_is_echoed():
-    from engagement_kit.echo import filter_mismatches
-    from engagement_kit.query import EngagementQuery
+    from engagement_kit.client.filter_echo import filter_mismatches
+    from engagement_kit.config.query import EngagementQuery
 
     q = EngagementQuery(
         stream_id="st-1",

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engagement_kit.errors import InvalidQueryError
-from engagement_kit.weeks import (
+from engagement_kit.config.weeks import (
     iso_week_label,
     last_complete_week,
     parse_iso_week,
@@ -17,6 +16,7 @@ from engagement_kit.weeks import (
     week_bounds,
     week_labels,
 )
+from engagement_kit.errors import InvalidQueryError
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from engagement_kit.auth import Credentials
+from engagement_kit.client.auth import Credentials
 from engagement_kit.demo import DEMO_HOST, DEMO_STREAMS, DemoPlatform, demo_client
 from engagement_kit.errors import InvalidQueryError, RateLimitError
-from engagement_kit.widgets import (
+from engagement_kit.explorer import (
     PANELS,
     Explorer,
     StreamChoice,
@@ -587,7 +587,7 @@ def test_missing_credentials_name_what_to_set():
 
 
 def test_without_a_pinned_today_presets_end_yesterday_in_the_streams_zone(recorder):
-    from engagement_kit.weeks import today_in
+    from engagement_kit.config.weeks import today_in
 
     before = today_in(RETAIL.tz)
     explorer = Explorer(recorder, background=False)

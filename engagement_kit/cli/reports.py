@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
-from .common import _friendly, app, err, out
+from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.errors import ConfigError
 
 
 @app.command(
@@ -80,9 +80,10 @@ def report(
     0 when every report was written, 1 when any failed (the others are still written), 2 for
     bad arguments.
     """
-    from .. import report as rpt
-    from ..config import StreamConfig, load_streams
-    from ..summary import exit_code
+    from engagement_kit import report as rpt
+    from engagement_kit.config.streams import StreamConfig, load_streams
+    from engagement_kit.demo import demo_streams
+    from engagement_kit.report.summary import exit_code
 
     if config is not None and stream is not None:
         raise ConfigError("give either --config or --stream, not both")
@@ -94,7 +95,7 @@ def report(
     if config is not None:
         configs = load_streams(config)
     elif stream is not None:
-        known = {s.id: s for s in rpt.demo_streams()} if demo else {}
+        known = {s.id: s for s in demo_streams()} if demo else {}
         base = known.get(stream)
         configs = [
             StreamConfig(
@@ -107,10 +108,10 @@ def report(
             )
         ]
     elif demo:
-        configs = rpt.demo_streams()
+        configs = demo_streams()
     else:
-        from ..config import project_streams
-        from ..settings import load_settings
+        from engagement_kit.config.settings import load_settings
+        from engagement_kit.config.streams import project_streams
 
         try:
             configs = project_streams()
@@ -119,7 +120,7 @@ def report(
                 f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
             ) from None
         config_file = load_settings().streams_file
-    from .. import delivery
+    from engagement_kit import delivery
 
     plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
     reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
@@ -183,7 +184,7 @@ def send(
     recorded, so a second run sends nothing unless --resend. Exit code 1 when any delivery
     failed (the others are still sent), 2 for bad settings.
     """
-    from .. import delivery
+    from engagement_kit import delivery
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
@@ -229,7 +230,7 @@ def alerts(
     The backtest computes each week's numbers as the report does (from the store and the
     platform) and runs the rules oldest week first, cooldown included.
     """
-    from .. import delivery
+    from engagement_kit import delivery
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=False, dry_run=False, stream_ids=stream
@@ -243,8 +244,8 @@ def _streams_file(config: Path | None) -> Path:
     """``--config``, else the project's streams.toml (ConfigError saying where it looked)."""
     if config is not None:
         return config
-    from ..config import project_streams
-    from ..settings import load_settings
+    from engagement_kit.config.settings import load_settings
+    from engagement_kit.config.streams import project_streams
 
     found = load_settings().streams_file
     if found is None:
@@ -253,6 +254,6 @@ def _streams_file(config: Path | None) -> Path:
 
 
 def _project_folder() -> Path:
-    from ..settings import find_project
+    from engagement_kit.config.settings import find_project
 
     return find_project().folder
