@@ -64,8 +64,9 @@ mutation: $(STAMP) ## Mutation testing of the package (slow); MODULE=tidy for on
 	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
 		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled) $(if $(JOBS),--jobs $(JOBS))
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, and the layers' import contracts
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes

@@ -12,9 +12,9 @@ import sys
 
 import grimp
 import pytest
-from conftest import REPO
 
 import engagement_kit as ek
+from tests.builders import REPO
 
 PACKAGE = REPO / "engagement_kit"
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 from engagement_kit.explorer.controls import (
     PANELS,
     PRESETS,
-    StreamChoice,
     preset_range,
     previous_period,
 )
@@ -43,7 +42,6 @@ __all__ = [
     "PANELS",
     "PRESETS",
     "Explorer",
-    "StreamChoice",
     "preset_range",
     "previous_period",
 ]

@@ -27,7 +27,6 @@ __all__ = [
     "PANEL_INPUTS",
     "PRESETS",
     "ControlsState",
-    "StreamChoice",
     "preset_range",
     "previous_period",
 ]
@@ -121,7 +120,6 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
 
 #: The picker's entries are :class:`~engagement_kit.config.streams.StreamConfig` (the one stream
 #: model); the old name stays importable.
-StreamChoice = StreamConfig
 
 
 def _stream_entry(stream: Any) -> StreamConfig:
