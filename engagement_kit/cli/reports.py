@@ -30,20 +30,29 @@ def report(
         typer.Option("--config", "-c", help="streams.toml listing the streams to report on."),
     ] = None,
     stream: Annotated[
-        str | None, typer.Option("--stream", help="Report on this one stream id instead.")
+        str | None,
+        typer.Option(
+            "--stream",
+            help="Report on this one stream id: with all its settings when it is in "
+            "streams.toml (or --config); the flags below override one setting each.",
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name for --stream.")] = None,
     tz: Annotated[
-        str | None, typer.Option(help="IANA time zone for --stream (default UTC).")
+        str | None,
+        typer.Option(
+            help="IANA time zone for --stream (needed when the stream is not in streams.toml)."
+        ),
     ] = None,
     conversation_type: Annotated[
-        str, typer.Option(help="For --stream: all, interactive or non_interactive.")
-    ] = "all",
+        str | None,
+        typer.Option(help="For --stream: all, interactive or non_interactive (default all)."),
+    ] = None,
     conversation_status: Annotated[
-        str, typer.Option(help="For --stream: all, active or closed.")
-    ] = "all",
+        str | None, typer.Option(help="For --stream: all, active or closed (default all).")
+    ] = None,
     channels: Annotated[
-        str | None, typer.Option(help="For --stream: comma-separated channels (default all).")
+        str | None, typer.Option(help="For --stream: one channel (default every channel).")
     ] = None,
     host: Annotated[
         str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
@@ -90,18 +99,18 @@ def report(
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
-    Streams come from --demo, --config or --stream, else the project's streams.toml. Credentials for a real platform come only
-    from the environment or .env (KORE_CLIENT_ID + KORE_CLIENT_SECRET, or KORE_JWT). Exit code
-    0 when every report was written, 1 when any failed (the others are still written), 2 for
-    bad arguments.
+    Streams come from --demo, --config or the project's streams.toml; --stream ID picks one
+    of them with all its settings (or reports on an unconfigured id, which needs --tz).
+    Credentials for a real platform come only from the environment or .env (KORE_CLIENT_ID +
+    KORE_CLIENT_SECRET, or KORE_JWT). Exit code 0 when every report was written (a week with no
+    data at all is written with a warning), 1 when any failed (the others are still written),
+    2 for bad arguments.
     """
     from engagement_kit import report as rpt
-    from engagement_kit.config.streams import StreamConfig, load_streams
+    from engagement_kit.config.streams import configured_streams, load_streams, name_stream
     from engagement_kit.demo import demo_streams
     from engagement_kit.report.summary import exit_code
 
-    if config is not None and stream is not None:
-        raise ConfigError("give either --config or --stream, not both")
     if index_only:
         if shard or send or dry_run or stream or week:
             raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
@@ -117,24 +126,40 @@ def report(
     part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
-    if stream is None and (name or tz or channels):
-        raise ConfigError("--name, --tz and --channels go with --stream")
+    if stream is None and (name or tz or channels or conversation_type or conversation_status):
+        raise ConfigError(
+            "--name, --tz, --conversation-type, --conversation-status and --channels go with "
+            "--stream (a stream's settings otherwise come from streams.toml)"
+        )
     config_file = config
-    if config is not None:
+    stream_notes: dict[str, str] = {}
+    if stream is not None:
+        if demo and config is None:
+            known, where = demo_streams(), "the demo streams"
+        else:
+            known, where = configured_streams(config)
+            if config is None:
+                from engagement_kit.config.settings import load_settings
+
+                config_file = load_settings().streams_file
+        named = name_stream(
+            stream,
+            known,
+            where=where,
+            name=name,
+            tz=tz,
+            conversation_type=conversation_type,
+            conversation_status=conversation_status,
+            channels=channels,
+        )
+        configs = [named.config]
+        if named.note():
+            stream_notes[named.config.id] = named.note()
+            err.print(f"{named.config.id}: {named.note()}", highlight=False, markup=False)
+        if not named.configured:
+            config_file = None  # an ad-hoc stream has no delivery settings
+    elif config is not None:
         configs = load_streams(config)
-    elif stream is not None:
-        known = {s.id: s for s in demo_streams()} if demo else {}
-        base = known.get(stream)
-        configs = [
-            StreamConfig(
-                id=stream,
-                name=name or (base.name if base else stream),
-                tz=tz or (base.tz if base else "UTC"),
-                conversation_type=conversation_type,
-                conversation_status=conversation_status,
-                channels=channels.split(",") if channels else (),
-            )
-        ]
     elif demo:
         configs = demo_streams()
     else:
@@ -168,6 +193,7 @@ def report(
         host=host,
         console=err,
         index=part is None,
+        stream_notes=stream_notes,
     )
     sent = delivery.after_reports(
         results,

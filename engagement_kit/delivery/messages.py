@@ -182,6 +182,11 @@ def _headline(sidecar: Mapping[str, Any]) -> str:
     pct = ((sidecar.get("change") or {}).get("unique_users") or {}).get("pct_change")
     if value is None:
         return "The platform gave no user count for this week."
+    if sidecar.get("status") == "no_data":
+        return (
+            "No data: the platform reports no users at all in this week (the stream had no "
+            "users yet, or the week is older than the platform keeps)."
+        )
     text = f"{count_text(value)} unique users this week"
     if previous is None:
         return text + "."

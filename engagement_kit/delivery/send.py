@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engagement_kit.delivery import transport
+from engagement_kit.delivery.alerting import refresh_alerts
 from engagement_kit.delivery.destinations import mask, reference_env
 from engagement_kit.delivery.dry_run import dry_run_outcome
 from engagement_kit.delivery.ledger import Ledger
@@ -56,9 +57,15 @@ def deliver(
     env = reference_env() if env is None else env
     echo = echo or (lambda text: None)
     reports, outcomes = find_reports(plan, out, weeks)
-    messages = _plan_messages(plan, reports)
     owns = ledger is None
     ledger = Ledger() if ledger is None else ledger
+    try:
+        refresh_alerts(plan, reports, ledger, dry_run=dry_run, echo=echo)
+        messages = _plan_messages(plan, reports)
+    except BaseException:
+        if owns:
+            ledger.close()
+        raise
     all_dests = plan.destinations
 
     emails: dict[tuple[str, ...], Any] = {}

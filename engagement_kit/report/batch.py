@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import queue as queue_module
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +84,7 @@ def render_all(
     quiet: bool = False,
     today: dt.date | None = None,
     index: bool = True,
+    stream_notes: Mapping[str, str] | None = None,
 ) -> list[ReportResult]:
     """Write the weekly report of every stream, in parallel, then the index page.
 
@@ -115,6 +116,9 @@ def render_all(
     index : bool
         Rebuild ``out_dir/index.html`` afterwards (a shard of a split batch leaves it to the
         final ``report --index-only``).
+    stream_notes : mapping, optional
+        Stream id → where its settings came from when not all from ``streams.toml``
+        (:meth:`engagement_kit.config.streams.NamedStream.note`), shown in its report.
 
     Returns
     -------
@@ -165,7 +169,12 @@ def render_all(
         seen[slug] = config.id
         stream_week = _resolve_week(config, week, today)
         params = report_parameters(
-            config, stream_week, source=source, host=host, weeks_of_history=weeks_of_history
+            config,
+            stream_week,
+            source=source,
+            host=host,
+            weeks_of_history=weeks_of_history,
+            stream_note=(stream_notes or {}).get(config.id, ""),
         )
         tasks.append(
             ReportTask(

@@ -77,6 +77,7 @@ def header(report: WeeklyReport) -> HTML:
             tz=report.tz,
             filters=filters_text(report.filters),
             source=source,
+            stream_note=report.stream_note,
         )
     )
 
@@ -106,6 +107,7 @@ def headline(report: WeeklyReport) -> HTML:
             word=word,
             css=css,
             change=change,
+            no_data=getattr(report, "status_note", ""),
         )
     )
 

@@ -45,6 +45,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "weeks_of_history",
     "channels_breakdown",
     "cohorts",
+    "stream_note",
 )
 #: Parameters that are ``True``/``False`` (every other one is a string or an integer).
 BOOL_PARAMETERS = frozenset({"cohorts"})
@@ -58,6 +59,7 @@ def report_parameters(
     source: str = "demo",
     host: str | None = None,
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
+    stream_note: str = "",
 ) -> dict[str, Any]:
     """The papermill parameters for one stream's report: literals only, never a secret.
 
@@ -84,6 +86,7 @@ def report_parameters(
         "weeks_of_history": int(weeks_of_history),
         "channels_breakdown": ",".join(config.channels_breakdown),
         "cohorts": bool(config.cohorts),
+        "stream_note": str(stream_note or ""),
     }
     check_no_secret(params)
     return params

@@ -20,12 +20,32 @@ from engagement_kit.formatting import count_text, display_path, plain_output, si
 if TYPE_CHECKING:
     from engagement_kit.report.task import ReportResult
 
-__all__ = ["exit_code", "print_summary", "summary_lines", "summary_table"]
+__all__ = ["exit_code", "print_summary", "summary_lines", "summary_table", "warnings"]
 
 
 def exit_code(results: Sequence[ReportResult]) -> int:
-    """The command's exit status: 0 when every report was written, 1 when any failed."""
+    """The command's exit status: 0 when every report was written, 1 when any failed.
+
+    A report of a week with no data at all is written (status 0) with a warning: the page and
+    the sidecar's ``status`` say "no data" and no alert rule is evaluated on it.
+    """
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def warnings(results: Sequence[ReportResult]) -> list[str]:
+    """One sentence per written report that needs a look: a week with no data at all, and a
+    stream whose settings did not all come from streams.toml."""
+    out = []
+    for r in results:
+        if r.ok and r.data_status == "no_data":
+            out.append(
+                f"warning: {r.stream_name} ({r.stream_id}) {r.week}: no data: the platform "
+                "reports no users at all in this week (before the stream had users, or older "
+                "than it keeps); the report says so and no alert rule was evaluated"
+            )
+        if r.ok and r.stream_note:
+            out.append(f"note: {r.stream_name} ({r.stream_id}): {r.stream_note}")
+    return out
 
 
 def summary_table(results: Sequence[ReportResult], *, width: int | None = None) -> Table:
@@ -65,7 +85,7 @@ def summary_table(results: Sequence[ReportResult], *, width: int | None = None) 
             if len(weeks) > 1:
                 cells.append(Text(r.week))
             cells += [
-                Text("written", style="green") if r.ok else Text("failed", style="bold red"),
+                _status_text(r),
                 count_text(r.unique_users) if r.ok else "",
                 signed_percent(r.change) if r.ok else "",
             ]
@@ -82,6 +102,14 @@ def summary_table(results: Sequence[ReportResult], *, width: int | None = None) 
     return table
 
 
+def _status_text(r: ReportResult) -> Text:
+    if not r.ok:
+        return Text("failed", style="bold red")
+    if r.data_status == "no_data":
+        return Text("no data", style="bold yellow")
+    return Text("written", style="green")
+
+
 def summary_lines(results: Sequence[ReportResult]) -> list[str]:
     """The summary as plain lines, one per stream (for logs: nothing is wrapped)."""
     written = sum(r.ok for r in results)
@@ -89,14 +117,15 @@ def summary_lines(results: Sequence[ReportResult]) -> list[str]:
     for r in results:
         if r.ok:
             users = f"{count_text(r.unique_users)} users"
+            word = "no data" if r.data_status == "no_data" else "written"
             lines.append(
-                f"written  {r.stream_name}  {r.week}  {users}  {signed_percent(r.change)}  "
+                f"{word}  {r.stream_name}  {r.week}  {users}  {signed_percent(r.change)}  "
                 f"{display_path(r.html)}"
             )
         else:
             kept = f" (notebook kept: {display_path(r.notebook)})" if r.notebook else ""
             lines.append(f"failed   {r.stream_name}  {r.week}  {r.error or 'failed'}{kept}")
-    return lines
+    return lines + warnings(results)
 
 
 def print_summary(results: Sequence[ReportResult], *, console: Console | None = None) -> None:
@@ -118,6 +147,8 @@ def print_summary(results: Sequence[ReportResult], *, console: Console | None = 
         for r in results:
             if not r.ok:
                 line(Text.assemble((f"{r.stream_name} ({r.week}): ", "bold red"), r.error or ""))
+        for text in warnings(results):
+            line(Text(text, style="yellow" if text.startswith("warning") else ""))
     written = [r for r in results if r.html is not None]
     if written:
         index = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]

@@ -79,6 +79,9 @@ class WeeklyReport:
     cohort_section : CohortSection, optional
         The *Cohorts* section (:mod:`engagement_kit.report.cohorts`) when the stream sets
         ``cohorts = true``; else ``None``.
+    stream_note : str
+        Where the stream's settings came from when not all from ``streams.toml``
+        (``"tz from the command line"``, ``"ad hoc: not in streams.toml"``); empty otherwise.
     """
 
     stream_id: str
@@ -99,6 +102,7 @@ class WeeklyReport:
     channels: pd.DataFrame | None = None
     store_note: StoreNote | None = None
     cohort_section: CohortSection | None = None
+    stream_note: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -176,6 +180,27 @@ class WeeklyReport:
             parts.append(found)
         return pd.concat(parts, ignore_index=True)
 
+    @functools.cached_property
+    def status(self) -> str:
+        """``"no_data"`` when the platform reports no users at all for the week (before the
+        stream had users, or older than the platform keeps), else ``"ok"``. A week without
+        data is not a quiet week: the page says so and alert rules are not evaluated on it."""
+        daily = metrics.daily_totals(self.current)
+        values = (
+            [json_number(v) for v in daily[list(METRICS)].to_numpy().ravel()] if len(daily) else []
+        )
+        unique = json_number(self.kpis.loc["unique_users", "value"])
+        if not unique and not any(values):
+            return "no_data"
+        return "ok"
+
+    @property
+    def status_note(self) -> str:
+        """The page's sentence for a week with no data (empty for an ``"ok"`` week)."""
+        if self.status != "no_data":
+            return ""
+        return no_data_note(self.week, f"{self.start:%d %B %Y} to {self.end:%d %B %Y}")
+
     @property
     def parameters(self) -> dict[str, Any]:
         """The report's parameters (as papermill passed them; never a secret)."""
@@ -191,6 +216,7 @@ class WeeklyReport:
             "source": self.source,
             "host": self.host,
             "weeks_of_history": len(self.history),
+            "stream_note": self.stream_note,
         }
 
     # -- the sidecar ---------------------------------------------------------------------------
@@ -201,7 +227,8 @@ class WeeklyReport:
         -------
         dict
             ``stream_id``, ``stream_name``, ``week``, ``start``, ``end``, ``tz``, ``filters``,
-            ``source``, ``kpis`` and ``previous_kpis`` (``unique_users``, ``new_users``,
+            ``source``, ``status`` (``"ok"`` or ``"no_data"``, see :attr:`status`),
+            ``stream_note`` (where the settings came from), ``kpis`` and ``previous_kpis`` (``unique_users``, ``new_users``,
             ``returning_users``, the three per-day averages, ``returning_share``,
             ``stickiness``), ``change`` (per KPI: ``change`` and ``pct_change``),
             ``peak_hours`` (``metric``, ``weekdays``, ``hours``, ``matrix`` of mean users,
@@ -223,6 +250,8 @@ class WeeklyReport:
                 "tz": self.tz,
                 "filters": dict(self.filters),
                 "source": self.source,
+                "status": self.status,
+                "stream_note": self.stream_note,
                 "kpis": {k: n(v) for k, v in kpis["value"].items()},
                 "previous_kpis": {k: n(v) for k, v in kpis["previous"].items()},
                 "change": {
@@ -378,6 +407,7 @@ def load_weekly(
     client: EngagementClient | None = None,
     channels_breakdown: str | Sequence[str] | None = None,
     cohorts: bool = False,
+    stream_note: str = "",
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
 
@@ -406,6 +436,8 @@ def load_weekly(
     cohorts : bool
         Add the *Cohorts* section (:func:`engagement_kit.report.cohorts.load_cohorts`): the
         stored first-seen table extended by the new week's sessions (getSessions).
+    stream_note : str
+        Where the settings came from, shown in the header (``"tz from the command line"``).
 
     Returns
     -------
@@ -500,6 +532,7 @@ def load_weekly(
         channels=breakdown,
         store_note=store_note,
         cohort_section=cohort_section,
+        stream_note=str(stream_note or ""),
     )
 
 
@@ -509,6 +542,16 @@ def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> 
     hourly = probe.replace(aggregation="hourly", start=daily[-1].start, end=daily[-1].end)
     return report_note(
         client.store, client.host, [*daily[-2:], hourly], now=client._now(), revised=daily
+    )
+
+
+def no_data_note(week: str, dates: str = "") -> str:
+    """The sentence every surface shows for a week with no data at all (status ``no_data``)."""
+    when = f"{week} ({dates})" if dates else week
+    return (
+        f"The platform reports no users at all in {when}: either the stream had no users yet "
+        "or the week is older than the platform keeps. The zeros below are not a quiet week, "
+        "and no alert rule was evaluated on them."
     )
 
 

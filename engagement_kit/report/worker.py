@@ -165,6 +165,8 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
             unique_users=unique if isinstance(unique, int) else None,
             change=float(change) if isinstance(change, int | float) else None,
             seconds=time.perf_counter() - started,
+            data_status=str(sidecar.get("status") or "ok"),
+            stream_note=str(sidecar.get("stream_note") or ""),
         )
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -345,9 +345,7 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
         assert int(before.replace(",", "")) == sidecar["previous_kpis"][kpi]
         pct = sidecar["change"][kpi]["pct_change"]
         relative = change.split("(")[1].rstrip(")")  # "+60 (+9.2 %)"
-        assert float(relative.replace("−", "-").rstrip(" %")) == pytest.approx(
-            pct * 100, abs=0.05
-        )
+        assert float(relative.replace("−", "-").rstrip(" %")) == pytest.approx(pct * 100, abs=0.05)
     share = table.rows["returning_share"][1]
     assert float(share.rstrip(" %")) == pytest.approx(
         sidecar["kpis"]["returning_share"] * 100, abs=0.05
@@ -1078,7 +1076,7 @@ def test_send_delivers_records_skips_and_resends(tmp_path, hook_2, monkeypatch):
 
 def test_a_digest_is_one_message_per_destination_and_alerts_go_on_their_own(tmp_path, hook_2):
     out = tmp_path / "reports"
-    write_reports(out, **{"st-b": [{"name": "drop", "message": "new users fell 30 %"}]})
+    write_reports(out)  # written before the rule: send evaluates the rules in force
     ok = f"json://127.0.0.1:{hook_2.port}/ok"
     alerts = f"json://127.0.0.1:{hook_2.port}/alerts"
     path = streams_toml_2(
@@ -1089,10 +1087,13 @@ def test_a_digest_is_one_message_per_destination_and_alerts_go_on_their_own(tmp_
     )
     path.write_text(
         path.read_text()
-        + '[[stream.alert]]\nname = "drop"\nkpi = "new_users"\nrule = "below"\nvalue = "1"\n'
+        + '[[stream.alert]]\nname = "drop"\nkpi = "new_users"\nrule = "below"\nvalue = "300"\n'
         + f'deliver = ["{alerts}"]\n'
     )
-    outcomes = delivery.deliver(delivery.load_plan(path), out, {"st-a": WEEK_2, "st-b": WEEK_2})
+    said: list[str] = []
+    outcomes = delivery.deliver(
+        delivery.load_plan(path), out, {"st-a": WEEK_2, "st-b": WEEK_2}, echo=said.append
+    )
     assert [(o.kind, o.streams, o.status) for o in outcomes] == [
         ("digest", ("st-a", "st-b"), "sent"),
         ("alerts", ("st-b",), "sent"),
@@ -1102,7 +1103,14 @@ def test_a_digest_is_one_message_per_destination_and_alerts_go_on_their_own(tmp_
     assert [r["stream_id"] for r in digest["reports"]] == ["st-a", "st-b"]
     alert = json.loads(bodies["/alerts"])
     assert alert["title"] == "Alert: Beta Bot, 2025-W47"
-    assert alert["message"].startswith("! new users fell 30 %\nFull report: https://")
+    assert alert["message"].startswith("! drop: New users 200; rule: new users below 300\nFull")
+    assert said == [
+        "alerts st-b 2025-W47: the rules in force fire drop; the page showed none (rules "
+        "changed since the report was written; the page's banner is updated)"
+    ]
+    stored = json.loads((out / "beta-bot" / f"{WEEK_2}.json").read_text())
+    assert [a["name"] for a in stored["alerts"]] == ["drop"]
+    assert "drop: New users 200" in (out / "beta-bot" / f"{WEEK_2}.html").read_text()
     # a second run: both skipped, the alert not again either
     again = delivery.deliver(delivery.load_plan(path), out, {"st-a": WEEK_2, "st-b": WEEK_2})
     assert [o.status for o in again] == ["skipped", "skipped"]
