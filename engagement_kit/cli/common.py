@@ -126,17 +126,17 @@ def _use_project(folder: Path) -> None:
 
 def _named_stream(stream_id: str, *, demo: bool, config: Path | None = None, **overrides: Any):
     """The stream ``--stream ID`` (or the ``STREAM_ID`` argument) means, with its settings
-    from streams.toml (``config``, or the demo streams with ``demo``), each flag given beside
-    it overriding one setting; says on stderr which settings came from the command line.
+    from streams.toml (``config``, else the project's; with ``demo`` an id that is not there
+    is looked up among the demo streams), each flag given beside it overriding one setting;
+    says on stderr which settings came from the command line.
     An id that is not configured needs ``--tz``. Returns a ``NamedStream``."""
     from engagement_kit.config.streams import configured_streams, name_stream
 
-    if demo and config is None:
+    known, where = configured_streams(config)
+    if demo and config is None and all(s.id != stream_id.strip() for s in known):
         from engagement_kit.demo import demo_streams
 
         known, where = demo_streams(), "the demo streams"
-    else:
-        known, where = configured_streams(config)
     named = name_stream(stream_id, known, where=where, **overrides)
     if named.note():
         err.print(f"{named.config.id}: {named.note()}", highlight=False, markup=False)

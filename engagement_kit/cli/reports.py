@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import _friendly, _named_stream, app, err, out
 from engagement_kit.errors import ConfigError
 
 
@@ -107,7 +107,7 @@ def report(
     2 for bad arguments.
     """
     from engagement_kit import report as rpt
-    from engagement_kit.config.streams import configured_streams, load_streams, name_stream
+    from engagement_kit.config.streams import load_streams
     from engagement_kit.demo import demo_streams
     from engagement_kit.report.summary import exit_code
 
@@ -134,18 +134,10 @@ def report(
     config_file = config
     stream_notes: dict[str, str] = {}
     if stream is not None:
-        if demo and config is None:
-            known, where = demo_streams(), "the demo streams"
-        else:
-            known, where = configured_streams(config)
-            if config is None:
-                from engagement_kit.config.settings import load_settings
-
-                config_file = load_settings().streams_file
-        named = name_stream(
+        named = _named_stream(
             stream,
-            known,
-            where=where,
+            demo=demo,
+            config=config,
             name=name,
             tz=tz,
             conversation_type=conversation_type,
@@ -155,9 +147,12 @@ def report(
         configs = [named.config]
         if named.note():
             stream_notes[named.config.id] = named.note()
-            err.print(f"{named.config.id}: {named.note()}", highlight=False, markup=False)
-        if not named.configured:
-            config_file = None  # an ad-hoc stream has no delivery settings
+        if config is None and named.where == "streams.toml":
+            from engagement_kit.config.settings import load_settings
+
+            config_file = load_settings().streams_file  # its delivery and alert rules
+        if not named.configured or named.where == "the demo streams":
+            config_file = None  # no delivery settings
     elif config is not None:
         configs = load_streams(config)
     elif demo:
