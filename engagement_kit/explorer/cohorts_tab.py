@@ -66,8 +66,19 @@ class CohortView:
         self._chart = alt.vconcat(
             cohort_charts.cohort_heatmap(triangle, title=f"{word} cohort retention"),
             cohort_charts.lifecycle_chart(life),
-        )
+        ).properties(title=alt.TitleParams(self.note(), fontSize=12, fontWeight="normal"))
         return self._chart
+
+    def note(self) -> str:
+        """Why the cohorts are censored (``*``): the sessions start with the range, so a user
+        first seen before it counts as new. One sentence, shown above the charts."""
+        q = self.query
+        return (
+            f"Only sessions from {q.start:%d %b %Y} on are read: a user who first came before "
+            f"that counts as new here, so every cohort may be censored (*) and 'new' is "
+            f"overstated in a {q.days}-day range; for true cohorts pick a longer range, or see "
+            "the weekly report's Cohorts section (from the backfilled first-seen table)."
+        )
 
     def save(self, fp: IO[str], format: str = "svg") -> None:
         """Like ``altair.Chart.save``: what the Explorer calls when the tab is shown."""

@@ -10,7 +10,9 @@ users had interacted before and start another session in it. From these alone, o
 * per bucket, unique ≤ new + returning (``unique_le_new_plus_returning``): each user of the
   bucket is new or had interacted before;
 * the buckets' new users add up to the period's (``new_users_sum``): a first-ever interaction
-  happens once;
+  happens once. With a conversation type, status or channel filter the buckets may count
+  fewer: a user whose first-ever session did not pass the filter is new in the period but in
+  no bucket; that is reported as ``info`` with the reason, never as a warning;
 * the period's unique users lie between the busiest bucket's and the sum over the buckets
   (``period_unique_bounds``);
 * every requested day (and hour) is present, once (``dates_contiguous``, ``data_points_count``,
@@ -162,7 +164,20 @@ def check_data(data: Engagement) -> pd.DataFrame:
     else:
         ran.append("new_users_sum")
         total = int(wide["new"].sum())
-        if total != summary_new:
+        filtered = _filters_in_words(data)
+        if total < summary_new and filtered:
+            bucket = "hour" if hourly else "day"
+            notes.append(
+                (
+                    "new_users_sum",
+                    f"the {bucket}s' new users add up to {total:,} and the summary says "
+                    f"{int(summary_new):,}: with the filter {filtered}, a user whose first-ever "
+                    f"session did not pass the filter is new in the period but in no {bucket} "
+                    "(the platform's definitions), so the "
+                    f"{bucket}s can count fewer new users than the period.",
+                )
+            )
+        elif total != summary_new:
             warn(
                 "new_users_sum",
                 f"the trend's new users add up to {total:,} but the summary says "
@@ -191,6 +206,23 @@ def check_data(data: Engagement) -> pd.DataFrame:
             message += f" Skipped: {'; '.join(skipped)}."
         rows.append(("info", "all_passed", message))
     return pd.DataFrame(rows, columns=["level", "check", "message"])
+
+
+def _filters_in_words(data: Engagement) -> str:
+    """The answer's conversation type, status and channel filters in words, or ``""`` for
+    none (every session counted)."""
+    query = getattr(data, "query", None)
+    if query is not None:
+        values = [query.conversation_type, query.conversation_status, ",".join(query.channels)]
+    else:
+        f = data.filters or {}
+        values = [
+            str(f.get("conversationType", "all")),
+            str(f.get("conversationStatus", "all")),
+            "" if str(f.get("channels", "all")).lower() == "all" else str(f.get("channels") or ""),
+        ]
+    shown = [v.replace("_", " ") for v in values if v and v.lower() != "all"]
+    return " and ".join(shown)
 
 
 def _format_days(days: Iterable[pd.Timestamp], limit: int = 3) -> str:

@@ -181,6 +181,7 @@ def cohorts_section(report: WeeklyReport) -> HTML:
             status=section.status,
             reading=section.reading(),
             message=section.message,
+            scope=cohorts_scope(report.filters),
         )
     )
 
@@ -193,6 +194,20 @@ def parameter_text(value: Any) -> str:
     if value is None or value == "":
         return "(none)"
     return str(value)
+
+
+def cohorts_scope(filters: Mapping[str, Any]) -> str:
+    """What the *Cohorts* section counts, in one line, and why it can differ from the KPIs."""
+    every = filters_text({})
+    if filters_text(filters) == every:
+        return (
+            "Counted from the session history: every session of the stream, like the KPIs "
+            "above (those come from the platform's trend counts, so the two can differ a little)."
+        )
+    return (
+        f"Counted from every session of the stream ({every}), while the KPIs above count "
+        f"{filters_text(filters)}: so this section's new users are more than the KPI table's."
+    )
 
 
 def footer(report: WeeklyReport) -> HTML:

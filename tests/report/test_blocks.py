@@ -263,3 +263,17 @@ def test_the_summary_warns_about_a_week_without_data(tmp_path):
     assert lines[1].startswith("no data  HR  2024-W01  0 users")
     assert lines[2].startswith("warning: HR (st-demo-hr-us) 2024-W01: no data")
     assert exit_code([result]) == 0  # written, with the warning (documented in docs/reports.md)
+
+
+def test_the_cohorts_section_says_it_counts_every_session_unlike_filtered_kpis():
+    """The HR template's KPIs count interactive, closed conversations; its cohorts every
+    session (131 new vs 58, with no word why). The section now says so in one line."""
+    scope = blocks.cohorts_scope(
+        {"conversation_type": "interactive", "conversation_status": "closed"}
+    )
+    assert scope == (
+        "Counted from every session of the stream (all conversation types, any status, every "
+        "channel), while the KPIs above count interactive conversations, closed conversations, "
+        "every channel: so this section's new users are more than the KPI table's."
+    )
+    assert "like the KPIs above" in blocks.cohorts_scope({})
