@@ -67,10 +67,25 @@ def _friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: Query fields whose command-line option is not simply ``--<field>``.
+_OPTION_OF_FIELD = {"stream_id": "STREAM_ID", "aggregation": "--aggregation"}
+
+
+def cli_words(exc: BaseException) -> str:
+    """The error's sentence in the command line's words: a query field that starts it
+    (``start: '2025-11-31' is not a date``) becomes its option (``--start: ...``)."""
+    text = str(exc)
+    field = getattr(exc, "field", None)
+    if isinstance(exc, InvalidQueryError) and field and text.startswith(f"{field}:"):
+        option = _OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+        text = option + text[len(field) :]
+    return text
+
+
 def _print_error(exc: BaseException) -> None:
     from rich.text import Text
 
-    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+    err.print(Text.assemble(("error: ", "bold red"), cli_words(exc)), highlight=False)
 
 
 def _version(value: bool) -> None:

@@ -158,4 +158,8 @@ def _isna(value: object) -> bool:
 def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
     from engagement_kit.data_source import client_for
 
-    return client_for("demo" if demo else "platform", host)
+    client = client_for("demo" if demo else "platform", host)
+    client.retry_notice = lambda text: err.print(
+        text, style="yellow", markup=False, highlight=False
+    )
+    return client

@@ -179,6 +179,9 @@ class EngagementClient:
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_budget = float(retry_budget)
+        #: Called with one sentence before each wait for a retry (the command line prints it,
+        #: so a run waiting on retries says so); ``None``: logged at INFO only.
+        self.retry_notice: Callable[[str], None] | None = None
         self.max_days_per_request = max_days_per_request
         self._limits = LearnedLimits(self.host, self.store)
         self._clock: Callable[[], float] = clock or time.time

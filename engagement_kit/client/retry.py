@@ -51,12 +51,56 @@ _TRANSIENT_DNS_TEXT = ("Temporary failure in name resolution",)
 _EAI_AGAIN = getattr(socket, "EAI_AGAIN", -3)
 
 
+#: An ``https://`` request answered by a plain-HTTP server: no retry cures it.
+_TLS_MISMATCH_TEXT = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+#: Seconds a closed port (connection refused) is retried for: a server that is restarting
+#: answers within them; a wrong port or host never does, so the run fails quickly.
+REFUSED_BUDGET = 3.0
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 6:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _is_refused(exc: BaseException) -> bool:
+    return any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)) or (
+        "Connection refused" in str(exc)
+    )
+
+
+def _is_tls_mismatch(exc: BaseException) -> bool:
+    return any(t in str(e) for e in _causes(exc) for t in _TLS_MISMATCH_TEXT)
+
+
+def connection_hint(exc: BaseException, host: str) -> str:
+    """What to check for a connection that failed, in the user's words."""
+    if _is_tls_mismatch(exc):
+        plain = host.replace("https://", "http://", 1)
+        return (
+            f"the server at {host} does not speak TLS: is KORE_HOST plain http? (try {plain}; "
+            "plain http is only accepted for a loopback host)"
+        )
+    if _is_refused(exc):
+        return (
+            f"nothing listens at {host} (connection refused): check the port and the scheme "
+            "of KORE_HOST, and that the server is running"
+        )
+    return "check KORE_HOST, your network or proxy, and try again later"
+
+
 def _is_transient(exc: BaseException) -> bool:
     """A network failure worth retrying: not a refused TLS certificate or a host name that does
     not exist, which no retry can cure (so a typo in KORE_HOST fails at once, not after the
     backoff). A temporary DNS failure (``EAI_AGAIN``, "Temporary failure in name resolution")
     is retried like any other transient network error."""
     if not isinstance(exc, _RETRY_EXCEPTIONS):
+        return False
+    if _is_tls_mismatch(exc):
         return False
     seen: BaseException | None = exc
     for _ in range(5):  # the ssl / socket error sits a few causes down
@@ -121,12 +165,17 @@ def post(
 
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
+    def backoff_refused(state: RetryCallState) -> float:
+        return min(1.0, 0.25 * 2 ** (state.attempt_number - 1))
+
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
         if outcome is not None and not outcome.failed and _is_rate_limited(outcome.result()):
             # send() recorded a cool-down in the rate limiter (shared by every process on the
             # machine): the next attempt waits there, as queued time
             return 0.0
+        if outcome is not None and outcome.failed and _is_refused(outcome.exception()):  # type: ignore[arg-type]
+            return max(0.0, min(backoff_refused(state), remaining()))
         hinted = retry_after_of(state)
         delay = hinted if hinted is not None else backoff(state)
         return max(0.0, min(delay, remaining()))
@@ -134,6 +183,12 @@ def post(
     def stop(state: RetryCallState) -> bool:
         if state.attempt_number > client.max_retries:
             return True
+        outcome = state.outcome
+        if outcome is not None and outcome.failed and _is_refused(outcome.exception()):  # type: ignore[arg-type]
+            # a closed port: a short bounded wait, not the whole budget
+            spent = client._clock() - started - queued
+            if spent + backoff_refused(state) > REFUSED_BUDGET:
+                return True
         left = remaining()
         hinted = retry_after_of(state)
         # a last sliver of budget is not worth an attempt (and float rounding of epoch
@@ -158,6 +213,12 @@ def post(
             state.attempt_number + 1,
             client.max_retries + 1,
         )
+        notice = getattr(client, "retry_notice", None)
+        if notice is not None:  # the command line says so as it waits
+            notice(
+                f"waiting: {client.host} {why}; retrying {when} "
+                f"(attempt {state.attempt_number + 1} of {client.max_retries + 1})"
+            )
 
     def send() -> httpx.Response:
         nonlocal attempts, queued
@@ -206,9 +267,9 @@ def post(
         response = retrying(send)
     except httpx.TransportError as exc:
         spent = max(0.0, client._clock() - started - queued)  # no "-0.0s" from rounding
+        hint = connection_hint(exc, client.host)
         raise ApiConnectionError(
-            f"could not reach {client.host} (POST {full_url}): "
-            f"{_describe_failure(exc, client.timeout)}; gave up after {attempts} attempt(s) in "
-            f"{spent:.1f}s. Check KORE_HOST, your network or proxy, and try again later."
+            f"could not reach {client.host}: {_describe_failure(exc, client.timeout)}; gave up "
+            f"after {attempts} attempt(s) in {spent:.1f}s: {hint}"
         ) from exc
     return answer_text(response, describe, full_url, attempts, days, now=client._clock())

@@ -69,7 +69,7 @@ def normalize_host(host: str) -> str:
     if not isinstance(host, str) or not host.strip():
         raise ConfigError(
             "host: empty; set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            "host) or pass host="
+            "host), or give --host"
         )
     text = host.strip()
     if "://" not in text:
@@ -130,7 +130,7 @@ def host_from_env(
     if not settings.host:
         raise ConfigError(
             "no platform host: set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            f"host) in {settings.where()}, or pass host="
+            f"host) in {settings.where()}, or give --host"
         )
     try:
         return normalize_host(settings.host)
@@ -467,7 +467,7 @@ def name_stream(
     if base is not None:
         changed = tuple(k for k, v in given.items() if _setting(base, k) != _normalised(k, v))
         data = {**base.model_dump(), **given}
-        return NamedStream(StreamConfig(**data), True, changed, where)
+        return NamedStream(_with_flags(data, given), True, changed, where)
     if "tz" not in given:
         configured = f"is not in {where}" if streams else f"is not configured (no {where})"
         raise ConfigError(
@@ -475,7 +475,20 @@ def name_stream(
             "--tz Europe/Berlin), or add the stream to streams.toml"
         )
     data = {"id": stream_id, "name": given.pop("name", None) or stream_id.strip(), **given}
-    return NamedStream(StreamConfig(**data), False, tuple(given), where)
+    return NamedStream(_with_flags(data, given), False, tuple(given), where)
+
+
+def _with_flags(data: dict[str, Any], given: Mapping[str, Any]) -> StreamConfig:
+    """``StreamConfig(**data)``; a bad value from the command line is named by its flag
+    (``--tz: 'Mars/Base' is not an IANA time-zone name ...``)."""
+    try:
+        return StreamConfig(**data)
+    except ConfigError as exc:
+        text = str(exc)
+        for key in given:
+            if text.startswith(f"field {key}"):
+                raise ConfigError(OVERRIDE_FLAGS[key] + text[len(f"field {key}") :]) from None
+        raise
 
 
 def _setting(config: StreamConfig, key: str) -> Any:

@@ -72,6 +72,8 @@ class _Exchange:
     received: float | None = None
     status: int | None = None
     date: str | None = None
+    #: The platform's own words when it refused (an error's message).
+    message: str = ""
 
 
 def _skipped(name: str, why: str) -> Check:

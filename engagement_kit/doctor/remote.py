@@ -14,6 +14,7 @@ import pandas as pd
 
 from engagement_kit.client import EngagementClient
 from engagement_kit.client.auth import Credentials
+from engagement_kit.client.http_status import auth_fix
 from engagement_kit.config.streams import StreamConfig
 from engagement_kit.config.weeks import today_in
 from engagement_kit.doctor.cohorts import sessions_check
@@ -115,6 +116,8 @@ def _ask_streams(
             try:
                 data = client.fetch(stream.id, day, day, **stream.filters())
             except EngagementError as exc:
+                if isinstance(exc, ApiError) and exchanges:
+                    exchanges[-1].message = exc.message
                 check, stop_why = _stream_failure(name, asked, exc)
                 results.append(check)
                 continue
@@ -182,10 +185,14 @@ def _accepted(
     if not refused:
         return _skipped(name, "the platform answered only with errors (see the streams)")
     status = refused[0].status
-    fix = _SCOPE_FIX
+    said = next((auth_fix(e.message) for e in refused if auth_fix(e.message)), None)
+    fix = said or _SCOPE_FIX  # the platform's own words first, when it gave some
     if clock_check.status == FAIL:
         fix = f"first set the local clock right (see 'clock'): tokens carry exp; then {fix}"
-    return Check(name, FAIL, f"HTTP {status} for every stream asked", fix)
+    what = (
+        f"HTTP {status}: {refused[0].message}" if said else f"HTTP {status} for every stream asked"
+    )
+    return Check(name, FAIL, what, fix)
 
 
 def _clock_check(exchanges: Sequence[_Exchange]) -> Check:

@@ -64,9 +64,12 @@ def test_fetch_prints_the_summary_and_writes_csv(tmp_path):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--start", "2025-11-31", "--end", "2025-12-01", "--demo"], "start: '2025-11-31'"),
+        (
+            ["--start", "2025-11-31", "--end", "2025-12-01", "--demo"],
+            "--start: '2025-11-31' is not a date; give it as YYYY-MM-DD",
+        ),
         (["--start", "2025-12-05", "--end", "2025-12-01", "--demo"], "after end"),
-        (["--start", "2025-12-01", "--end", "2025-12-01", "--tz", "Mars/Base", "--demo"], "tz:"),
+        (["--start", "2025-12-01", "--end", "2025-12-01", "--tz", "Mars/Base", "--demo"], "--tz:"),
         (["--start", "2025-12-01", "--end", "2025-12-01", "--tz", "UTC"], "KORE_HOST"),
         (["--start", "2025-12-01", "--end", "2025-12-01"], "give its time zone with --tz"),
         (
