@@ -54,6 +54,7 @@ __all__ = [
     "people_frame",
     "people_table",
     "plain_output",
+    "print_table",
     "share_text",
     "signed_percent",
     "timestamp_text",
@@ -301,3 +302,27 @@ def plain_output(console: Console) -> bool:
     """Whether ``console`` writes to something other than a terminal (a file, a pipe, a log):
     then print one plain line per row instead of a table wrapped to a guessed width."""
     return not console.is_terminal
+
+
+def _cell_text(cell: Any) -> str:
+    plain = getattr(cell, "plain", None)
+    text = plain if isinstance(plain, str) else str(cell)
+    return " ".join(text.split())
+
+
+def print_table(console: Console, table: Any) -> None:
+    """Print a rich ``table``: as a table to a terminal; to a file, a pipe or a log as plain
+    lines (the title, the header, then one line per row, cells two spaces apart), which
+    nothing wraps or cuts."""
+    if not plain_output(console):
+        console.print(table)
+        return
+
+    def line(text: str) -> None:
+        console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+    if table.title:
+        line(_cell_text(table.title))
+    line("  ".join(_cell_text(c.header) for c in table.columns))
+    for row in zip(*(list(c._cells) for c in table.columns), strict=True):
+        line("  ".join(_cell_text(cell) for cell in row))

@@ -248,3 +248,23 @@ def test_one_week_reads_the_same_on_every_surface(demo_week, tmp_path):
     for surface in (headline, table, index, line, mail.html, chat, message, panel):
         assert f"{MINUS} " not in surface.replace(f"{MINUS} …", "")  # "down −x" never written
         assert "up +" not in surface and f"down {MINUS}" not in surface
+
+
+def test_print_table_is_plain_lines_in_a_pipe_and_a_table_in_a_terminal():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("stream", "rule", title="Alert rules")
+    table.add_row("A very long stream name that a narrow terminal would fold", "few\nusers")
+    piped = io.StringIO()
+    f.print_table(Console(file=piped, width=40), table)
+    assert piped.getvalue().splitlines() == [
+        "Alert rules",
+        "stream  rule",
+        "A very long stream name that a narrow terminal would fold  few users",
+    ]
+    terminal = io.StringIO()
+    f.print_table(Console(file=terminal, width=40, force_terminal=True), table)
+    assert "┃" in terminal.getvalue() or "│" in terminal.getvalue()

@@ -53,7 +53,7 @@ def fetch(
     from rich.table import Table
 
     from engagement_kit.config.query import channel_list
-    from engagement_kit.formatting import kpi_text
+    from engagement_kit.formatting import kpi_text, print_table
 
     named = _named_stream(
         stream_id,
@@ -85,7 +85,7 @@ def fetch(
             else kpi_text(str(name), value)
         )
         table.add_row(str(name), shown)
-    out.print(table)
+    print_table(out, table)
     for note in dict.fromkeys(data.summary_notes.values()):
         out.print(note)
     if csv is not None:

@@ -65,6 +65,7 @@ def streams(
     from rich.table import Table
 
     from engagement_kit.config.settings import load_settings
+    from engagement_kit.formatting import print_table
 
     table = Table("id", "name", "time zone", "filters")
     if config is None:
@@ -85,7 +86,7 @@ def streams(
                 f"{k}={v}" for k, v in f.items() if k != "tz" and v not in (None, "all")
             )
             table.add_row(s.id, s.name, s.tz, shown or "all")
-    out.print(table)
+    print_table(out, table)
 
 
 @app.command()

@@ -18,21 +18,24 @@ def store_info() -> None:
     """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
 
+    from engagement_kit.formatting import print_table, timestamp_text
     from engagement_kit.store import ResponseStore
 
     info = ResponseStore().info()
-    out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
+    out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)", soft_wrap=True)
     out.print(
         f"ranges: {info['entries']:,} ({info['final_entries']:,} final, "
         f"{info['revisions']:,} answers kept), "
-        f"fetched {info['oldest_fetch'] or '-'} .. {info['newest_fetch'] or '-'}"
+        f"fetched {timestamp_text(info['oldest_fetch']) or '-'} .. "
+        f"{timestamp_text(info['newest_fetch']) or '-'}",
+        soft_wrap=True,
     )
     if info["streams"]:
         table = Table("stream", "ranges", "oldest day", "newest day")
         for sid, n in info["streams"].items():
             first, last = info["days"].get(sid, ("-", "-"))
             table.add_row(sid, f"{n:,}", first, last)
-        out.print(table)
+        print_table(out, table)
     out.print(
         "The platform keeps only about six months of data: this store is your long-term record "
         "(back it up with `engagement-kit store backup` or `store export`).",
@@ -51,6 +54,7 @@ def store_history(
     """The answers kept for a stream's ranges (revisions) and what changed between them."""
     from rich.table import Table
 
+    from engagement_kit.formatting import print_table
     from engagement_kit.store import ResponseStore
     from engagement_kit.store.history import range_history
 
@@ -73,12 +77,12 @@ def store_history(
         for r in entry["revisions"]:
             table.add_row(
                 str(r["revision"]),
-                f"{r['fetched_at']:%Y-%m-%d %H:%M}",
-                f"{r['seen_at']:%Y-%m-%d %H:%M}",
+                f"{r['fetched_at']:%Y-%m-%d %H:%M:%S}",
+                f"{r['seen_at']:%Y-%m-%d %H:%M:%S}",
                 r["status"],
                 "; ".join(r["changes"]) or "-",
             )
-        out.print(table)
+        print_table(out, table)
 
 
 @store_app.command("export")

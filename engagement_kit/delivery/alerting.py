@@ -16,6 +16,7 @@ from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.plan import DeliveryPlan
 from engagement_kit.delivery.rules import evaluate, fired_alerts, put_banner, simulate
 from engagement_kit.errors import ConfigError
+from engagement_kit.formatting import print_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -221,7 +222,7 @@ def print_alerts(
                     f"{r.cooldown_weeks} weeks",
                     "\n".join(d.template for d in dests) or "-",
                 )
-        console.print(table)
+        print_table(console, table)
         return
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
@@ -254,7 +255,7 @@ def print_alerts(
             f"{fired} ({len(row['fired'])} of {len(row['weeks'])} weeks, "
             f"{row['weeks'][0]} to {row['weeks'][-1]})",
         )
-    console.print(table)
+    print_table(console, table)
 
 
 backtest_fn = backtest

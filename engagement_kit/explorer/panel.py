@@ -36,6 +36,7 @@ from engagement_kit.explorer.controls import (
     _in_kernel,
     _stream_entry,
 )
+from engagement_kit.metrics.checks import check_title
 
 if TYPE_CHECKING:
     import altair as alt
@@ -503,7 +504,7 @@ def _checks_html(frame: pd.DataFrame) -> str:
         mark = "✔" if row.level == "info" else "⚠"
         colour = "#1a7f37" if row.level == "info" else "#9a6700"
         items.append(
-            f"<li style='color:{colour}'>{mark} <b>{html.escape(str(row.check))}</b>: "
+            f"<li style='color:{colour}'>{mark} <b>{html.escape(check_title(str(row.check)))}</b>: "
             f"{html.escape(str(row.message))}</li>"
         )
     return "<ul style='list-style:none;padding-left:0'>" + "".join(items) + "</ul>"

@@ -40,7 +40,27 @@ from engagement_kit.tidy.frames import wide as _wide
 if TYPE_CHECKING:
     from engagement_kit.tidy import Engagement
 
-__all__ = ["check_data"]
+__all__ = ["CHECK_TITLES", "check_data", "check_title"]
+
+#: Each check's name as a reader sees it (the ``check`` column holds the internal id).
+CHECK_TITLES = {
+    "all_passed": "All checks",
+    "dates_contiguous": "Every day present",
+    "data_points_count": "Days asked for",
+    "hours_per_day": "24 hours a day",
+    "no_negative_counts": "No negative counts",
+    "new_le_unique": "New within unique",
+    "returning_le_unique": "Returning within unique",
+    "unique_le_new_plus_returning": "Unique within new + returning",
+    "unique_equals_new_plus_returning": "Unique vs new + returning",
+    "new_users_sum": "New users add up",
+    "period_unique_bounds": "Week's unique users in range",
+}
+
+
+def check_title(check: str) -> str:
+    """A check's name in words (``all_passed`` → ``All checks``)."""
+    return CHECK_TITLES.get(check, check.replace("_", " ").capitalize())
 
 
 def check_data(data: Engagement) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import jwt
 import pytest
@@ -154,6 +155,10 @@ def test_store_info_and_clear(tmp_path, monkeypatch):
     ResponseStore(path).put("https://platform.kore.ai", query, payload, final=True)
     info = invoke("store", "info")
     assert info.exit_code == 0 and str(path) in info.stdout.replace("\n", "")
+    fetched = re.search(r"fetched (\S+ \S+ UTC) \.\. (\S+ \S+ UTC)", info.stdout)
+    assert fetched, info.stdout  # timestamps to the second, no microseconds
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", t) for t in fetched.groups())
+    assert "st-demo-it-de  1  " in info.stdout  # a plain line per stream, not a cut table
     assert "st-demo-it-de" in info.stdout and "six months" in info.stdout
     assert invoke("store", "clear", input="n\n").exit_code == 1  # asked, declined
     assert ResponseStore(path).info()["entries"] == 1

@@ -264,6 +264,8 @@ def test_the_charts_are_built_from_the_fetched_data(explorer):
     assert explorer.data["hourly"].aggregation == "hourly" and len(hourly) == 28 * 24
     assert re.search(r"All \d+ data checks passed", explorer.panels["checks"].value)
     assert list(explorer.checks["check"]) == ["all_passed"]
+    assert "<b>All checks</b>" in explorer.panels["checks"].value  # not the internal id
+    assert "all_passed" not in explorer.panels["checks"].value
 
 
 def test_kpis_shown_are_the_periods_numbers_with_change_from_the_previous_period(explorer):
