@@ -123,7 +123,22 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def _stream_entry(stream: Any) -> StreamConfig:
-    """One picker entry from a StreamConfig, a demo stream or a mapping (a clear error)."""
+    """One picker entry from a StreamConfig, a demo stream, a mapping, or a stream id: the
+    stream of the project's ``streams.toml`` (else of the demo) with all its settings, as on
+    the command line (a clear error)."""
+    if isinstance(stream, str):
+        from engagement_kit.config.streams import configured_streams
+        from engagement_kit.demo import demo_streams
+
+        known, _ = configured_streams()
+        found = next((s for s in [*known, *demo_streams()] if s.id == stream.strip()), None)
+        if found is None:
+            raise InvalidQueryError(
+                f"streams: {stream!r} is not in streams.toml; add it there, or give a "
+                "StreamConfig (or a mapping) with its id, name and tz",
+                field="streams",
+            )
+        return found
     try:
         return StreamConfig.from_stream(stream)
     except ConfigError as exc:

@@ -646,3 +646,20 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
         Explorer(recorder, streams=[RETAIL, RETAIL], background=False)
     with pytest.raises(ValueError, match="every stream needs id, name and tz"):
         Explorer(recorder, streams=[{"id": "st-x"}], background=False)
+
+
+def test_a_stream_id_names_the_configured_stream_with_all_its_settings(
+    base_client, tmp_path, monkeypatch
+):
+    (tmp_path / "streams.toml").write_text(
+        '[[stream]]\nid = "st-demo-hr-us"\nname = "HR"\ntz = "America/New_York"\n'
+        'conversation_type = "interactive"\nconversation_status = "closed"\n'
+    )
+    monkeypatch.setenv("ENGAGEMENT_KIT_HOME", str(tmp_path))
+    explorer = Explorer(base_client, streams=["st-demo-hr-us"], today=TODAY, background=False)
+    (stream,) = explorer.streams
+    assert (stream.name, stream.tz, stream.conversation_type, stream.conversation_status) == (
+        "HR", "America/New_York", "interactive", "closed"
+    )  # fmt: skip
+    with pytest.raises(InvalidQueryError, match=r"is not in streams\.toml"):
+        Explorer(base_client, streams=["st-nowhere"], today=TODAY, background=False)
