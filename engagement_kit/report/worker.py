@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -27,12 +28,37 @@ from engagement_kit.store.files import atomic_write, inside, sweep_stale_temp_fi
 __all__ = ["describe_error", "run_task", "sidecar_from"]
 
 
+def _toolkit_error_names() -> frozenset[str]:
+    import engagement_kit.errors as errors
+
+    return frozenset(
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, EngagementError)
+    )
+
+
+def _user_sentence(text: str) -> str:
+    """A toolkit error as a user reads it: its message and its fix (the hint on the next
+    line) in one line, without the request URL."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = re.sub(r" \(POST [^)]*\)", "", lines[0])
+    if len(lines) > 1:
+        first = first.rstrip(".") + ". " + " ".join(lines[1:])
+    return first
+
+
 def describe_error(exc: BaseException) -> str:
-    """A one-sentence, secret-free description of why a report failed."""
+    """A one-sentence, secret-free description of why a report failed: for the toolkit's
+    own errors the platform's words and the fix, without the exception class or the URL."""
     if isinstance(exc, PapermillExecutionError):
+        if exc.ename in _toolkit_error_names():
+            return one_sentence(_user_sentence(exc.evalue))
         return one_sentence(f"{exc.ename}: {exc.evalue}")
     if isinstance(exc, EngagementError):
-        return one_sentence(f"{type(exc).__name__}: {exc}")
+        return one_sentence(_user_sentence(str(exc)))
     if kernel_start_failed(exc):
         return one_sentence(
             f"the notebook kernel failed to start twice ({type(exc).__name__}: {exc})"
