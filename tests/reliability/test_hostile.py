@@ -421,7 +421,16 @@ def test_canary_secret_and_tokens_appear_in_no_file_log_or_message(
     texts: list[str] = []  # every message, repr and output a user could see
     waits: list[float] = []
     runner = CliRunner()
-    fetch_args = ["fetch", STREAM.id, "--start", "2025-11-24", "--end", "2025-11-30"]
+    fetch_args = [
+        "fetch",
+        STREAM.id,
+        "--start",
+        "2025-11-24",
+        "--end",
+        "2025-11-30",
+        "--tz",
+        STREAM.tz,
+    ]
 
     platform = RecordingPlatform()
     with running_server(platform=platform, script=["503", "drop"]) as server:
