@@ -40,6 +40,7 @@ import sys
 import types
 from typing import Any
 
+from engagement_kit.config.settings import reference_env
 from engagement_kit.delivery import transport
 from engagement_kit.delivery.alerting import apply_alerts, backtest, backtest_fn, print_alerts
 from engagement_kit.delivery.commands import after_reports, send_written
@@ -49,7 +50,6 @@ from engagement_kit.delivery.destinations import (
     Destination,
     check_destination,
     mask,
-    reference_env,
 )
 from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.ledger import _week_key as _week_key
