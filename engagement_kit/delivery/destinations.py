@@ -126,8 +126,6 @@ def check_destination(url: object, where: str) -> Destination:
     return Destination(url)
 
 
-
-
 def mask(text: str, env: Mapping[str, str], destinations: Iterable[Destination] = ()) -> str:
     """``text`` with the value of every variable the destinations reference replaced by ***."""
     names = {n for d in destinations for n in d.references}

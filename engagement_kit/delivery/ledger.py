@@ -83,7 +83,9 @@ class Ledger(Database):
         self.owner = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
 
     @staticmethod
-    def _key(table: sa.Table, stream_id: str, week: str, destination: str, kind: str) -> sa.ColumnElement[bool]:
+    def _key(
+        table: sa.Table, stream_id: str, week: str, destination: str, kind: str
+    ) -> sa.ColumnElement[bool]:
         c = table.c
         return sa.and_(
             c.stream_id == stream_id, c.week == week, c.destination == destination, c.kind == kind
@@ -158,12 +160,16 @@ class Ledger(Database):
         def work(conn: sa.Connection) -> None:
             conn.execute(
                 self.insert(deliveries)
-                .values(stream_id=stream_id, week=week, destination=destination, kind=kind, **values)
+                .values(
+                    stream_id=stream_id, week=week, destination=destination, kind=kind, **values
+                )
                 .on_conflict_do_update(
                     index_elements=["stream_id", "week", "destination", "kind"], set_=values
                 )
             )
-            conn.execute(sa.delete(claims).where(self._key(claims, stream_id, week, destination, kind)))
+            conn.execute(
+                sa.delete(claims).where(self._key(claims, stream_id, week, destination, kind))
+            )
 
         self.transaction(work)
 
@@ -189,12 +195,12 @@ class Ledger(Database):
 
     def set_firings(self, stream_id: str, week: str, rules: Iterable[str]) -> None:
         """The rules that fired for this stream and week (replacing an earlier evaluation)."""
-        rows = [{"stream_id": stream_id, "rule": r, "week": week, "fired_at": _now()} for r in rules]
+        rows = [
+            {"stream_id": stream_id, "rule": r, "week": week, "fired_at": _now()} for r in rules
+        ]
 
         def work(conn: sa.Connection) -> None:
-            conn.execute(
-                sa.delete(alert_firings).where(_A.stream_id == stream_id, _A.week == week)
-            )
+            conn.execute(sa.delete(alert_firings).where(_A.stream_id == stream_id, _A.week == week))
             if rows:
                 conn.execute(sa.insert(alert_firings), rows)
 

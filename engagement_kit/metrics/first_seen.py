@@ -69,6 +69,7 @@ class FirstSeenTable(Database):
         meta = self.meta(host, stream_id)
         horizon = min(since, meta["horizon"]) if meta else since
         last = max(through, meta["through"]) if meta else through
+
         def work(conn: sa.Connection) -> None:
             upsert = self.insert(first_seen)
             for user, start, channel in rows:

@@ -58,7 +58,9 @@ logger = logging.getLogger("engagement_kit.store")
 
 BUSY_TIMEOUT_S = 30.0
 _LOCK_RETRIES = 20
-_FIX = "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another store"
+_FIX = (
+    "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another store"
+)
 _URL = re.compile(r"^(postgres|postgresql)(\+\w+)?://", re.IGNORECASE)
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -176,7 +178,9 @@ def copy_sqlite(
             src.close()
 
 
-def salvage_sqlite(path: str | os.PathLike[str], tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+def salvage_sqlite(
+    path: str | os.PathLike[str], tables: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     """The rows of ``tables`` that can still be read from a (corrupt) SQLite file, opened
     read-only; a table that cannot be read is left out."""
     found: dict[str, list[dict[str, Any]]] = {}
@@ -301,7 +305,9 @@ class Database:
                 "its folder cannot be written or does not exist: make the folder writable or "
                 "set ENGAGEMENT_KIT_STORE to a store you can write"
             )
-        return StoreError(self._mask(f"response store {self.shown}: cannot {doing} ({cause}); {fix}"))
+        return StoreError(
+            self._mask(f"response store {self.shown}: cannot {doing} ({cause}); {fix}")
+        )
 
     # -- engine and schema ------------------------------------------------------------------
     @property
@@ -375,7 +381,10 @@ class Database:
                     raise newer(version, by)
                 schema.migrate(conn, version)
                 upsert = schema._dialect_insert(conn, schema.store_meta)
-                for name, value in (("schema", str(schema.SCHEMA_VERSION)), ("written_by", __version__)):
+                for name, value in (
+                    ("schema", str(schema.SCHEMA_VERSION)),
+                    ("written_by", __version__),
+                ):
                     conn.execute(
                         upsert.values(name=name, value=value).on_conflict_do_update(
                             index_elements=["name"], set_={"value": value}
@@ -451,7 +460,11 @@ class Database:
 
     def read(self, statement: Any) -> list[tuple[Any, ...]]:
         """The rows of one ``SELECT`` (a SQLAlchemy statement), as tuples."""
-        return self._run(lambda conn: [tuple(row) for row in conn.execute(statement)], write=False, doing="read it")
+        return self._run(
+            lambda conn: [tuple(row) for row in conn.execute(statement)],
+            write=False,
+            doing="read it",
+        )
 
     def transaction(self, work: Callable[[sa.Connection], Any]) -> Any:
         """Run ``work(conn)`` in one write transaction (all or nothing; retried when locked)."""
@@ -506,7 +519,9 @@ class Database:
     def size_bytes(self) -> int:
         """The store's size on disk (file plus write-ahead log, or the PostgreSQL database)."""
         if self.url:
-            return int(self.read(sa.select(sa.func.pg_database_size(sa.func.current_database())))[0][0])
+            return int(
+                self.read(sa.select(sa.func.pg_database_size(sa.func.current_database())))[0][0]
+            )
         size = 0
         for suffix in ("", "-wal"):
             with contextlib.suppress(OSError):

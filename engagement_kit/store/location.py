@@ -123,9 +123,7 @@ def adopt_legacy_store(new: Path, old: Path | None = None) -> bool:
             copy_sqlite(old, tmp, existing_only=True)
         except sqlite3.Error as exc:
             if old.is_file():
-                logger.warning(
-                    "could not move the response store from %s to %s: %s", old, new, exc
-                )
+                logger.warning("could not move the response store from %s to %s: %s", old, new, exc)
             return False
         try:
             os.link(tmp, new)

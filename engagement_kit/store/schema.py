@@ -267,9 +267,7 @@ def _migrate_v1(conn: sa.Connection) -> None:
     for key, host, query_text, payload, fetched_at, final in rows:
         query = EngagementQuery(**json.loads(query_text))
         row = revision_row(key, host, query, payload, fetched_at, fetched_at, bool(final), False)
-        conn.execute(
-            _dialect_insert(conn, revisions).values(**row).on_conflict_do_nothing()
-        )
+        conn.execute(_dialect_insert(conn, revisions).values(**row).on_conflict_do_nothing())
     conn.exec_driver_sql("DROP TABLE responses")
 
 

@@ -74,7 +74,7 @@ class SessionCache(Database):
     def count(self, host: str, stream_id: str) -> int:
         """How many windows of the stream are stored."""
         return int(
-            self.read(
-                sa.select(sa.func.count()).where(_W.host == host, _W.stream_id == stream_id)
-            )[0][0]
+            self.read(sa.select(sa.func.count()).where(_W.host == host, _W.stream_id == stream_id))[
+                0
+            ][0]
         )

@@ -145,7 +145,11 @@ class Upkeep(Database):
             timeout=3600,
         )
         if done.returncode != 0:
-            raise OSError(self._mask(done.stderr.strip().splitlines()[-1] if done.stderr else "pg_dump failed"))
+            raise OSError(
+                self._mask(
+                    done.stderr.strip().splitlines()[-1] if done.stderr else "pg_dump failed"
+                )
+            )
 
     def merge_rows(self, rows: list[dict[str, Any]]) -> int:
         """Merge exported revision rows (see :mod:`engagement_kit.store.portable`).
@@ -169,7 +173,10 @@ class Upkeep(Database):
         if target.shown == self.shown:
             raise StoreError(f"store copy: {self.shown} is both source and destination")
         columns = [revisions.c[c] for c in COLUMNS]
-        source = [dict(zip(COLUMNS, row, strict=True)) for row in self.read(sa.select(*columns).order_by(revisions.c.id))]
+        source = [
+            dict(zip(COLUMNS, row, strict=True))
+            for row in self.read(sa.select(*columns).order_by(revisions.c.id))
+        ]
         tables = {t.name: self.read(sa.select(t)) for t in schema.RECORD_TABLES}
 
         def work(conn: sa.Connection) -> dict[str, int]:
@@ -198,8 +205,9 @@ def merge_revisions(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
         if r["key"] in known:
             r = {**r, "seq": 0}
         found = conn.execute(
-            sa.select(revisions.c.id, revisions.c.fetched_at, revisions.c.seen_at, revisions.c.ended)
-            .where(revisions.c.key == r["key"], revisions.c.digest == r["digest"])
+            sa.select(
+                revisions.c.id, revisions.c.fetched_at, revisions.c.seen_at, revisions.c.ended
+            ).where(revisions.c.key == r["key"], revisions.c.digest == r["digest"])
         ).first()
         if found is None:
             conn.execute(sa.insert(revisions).values(**{c: r[c] for c in COLUMNS}))

@@ -12,12 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import StoreError
 from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
-import sqlalchemy as sa
-
 from engagement_kit.store import database as store_module
 from engagement_kit.store.schema import COLUMNS
 
@@ -188,7 +187,7 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(StoreError, match="written by engagement-kit .* or later.*upgrade"):
+    with pytest.raises(StoreError, match=r"written by engagement-kit .* or later.*upgrade"):
         ResponseStore(path).get(HOST, q())
 
 
