@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engagement_kit.errors import ConfigError
-from engagement_kit.store.database import sqlite_connection
+from engagement_kit.store.sqlite_file import sqlite_connection
 
 if TYPE_CHECKING:
     from pyrate_limiter import AbstractBucket, Rate

@@ -16,9 +16,10 @@ The URL is shown with its password masked (:func:`mask_url`) everywhere: errors,
 ``store info``, ``doctor``. Any database error leaves here as one
 :class:`~engagement_kit.errors.StoreError` sentence naming the store, the cause and the fix.
 
-This is also the only module that opens SQLite itself (``sqlite3.connect``): the rate budget's
-file (:mod:`engagement_kit.client.ratelimit`, through pyrate-limiter's SQLite bucket) and the
-backup/move of SQLite files use :func:`sqlite_connection` and :func:`copy_sqlite`.
+SQLite files handled as files (the rate budget's file for pyrate-limiter's SQLite bucket, the
+online backup, moving the old default store, reading a corrupt file's record) go through
+:mod:`engagement_kit.store.sqlite_file`, the only module that calls ``sqlite3.connect``, with
+the same pragmas.
 """
 
 from __future__ import annotations
@@ -42,21 +43,19 @@ from sqlalchemy import exc as sa_exc
 
 from engagement_kit.errors import StoreError
 from engagement_kit.store import schema
+from engagement_kit.store.sqlite_file import BUSY_TIMEOUT_S, copy_sqlite, sqlite_pragmas
 
 __all__ = [
     "CorruptStoreError",
     "Database",
     "NewerStoreError",
-    "copy_sqlite",
     "is_url",
     "mask_url",
-    "salvage_sqlite",
-    "sqlite_connection",
+    "utc",
 ]
 
 logger = logging.getLogger("engagement_kit.store")
 
-BUSY_TIMEOUT_S = 30.0
 _LOCK_RETRIES = 20
 _FIX = (
     "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another store"
@@ -125,82 +124,6 @@ def _sqlalchemy_url(url: str, env: Mapping[str, str] | None = None) -> sa.URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
-# -- SQLite connections -------------------------------------------------------------------------
-def _sqlite_pragmas(conn: sqlite3.Connection) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
-        raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
-    conn.execute("PRAGMA synchronous = NORMAL")
-
-
-def sqlite_connection(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A raw autocommit SQLite connection with the store's pragmas (for pyrate-limiter's
-    SQLite bucket, which takes a ``sqlite3`` connection)."""
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-    )
-    try:
-        _sqlite_pragmas(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def copy_sqlite(
-    source: str | os.PathLike[str] | sqlite3.Connection,
-    target: str | os.PathLike[str],
-    *,
-    existing_only: bool = False,
-) -> None:
-    """Copy a SQLite database (a path or an open connection) into the file ``target`` with
-    SQLite's online backup API: consistent while others write, the WAL's content included.
-    ``existing_only``: never create ``source`` (raise ``sqlite3.OperationalError`` instead)."""
-    src = (
-        source
-        if isinstance(source, sqlite3.Connection)
-        else sqlite3.connect(
-            f"file:{source}?mode=rw" if existing_only else source,
-            uri=existing_only,
-            timeout=BUSY_TIMEOUT_S,
-        )
-    )
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-        finally:
-            dst.close()
-    finally:
-        if src is not source:
-            src.close()
-
-
-def salvage_sqlite(
-    path: str | os.PathLike[str], tables: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The rows of ``tables`` that can still be read from a (corrupt) SQLite file, opened
-    read-only; a table that cannot be read is left out."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-    except sqlite3.Error:
-        return found
-    try:
-        for name in tables:
-            try:
-                cur = conn.execute(f'SELECT * FROM "{name}"')
-                columns = [d[0] for d in cur.description]
-                found[name] = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-            except sqlite3.Error:
-                continue
-    finally:
-        conn.close()
-    return found
-
-
 def _is_locked(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # serialization / deadlock
@@ -223,7 +146,7 @@ def _sqlite_engine(path: Path) -> sa.Engine:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
-        _sqlite_pragmas(dbapi_conn)
+        sqlite_pragmas(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:

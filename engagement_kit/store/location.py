@@ -116,7 +116,7 @@ def adopt_legacy_store(new: Path, old: Path | None = None) -> bool:
     new.parent.mkdir(parents=True, exist_ok=True)
     tmp = new.with_name(f".{new.name}.moving-{os.getpid()}-{threading.get_ident()}")
     try:
-        from engagement_kit.store.database import copy_sqlite
+        from engagement_kit.store.sqlite_file import copy_sqlite
 
         try:
             # existing_only never creates a file: if another process just moved it, this fails

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 
 from engagement_kit.errors import StoreError
 from engagement_kit.store import schema
-from engagement_kit.store.database import CorruptStoreError, Database, logger, salvage_sqlite
+from engagement_kit.store.database import CorruptStoreError, Database, logger
 from engagement_kit.store.schema import COLUMNS, revisions
+from engagement_kit.store.sqlite_file import salvage_sqlite
 
 #: What a corrupt file's repair carries over into the new store when it can still be read.
 _SALVAGED = (schema.deliveries, schema.alert_firings)

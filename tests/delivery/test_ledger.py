@@ -217,10 +217,8 @@ def test_send_stops_before_the_first_message_when_the_store_cannot_record(
     assert result.exit_code != 0
     assert smtp.messages == []  # nothing sent
     text = " ".join(result.output.split())
-    assert (
-        ("Traceback" not in result.output
-        and result.exception is None)
-        or isinstance(result.exception, SystemExit)
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
     )
     assert str(path) in "".join(result.output.split()) and "ENGAGEMENT_KIT_STORE" in text, text
     assert result.output.startswith("error:") and result.output.count("error:") == 1

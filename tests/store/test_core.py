@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import StoreError
-from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
+from engagement_kit.store import ResponseStore, StoreEntry, default_store_path, sqlite_file
 from engagement_kit.store import database as store_module
 from engagement_kit.store.schema import COLUMNS
 
@@ -288,7 +288,10 @@ def test_with_block_closes_every_connection_and_the_store_reopens(path):
         assert isinstance(s, ResponseStore)
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
         assert s.engine.pool.checkedin() == 1  # one connection, returned after each use
-    assert (f"sqlite:{path}", os.getpid()) not in store_module._engines  # closed on leaving the block
+    assert (
+        f"sqlite:{path}",
+        os.getpid(),
+    ) not in store_module._engines  # closed on leaving the block
     assert s.get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2  # and reopens on next use
     s.close()
 
@@ -327,7 +330,7 @@ def test_a_locked_database_is_retried_until_the_lock_is_released(path, monkeypat
     s = ResponseStore(path)
     s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)  # create the file and schema
     s.close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.001)  # meet "locked" at once
+    monkeypatch.setattr(sqlite_file, "BUSY_TIMEOUT_S", 0.001)  # meet "locked" at once
     other = _hold_write_lock(path)
     releases = iter([None, None, other.rollback])  # the lock goes away on the third wait
     sleeps = Sleeps(on_sleep=lambda: (next(releases) or (lambda: None))())
@@ -343,7 +346,7 @@ def test_a_lock_that_never_clears_ends_in_a_store_error_after_the_retries(path, 
     s = ResponseStore(path)
     s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
     s.close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.001)
+    monkeypatch.setattr(sqlite_file, "BUSY_TIMEOUT_S", 0.001)
     sleeps = Sleeps()
     monkeypatch.setattr(store_module, "time", sleeps)
     other = _hold_write_lock(path)
