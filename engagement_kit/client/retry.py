@@ -106,18 +106,18 @@ def post(
 
     credentials = client.credentials  # ConfigError here, before anything is sent
     url = full_url.split("?", 1)[0]
-    started = client._clock()
+    started = client.clock()
     queued = 0.0  # seconds spent waiting for the client-side rate limiter
     attempts = 0
 
     def remaining() -> float:
-        return client.retry_budget - (client._clock() - started - queued)
+        return client.retry_budget - (client.clock() - started - queued)
 
     def retry_after_of(state: RetryCallState) -> float | None:
         outcome = state.outcome
         if outcome is None or outcome.failed:
             return None
-        return _retry_after(outcome.result(), client._clock())
+        return _retry_after(outcome.result(), client.clock())
 
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
@@ -163,10 +163,10 @@ def post(
         nonlocal attempts, queued
         attempts += 1
         queued += client.rate_limiter.acquire(limiter_key)
-        headers = {"auth": credentials.token(now=client._clock())}
+        headers = {"auth": credentials.token(now=client.clock())}
         t0 = time.perf_counter()
         try:
-            response = client._http.post(full_url, headers=headers, json=body)
+            response = client.http.post(full_url, headers=headers, json=body)
         except httpx.TransportError as exc:
             logger.debug(
                 "POST %s failed after %.3fs (attempt %d): %s",
@@ -187,7 +187,7 @@ def post(
             # the platform's window is full, whatever our send log says (another machine, a
             # restarted process without the budget file): nobody sends for this stream until
             # its Retry-After, else a whole window, has passed
-            hinted = _retry_after(response, client._clock())
+            hinted = _retry_after(response, client.clock())
             client.rate_limiter.cool_down(
                 limiter_key, hinted if hinted is not None else client.rate_limiter.window
             )
@@ -195,7 +195,7 @@ def post(
 
     retrying = Retrying(
         # a zero wait (after a 429 the rate limiter does the waiting) is no sleep at all
-        sleep=lambda seconds: client._sleep(seconds) if seconds > 0 else None,
+        sleep=lambda seconds: client.sleep(seconds) if seconds > 0 else None,
         stop=stop,
         wait=wait,
         retry=retry_if_exception(_is_transient) | retry_if_result(_should_retry_response),
@@ -205,10 +205,10 @@ def post(
     try:
         response = retrying(send)
     except httpx.TransportError as exc:
-        spent = max(0.0, client._clock() - started - queued)  # no "-0.0s" from rounding
+        spent = max(0.0, client.clock() - started - queued)  # no "-0.0s" from rounding
         raise ApiConnectionError(
             f"could not reach {client.host} (POST {full_url}): "
             f"{_describe_failure(exc, client.timeout)}; gave up after {attempts} attempt(s) in "
             f"{spent:.1f}s. Check KORE_HOST, your network or proxy, and try again later."
         ) from exc
-    return answer_text(response, describe, full_url, attempts, days, now=client._clock())
+    return answer_text(response, describe, full_url, attempts, days, now=client.clock())

@@ -103,9 +103,9 @@ def ask_streams(
         timeout=timeout,
         clock=clock,
     ) as client:
-        # The Date header of each answer is needed for the clock check; the client keeps its
-        # httpx.Client private, and its event hooks are the one way to see the answers.
-        client._http.event_hooks = {"request": [sent], "response": [answered]}
+        # The Date header of each answer is needed for the clock check: the event hooks of the
+        # client's httpx.Client (client.http) see every answer.
+        client.http.event_hooks = {"request": [sent], "response": [answered]}
         for stream in streams:
             name = stream_label(stream)
             if stop_why:

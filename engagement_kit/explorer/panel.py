@@ -373,7 +373,6 @@ class Explorer(ControlsState):
     def _channels_html(self) -> str:
         """The Channels tab: the stream's ``channels_breakdown``, one request per channel."""
         from engagement_kit.charts.channels import channel_mix_html
-        from engagement_kit.client.channels import fetch_channels
         from engagement_kit.metrics.channels import channel_mix
 
         names = self._stream_choice().channels_breakdown
@@ -382,8 +381,7 @@ class Explorer(ControlsState):
             return _channels_hint()
         daily = self.data["daily"].query
         assert daily is not None
-        frame = fetch_channels(
-            self.client,
+        frame = self.client.fetch_channels(
             daily.stream_id,
             daily.start,
             daily.end,

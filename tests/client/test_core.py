@@ -1242,7 +1242,7 @@ def test_last_week_boundary_in_the_zone():
 def test_context_manager_closes_the_connection_pool():
     with make_client(Script(ok())) as client:
         fetch_dec(client)
-    assert client._http.is_closed
+    assert client.http.is_closed
     assert "platform.kore.ai" in repr(client) and SECRET not in repr(client)
 
 
