@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from engagement_kit.client.http_status import _is_rate_limited, _retry_after, answer_text
+from engagement_kit.client.http_status import is_rate_limited, retry_after_seconds, answer_text
 from engagement_kit.errors import ApiConnectionError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ _MIN_RETRY_WINDOW = 0.05  # seconds of budget below which no further attempt is 
 
 
 def _should_retry_response(response: httpx.Response) -> bool:
-    return response.status_code in RETRY_STATUSES or _is_rate_limited(response)
+    return response.status_code in RETRY_STATUSES or is_rate_limited(response)
 
 
 def _describe_failure(exc: BaseException, timeout: float) -> str:
@@ -117,13 +117,13 @@ def post(
         outcome = state.outcome
         if outcome is None or outcome.failed:
             return None
-        return _retry_after(outcome.result(), client.clock())
+        return retry_after_seconds(outcome.result(), client.clock())
 
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
-        if outcome is not None and not outcome.failed and _is_rate_limited(outcome.result()):
+        if outcome is not None and not outcome.failed and is_rate_limited(outcome.result()):
             # send() recorded a cool-down in the rate limiter (shared by every process on the
             # machine): the next attempt waits there, as queued time
             return 0.0
@@ -148,7 +148,7 @@ def post(
         else:
             why = f"HTTP {outcome.result().status_code}"
         when = f"in {state.upcoming_sleep:.2f}s"
-        if not outcome.failed and _is_rate_limited(outcome.result()):
+        if not outcome.failed and is_rate_limited(outcome.result()):
             when = "after the stream's cool-down in the rate limiter"
         logger.info(
             "POST %s: %s; retrying %s (attempt %d of %d)",
@@ -183,11 +183,11 @@ def post(
             time.perf_counter() - t0,
             attempts,
         )
-        if _is_rate_limited(response):
+        if is_rate_limited(response):
             # the platform's window is full, whatever our send log says (another machine, a
             # restarted process without the budget file): nobody sends for this stream until
             # its Retry-After, else a whole window, has passed
-            hinted = _retry_after(response, client.clock())
+            hinted = retry_after_seconds(response, client.clock())
             client.rate_limiter.cool_down(
                 limiter_key, hinted if hinted is not None else client.rate_limiter.window
             )
