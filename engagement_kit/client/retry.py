@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from engagement_kit.client.http_status import is_rate_limited, retry_after_seconds, answer_text
+from engagement_kit.client.http_status import answer_text, is_rate_limited, retry_after_seconds
 from engagement_kit.errors import ApiConnectionError
 
 if TYPE_CHECKING:

@@ -11,13 +11,13 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from engagement_kit.delivery.ledger import _now
+from engagement_kit.delivery.ledger import timestamp_now
 from engagement_kit.delivery.messages import WeekReport
 from engagement_kit.delivery.outbox import Outcome
 from engagement_kit.delivery.plan import DeliveryPlan
 
 
-def _write_delivery_files(
+def write_delivery_files(
     out: Path, reports: Sequence[WeekReport], outcomes: Sequence[Outcome], write: Callable
 ) -> None:
     """``<stream>/<week>.delivery.json``: the latest outcome per destination and kind."""
@@ -37,7 +37,7 @@ def _write_delivery_files(
                     "kind": o.kind,
                     "status": o.status,
                     "detail": o.detail,
-                    "at": _now(),
+                    "at": timestamp_now(),
                 }
         write(
             path,

@@ -23,6 +23,8 @@ from engagement_kit import delivery, report
 from engagement_kit.charts import renderer
 from engagement_kit.cli import app
 from engagement_kit.config.streams import load_streams
+from engagement_kit.config.weeks import parse_iso_week
+from engagement_kit.delivery import transport
 from engagement_kit.delivery.rules import AlertRule, evaluate, parse_rules, rule_fires, simulate
 from engagement_kit.errors import ConfigError
 from engagement_kit.store import files as report_files
@@ -262,7 +264,7 @@ def mail_url(smtp: _Smtp) -> str:
 
 @pytest.fixture
 def no_wait(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads it
 
 
 # =============================================================================================
@@ -761,7 +763,7 @@ def test_parse_rules_rejects_duplicate_names():
 
 
 def test_the_week_key_orders_weeks_across_years():
-    assert delivery._week_key("2024-W52") < delivery._week_key("2025-W01")
+    assert parse_iso_week("2024-W52") < parse_iso_week("2025-W01")
 
 
 # =============================================================================================
@@ -907,7 +909,7 @@ def test_teams_workflows_plugin_posts_the_short_message_to_a_loopback_host(out, 
 def test_apprise_log_lines_stay_out_of_our_logs(caplog):
     import logging
 
-    with caplog.at_level(logging.DEBUG), delivery._quiet_apprise():
+    with caplog.at_level(logging.DEBUG), transport.quiet_apprise():
         logging.getLogger("apprise").warning("Login ID: reports %s", SECRET)
     assert SECRET not in caplog.text
     assert logging.getLogger("apprise").propagate is True  # restored
@@ -952,7 +954,7 @@ class Hook:
 
 @pytest.fixture
 def hook_2(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads it
     server = Hook()
     yield server
     server.server.shutdown()
