@@ -14,7 +14,7 @@ from engagement_kit.charts.theme import (
     METRIC_LABELS,
     NO_DATA_TEXT,
     WIDTH,
-    _alt,
+    lazy_altair,
 )
 from engagement_kit.config.weeks import MONTHS
 from engagement_kit.tidy import METRICS
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def _message_chart(text: str, *, title: str | None = None, height: int = 120) -> alt.Chart:
-    alt = _alt()
+    alt = lazy_altair()
     frame = pd.DataFrame({"message": [text]})
     chart = (
         alt.Chart(frame)
@@ -64,7 +64,7 @@ def _metric_key(name: str) -> str:
 
 
 def _metric_color(metrics: Sequence[str]) -> alt.Color:
-    alt = _alt()
+    alt = lazy_altair()
     domain = list(metrics)
     return alt.Color(
         "metric:N",
@@ -100,7 +100,7 @@ def _hourly_wide(
 
 
 def _title(text: str | None, subtitle: str | None = None) -> Any:
-    alt = _alt()
+    alt = lazy_altair()
     if subtitle:
         return alt.Title(text or "", subtitle=subtitle)
     return alt.Title(text) if text else alt.Undefined
@@ -117,7 +117,7 @@ def _bucket_frame(wide: pd.DataFrame) -> pd.DataFrame:
 
 
 def _time_x(unit: str, zone: str | None) -> alt.X:
-    alt = _alt()
+    alt = lazy_altair()
     where = f" ({zone})" if zone else ""
     return alt.X(
         "time:T",

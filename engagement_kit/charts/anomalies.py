@@ -8,13 +8,13 @@ import pandas as pd
 
 from engagement_kit import metrics
 from engagement_kit.charts._common import (
-    _alt,
     _day_text,
     _iso_time,
     _no_data,
     _time_x,
     _title,
     _zone,
+    lazy_altair,
 )
 from engagement_kit.charts.theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 from engagement_kit.tidy import frames as _frames
@@ -50,7 +50,7 @@ def anomaly_chart(
         (anomalies only, :data:`HIGHLIGHT_COLOR`) layers over ``x`` ``time``; tooltips ``when``,
         ``value``, ``expected``, ``low``, ``high``, ``score``, ``direction``.
     """
-    alt = _alt()
+    alt = lazy_altair()
     _frames.check_metric(metric)
     title = title if title is not None else f"{METRIC_LABELS[metric]} per day and expected range"
     found = metrics.anomalies(data, metric=metric, all_days=True, **options)

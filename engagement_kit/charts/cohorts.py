@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from engagement_kit.charts._common import _no_data, _title
-from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, _alt
+from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, lazy_altair
 from engagement_kit.config.weeks import iso_week_label
 from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES
 
@@ -88,7 +88,7 @@ def cohort_heatmap(
         ``rect`` cells (``x`` offset, ``y`` cohort label, colour ``rate``) and ``text`` labels
         with the percentage; tooltip cohort, offset, users, retained, rate.
     """
-    alt = _alt()
+    alt = lazy_altair()
     if not len(triangle):
         return _no_data(title)
     cells, period = _triangle_cells(triangle)
@@ -151,7 +151,7 @@ def retention_curves(
 
     Offset 0 (always 100 %) is left out so the curves use the height.
     """
-    alt = _alt()
+    alt = lazy_altair()
     data = triangle[triangle["offset"] > 0]
     if not len(data):
         return _no_data(title)
@@ -200,7 +200,7 @@ def retention_curves(
 
 def lifecycle_chart(frame: pd.DataFrame, *, title: str | None = "User lifecycle") -> alt.Chart:
     """Diverging stacked bars: new, returning, resurrecting up; dormant down (from ``lifecycle``)."""
-    alt = _alt()
+    alt = lazy_altair()
     if not len(frame):
         return _no_data(title)
     data = frame.copy()
@@ -242,7 +242,7 @@ def stickiness_chart(
 ) -> alt.Chart:
     """Share of each week's users by their number of active days (from ``stickiness_histogram``),
     averaged over the weeks."""
-    alt = _alt()
+    alt = lazy_altair()
     if not len(histogram) or not histogram["users"].sum():
         return _no_data(title)
     totals = histogram.groupby("active_days")["users"].sum()

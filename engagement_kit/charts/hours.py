@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engagement_kit import metrics
-from engagement_kit.charts._common import _alt, _hourly_wide, _title, _zone
+from engagement_kit.charts._common import _hourly_wide, _title, _zone, lazy_altair
 from engagement_kit.charts.theme import (
     HEATMAP_SCHEMES,
     HEIGHT,
@@ -29,7 +29,7 @@ _DAY_TYPE_DASH = {"weekday": [1, 0], "weekend": [6, 4]}
 
 
 def _hour_axis(zone: str | None) -> Any:
-    alt = _alt()
+    alt = lazy_altair()
     return alt.Axis(
         values=list(range(0, 25, 3)),
         labelExpr="datum.value + ':00'",
@@ -60,7 +60,7 @@ def peak_hours_heatmap(
         are users): unfilled ``rect`` in :data:`HIGHLIGHT_COLOR` over ``start``..``end``;
         tooltip ``window``, ``share``, ``length``. Daily data gives a message chart.
     """
-    alt = _alt()
+    alt = lazy_altair()
     wide, message = _hourly_wide(data, metric, title=title, what="Peak hours")
     if message is not None:
         return message
@@ -160,7 +160,7 @@ def hour_profile_chart(
         metric's; tooltip ``day_type``, ``hours``, ``users``, ``share``. Daily data gives a
         message chart.
     """
-    alt = _alt()
+    alt = lazy_altair()
     wide, message = _hourly_wide(data, metric, title=title, what="Hour profiles")
     if message is not None:
         return message

@@ -10,7 +10,6 @@ import pandas as pd
 from engagement_kit import metrics
 from engagement_kit.charts._common import (
     _AXIS_FORMAT,
-    _alt,
     _bucket_frame,
     _check_metrics,
     _coarsen,
@@ -22,6 +21,7 @@ from engagement_kit.charts._common import (
     _time_x,
     _title,
     _zone,
+    lazy_altair,
 )
 from engagement_kit.charts.theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 from engagement_kit.tidy import METRICS
@@ -67,7 +67,7 @@ def trend_chart(
         ``y`` ``users``, ``color`` ``metric``, ``strokeDash`` ``period`` when ``previous`` is
         given; tooltip ``when``, ``metric``, ``users``, ``period``.
     """
-    alt = _alt()
+    alt = lazy_altair()
     metrics = _check_metrics(metrics)
     wide = _frames.wide(data)
     if not len(wide) or not metrics:
@@ -154,7 +154,7 @@ def new_vs_returning_chart(
         (stacked, or normalised), ``color`` ``metric`` (``new``, ``returning``); tooltip
         ``when``, ``metric``, ``users``, ``share`` (of the bucket's new + returning).
     """
-    alt = _alt()
+    alt = lazy_altair()
     wide = _frames.wide(data)
     if not len(wide):
         return _no_data(title)
@@ -222,7 +222,7 @@ def weekly_history_chart(
         the metric's, ``opacity`` and ``stroke`` from ``current``; tooltip ``week``, ``from``,
         ``to``, ``value``, ``change``, ``pct_change``, ``days``.
     """
-    alt = _alt()
+    alt = lazy_altair()
     title = title if title is not None else f"{_weekly_label(metric)} by ISO week"
     if weeks is None or not len(weeks):
         return _no_data(title)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, out
 from engagement_kit.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ from engagement_kit.errors import ConfigError
         "engagement-kit report --stream st-... --name 'Support bot' --tz Asia/Kolkata."
     )
 )
-@_friendly
+@friendly_errors
 def report(
     demo: Annotated[
         bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
@@ -147,7 +147,7 @@ def report(
         "engagement-kit send --resend."
     )
 )
-@_friendly
+@friendly_errors
 def send(
     config: Annotated[
         Path | None,
@@ -197,7 +197,7 @@ def send(
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def alerts(
     backtest: Annotated[
         int | None,
