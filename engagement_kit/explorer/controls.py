@@ -206,7 +206,7 @@ class ControlsState:
     channels: widgets.Text
     tz: widgets.Combobox
 
-    def _stream_choice(self) -> StreamConfig:
+    def selected_stream(self) -> StreamConfig:
         return next(s for s in self.streams if s.id == self.stream.value)
 
     def _apply_stream_defaults(self, stream: StreamConfig) -> None:
@@ -229,9 +229,9 @@ class ControlsState:
         if self.today is not None:
             return self.today
         try:
-            return today_in(self.tz.value.strip() or self._stream_choice().tz)
+            return today_in(self.tz.value.strip() or self.selected_stream().tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            return today_in(self._stream_choice().tz)
+            return today_in(self.selected_stream().tz)
 
     def _apply_preset(self) -> None:
         if self.preset.value == "custom":
@@ -245,7 +245,7 @@ class ControlsState:
 
     # -- control callbacks (no fetching here) ---------------------------------------------------
     def _on_stream(self, change: Mapping[str, Any]) -> None:
-        self._apply_stream_defaults(self._stream_choice())
+        self._apply_stream_defaults(self.selected_stream())
 
     def _on_preset(self, change: Mapping[str, Any]) -> None:
         if not self._syncing:
@@ -298,7 +298,7 @@ class ControlsState:
             conversation_type=self.conversation_type.value,
             conversation_status=self.conversation_status.value,
             channels=self.channels.value or None,
-            tz=(self.tz.value or "").strip() or self._stream_choice().tz,
+            tz=(self.tz.value or "").strip() or self.selected_stream().tz,
         )
 
     def queries(self) -> dict[str, EngagementQuery]:

@@ -375,7 +375,7 @@ class Explorer(ControlsState):
         from engagement_kit.charts.channels import channel_mix_html
         from engagement_kit.metrics.channels import channel_mix
 
-        names = self._stream_choice().channels_breakdown
+        names = self.selected_stream().channels_breakdown
         if not names:
             self.channel_mix = None
             return _channels_hint()

@@ -624,7 +624,7 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
         ],
     )
     assert one.channels.value == "rtm"
-    assert one._stream_choice().channels_breakdown == ("rtm", "slack")
+    assert one.selected_stream().channels_breakdown == ("rtm", "slack")
     with pytest.raises(InvalidQueryError, match="channels_breakdown"):
         Explorer(recorder, streams=[{"id": "a", "name": "A", "tz": "UTC", "channels": "rtm,slack"}])
     platform_spelling = {
