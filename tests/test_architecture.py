@@ -178,7 +178,8 @@ def test_every_public_module_lists_names_that_resolve():
 def test_the_report_namespace_lazily_loads_its_own_names():
     from engagement_kit import report
 
-    assert report.setup_notebook.__module__ == "engagement_kit.report.weekly"
+    assert report.load_weekly.__module__ == "engagement_kit.report.weekly"
+    assert "setup_notebook" not in report.__all__  # one setup_notebook: engagement_kit.charts
     assert not [n for n in report.__all__ if n.startswith("_")]
     with pytest.raises(AttributeError, match="no_such_name"):
         report.no_such_name  # noqa: B018

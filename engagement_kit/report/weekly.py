@@ -39,7 +39,6 @@ __all__ = [
     "SIDECAR_MIMETYPE",
     "WeeklyReport",
     "load_weekly",
-    "setup_notebook",
 ]
 
 #: Weeks of daily data before the report's week that the anomaly check compares with.
@@ -508,12 +507,3 @@ def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> 
     return report_note(
         client.store, client.host, [*daily[-2:], hourly], now=client.now(), revised=daily
     )
-
-
-def setup_notebook(*, fast_imports: bool = True) -> None:
-    """Prepare a report kernel: our offline altair renderer and the charts theme, both enabled.
-
-    The report notebook calls it in its first code cell; it is
-    :func:`engagement_kit.charts.setup_notebook` with ``renderer="report"`` (and shows nothing).
-    """
-    charts.setup_notebook(renderer="report", fast_imports=fast_imports)

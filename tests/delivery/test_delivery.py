@@ -162,7 +162,7 @@ def tls_hook(tmp_path):
 def _page(weekly) -> str:
     from engagement_kit import charts
 
-    report.setup_notebook()
+    charts.setup_notebook(renderer="report")
     parts = [
         renderer.chart_mimebundle(chart.to_dict())["text/html"]
         for chart in (
