@@ -185,6 +185,7 @@ def send(
     failed (the others are still sent), 2 for bad settings.
     """
     from engagement_kit import delivery
+    from engagement_kit.report import summary as rpt_summary
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
@@ -193,7 +194,7 @@ def send(
     outcomes = delivery.send_written(
         plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
     )
-    raise typer.Exit(delivery.exit_code(outcomes))
+    raise typer.Exit(rpt_summary.exit_code(outcomes, nothing_done=0))
 
 
 @app.command()

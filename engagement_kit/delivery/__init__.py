@@ -56,7 +56,7 @@ from engagement_kit.delivery.plan import (
     plan_for,
 )
 from engagement_kit.delivery.send import deliver
-from engagement_kit.delivery.summary import exit_code, summary_table
+from engagement_kit.delivery.summary import delivery_table
 from engagement_kit.delivery.transport import ATTEMPTS, MAX_WAIT, RETRY_WAIT
 
 __all__ = [
@@ -77,7 +77,7 @@ __all__ = [
     "backtest_fn",
     "check_destination",
     "deliver",
-    "exit_code",
+    "delivery_table",
     "find_reports",
     "load_plan",
     "mask",
@@ -85,5 +85,4 @@ __all__ = [
     "print_alerts",
     "reference_env",
     "send_written",
-    "summary_table",
 ]

@@ -45,6 +45,11 @@ class Outcome:
     status: str
     detail: str = ""
 
+    @property
+    def ok(self) -> bool:
+        """Not failed (sent, skipped as already sent, or a dry run)."""
+        return self.status != "failed"
+
 
 @dataclasses.dataclass
 class OutgoingMessage:

@@ -1070,8 +1070,9 @@ def test_send_delivers_records_skips_and_resends(tmp_path, hook_2, monkeypatch):
     assert sent.destination == ok
     assert sent.detail == "Weekly report: Alpha Bot, 2025-W47: 1,300 users (+10.0 %)"
     assert json.loads(json.loads(hook_2.requests[0][1])["message"])["kpis"]["unique_users"] == 1300
-    assert delivery.exit_code([sent, skipped]) == 0
-    assert delivery.exit_code([sent, again[2]]) == 1
+    assert report.exit_code([sent, skipped]) == 0
+    assert report.exit_code([sent, again[2]]) == 1
+    assert report.exit_code([], nothing_done=0) == 0  # nothing to send is no failure
 
 
 def test_a_digest_is_one_message_per_destination_and_alerts_go_on_their_own(tmp_path, hook_2):
@@ -1253,7 +1254,7 @@ def test_the_delivery_summary_shows_a_long_destination_whole(tmp_path):
     plan = delivery.load_plan(streams_toml_2(tmp_path, [long_url], []))
     outcome = delivery.Outcome(("st-a",), WEEK_2, long_url, "report", "failed", "HTTP 500")
     console = Console(width=80, force_terminal=True, record=True)
-    console.print(delivery.summary_table([outcome], plan))
+    console.print(delivery.delivery_table([outcome], plan))
     text = console.export_text()
     rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
     destination = "".join(row[4].strip() for row in rows)
