@@ -11,7 +11,6 @@ import email.policy
 import http.server
 import json
 import re
-import socket
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,7 +27,7 @@ from engagement_kit.delivery import transport
 from engagement_kit.delivery.rules import AlertRule, evaluate, parse_rules, rule_fires, simulate
 from engagement_kit.errors import ConfigError
 from engagement_kit.store import files as report_files
-from tests.builders import REPO
+from tests.builders import REPO, free_port
 
 WEEK = "2025-W47"
 HR = ("st-demo-hr-us", "PeopleFirst HR Helpdesk (US)", "America/New_York")
@@ -41,12 +40,6 @@ runner = CliRunner()
 # =============================================================================================
 # Loopback servers
 # =============================================================================================
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Smtp:
@@ -69,7 +62,7 @@ class _Smtp:
             outer.logins.append((auth_data.login.decode(), auth_data.password.decode()))
             return AuthResult(success=auth_data.password.decode() == SECRET)
 
-        self.port = _free_port()
+        self.port = free_port()
         self.controller = Controller(
             Handler(),
             hostname="127.0.0.1",

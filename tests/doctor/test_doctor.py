@@ -346,14 +346,14 @@ def test_behind_a_proxy_the_proxy_is_named_without_its_password(project, monkeyp
 
 
 def test_run_from_a_subfolder_it_checks_the_project_folders_settings(
-    project, tmp_path, monkeypatch
+    demo_server, project, tmp_path, monkeypatch
 ):
     deeper = tmp_path / "notebooks" / "explore"
     deeper.mkdir(parents=True)
-    with running_server() as server:
-        project(server.url)
-        monkeypatch.chdir(deeper)  # where `make lab` starts its kernels
-        code, rows, output = _run()
+    server = demo_server
+    project(server.url)
+    monkeypatch.chdir(deeper)  # where `make lab` starts its kernels
+    code, rows, output = _run()
     assert code == 0, output
     from engagement_kit.formatting import display_path
 
