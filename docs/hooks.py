@@ -3,7 +3,8 @@
 The package's docstrings are numpy style with Sphinx roles, which Markdown shows as the raw
 ``:func:`` text. After a page is rendered, each role becomes a cross-reference that
 mkdocs-autorefs resolves to the object's heading in the API reference (optional: a name it does
-not know, such as a relative ``:func:`load_weekly```, stays plain code, with no warning).
+not know, such as a relative ``:func:`load_weekly```, stays plain code, with no warning), and
+reStructuredText's ``::`` before a literal block reads as one colon.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def _link(match: re.Match[str]) -> str:
     return f'<autoref identifier="{target}" optional><code>{shown}</code></autoref>'
 
 
+#: reStructuredText's ``text::`` (a literal block follows): Markdown shows both colons.
+_LITERAL_MARK = re.compile(r"::</p>")
+
+
 def on_page_content(html: str, **kwargs: Any) -> str:
     """Replace the roles in one page's HTML (before autorefs fixes the references)."""
-    return _ROLE.sub(_link, html)
+    return _LITERAL_MARK.sub(":</p>", _ROLE.sub(_link, html))

@@ -321,4 +321,5 @@ def test_the_site_builds_strictly_and_offline(tmp_path: Path) -> None:
     client_page = (site / "api" / "client.html").read_text(encoding="utf-8")
     assert 'id="engagement_kit.client.core.EngagementClient"' in client_page
     assert ":class:<code>" not in client_page and ":func:<code>" not in client_page
+    assert "::</p>" not in (site / "api" / "delivery.html").read_text(encoding="utf-8")
     assert 'href="config.html#engagement_kit.config.query.EngagementQuery"' in client_page
