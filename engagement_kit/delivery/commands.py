@@ -27,8 +27,11 @@ def after_reports(
     dry_run: bool,
     resend: bool,
     console: Console,
+    index: bool = True,
 ) -> int:
     """After ``report``: the alerts of the new reports, then (``--send``) their delivery.
+
+    ``index=False`` (a shard of a split batch) leaves ``index.html`` to ``report --index-only``.
 
     Returns
     -------
@@ -40,7 +43,8 @@ def after_reports(
     written = [r for r in results if r.ok and r.html is not None and r.json is not None]
     with Ledger() as ledger:
         fired = apply_alerts(plan, [(r.stream_id, r.html, r.json) for r in written], ledger)
-        write_index(out_dir)
+        if index:
+            write_index(out_dir)
         for (stream_id, week), alerts in fired.items():
             for a in alerts:
                 console.print(

@@ -83,6 +83,7 @@ def render_all(
     console: Console | None = None,
     quiet: bool = False,
     today: dt.date | None = None,
+    index: bool = True,
 ) -> list[ReportResult]:
     """Write the weekly report of every stream, in parallel, then the index page.
 
@@ -111,6 +112,9 @@ def render_all(
         Show neither.
     today : date, optional
         "Today" for the default week (tests).
+    index : bool
+        Rebuild ``out_dir/index.html`` afterwards (a shard of a split batch leaves it to the
+        final ``report --index-only``).
 
     Returns
     -------
@@ -177,7 +181,8 @@ def render_all(
     console = console or Console(stderr=True)
     with _progress(tasks, console=console, quiet=quiet) as update:
         results = run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
-    write_index(out)
+    if index:
+        write_index(out)
     if not quiet:
         print_summary(results, console=console)
     return results
