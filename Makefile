@@ -14,6 +14,8 @@ LAB_ARGS ?=
 NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.ipynb \
              notebooks/explore/03_peak_hours.ipynb notebooks/explore/04_cohorts.ipynb \
              notebooks/reports/weekly_report.ipynb
+# what `make test` runs (TESTS=tests/test_weeks.py for one file)
+TESTS ?= tests $(NOTEBOOKS)
 
 .PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format clean
 
@@ -58,7 +60,7 @@ report: $(STAMP) ## Write last week's HTML report for every demo stream into rep
 	$(BIN)/engagement-kit report --demo
 
 test: $(TEST_STAMPS) ## Run the whole suite: unit, property, notebooks (nbval), reports, browser
-	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-sanitize-with notebooks/sanitize.cfg --durations=15
+	$(BIN)/python -m pytest $(TESTS) --nbval --nbval-sanitize-with notebooks/sanitize.cfg --durations=15
 
 test-fast: $(TEST_STAMPS) ## Unit tests only (skips kernels, servers and browsers)
 	$(BIN)/python -m pytest tests -m "not slow and not browser" -q

@@ -272,9 +272,11 @@ def test_without_voila_the_dashboard_says_how_to_install_it_in_one_sentence(monk
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "voila" else real(name, *a)
     )
-    with pytest.raises(DashboardError, match=r"pip install 'engagement-kit\[dashboard\]'"):
-        with running_dashboard(port=None):
-            pass  # pragma: no cover - never reached
+    with (
+        pytest.raises(DashboardError, match=r"pip install 'engagement-kit\[dashboard\]'"),
+        running_dashboard(port=None),
+    ):
+        pass  # pragma: no cover - never reached
     result = CliRunner().invoke(app, ["dashboard", "--port", "0"])
     assert result.exit_code != 0
     text = " ".join(result.output.split())

@@ -2,10 +2,12 @@
 
 One report per stream and ISO week::
 
-    reports/<stream-slug>/<YYYY-Www>.html    self-contained page: no network needed, charts
-                                             interactive, one copy of the chart JavaScript
+    reports/<stream-slug>/<YYYY-Www>.html    the page: no network needed, charts interactive
     reports/<stream-slug>/<YYYY-Www>.json    the numbers the page shows, for machines
-    reports/index.html                       every stream and week found under reports/
+    reports/_assets/vega-<versions>-<hash>.js  the chart libraries every page there loads
+                                             (``self_contained=True``: inlined instead)
+    reports/index.html                       the latest week of every stream, recent weeks
+    reports/<stream-slug>/history/           one stream's every week, a page per year
 
 The pieces, in the order they run:
 
@@ -21,8 +23,8 @@ The pieces, in the order they run:
   notebook is the single source of the numbers, the runner only copies them.
 * Back in the worker, :func:`notebook_to_html` renders the executed notebook with nbconvert's
   public ``HTMLExporter`` and our ``ek_report`` template (the lab template without CDN scripts,
-  plus the Vega bundle of ``vl_convert.javascript_bundle`` inlined once), and every file is
-  written atomically (:func:`atomic_write`).
+  plus the Vega bundle of ``vl_convert.javascript_bundle``, shared in ``_assets/`` or inlined
+  once), and every file is written atomically (:func:`atomic_write`).
 
 A failed stream does not stop the others: its error (one readable sentence) goes into the
 summary, ``<week>.error.json`` and the index, and its executed notebook is kept as
@@ -79,8 +81,11 @@ _NAMES: dict[str, str] = {
     "OVERRIDDEN_LAB_BLOCKS": ".export:OVERRIDDEN_LAB_BLOCKS",
     "TEMPLATES": ".export:TEMPLATES",
     "TEMPLATE_NAME": ".export:TEMPLATE_NAME",
+    "ASSETS_DIR": ".export:ASSETS_DIR",
+    "inline_assets": ".export:inline_assets",
     "notebook_to_html": ".export:notebook_to_html",
     "vega_bundle": ".export:vega_bundle",
+    "write_assets": ".export:write_assets",
     "_html_exporter": ".export:html_exporter",
     "_vegalite_minor": ".export:vegalite_minor",
     # files
@@ -129,6 +134,7 @@ _SUBMODULES = frozenset(
 )
 
 __all__ = [
+    "ASSETS_DIR",
     "DEFAULT_WEEKS_OF_HISTORY",
     "RENDERER_NAME",
     "SIDECAR_MIMETYPE",
@@ -142,6 +148,7 @@ __all__ = [
     "demo_streams",
     "execute_notebook",
     "exit_code",
+    "inline_assets",
     "load_weekly",
     "notebook_to_html",
     "print_summary",
@@ -153,6 +160,7 @@ __all__ = [
     "summary_lines",
     "summary_table",
     "vega_bundle",
+    "write_assets",
     "write_index",
 ]
 
@@ -167,7 +175,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ..summary import exit_code, print_summary, summary_lines, summary_table
     from .batch import default_jobs, demo_streams, render_all, render_report
     from .execute import default_notebook, execute_notebook
-    from .export import notebook_to_html, vega_bundle
+    from .export import ASSETS_DIR, inline_assets, notebook_to_html, vega_bundle, write_assets
     from .index import write_index
     from .params import (
         DEFAULT_WEEKS_OF_HISTORY,
