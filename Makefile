@@ -85,8 +85,9 @@ mutation: $(STAMP) $(DEV_STAMP) ## Mutation testing of the package (slow); MODUL
 	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
 		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled) $(if $(JOBS),--jobs $(JOBS))
 
-lint: $(STAMP) $(DEV_STAMP) ## ruff lint and format check
+lint: $(STAMP) $(DEV_STAMP) ## ruff lint and format check, and the layers' import contracts
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
 
 format: $(STAMP) $(DEV_STAMP) ## Apply ruff's formatting and safe fixes

@@ -2,7 +2,7 @@
 
 ``notebooks/`` and the ``*.example`` files at the project's root stay the only copies we edit;
 ``build_py`` copies them into ``engagement_kit/_bundled/`` of the built package, where
-:func:`engagement_kit.project.bundled_file` finds them after a ``pip install``. An editable
+:func:`engagement_kit.config.project.bundled_file` finds them after a ``pip install``. An editable
 install (``pip install -e .``) reads the checkout's own files instead.
 """
 
@@ -13,7 +13,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 #: Files copied into the package, relative to the project root (keep in step with
-#: engagement_kit/project.py BUNDLED).
+#: engagement_kit/config/project.py BUNDLED).
 BUNDLED = (
     "notebooks/reports/weekly_report.ipynb",
     "notebooks/explore/01_explore.ipynb",

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
-from engagement_kit.cohort_store import FirstSeenTable, SessionCache, backfill
+from engagement_kit.client.auth import Credentials
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_HOST, DemoPlatform
+from engagement_kit.metrics.first_seen import FirstSeenTable, SessionCache, backfill
 from engagement_kit.store import ResponseStore
 
 STREAM, TZ = "st-demo-retail-in", "Asia/Kolkata"

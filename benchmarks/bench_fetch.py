@@ -25,10 +25,10 @@ from pathlib import Path
 
 import httpx
 
-from engagement_kit.auth import Credentials
 from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_STREAMS
-from engagement_kit.query import EngagementQuery
 from engagement_kit.store import ResponseStore
 
 from ._util import summary, time_without_gc

@@ -13,10 +13,10 @@ import json
 import httpx
 import pandas as pd
 
-from engagement_kit.auth import Credentials
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.query import EngagementQuery
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_HOST, DEMO_STREAMS
 from engagement_kit.demo.platform import DemoPlatform
-from engagement_kit.query import EngagementQuery
 from engagement_kit.tidy import parse_response
 
 from ._util import interleaved, summary

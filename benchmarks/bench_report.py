@@ -31,6 +31,10 @@ from pathlib import Path
 
 import psutil
 
+from engagement_kit.report import batch
+from engagement_kit.report import task as report_task
+from engagement_kit.store import files as report_files
+
 from ._util import interleaved, summary
 
 TARGET_SINGLE = 2.0
@@ -110,9 +114,8 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
     from nbformat.v4 import new_code_cell, new_notebook
 
     from engagement_kit import report
-    from engagement_kit.config import StreamConfig
+    from engagement_kit.config.streams import StreamConfig
     from engagement_kit.demo import DEMO_STREAMS
-    from engagement_kit.report import batch
     from engagement_kit.report.kernels import WarmKernel
     from engagement_kit.report.worker import run_task
     from engagement_kit.report.zygote import Zygote
@@ -120,7 +123,7 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
     home = Path(tempfile.mkdtemp(prefix="bench-report-"))
     previous_store = os.environ.get("ENGAGEMENT_KIT_STORE")
     os.environ["ENGAGEMENT_KIT_STORE"] = str(home / "store.sqlite3")
-    report._init_worker(None)  # this process plays a worker: same import set-up
+    batch._init_worker(None)  # this process plays a worker: same import set-up
     zygote = Zygote()
     try:
         configs = [StreamConfig(id=s.id, name=s.name, tz=s.tz) for s in DEMO_STREAMS]
@@ -141,10 +144,10 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
         nbformat.write(empty, empty_path)
         notebook = report.default_notebook()
         params = report.report_parameters(configs[0], WEEK)
-        task = report._Task(
+        task = report_task.ReportTask(
             key=0,
             parameters=params,
-            slug=report.stream_slug(configs[0].name, configs[0].id),
+            slug=report_files.stream_slug(configs[0].name, configs[0].id),
             out_dir=str(home / "single"),
             notebook=str(notebook),
             keep_notebook=True,
@@ -156,7 +159,7 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
         def floor() -> None:
             nb = report.execute_notebook(empty_path, home / "empty-out.ipynb", {"x": 2})
             page = report.notebook_to_html(nb, title="empty")
-            report.atomic_write(home / "empty.html", page)
+            report_files.atomic_write(home / "empty.html", page)
 
         def one_report(warm: bool):
             def go() -> None:

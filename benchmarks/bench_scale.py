@@ -46,8 +46,9 @@ _BUNDLE = re.compile(r'<script id="ek-vega-bundle"[^>]*>.*?</script>', re.S)
 
 def _page_rows(home: Path) -> list[dict]:
     from engagement_kit import report
+    from engagement_kit.demo import demo_streams
 
-    stream = report.demo_streams()[0]
+    stream = demo_streams()[0]
     sizes = {}
     for mode in ("shared", "self-contained"):
         out = home / mode
@@ -131,6 +132,7 @@ def _folder(root: Path, total: int) -> Path:
 
 def _index_times(out: Path, total: int) -> tuple[list[float], float]:
     from engagement_kit import report
+    from engagement_kit.store.files import atomic_write
 
     t0 = time.perf_counter()
     report.write_index(out)  # from nothing: every sidecar read once
@@ -144,8 +146,8 @@ def _index_times(out: Path, total: int) -> tuple[list[float], float]:
     for run in range(INDEX_RUNS + 1):
         folder = out / f"bot-{run % INDEX_STREAMS:02d}"
         week = _week(per_stream + run // INDEX_STREAMS)
-        report.atomic_write(folder / f"{week}.json", _sidecar(folder.name, week, run))
-        report.atomic_write(folder / f"{week}.html", "<html></html>")
+        atomic_write(folder / f"{week}.json", _sidecar(folder.name, week, run))
+        atomic_write(folder / f"{week}.html", "<html></html>")
         t0 = time.perf_counter()
         report.write_index(out)
         if run:  # the first one: jinja's templates compile
@@ -204,7 +206,7 @@ def _batch_sizes() -> tuple[int, ...]:
 
 def _batch_rows(home: Path) -> list[dict]:
     from engagement_kit import report
-    from engagement_kit.config import StreamConfig
+    from engagement_kit.config.streams import StreamConfig
     from engagement_kit.demo import DEMO_STREAMS
 
     from .bench_report import _PeakMemory

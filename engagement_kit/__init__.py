@@ -12,163 +12,49 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_attributes
-from .errors import (
-    ApiConnectionError,
-    ApiError,
-    AuthError,
-    ConfigError,
-    DashboardError,
-    EngagementError,
-    InvalidQueryError,
-    NotFoundError,
-    RateLimitError,
-    ReportError,
-    ResponseFormatError,
-    ServerError,
-    StoreError,
-)
+from engagement_kit._lazy import lazy_attributes
+from engagement_kit.errors import EngagementError
 
 __version__ = "0.1.0"
 
-# public name -> submodule that defines it (loaded on first attribute access)
+# public name -> "module:attribute" that defines it (loaded on first attribute access)
 _LAZY: dict[str, str] = {
-    "DEMO_STREAMS": "demo",
-    "Credentials": "auth",
-    "Engagement": "tidy",
-    "EngagementClient": "client",
-    "EngagementQuery": "query",
-    "Explorer": "widgets",
-    "FetchResult": "client",
-    "ResponseStore": "store",
-    "SessionsConfig": "sessions",
-    "StreamConfig": "config",
-    "credentials_from_env": "auth",
-    "demo_client": "demo",
-    "load_streams": "config",
-    "parse_response": "tidy",
-    "setup_notebook": "charts",
+    "Engagement": "engagement_kit.tidy:Engagement",
+    "EngagementClient": "engagement_kit.client:EngagementClient",
+    "EngagementQuery": "engagement_kit.config.query:EngagementQuery",
+    "Explorer": "engagement_kit.explorer:Explorer",
+    "FetchResult": "engagement_kit.client:FetchResult",
+    "ResponseStore": "engagement_kit.store:ResponseStore",
+    "StreamConfig": "engagement_kit.config.streams:StreamConfig",
+    "demo_client": "engagement_kit.demo:demo_client",
+    "load_streams": "engagement_kit.config.streams:load_streams",
+    "parse_response": "engagement_kit.tidy:parse_response",
+    "render_all": "engagement_kit.report:render_all",
+    "render_report": "engagement_kit.report:render_report",
+    "setup_notebook": "engagement_kit.charts:setup_notebook",
 }
-# submodules reachable as attributes without an explicit import: ``ek.metrics.kpis(...)``
-_SUBMODULES = frozenset(
-    {
-        "alerts",
-        "auth",
-        "channels",
-        "charts",
-        "checks",
-        "cli",
-        "client",
-        "cohort_charts",
-        "cohort_checks",
-        "cohort_store",
-        "cohort_widgets",
-        "cohorts",
-        "config",
-        "dashboard",
-        "dashboard_app",
-        "delivery",
-        "demo",
-        "doctor",
-        "echo",
-        "errors",
-        "files",
-        "messages",
-        "metrics",
-        "project",
-        "query",
-        "ranges",
-        "ratelimit",
-        "report",
-        "session_cache",
-        "sessions",
-        "settings",
-        "sources",
-        "stopping",
-        "store",
-        "summary",
-        "terminal",
-        "tidy",
-        "weeks",
-        "widgets",
-    }
-)
+# the namespaces users reach as attributes without an explicit import: ``ek.metrics.kpis(...)``
+_NAMESPACES = frozenset({"charts", "delivery", "errors", "metrics", "report", "store"})
 
-__all__ = sorted(
-    [
-        "ApiConnectionError",
-        "ApiError",
-        "AuthError",
-        "ConfigError",
-        "DashboardError",
-        "EngagementError",
-        "InvalidQueryError",
-        "NotFoundError",
-        "RateLimitError",
-        "ReportError",
-        "ResponseFormatError",
-        "ServerError",
-        "StoreError",
-        "__version__",
-        *_LAZY,
-        *_SUBMODULES,
-    ]
-)
+#: What users call: checked against the module by tests/test_public_api.py.
+__all__ = sorted(["EngagementError", "__version__", *_LAZY, *_NAMESPACES])
+
+__getattr__, _ = lazy_attributes(__name__, _LAZY, _NAMESPACES, globals())
 
 
-__getattr__, __dir__ = lazy_attributes(
-    __name__, {name: f".{module}:{name}" for name, module in _LAZY.items()}, _SUBMODULES, globals()
-)
+def __dir__() -> list[str]:
+    """What completion offers in JupyterLab: the public names, nothing we imported."""
+    return list(__all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import (
-        alerts,
-        auth,
-        channels,
-        charts,
-        checks,
-        cli,
-        client,
-        cohort_charts,
-        cohort_checks,
-        cohort_store,
-        cohort_widgets,
-        cohorts,
-        config,
-        dashboard,
-        dashboard_app,
-        delivery,
-        demo,
-        doctor,
-        echo,
-        errors,
-        files,
-        messages,
-        metrics,
-        project,
-        query,
-        ranges,
-        ratelimit,
-        report,
-        session_cache,
-        sessions,
-        settings,
-        sources,
-        stopping,
-        store,
-        summary,
-        terminal,
-        tidy,
-        weeks,
-        widgets,
-    )
-    from .auth import Credentials, credentials_from_env
-    from .charts import setup_notebook
-    from .client import EngagementClient, FetchResult
-    from .config import StreamConfig, load_streams
-    from .demo import DEMO_STREAMS, demo_client
-    from .query import EngagementQuery
-    from .store import ResponseStore
-    from .tidy import Engagement, parse_response
-    from .widgets import Explorer
+    from engagement_kit import charts, delivery, errors, metrics, report, store
+    from engagement_kit.charts import setup_notebook
+    from engagement_kit.client import EngagementClient, FetchResult
+    from engagement_kit.config.query import EngagementQuery
+    from engagement_kit.config.streams import StreamConfig, load_streams
+    from engagement_kit.demo import demo_client
+    from engagement_kit.explorer import Explorer
+    from engagement_kit.report import render_all, render_report
+    from engagement_kit.store import ResponseStore
+    from engagement_kit.tidy import Engagement, parse_response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from engagement_kit.tidy import METRICS
@@ -40,3 +42,8 @@ def trend_frame(
     frame["hour"] = frame["hour"].astype("Int8")
     frame["users"] = frame["users"].astype("int64")
     return frame
+
+
+#: The checkout's root folder, and the reference pages' samples (see fixtures/README.md).
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "fixtures"  # the reference pages' samples (see fixtures/README.md)
+from tests.builders import FIXTURES, REPO  # noqa: F401  (the root folder and the samples)
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -50,3 +49,41 @@ def store(tmp_path: Path):
     s = ResponseStore(tmp_path / "responses.sqlite3")
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session (``tests/postgres.py``); skipped with the
+    reason when PostgreSQL is not installed (``.ci/run`` installs Debian's package)."""
+    from tests.postgres import pg_bin, running_postgres
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """A fresh, empty database on the session's server for this test: its ``postgresql://`` URL
+    (with the test role's password, which no output may show)."""
+    import re
+    import subprocess
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + f"_{os.getpid()}"
+    base = postgres_server["url"]
+    subprocess.run(
+        [
+            "psql",
+            base,
+            "-q",
+            "-c",
+            f'DROP DATABASE IF EXISTS "{name}"',
+            "-c",
+            f'CREATE DATABASE "{name}"',
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return base.rsplit("/", 1)[0] + "/" + name

@@ -5,7 +5,6 @@ public submodule an attribute of ``engagement_kit``, modules of a readable size.
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 import re
 import subprocess
@@ -13,9 +12,9 @@ import sys
 
 import grimp
 import pytest
-from conftest import REPO
 
 import engagement_kit as ek
+from tests.builders import REPO
 
 PACKAGE = REPO / "engagement_kit"
 
@@ -71,13 +70,11 @@ def test_no_import_cycle_between_modules(graph):
     assert not cycles, f"modules that import each other: {cycles}"
 
 
-#: (importer, imported): no chain of imports may lead from the first to the second, so the
-#: lower layers stay usable without the higher ones.
 def test_every_module_imports_on_its_own():
     """Imported first, in a fresh interpreter, every module loads. grimp's graph has no cycle
     between modules, but Python also runs a package's ``__init__`` before any of its children:
     ``cohort_charts`` imported ``charts._common`` while ``charts/__init__`` imported
-    ``cohort_charts`` back, so ``import engagement_kit.cohort_charts`` alone failed."""
+    ``cohort_charts`` back, so ``import engagement_kit.charts.cohorts`` alone failed."""
     names = sorted(
         m.name
         for m in pkgutil.walk_packages([str(PACKAGE)], "engagement_kit.")
@@ -103,26 +100,22 @@ def test_every_module_imports_on_its_own():
     assert len(names) > 100  # the walk found the package's modules
 
 
-FORBIDDEN_CHAINS = [
-    ("engagement_kit.charts", "engagement_kit.report"),
-    ("engagement_kit.charts", "engagement_kit.widgets"),
-    ("engagement_kit.metrics", "engagement_kit.charts"),
-    ("engagement_kit.metrics", "engagement_kit.report"),
-    ("engagement_kit.metrics", "engagement_kit.client"),
-    ("engagement_kit.tidy", "engagement_kit.client"),
-    ("engagement_kit.query", "engagement_kit.client"),
-    ("engagement_kit.weeks", "engagement_kit.query"),
-    ("engagement_kit.files", "engagement_kit.report"),
-    ("engagement_kit.store", "engagement_kit.report"),
-    ("engagement_kit.report", "engagement_kit.cli"),
-    ("engagement_kit.report", "engagement_kit.delivery"),
-]
-
-
-@pytest.mark.parametrize(("importer", "imported"), FORBIDDEN_CHAINS)
-def test_lower_layers_do_not_reach_higher_ones(graph, importer, imported):
-    chain = graph.find_shortest_chain(importer=importer, imported=imported, as_packages=True)
-    assert chain is None, f"{importer} reaches {imported}: {' -> '.join(chain or ())}"
+def test_the_layers_hold():
+    """import-linter's contracts in pyproject.toml: each layer imports only those below it, and
+    only the places that choose a data source import the demo platform."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout or "broken" not in done.stdout.lower(), done.stdout[-3000:]
 
 
 def test_charts_use_no_private_name_of_metrics():
@@ -133,19 +126,44 @@ def test_charts_use_no_private_name_of_metrics():
 
 # -- the public API -----------------------------------------------------------------------------
 
-#: What the README, the notebooks and the docstrings show, and what callers used before the
-#: report became a package: each must keep working, from where it was.
-DOCUMENTED: dict[str, list[str]] = json.loads(
-    (REPO / "tests" / "fixtures" / "public_api.json").read_text(encoding="utf-8")
-)
+
+def test_all_lists_exactly_the_public_names():
+    """As httpx's test_exported_members: ``__all__`` is what ``dir()`` shows without an
+    underscore, every name in it resolves, and each class or function says it is ours."""
+    assert sorted(dir(ek)) == sorted(ek.__all__)
+    for name in ek.__all__:
+        value = getattr(ek, name)
+        assert value is not None, name
+        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if not isinstance(value, str):
+            assert module.startswith("engagement_kit"), (name, module)
 
 
-@pytest.mark.parametrize("module", sorted(DOCUMENTED))
-def test_documented_names_import_from_where_they_always_were(module):
-    mod = importlib.import_module(module)
-    for name in DOCUMENTED[module]:
-        assert getattr(mod, name) is not None, f"{module}.{name}"
-        exec(f"from {module} import {name}", {})  # the spelling users write
+def test_the_public_api_is_small_and_names_each_thing_once():
+    namespaces = {"charts", "delivery", "errors", "metrics", "report", "store"}
+    assert namespaces <= set(ek.__all__)
+    assert len(ek.__all__) <= 24, ek.__all__
+    for gone in ("cohort_charts", "StreamChoice", "widgets", "sources", "files"):
+        assert gone not in ek.__all__
+        with pytest.raises(AttributeError):
+            getattr(ek, gone)
+
+
+def test_star_import_loads_only_the_public_namespaces():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from engagement_kit import *; "
+            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('engagement_kit.')}))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(eval(done.stdout))
+    assert {"cli", "doctor", "dashboard"}.isdisjoint(loaded), loaded
 
 
 def test_every_public_module_lists_names_that_resolve():
@@ -157,30 +175,14 @@ def test_every_public_module_lists_names_that_resolve():
             assert getattr(mod, name) is not None, f"{info.name}.{name}"
 
 
-def test_report_keeps_the_names_its_callers_used():
+def test_the_report_namespace_lazily_loads_its_own_names():
     from engagement_kit import report
 
     assert report.setup_notebook.__module__ == "engagement_kit.report.weekly"
-    assert report.chart_mimebundle is ek.charts.chart_mimebundle
-    assert report.atomic_write is ek.files.atomic_write
-    assert callable(report._run_task) and callable(report._kernel_start_failed)
+    assert not [n for n in report.__all__ if n.startswith("_")]
     with pytest.raises(AttributeError, match="no_such_name"):
         report.no_such_name  # noqa: B018
     assert {"weekly", "batch", "execute", "export", "index"} <= set(dir(report))
-
-
-def test_every_public_submodule_is_an_attribute():
-    """``ek.tidy`` works without ``import engagement_kit.tidy`` first, like ``ek.metrics``."""
-    public = {
-        info.name
-        for info in pkgutil.iter_modules(ek.__path__)
-        if not info.name.startswith("_") and info.name != "__main__"
-    }
-    assert public <= ek._SUBMODULES, f"not reachable as ek.<name>: {public - ek._SUBMODULES}"
-    for name in sorted(public):
-        # __getattr__ is what runs in a fresh process, where nothing imported them yet
-        assert ek.__getattr__(name).__name__ == f"engagement_kit.{name}"
-        assert name in dir(ek)
 
 
 # -- module size ---------------------------------------------------------------------------------
@@ -198,3 +200,12 @@ def test_modules_stay_readable_in_size():
         if lines > MAX_LINES:
             too_big[name] = lines
     assert not too_big, f"split these by job (at most {MAX_LINES} lines): {too_big}"
+
+
+#: The top level holds the package's entry, its errors and two small modules every layer
+#: shares; everything else lives in the package of its layer.
+TOP_LEVEL = {"__init__.py", "_lazy.py", "errors.py", "formatting.py", "data_source.py"}
+
+
+def test_only_the_entry_and_the_shared_modules_sit_at_the_top():
+    assert {p.name for p in PACKAGE.glob("*.py")} == TOP_LEVEL

@@ -8,9 +8,9 @@ import sys
 import tomllib
 
 import yaml
-from conftest import REPO
 
 import engagement_kit as ek
+from tests.builders import REPO
 
 
 def test_all_is_sorted_and_every_name_resolves():

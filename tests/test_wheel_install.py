@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import REPO
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 _SKIP = {".venv", ".git", "build", "dist", "reports", "test-output", ".hypothesis"}
 
 

@@ -30,14 +30,19 @@ the offline report renderer), :mod:`.time` (trend, new vs returning, weekly hist
 
 from __future__ import annotations
 
-from .._quick import skip_slow_optional_imports
-from .anomalies import anomaly_chart
-from .channels import channel_mix_chart
-from .cohorts import cohort_heatmap, lifecycle_chart, retention_curves, stickiness_chart  # sessions
-from .hours import hour_profile_chart, peak_hours_heatmap
-from .kpi_table import kpi_table_html
-from .renderer import RENDERER_NAME, chart_mimebundle, setup_notebook
-from .theme import (
+from engagement_kit.charts.anomalies import anomaly_chart
+from engagement_kit.charts.channels import channel_mix_chart
+from engagement_kit.charts.cohorts import (  # sessions
+    cohort_heatmap,
+    lifecycle_chart,
+    retention_curves,
+    stickiness_chart,
+)
+from engagement_kit.charts.fast_import import skip_slow_optional_imports
+from engagement_kit.charts.hours import hour_profile_chart, peak_hours_heatmap
+from engagement_kit.charts.kpi_table import kpi_table_html
+from engagement_kit.charts.renderer import RENDERER_NAME, chart_mimebundle, setup_notebook
+from engagement_kit.charts.theme import (
     DOWN_COLOR,
     FONT,
     HEATMAP_SCHEMES,
@@ -55,7 +60,7 @@ from .theme import (
     theme_config,
     use_theme,
 )
-from .time import new_vs_returning_chart, trend_chart, weekly_history_chart
+from engagement_kit.charts.time import new_vs_returning_chart, trend_chart, weekly_history_chart
 
 __all__ = [
     "DOWN_COLOR",

@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import _frames, metrics
-from ..tidy import METRICS
-from ..weeks import MONTHS
-from .theme import MAX_POINTS, METRIC_COLORS, METRIC_LABELS, NO_DATA_TEXT, WIDTH, _alt
+from engagement_kit import metrics
+from engagement_kit.charts.theme import (
+    MAX_POINTS,
+    METRIC_COLORS,
+    METRIC_LABELS,
+    NO_DATA_TEXT,
+    WIDTH,
+    _alt,
+)
+from engagement_kit.config.weeks import MONTHS
+from engagement_kit.tidy import METRICS
+from engagement_kit.tidy import frames as _frames
 
 if TYPE_CHECKING:
     import altair as alt

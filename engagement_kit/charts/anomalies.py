@@ -6,15 +6,24 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import _frames, metrics
-from .._frames import finite_or_none
-from ._common import _alt, _day_text, _iso_time, _no_data, _time_x, _title, _zone
-from .theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
+from engagement_kit import metrics
+from engagement_kit.charts._common import (
+    _alt,
+    _day_text,
+    _iso_time,
+    _no_data,
+    _time_x,
+    _title,
+    _zone,
+)
+from engagement_kit.charts.theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
+from engagement_kit.tidy import frames as _frames
+from engagement_kit.tidy.frames import finite_or_none
 
 if TYPE_CHECKING:
     import altair as alt
 
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 
 # -- anomalies -----------------------------------------------------------------------------------------

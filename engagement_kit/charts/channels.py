@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..errors import InvalidQueryError
-from .theme import HEIGHT, WIDTH, _alt
+from engagement_kit.charts.theme import HEIGHT, WIDTH, _alt
+from engagement_kit.errors import InvalidQueryError
+from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE
 
 if TYPE_CHECKING:
     import altair as alt
@@ -53,3 +54,50 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
             height=HEIGHT,
         )
     )
+
+
+def channel_mix_html(mix: pd.DataFrame, *, title: str | None = None) -> str:
+    """The :func:`channel_mix` table as self-contained HTML, with the non-additivity note."""
+    import html
+
+    def count(v: object) -> str:
+        return "not available" if pd.isna(v) else f"{int(v):,}"  # type: ignore[call-overload]
+
+    def share(v: object) -> str:
+        return "–" if pd.isna(v) else f"{float(v):.1%}"  # type: ignore[arg-type]
+
+    cell = "padding:4px 12px;border-bottom:1px solid #e6e6e6;"
+    num = cell + "text-align:right;font-variant-numeric:tabular-nums;"
+    head = "padding:4px 12px;border-bottom:2px solid #999999;"
+    headers = ["Channel", "Unique users", "New users", "Returning users", "Returning share"]
+    headers.append("Share of channel-users")
+    parts = ['<table class="ek-channels" style="border-collapse:collapse;font-size:14px;">']
+    if title:
+        parts.append(
+            f'<caption style="text-align:left;font-weight:600;">{html.escape(title)}</caption>'
+        )
+    parts.append(
+        "<thead><tr>"
+        + "".join(
+            f'<th style="{head}text-align:{"left" if i == 0 else "right"};">{html.escape(h)}</th>'
+            for i, h in enumerate(headers)
+        )
+        + "</tr></thead><tbody>"
+    )
+    for row in mix.itertuples(index=False):
+        values = [
+            count(row.unique_users),
+            count(row.new_users),
+            count(row.returning_users),
+            share(row.returning_share),
+            share(row.share_of_channel_users),
+        ]
+        parts.append(
+            f'<tr data-channel="{html.escape(str(row.channel), quote=True)}">'
+            f'<td style="{cell}">{html.escape(str(row.channel))}</td>'
+            + "".join(f'<td style="{num}">{html.escape(v)}</td>' for v in values)
+            + "</tr>"
+        )
+    parts.append("</tbody></table>")
+    parts.append(f"<p style='color:#555;font-size:12px'>{html.escape(NOT_ADDITIVE_NOTE)}</p>")
+    return "".join(parts)

@@ -1,4 +1,4 @@
-"""Altair charts of true retention (from :mod:`engagement_kit.cohorts`), in the toolkit's theme.
+"""Altair charts of true retention (from :mod:`engagement_kit.metrics.cohorts`), in the toolkit's theme.
 
 * :func:`cohort_heatmap`: the cohort triangle, one row per cohort, one column per offset, each
   cell coloured by retention and labelled with its percentage; tooltips give cohort, offset,
@@ -9,7 +9,7 @@
   period (diverging stacked bars).
 * :func:`stickiness_chart`: the share of each week's users active on 1..7 days.
 
-Re-exported by :mod:`engagement_kit.charts` and :mod:`engagement_kit.cohort_charts`. Like the
+Re-exported by :mod:`engagement_kit.charts` and :mod:`engagement_kit.charts.cohorts`. Like the
 other charts: inputs are not mutated, specs are deterministic, empty data
 gives a chart that says so.
 """
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..cohorts import LIFECYCLE_STATUSES
-from ..weeks import iso_week_label
-from ._common import _no_data, _title
-from .theme import METRIC_COLORS, WIDTH, _alt
+from engagement_kit.charts._common import _no_data, _title
+from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, _alt
+from engagement_kit.config.weeks import iso_week_label
+from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES
 
 if TYPE_CHECKING:
     import altair as alt

@@ -6,14 +6,21 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import metrics
-from ._common import _alt, _hourly_wide, _title, _zone
-from .theme import HEATMAP_SCHEMES, HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
+from engagement_kit import metrics
+from engagement_kit.charts._common import _alt, _hourly_wide, _title, _zone
+from engagement_kit.charts.theme import (
+    HEATMAP_SCHEMES,
+    HEIGHT,
+    HIGHLIGHT_COLOR,
+    METRIC_COLORS,
+    METRIC_LABELS,
+    WIDTH,
+)
 
 if TYPE_CHECKING:
     import altair as alt
 
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 _DAY_TYPE_DASH = {"weekday": [1, 0], "weekend": [6, 4]}
 

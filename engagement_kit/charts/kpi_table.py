@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import metrics
-from .._html import render_block
-from .theme import DOWN_COLOR, FONT, NEUTRAL_COLOR, UP_COLOR
+from engagement_kit import metrics
+from engagement_kit.charts.html import render_block
+from engagement_kit.charts.theme import DOWN_COLOR, FONT, NEUTRAL_COLOR, UP_COLOR
 
 # -- KPI table -----------------------------------------------------------------------------------------
 

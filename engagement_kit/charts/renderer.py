@@ -13,10 +13,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._frames import json_ready
-from .._html import Markup, render_block
-from .._quick import skip_slow_optional_imports
-from .theme import use_theme
+from engagement_kit.charts.fast_import import skip_slow_optional_imports
+from engagement_kit.charts.html import Markup, render_block
+from engagement_kit.charts.theme import use_theme
+from engagement_kit.tidy.frames import json_ready
 
 __all__ = ["RENDERER_NAME", "chart_mimebundle", "enable_report_renderer", "setup_notebook"]
 

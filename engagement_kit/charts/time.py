@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import _frames, metrics
-from .._frames import finite_or_none
-from ..tidy import METRICS
-from ._common import (
+from engagement_kit import metrics
+from engagement_kit.charts._common import (
     _AXIS_FORMAT,
     _alt,
     _bucket_frame,
@@ -25,12 +23,15 @@ from ._common import (
     _title,
     _zone,
 )
-from .theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
+from engagement_kit.charts.theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
+from engagement_kit.tidy import METRICS
+from engagement_kit.tidy import frames as _frames
+from engagement_kit.tidy.frames import finite_or_none
 
 if TYPE_CHECKING:
     import altair as alt
 
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 
 _PERIOD_DASH = {"current": [1, 0], "previous": [6, 4]}

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 # isort: off
 # importing a group registers its commands; --help lists them in this order
-from . import reports  # noqa: F401  report, send, alerts
-from . import project  # noqa: F401  doctor, token, streams, init
-from . import fetching  # noqa: F401  fetch, backfill
-from . import serving  # noqa: F401  dashboard, serve-demo
-from . import store  # noqa: F401  store ...
+from engagement_kit.cli import reports  # noqa: F401  report, send, alerts
+from engagement_kit.cli import project  # noqa: F401  doctor, token, streams, init
+from engagement_kit.cli import fetching  # noqa: F401  fetch, backfill
+from engagement_kit.cli import serving  # noqa: F401  dashboard, serve-demo
+from engagement_kit.cli import store  # noqa: F401  store ...
 
 # isort: on
-from .common import app, main
+from engagement_kit.cli.common import app, main
 
 __all__ = ["app", "main"]

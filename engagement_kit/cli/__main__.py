@@ -1,5 +1,5 @@
 """``python -m engagement_kit.cli``: the same as the ``engagement-kit`` command."""
 
-from .common import main
+from engagement_kit.cli.common import main
 
 main()

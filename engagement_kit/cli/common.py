@@ -13,8 +13,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from .. import __version__
-from ..errors import ConfigError, EngagementError, InvalidQueryError
+from engagement_kit import __version__
+from engagement_kit.errors import ConfigError, EngagementError, InvalidQueryError
 
 app = typer.Typer(
     name="engagement-kit",
@@ -46,7 +46,7 @@ def _friendly(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..stopping import Stopped, stop_on_signals
+        from engagement_kit.report.signals import Stopped, stop_on_signals
 
         try:
             with stop_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
@@ -116,7 +116,7 @@ def _use_project(folder: Path) -> None:
     """``--project DIR``: every setting (and every kernel started from here) uses that folder."""
     import os
 
-    from ..settings import HOME_ENV
+    from engagement_kit.config.settings import HOME_ENV
 
     if not folder.is_dir():
         _print_error(ConfigError(f"--project {folder}: not a folder"))

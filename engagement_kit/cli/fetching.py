@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import _friendly, app, err, out
+from engagement_kit.cli.common import _friendly, app, err, out
 
 
 @app.command()
@@ -66,7 +66,7 @@ def fetch(
     for note in dict.fromkeys(data.summary_notes.values()):
         out.print(note)
     if csv is not None:
-        from ..files import atomic_write
+        from engagement_kit.store.files import atomic_write
 
         atomic_write(csv, data.trend.to_csv(index=False))
         out.print(f"wrote {len(data.trend):,} rows to {csv}")
@@ -93,8 +93,8 @@ def backfill(
     interrupted backfill (Ctrl-C) resumes where it stopped; a later run only asks for days
     the table does not cover yet.
     """
-    from ..cohort_store import backfill as run_backfill
-    from ..sessions import SessionsConfig
+    from engagement_kit.client.sessions import SessionsConfig
+    from engagement_kit.metrics.first_seen import backfill as run_backfill
 
     client = _client(demo=demo, host=host)
     with client:
@@ -121,6 +121,6 @@ def _isna(value: object) -> bool:
 
 
 def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
-    from ..sources import client_for
+    from engagement_kit.data_source import client_for
 
     return client_for("demo" if demo else "platform", host)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import _friendly, app, err, out
+from engagement_kit.cli.common import _friendly, app, err, out
 
 
 @app.command()
@@ -31,7 +31,7 @@ def doctor(
     request per stream; no secret is printed. Exit code 0 when every check passed, 1 when one
     failed, 2 when the settings are wrong.
     """
-    from ..doctor import diagnose, print_diagnosis
+    from engagement_kit.doctor import diagnose, print_diagnosis
 
     diagnosis = diagnose(config=config, timeout=timeout)
     print_diagnosis(diagnosis, out)
@@ -46,7 +46,7 @@ def token() -> None:
     The token is a secret: it is printed to standard output only, with a warning on standard
     error. Credentials come from the environment or .env (see .env.example).
     """
-    from ..auth import TOKEN_WARNING, mint_token_for_cli
+    from engagement_kit.client.auth import TOKEN_WARNING, mint_token_for_cli
 
     value = mint_token_for_cli()
     err.print(TOKEN_WARNING, style="yellow", highlight=False, markup=False)
@@ -64,19 +64,19 @@ def streams(
     """List the streams of the project's streams.toml (or --config FILE); else the demo streams."""
     from rich.table import Table
 
-    from ..settings import load_settings
+    from engagement_kit.config.settings import load_settings
 
     table = Table("id", "name", "time zone", "filters")
     if config is None:
         config = load_settings().streams_file
     if config is None:
-        from ..demo import DEMO_STREAMS
+        from engagement_kit.demo import DEMO_STREAMS
 
         table.title = "Demo streams (built-in demo platform)"
         for s in DEMO_STREAMS:
             table.add_row(s.id, s.name, s.tz, "all")
     else:
-        from ..config import load_streams
+        from engagement_kit.config.streams import load_streams
 
         table.title = str(config)
         for s in load_streams(config):
@@ -101,7 +101,7 @@ def init(
     will hold the app's secret. Then fill in .env and streams.toml and run engagement-kit
     doctor.
     """
-    from ..project import init_project
+    from engagement_kit.config.project import init_project
 
     result = init_project(folder)
     for path in result.created:

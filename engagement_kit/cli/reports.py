@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
-from .common import _friendly, app, err, out
+from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.errors import ConfigError
 
 
 @app.command(
@@ -80,6 +80,21 @@ def report(
     resend: Annotated[
         bool, typer.Option("--resend", help="With --send: send again what was sent already.")
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="K/N",
+            help="Report only part K of N of the streams (split by stream id, for a CI matrix "
+            "or a scheduler); the index is left to --index-only.",
+        ),
+    ] = None,
+    index_only: Annotated[
+        bool,
+        typer.Option(
+            "--index-only",
+            help="Write no report: rebuild the index from the reports already in the folder.",
+        ),
+    ] = False,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -88,12 +103,26 @@ def report(
     0 when every report was written, 1 when any failed (the others are still written), 2 for
     bad arguments.
     """
-    from .. import report as rpt
-    from ..config import StreamConfig, load_streams
-    from ..summary import exit_code
+    from engagement_kit import report as rpt
+    from engagement_kit.config.streams import StreamConfig, load_streams
+    from engagement_kit.demo import demo_streams
+    from engagement_kit.report.summary import exit_code
 
     if config is not None and stream is not None:
         raise ConfigError("give either --config or --stream, not both")
+    if index_only:
+        if shard or send or dry_run or stream or week:
+            raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
+        from engagement_kit.formatting import display_path
+        from engagement_kit.report.index import write_index
+
+        reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+        if not reports_dir.is_dir():
+            raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
+        index = write_index(reports_dir)
+        out.print(f"index: {display_path(index)}")
+        raise typer.Exit(0)
+    part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
     if stream is None and (name or tz or channels):
@@ -102,7 +131,7 @@ def report(
     if config is not None:
         configs = load_streams(config)
     elif stream is not None:
-        known = {s.id: s for s in rpt.demo_streams()} if demo else {}
+        known = {s.id: s for s in demo_streams()} if demo else {}
         base = known.get(stream)
         configs = [
             StreamConfig(
@@ -115,10 +144,10 @@ def report(
             )
         ]
     elif demo:
-        configs = rpt.demo_streams()
+        configs = demo_streams()
     else:
-        from ..config import project_streams
-        from ..settings import load_settings
+        from engagement_kit.config.settings import load_settings
+        from engagement_kit.config.streams import project_streams
 
         try:
             configs = project_streams()
@@ -127,7 +156,13 @@ def report(
                 f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
             ) from None
         config_file = load_settings().streams_file
-    from .. import delivery
+    if part is not None:
+        all_streams = len(configs)
+        configs = rpt.shard_streams(configs, *part)
+        err.print(f"shard {part[0]}/{part[1]}: {len(configs)} of {all_streams} streams")
+        if not configs:
+            raise typer.Exit(0)
+    from engagement_kit import delivery
 
     plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
     reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
@@ -141,9 +176,17 @@ def report(
         source="demo" if demo else "platform",
         host=host,
         console=err,
+        index=part is None,
     )
     sent = delivery.after_reports(
-        results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
+        results,
+        plan,
+        reports_dir,
+        send=send,
+        dry_run=dry_run,
+        resend=resend,
+        console=err,
+        index=part is None,
     )
     raise typer.Exit(max(exit_code(results), sent))
 
@@ -192,7 +235,7 @@ def send(
     recorded, so a second run sends nothing unless --resend. Exit code 1 when any delivery
     failed (the others are still sent), 2 for bad settings.
     """
-    from .. import delivery
+    from engagement_kit import delivery
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
@@ -238,7 +281,7 @@ def alerts(
     The backtest computes each week's numbers as the report does (from the store and the
     platform) and runs the rules oldest week first, cooldown included.
     """
-    from .. import delivery
+    from engagement_kit import delivery
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=False, dry_run=False, stream_ids=stream
@@ -252,8 +295,8 @@ def _streams_file(config: Path | None) -> Path:
     """``--config``, else the project's streams.toml (ConfigError saying where it looked)."""
     if config is not None:
         return config
-    from ..config import project_streams
-    from ..settings import load_settings
+    from engagement_kit.config.settings import load_settings
+    from engagement_kit.config.streams import project_streams
 
     found = load_settings().streams_file
     if found is None:
@@ -262,6 +305,6 @@ def _streams_file(config: Path | None) -> Path:
 
 
 def _project_folder() -> Path:
-    from ..settings import find_project
+    from engagement_kit.config.settings import find_project
 
     return find_project().folder

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
-from .common import _friendly, app, out
+from engagement_kit.cli.common import _friendly, app, out
+from engagement_kit.errors import ConfigError
 
 
 @app.command()
@@ -35,7 +35,7 @@ def dashboard(
     demo platform. No code is shown and nothing is loaded from the internet. SIGTERM and
     SIGHUP stop it as Ctrl-C does: Voilà and its kernels stop with it.
     """
-    from ..dashboard import serve
+    from engagement_kit.explorer.dashboard import serve
 
     if demo and config is not None:
         raise ConfigError("--config lists your streams; --demo shows the demo platform's")
@@ -85,8 +85,8 @@ def serve_demo(
     the API reference leaves open, to see how the toolkit copes. The printed client id and
     secret open only the demo platform.
     """
-    from ..demo.platform import DemoPlatform
-    from ..demo.server import serve
+    from engagement_kit.demo.platform import DemoPlatform
+    from engagement_kit.demo.server import serve
 
     try:
         platform = DemoPlatform(

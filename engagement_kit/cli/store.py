@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import _friendly, out, store_app
+from engagement_kit.cli.common import _friendly, out, store_app
 
 
 @store_app.command("info")
@@ -18,7 +18,7 @@ def store_info() -> None:
     """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
 
-    from ..store import ResponseStore
+    from engagement_kit.store import ResponseStore
 
     info = ResponseStore().info()
     out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
@@ -51,8 +51,8 @@ def store_history(
     """The answers kept for a stream's ranges (revisions) and what changed between them."""
     from rich.table import Table
 
-    from ..store import ResponseStore
-    from ..store.history import range_history
+    from engagement_kit.store import ResponseStore
+    from engagement_kit.store.history import range_history
 
     ranges = range_history(ResponseStore(), stream, week=week)
     if not ranges:
@@ -98,8 +98,8 @@ def store_export(
     history.csv is for analysis (pandas.read_csv); answers.csv holds the raw answers that
     `store import` merges back.
     """
-    from ..store import ResponseStore
-    from ..store.portable import export_history
+    from engagement_kit.store import ResponseStore
+    from engagement_kit.store.portable import export_history
 
     done = export_history(ResponseStore(), folder, stream_id=stream, force=force)
     out.print(
@@ -114,8 +114,8 @@ def store_import(
     folder: Annotated[Path, typer.Argument(help="A folder written by `store export`.")],
 ) -> None:
     """Merge an export back into the store (importing twice changes nothing)."""
-    from ..store import ResponseStore
-    from ..store.portable import import_history
+    from engagement_kit.store import ResponseStore
+    from engagement_kit.store.portable import import_history
 
     store = ResponseStore()
     done = import_history(store, folder)
@@ -128,7 +128,7 @@ def store_backup(
     file: Annotated[Path, typer.Argument(help="The copy to write, e.g. responses-backup.sqlite3")],
 ) -> None:
     """A consistent copy of the live store (safe while reports run)."""
-    from ..store import ResponseStore
+    from engagement_kit.store import ResponseStore
 
     store = ResponseStore()
     target = store.backup(file)
@@ -144,7 +144,7 @@ def store_clear(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete stored answers (all, or one stream's). Also repairs a corrupt store file."""
-    from ..store import ResponseStore
+    from engagement_kit.store import ResponseStore
 
     store = ResponseStore()
     what = f"stream {stream}'s answers" if stream else "every stored answer"

@@ -9,8 +9,8 @@ the split.
 
 from __future__ import annotations
 
-from .batch import FetchResult
-from .core import (
+from engagement_kit.client.batch import FetchResult
+from engagement_kit.client.core import (
     API_PATH,
     DEFAULT_MAX_RETRIES,
     DEFAULT_REQUESTS_PER_HOUR,
@@ -20,7 +20,7 @@ from .core import (
     EngagementClient,
     StreamRateLimiter,
 )
-from .retry import RETRY_STATUSES
+from engagement_kit.client.retry import RETRY_STATUSES
 
 __all__ = [
     "API_PATH",

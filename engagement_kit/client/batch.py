@@ -13,16 +13,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ApiConnectionError, ApiError, AuthError, InvalidQueryError, ServerError
-from ..query import EngagementQuery
-from ..weeks import ended_week, today_in, week_bounds, week_labels
-from .options import check_int
+from engagement_kit.client.options import check_int
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.config.weeks import ended_week, today_in, week_bounds, week_labels
+from engagement_kit.errors import (
+    ApiConnectionError,
+    ApiError,
+    AuthError,
+    InvalidQueryError,
+    ServerError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..tidy import Engagement
-    from .core import EngagementClient
+    from engagement_kit.client.core import EngagementClient
+    from engagement_kit.tidy import Engagement
 
 __all__ = ["FetchResult", "fetch_many", "fetch_weeks"]
 
@@ -240,7 +246,7 @@ def fetch_weeks(
     for result in results:
         if result.error is not None:
             raise result.error
-    from ..tidy import SUMMARY_FIELDS
+    from engagement_kit.tidy import SUMMARY_FIELDS
 
     columns = list(SUMMARY_FIELDS.values())  # the summary's own fields, in its order
     rows = []

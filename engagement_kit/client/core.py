@@ -1,8 +1,8 @@
 """The one place that talks to the platform: :class:`EngagementClient`.
 
-A fetch goes: validated :class:`~engagement_kit.query.EngagementQuery` → the whole range as one
+A fetch goes: validated :class:`~engagement_kit.config.query.EngagementQuery` → the whole range as one
 request, or calendar-aligned chunks when the platform refuses it as too long (the limit learned
-per host, :mod:`engagement_kit.ranges`) → for each, the response store (a hit sends nothing) or
+per host, :mod:`engagement_kit.client.ranges`) → for each, the response store (a hit sends nothing) or
 ``POST {host}/api/public/bot/{streamId}/v2/userEngagementTrend?...`` with the JWT in the ``auth``
 header, paced by a client-side rate limiter per stream and retried when a retry can succeed →
 :func:`~engagement_kit.tidy.parse_response` → chunks merged with
@@ -29,28 +29,28 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from .. import __version__
-from ..auth import Credentials, credentials_from_env
-from ..config import host_from_env, normalize_host
-from ..errors import ApiError, ConfigError, InvalidQueryError, ResponseFormatError
-from ..query import EngagementQuery
-from ..ratelimit import (
+from engagement_kit import __version__
+from engagement_kit.client.auth import Credentials, credentials_from_env
+from engagement_kit.client.batch import FetchResult, fetch_many, fetch_weeks
+from engagement_kit.client.options import check_int, check_number
+from engagement_kit.client.range_limits import LearnedLimits
+from engagement_kit.client.ratelimit import (
     DEFAULT_REQUESTS_PER_HOUR,
     DEFAULT_REQUESTS_PER_MINUTE,
     StreamRateLimiter,
     default_budget_path,
 )
-from ..store import ResponseStore
-from ..weeks import today_in
-from .batch import FetchResult, fetch_many, fetch_weeks
-from .options import check_int, check_number
-from .range_limits import LearnedLimits
-from .retry import post
+from engagement_kit.client.retry import post
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.config.streams import host_from_env, normalize_host
+from engagement_kit.config.weeks import today_in
+from engagement_kit.errors import ApiError, ConfigError, InvalidQueryError, ResponseFormatError
+from engagement_kit.store import ResponseStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 __all__ = [
     "API_PATH",
@@ -84,7 +84,7 @@ class EngagementClient:
         Only ``https://``, except loopback hosts, which may use ``http://``. TLS certificates
         are always verified.
     credentials : Credentials, optional
-        Default: :func:`~engagement_kit.auth.credentials_from_env`, read at the first request
+        Default: :func:`~engagement_kit.client.auth.credentials_from_env`, read at the first request
         (so a client can be built, and answer from its store, without credentials).
     store : ResponseStore, None or False
         ``None`` uses the default :class:`~engagement_kit.store.ResponseStore`; ``False`` none.
@@ -103,8 +103,8 @@ class EngagementClient:
         1,800, counted on arrival by its clock, less a safety margin); ``None`` disables one.
     shared_rate_limit : bool, str, Path or None
         Share those limits with every process on the machine through a SQLite file (see
-        :mod:`engagement_kit.ratelimit`): ``True`` uses
-        :func:`~engagement_kit.ratelimit.default_budget_path`, a path names the file,
+        :mod:`engagement_kit.client.ratelimit`): ``True`` uses
+        :func:`~engagement_kit.client.ratelimit.default_budget_path`, a path names the file,
         ``False`` paces this client alone. ``None`` (default): shared unless a ``clock`` is
         given (a simulated time cannot be shared).
     retry_budget : float
@@ -118,8 +118,8 @@ class EngagementClient:
         Waits a number of seconds (default ``time.sleep``).
     on_filter_mismatch : {"error", "warn"}
         When an answer's ``filters`` echo says a filter of the query was not applied (see
-        :mod:`engagement_kit.echo`): raise :class:`~engagement_kit.errors.ResponseFormatError`
-        naming it (default), or warn with :class:`~engagement_kit.echo.FilterEchoWarning` and
+        :mod:`engagement_kit.client.filter_echo`): raise :class:`~engagement_kit.errors.ResponseFormatError`
+        naming it (default), or warn with :class:`~engagement_kit.client.filter_echo.FilterEchoWarning` and
         keep the answer, for users who know their platform's quirks.
 
     Raises
@@ -146,7 +146,7 @@ class EngagementClient:
         on_filter_mismatch: str = "error",
         shared_rate_limit: bool | str | os.PathLike[str] | None = None,
     ) -> None:
-        from ..echo import FILTER_MODES
+        from engagement_kit.client.filter_echo import FILTER_MODES
 
         if on_filter_mismatch not in FILTER_MODES:
             raise ConfigError(
@@ -315,7 +315,7 @@ class EngagementClient:
         for this host or set as ``max_days_per_request``, it is fetched in calendar-aligned
         chunks (months; weeks for hourly data) and merged into one continuous trend whose
         summary keeps new users and sets unique and returning users to ``<NA>``, with the
-        reason in ``summary_notes`` (see :mod:`engagement_kit.ranges`).
+        reason in ``summary_notes`` (see :mod:`engagement_kit.client.ranges`).
         """
         if not isinstance(query, EngagementQuery):
             raise TypeError(f"expected an EngagementQuery, got {type(query).__name__}")
@@ -327,8 +327,8 @@ class EngagementClient:
                 "per channel (unique users do not add up across channels).",
                 field="channels",
             )
-        from ..ranges import split_note
-        from ..tidy import merge_engagements
+        from engagement_kit.client.ranges import split_note
+        from engagement_kit.tidy import merge_engagements
 
         parts = self._fetch_range(query, refresh=refresh, level=0)
         if len(parts) == 1:
@@ -346,7 +346,12 @@ class EngagementClient:
         self, query: EngagementQuery, *, refresh: bool, level: int
     ) -> list[Engagement]:
         """The answers covering ``query``: one request when allowed, else calendar chunks."""
-        from ..ranges import CHUNK_UNITS, calendar_chunks, is_range_refusal, limit_from_message
+        from engagement_kit.client.ranges import (
+            CHUNK_UNITS,
+            calendar_chunks,
+            is_range_refusal,
+            limit_from_message,
+        )
 
         limit = self._max_days(query.aggregation)
         units = CHUNK_UNITS[query.aggregation]
@@ -404,11 +409,11 @@ class EngagementClient:
     ) -> pd.DataFrame:
         """A breakdown by channel: one request per channel, one tidy frame.
 
-        See :func:`engagement_kit.channels.fetch_channels` (``options`` are :meth:`fetch`'s:
+        See :func:`engagement_kit.client.channels.fetch_channels` (``options`` are :meth:`fetch`'s:
         ``aggregation``, ``conversation_type``, ``conversation_status``, ``tz``, ``refresh``).
         Unique users do not add up across channels.
         """
-        from ..channels import fetch_channels
+        from engagement_kit.client.channels import fetch_channels
 
         return fetch_channels(self, stream_id, start, end, channels=channels, **options)
 
@@ -423,9 +428,9 @@ class EngagementClient:
     ) -> pd.DataFrame:
         """Every session that started on the local days ``start``..``end`` in ``tz``, from the
         Sessions History API (getSessions): one row per session. See
-        :func:`engagement_kit.sessions.fetch_sessions` for the options (``config``,
+        :func:`engagement_kit.client.sessions.fetch_sessions` for the options (``config``,
         ``refresh``, ``progress``, ``cache``) and the columns."""
-        from ..sessions import fetch_sessions
+        from engagement_kit.client.sessions import fetch_sessions
 
         return fetch_sessions(self, stream_id, start, end, tz=tz, **options)
 
@@ -471,7 +476,7 @@ class EngagementClient:
 
     def _check_echo(self, data: Engagement, query: EngagementQuery) -> None:
         """Raise (or warn) when the answer's ``filters`` say a filter was not applied."""
-        from ..echo import FilterEchoWarning, filter_mismatches
+        from engagement_kit.client.filter_echo import FilterEchoWarning, filter_mismatches
 
         found = filter_mismatches(data.filters, query)
         if not found:
@@ -491,7 +496,7 @@ class EngagementClient:
 
     def _parse(self, text: str, query: EngagementQuery) -> Engagement:
         """``parse_response``, remembered for the last few distinct answers (same bytes only)."""
-        from ..tidy import parse_response
+        from engagement_kit.tidy import parse_response
 
         key = (query, text)
         with self._parsed_lock:
@@ -521,5 +526,5 @@ class EngagementClient:
         )
 
     #: POST paced and retried, shared by every endpoint (the trend API here, getSessions in
-    #: :mod:`engagement_kit.sessions`); see :func:`engagement_kit.client.retry.post`.
+    #: :mod:`engagement_kit.client.sessions`); see :func:`engagement_kit.client.retry.post`.
     _post = post

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from ..errors import ApiError, AuthError, NotFoundError, RateLimitError, ServerError
+from engagement_kit.errors import ApiError, AuthError, NotFoundError, RateLimitError, ServerError
 
 __all__ = ["answer_text"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import ConfigError
+from engagement_kit.errors import ConfigError
 
 __all__ = ["check_int", "check_number"]
 

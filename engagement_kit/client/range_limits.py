@@ -1,5 +1,5 @@
 """The longest range one request may cover on a host, per aggregation, as learned from the
-platform's refusals (:mod:`engagement_kit.ranges`) and remembered in the response store, so a
+platform's refusals (:mod:`engagement_kit.client.ranges`) and remembered in the response store, so a
 later client splits long ranges at once instead of being refused again."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
+from engagement_kit.errors import StoreError
 
 if TYPE_CHECKING:
-    from ..store import ResponseStore
+    from engagement_kit.store import ResponseStore
 
 __all__ = ["LearnedLimits"]
 

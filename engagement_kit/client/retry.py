@@ -5,7 +5,7 @@ Retries (tenacity, exponential backoff with jitter, honouring ``Retry-After``) c
 502, 503, 504, timeouts and dropped connections, bounded by the client's ``max_retries`` and
 ``retry_budget`` seconds; 400, 401, 403, 404, a refused TLS certificate and a host name that does
 not exist are never retried. A rate-limit answer (429) also puts the stream in a cool-down in the
-shared rate limiter (:mod:`engagement_kit.ratelimit`): until its ``Retry-After``, else for a
+shared rate limiter (:mod:`engagement_kit.client.ratelimit`): until its ``Retry-After``, else for a
 whole minute window, no process on the machine sends for that stream, and the retry waits there
 (as queued time, outside the retry budget) instead of backing off for less than the platform's
 window. Requests are logged at DEBUG on the ``engagement_kit.client`` logger
@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..errors import ApiConnectionError
-from .http_status import _is_rate_limited, _retry_after, answer_text
+from engagement_kit.client.http_status import _is_rate_limited, _retry_after, answer_text
+from engagement_kit.errors import ApiConnectionError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-    from .core import EngagementClient
+    from engagement_kit.client.core import EngagementClient
 
 __all__ = ["RETRY_STATUSES", "post"]
 

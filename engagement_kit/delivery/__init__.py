@@ -20,7 +20,7 @@ Secrets never live in the TOML: ``${NAME}`` is replaced by the environment varia
 summary line, ``.delivery.json`` and error shows the URL as written (the ``${NAME}`` reference),
 with any value of a referenced variable masked as ``***``.
 
-What goes where (see :mod:`engagement_kit.messages`): an email gets the HTML body with inline
+What goes where (see :mod:`engagement_kit.delivery.messages`): an email gets the HTML body with inline
 charts and the report attached; ``json://``/``jsons://`` gets the sidecar JSON; every other
 destination a short text. What was sent is recorded in the response store's SQLite file
 (:class:`Ledger`), so running again sends nothing twice unless ``resend=True``. A destination
@@ -40,10 +40,10 @@ import sys
 import types
 from typing import Any
 
-from . import transport
-from .alerting import apply_alerts, backtest, backtest_fn, print_alerts
-from .commands import after_reports, send_written
-from .destinations import (
+from engagement_kit.delivery import transport
+from engagement_kit.delivery.alerting import apply_alerts, backtest, backtest_fn, print_alerts
+from engagement_kit.delivery.commands import after_reports, send_written
+from engagement_kit.delivery.destinations import (
     EMAIL_SCHEMES,
     JSON_SCHEMES,
     Destination,
@@ -51,14 +51,20 @@ from .destinations import (
     mask,
     reference_env,
 )
-from .ledger import Ledger
-from .ledger import _week_key as _week_key
-from .outbox import Outcome, find_reports
-from .plan import DEFAULTS_KEYS, DeliveryPlan, StreamPlan, load_plan, plan_for
-from .send import deliver
-from .summary import exit_code, summary_table
-from .transport import ATTEMPTS, MAX_WAIT, RETRY_WAIT
-from .transport import _quiet_apprise as _quiet_apprise
+from engagement_kit.delivery.ledger import Ledger
+from engagement_kit.delivery.ledger import _week_key as _week_key
+from engagement_kit.delivery.outbox import Outcome, find_reports
+from engagement_kit.delivery.plan import (
+    DEFAULTS_KEYS,
+    DeliveryPlan,
+    StreamPlan,
+    load_plan,
+    plan_for,
+)
+from engagement_kit.delivery.send import deliver
+from engagement_kit.delivery.summary import exit_code, summary_table
+from engagement_kit.delivery.transport import ATTEMPTS, MAX_WAIT, RETRY_WAIT
+from engagement_kit.delivery.transport import _quiet_apprise as _quiet_apprise
 
 __all__ = [
     "ATTEMPTS",

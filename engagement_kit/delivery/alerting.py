@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from rich.progress import Progress
 from rich.table import Table
 
-from ..alerts import evaluate, fired_alerts, put_banner, simulate
-from ..errors import ConfigError
-from ..weeks import last_complete_week, week_labels
-from .ledger import Ledger
-from .plan import DeliveryPlan
+from engagement_kit.config.weeks import last_complete_week, week_labels
+from engagement_kit.delivery.ledger import Ledger
+from engagement_kit.delivery.plan import DeliveryPlan
+from engagement_kit.delivery.rules import evaluate, fired_alerts, put_banner, simulate
+from engagement_kit.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,7 +37,7 @@ def apply_alerts(
     dict
         ``(stream_id, week)`` → the fired alerts.
     """
-    from ..files import atomic_write
+    from engagement_kit.store.files import atomic_write
 
     fired: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for stream_id, html_path, json_path in reports:
@@ -84,8 +84,8 @@ def backtest(
         ``stream_id``, ``stream_name``, ``rule`` (name), ``describe``, ``weeks`` (evaluated,
         oldest first), ``fired`` (weeks).
     """
-    from ..report import load_weekly
-    from ..sources import client_for
+    from engagement_kit.data_source import client_for
+    from engagement_kit.report import load_weekly
 
     if not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1:
         raise ConfigError(f"--backtest: {weeks!r} must be a whole number of weeks >= 1")

@@ -6,12 +6,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .alerting import apply_alerts
-from .ledger import Ledger
-from .outbox import Outcome
-from .plan import DeliveryPlan
-from .send import deliver
-from .summary import exit_code, summary_table
+from engagement_kit.delivery.alerting import apply_alerts
+from engagement_kit.delivery.ledger import Ledger
+from engagement_kit.delivery.outbox import Outcome
+from engagement_kit.delivery.plan import DeliveryPlan
+from engagement_kit.delivery.send import deliver
+from engagement_kit.delivery.summary import exit_code, summary_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,20 +26,24 @@ def after_reports(
     dry_run: bool,
     resend: bool,
     console: Console,
+    index: bool = True,
 ) -> int:
     """After ``report``: the alerts of the new reports, then (``--send``) their delivery.
+
+    ``index=False`` (a shard of a split batch) leaves ``index.html`` to ``report --index-only``.
 
     Returns
     -------
     int
         The delivery's exit status (0 when nothing was to be sent).
     """
-    from ..report import write_index
+    from engagement_kit.report import write_index
 
     written = [r for r in results if r.ok and r.html is not None and r.json is not None]
     with Ledger() as ledger:
         fired = apply_alerts(plan, [(r.stream_id, r.html, r.json) for r in written], ledger)
-        write_index(out_dir)
+        if index:
+            write_index(out_dir)
         for (stream_id, week), alerts in fired.items():
             for a in alerts:
                 console.print(
@@ -88,7 +92,7 @@ def send_written(
 ) -> list[Outcome]:
     """``engagement-kit send``: deliver written reports of ``week`` (default: each stream's
     last complete week)."""
-    from ..weeks import ended_week
+    from engagement_kit.config.weeks import ended_week
 
     weeks = {
         s.id: ended_week(week, s.config.tz)

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 from dotenv import dotenv_values
 
-from ..errors import ConfigError
-from ..settings import find_project
+from engagement_kit.config.settings import find_project
+from engagement_kit.errors import ConfigError
 
 EMAIL_SCHEMES = ("mailto", "mailtos")
 JSON_SCHEMES = ("json", "jsons")
@@ -132,7 +132,7 @@ def check_destination(url: object, where: str) -> Destination:
 
 def reference_env() -> dict[str, str]:
     """Where ``${NAME}`` values come from: the environment over the project folder's ``.env``
-    (the file :mod:`engagement_kit.settings` reads; every variable of it, not only ours)."""
+    (the file :mod:`engagement_kit.config.settings` reads; every variable of it, not only ours)."""
     values: dict[str, str] = {}
     env_file = find_project().env_file
     if env_file is not None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..messages import to_mime
-from .outbox import Outcome, _Message
+from engagement_kit.delivery.messages import to_mime
+from engagement_kit.delivery.outbox import Outcome, _Message
 
 
 def dry_run_outcome(
@@ -19,7 +19,7 @@ def dry_run_outcome(
     echo: Callable[[str], None],
 ) -> Outcome:
     """Show what would go where (``url`` is empty when a referenced variable is not set)."""
-    from ..files import atomic_write
+    from engagement_kit.store.files import atomic_write
 
     dest, kind = message.destination, message.kind
     where = ""

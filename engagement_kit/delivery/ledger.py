@@ -8,10 +8,10 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import StoreError
-from ..store import default_store_path
-from ..store.core import immediate_transaction
-from ..weeks import parse_iso_week as _week_key
+from engagement_kit.config.weeks import parse_iso_week as _week_key
+from engagement_kit.errors import StoreError
+from engagement_kit.store import default_store_path
+from engagement_kit.store.core import immediate_transaction
 
 _LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (

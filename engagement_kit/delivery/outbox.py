@@ -1,5 +1,5 @@
 """The messages of a run: the written reports found, one message per destination (or digest),
-each filled with the content its destination's kind takes (see :mod:`engagement_kit.messages`)."""
+each filled with the content its destination's kind takes (see :mod:`engagement_kit.delivery.messages`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..messages import WeekReport, alert_text, chat_text, email_message, json_text
-from .destinations import Destination
-from .plan import DeliveryPlan
+from engagement_kit.delivery.destinations import Destination
+from engagement_kit.delivery.messages import (
+    WeekReport,
+    alert_text,
+    chat_text,
+    email_message,
+    json_text,
+)
+from engagement_kit.delivery.plan import DeliveryPlan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +78,7 @@ def find_reports(
     weeks: Mapping[str, str],
 ) -> tuple[list[WeekReport], list[Outcome]]:
     """The written report of each stream's week; an outcome ``failed`` for a missing one."""
-    from ..files import stream_slug
+    from engagement_kit.store.files import stream_slug
 
     found, missing = [], []
     for stream_id, week in weeks.items():

@@ -8,10 +8,10 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..alerts import AlertRule, parse_rules
-from ..config import StreamConfig, load_streams
-from ..errors import ConfigError
-from .destinations import Destination, check_destination, reference_env
+from engagement_kit.config.streams import StreamConfig, load_streams
+from engagement_kit.delivery.destinations import Destination, check_destination, reference_env
+from engagement_kit.delivery.rules import AlertRule, parse_rules
+from engagement_kit.errors import ConfigError
 
 DEFAULTS_KEYS = ("deliver", "alert", "digest", "link")
 

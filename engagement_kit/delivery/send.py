@@ -8,14 +8,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from . import transport
-from .destinations import mask, reference_env
-from .dry_run import dry_run_outcome
-from .ledger import Ledger
-from .outbox import Outcome, _fill, _Message, _plan_messages, find_reports
-from .plan import DeliveryPlan
-from .summary import _write_delivery_files
+from engagement_kit.delivery import transport
+from engagement_kit.delivery.destinations import mask, reference_env
+from engagement_kit.delivery.dry_run import dry_run_outcome
+from engagement_kit.delivery.ledger import Ledger
+from engagement_kit.delivery.outbox import Outcome, _fill, _Message, _plan_messages, find_reports
+from engagement_kit.delivery.plan import DeliveryPlan
+from engagement_kit.delivery.summary import _write_delivery_files
+from engagement_kit.errors import ConfigError
 
 
 def deliver(
@@ -49,8 +49,8 @@ def deliver(
         Also written, per report, to ``<stream>/<week>.delivery.json`` (not on a dry run), and
         the index is refreshed.
     """
-    from ..files import atomic_write
-    from ..report import write_index
+    from engagement_kit.report import write_index
+    from engagement_kit.store.files import atomic_write
 
     out = Path(out_dir)
     env = reference_env() if env is None else env

@@ -11,10 +11,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from ..messages import WeekReport
-from .ledger import _now
-from .outbox import Outcome
-from .plan import DeliveryPlan
+from engagement_kit.delivery.ledger import _now
+from engagement_kit.delivery.messages import WeekReport
+from engagement_kit.delivery.outbox import Outcome
+from engagement_kit.delivery.plan import DeliveryPlan
 
 
 def _write_delivery_files(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 if TYPE_CHECKING:
-    from .outbox import _Message
+    from engagement_kit.delivery.outbox import _Message
 
 #: Tries per destination (the first and the retries) and the first backoff wait in seconds
 #: (doubling each time, at most :data:`MAX_WAIT`). Setting them on :mod:`engagement_kit.delivery`

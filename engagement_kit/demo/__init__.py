@@ -22,23 +22,32 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .platform import (
+from engagement_kit.demo.platform import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_HOST,
     RATE_LIMIT_MESSAGE,
     DemoPlatform,
 )
-from .server import FAULT_KINDS, DemoServer, ServerStats, running_server, serve
-from .sessions import DEMO_STREAMS, LOG_START, DemoStream, clear_cache, get_stream, session_log
-from .sessions_api import SessionsSwitches
+from engagement_kit.demo.server import FAULT_KINDS, DemoServer, ServerStats, running_server, serve
+from engagement_kit.demo.sessions import (
+    DEMO_STREAMS,
+    LOG_START,
+    DemoStream,
+    clear_cache,
+    get_stream,
+    session_log,
+)
+from engagement_kit.demo.sessions_api import SessionsSwitches
 
 if TYPE_CHECKING:
-    from ..client import EngagementClient
+    from engagement_kit.client import EngagementClient
+    from engagement_kit.config.streams import StreamConfig
 
 __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
+    "DEMO_COHORT_STREAMS",
     "DEMO_HOST",
     "DEMO_STREAMS",
     "FAULT_KINDS",
@@ -52,11 +61,32 @@ __all__ = [
     "clear_cache",
     "demo_client",
     "demo_store_path",
+    "demo_streams",
     "get_stream",
     "running_server",
     "serve",
     "session_log",
 ]
+
+
+#: Demo streams whose report has the *Cohorts* section (``cohorts = true``): the mid-size HR
+#: bot, whose session history is a few requests a week (the retail bot's is dozens).
+DEMO_COHORT_STREAMS = frozenset({"st-demo-hr-us"})
+
+
+def demo_streams() -> list[StreamConfig]:
+    """The demo platform's streams as :class:`~engagement_kit.config.streams.StreamConfig`, as
+    ``report --demo``, the dashboard and the Explorer's picker show them: each with its
+    channels side by side, the HR bot with its *Cohorts* section."""
+    from engagement_kit.config.streams import StreamConfig
+
+    configs = [StreamConfig.from_stream(s) for s in DEMO_STREAMS]
+    return [
+        c.model_copy(
+            update={"channels_breakdown": c.known_channels, "cohorts": c.id in DEMO_COHORT_STREAMS}
+        )
+        for c in configs
+    ]
 
 
 def demo_store_path() -> Path:
@@ -66,7 +96,7 @@ def demo_store_path() -> Path:
     default), so a demo run can neither mix invented numbers into a real store nor be mistaken
     for its long-term record.
     """
-    from ..store import default_store_path
+    from engagement_kit.store import default_store_path
 
     real = default_store_path()
     return real.with_name(f"demo-{real.stem}{real.suffix or '.sqlite3'}")
@@ -95,10 +125,10 @@ def demo_client(
         demo credentials. Its ``sessions_config`` asks getSessions for pages of 1,000 (the
         default platform serves them; one you pass may clamp to its own maximum).
     """
-    from ..auth import Credentials
-    from ..client import EngagementClient
-    from ..sessions import SessionsConfig
-    from ..store import ResponseStore
+    from engagement_kit.client import EngagementClient
+    from engagement_kit.client.auth import Credentials
+    from engagement_kit.client.sessions import SessionsConfig
+    from engagement_kit.store import ResponseStore
 
     # getSessions pages: the demo serves up to 1,000 sessions a page (the platform's maximum is
     # unknown, the client's default stays 100), so the demo's cohorts load in seconds

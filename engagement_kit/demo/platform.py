@@ -48,11 +48,16 @@ import httpx
 import jwt
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
-from ..errors import InvalidQueryError
-from ..query import parse_date
-from .sessions import DEMO_STREAMS, DemoStream
-from .sessions_api import SESSIONS_PATH, SessionsHttpError, SessionsSwitches, sessions_answer
-from .trend import TrendRequest, trend_answer
+from engagement_kit.config.query import parse_date
+from engagement_kit.demo.sessions import DEMO_STREAMS, DemoStream
+from engagement_kit.demo.sessions_api import (
+    SESSIONS_PATH,
+    SessionsHttpError,
+    SessionsSwitches,
+    sessions_answer,
+)
+from engagement_kit.demo.trend import TrendRequest, trend_answer
+from engagement_kit.errors import InvalidQueryError
 
 __all__ = [
     "DEMO_CLIENT_ID",

@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from .platform import (
+from engagement_kit.demo.platform import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     RATE_LIMIT_MESSAGE,
@@ -463,7 +463,7 @@ def serve(
     ServerStats
         What the server did, once it has stopped.
     """
-    from .sessions import DEMO_STREAMS
+    from engagement_kit.demo.sessions import DEMO_STREAMS
 
     stop = stop if stop is not None else threading.Event()
     with running_server(

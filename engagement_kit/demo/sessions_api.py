@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .sessions import DemoStream, session_arrays
+from engagement_kit.demo.sessions import DemoStream, session_arrays
 
 __all__ = ["SESSIONS_PATH", "SessionsHttpError", "SessionsSwitches", "sessions_answer"]
 

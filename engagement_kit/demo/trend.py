@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from ..tidy import HOUR_KEYS, format_api_date
-from .sessions import DemoStream, local_view, session_arrays
+from engagement_kit.demo.sessions import DemoStream, local_view, session_arrays
+from engagement_kit.tidy import HOUR_KEYS, format_api_date
 
 __all__ = ["TrendRequest", "trend_answer"]
 

@@ -19,7 +19,7 @@ the first ✘ is the one to fix; checks that cannot run because of it are shown 
 
 A stream with ``cohorts = true`` in ``streams.toml`` also gets a **sessions** check after its
 stream row: the daily users of its last complete week recomputed from getSessions against the
-trend API (a few more requests; see :mod:`engagement_kit.cohort_checks`).
+trend API (a few more requests; see :mod:`engagement_kit.doctor.cohorts`).
 
 At most one request per stream: the client runs without retries and without the store (so the
 platform is really asked). The checks never print a secret or a token.
@@ -29,11 +29,11 @@ Modules: :mod:`.model` (a check, the diagnosis), :mod:`.local` (settings, stream
 order) and :mod:`.show` (the table).
 """
 
-from .model import CLOCK_TOLERANCE, DEFAULT_TIMEOUT, Check, Diagnosis
-from .model import _Exchange as _Exchange
-from .remote import _clock_check as _clock_check
-from .run import diagnose
-from .show import print_diagnosis
+from engagement_kit.doctor.model import CLOCK_TOLERANCE, DEFAULT_TIMEOUT, Check, Diagnosis
+from engagement_kit.doctor.model import _Exchange as _Exchange
+from engagement_kit.doctor.remote import _clock_check as _clock_check
+from engagement_kit.doctor.run import diagnose
+from engagement_kit.doctor.show import print_diagnosis
 
 __all__ = [
     "CLOCK_TOLERANCE",

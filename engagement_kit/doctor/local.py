@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..auth import Credentials, credentials_from_env
-from ..config import StreamConfig, host_from_env, load_streams, project_streams
-from ..errors import ConfigError, StoreError
-from ..settings import Settings, load_settings
-from ..store import ResponseStore
-from ..terminal import display_path
-from .model import FAIL, OK, Check
+from engagement_kit.client.auth import Credentials, credentials_from_env
+from engagement_kit.config.settings import Settings, load_settings
+from engagement_kit.config.streams import StreamConfig, host_from_env, load_streams, project_streams
+from engagement_kit.doctor.model import FAIL, OK, Check
+from engagement_kit.errors import ConfigError, StoreError
+from engagement_kit.formatting import display_path
+from engagement_kit.store import ResponseStore
 
 #: No real stream has this id: clearing its answers is a write that changes nothing.
 _PROBE_STREAM = "engagement-kit-doctor-probe"

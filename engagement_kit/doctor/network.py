@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .model import FAIL, OK, Check
+from engagement_kit.doctor.model import FAIL, OK, Check
 
 
 def _proxy_for(scheme: str, hostname: str) -> str | None:

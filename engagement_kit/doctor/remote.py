@@ -12,11 +12,22 @@ import httpx
 import jwt
 import pandas as pd
 
-from ..auth import Credentials
-from ..client import EngagementClient
-from ..cohort_checks import sessions_check
-from ..config import StreamConfig
-from ..errors import (
+from engagement_kit.client import EngagementClient
+from engagement_kit.client.auth import Credentials
+from engagement_kit.config.streams import StreamConfig
+from engagement_kit.config.weeks import today_in
+from engagement_kit.doctor.cohorts import sessions_check
+from engagement_kit.doctor.local import _stream_name
+from engagement_kit.doctor.model import (
+    CLOCK_TOLERANCE,
+    FAIL,
+    OK,
+    Check,
+    _duration,
+    _Exchange,
+    _skipped,
+)
+from engagement_kit.errors import (
     ApiConnectionError,
     ApiError,
     AuthError,
@@ -27,9 +38,6 @@ from ..errors import (
     ResponseFormatError,
     ServerError,
 )
-from ..weeks import today_in
-from .local import _stream_name
-from .model import CLOCK_TOLERANCE, FAIL, OK, Check, _duration, _Exchange, _skipped
 
 _SCOPE_FIX = (
     'publish the "User Engagement Trend" API scope for the app (the app\'s API scopes: add '

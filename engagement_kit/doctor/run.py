@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from .local import _settings, _store_check, _stream_name, _streams
-from .model import DEFAULT_TIMEOUT, OK, Check, Diagnosis, _Exchange, _skipped
-from .network import _connect, _proxy_for, _resolve, _without_credentials
-from .remote import _accepted, _ask_streams, _clock_check, _mint
+from engagement_kit.doctor.local import _settings, _store_check, _stream_name, _streams
+from engagement_kit.doctor.model import DEFAULT_TIMEOUT, OK, Check, Diagnosis, _Exchange, _skipped
+from engagement_kit.doctor.network import _connect, _proxy_for, _resolve, _without_credentials
+from engagement_kit.doctor.remote import _accepted, _ask_streams, _clock_check, _mint
 
 
 def diagnose(

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..terminal import plain_output
-from .model import FAIL, OK, SKIP, Diagnosis
+from engagement_kit.doctor.model import FAIL, OK, SKIP, Diagnosis
+from engagement_kit.formatting import plain_output
 
 _STYLES = {OK: "green", FAIL: "bold red", SKIP: "dim"}
 

@@ -30,22 +30,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._frames import daily_totals, hour_label
+from engagement_kit.metrics.anomaly import anomalies
+from engagement_kit.metrics.hours import (
+    WEEKDAYS,
+    CoverageWindow,
+    coverage_window,
+    hour_profile,
+    peak_hours,
+    top_hours,
+)
+from engagement_kit.metrics.kpi import KPI_LABELS, KPI_NAMES, kpi_dict, kpis
+from engagement_kit.metrics.retention import retention_proxies, stickiness, weekly_stickiness
+from engagement_kit.metrics.weekly import TREND_THRESHOLD as TREND_THRESHOLD
+from engagement_kit.metrics.weekly import (
+    WEEKLY_METRICS,
+    trend_direction,
+    week_over_week,
+    weekly_trends,
+)
 
 # the tidy frames' names, reachable here as before the split (metrics.SUMMARY_FIELDS)
-from ..tidy import METRICS as METRICS
-from ..tidy import SUMMARY_FIELDS as SUMMARY_FIELDS
-from .anomaly import anomalies
-from .hours import WEEKDAYS, CoverageWindow, coverage_window, hour_profile, peak_hours, top_hours
-from .kpi import KPI_LABELS, KPI_NAMES, kpi_dict, kpis
-from .retention import retention_proxies, stickiness, weekly_stickiness
-from .weekly import TREND_THRESHOLD as TREND_THRESHOLD
-from .weekly import WEEKLY_METRICS, trend_direction, week_over_week, weekly_trends
+from engagement_kit.tidy import METRICS as METRICS
+from engagement_kit.tidy import SUMMARY_FIELDS as SUMMARY_FIELDS
+from engagement_kit.tidy.frames import daily_totals, hour_label
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 
 __all__ = [
@@ -78,22 +90,16 @@ __all__ = [
 
 
 def check_data(data: Engagement) -> pd.DataFrame:
-    """Sanity checks of one answer that hold on any platform: see :func:`engagement_kit.checks.check_data`."""
-    from ..checks import check_data as run
+    """Sanity checks of one answer that hold on any platform: see :func:`engagement_kit.metrics.checks.check_data`."""
+    from engagement_kit.metrics.checks import check_data as run
 
     return run(data)
 
 
-def channel_mix(frame: pd.DataFrame) -> pd.DataFrame:
-    """The channel-mix table of a ``client.fetch_channels`` frame (see
-    :func:`engagement_kit.channels.channel_mix`). Unique users do not add up across channels."""
-    from ..channels import channel_mix as table
-
-    return table(frame)
-
+from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix  # noqa: E402
 
 # True retention from user-level sessions (getSessions) lives in its own module; re-exported
 # here so ``metrics.cohort_retention`` sits beside the trend-based proxies.
-from ..cohorts import cohort_retention, lifecycle, stickiness_histogram  # noqa: E402
+from engagement_kit.metrics.cohorts import cohort_retention, lifecycle, stickiness_histogram  # noqa: E402
 
-__all__ += ["cohort_retention", "lifecycle", "stickiness_histogram"]
+__all__ += ["NOT_ADDITIVE_NOTE", "cohort_retention", "lifecycle", "stickiness_histogram"]

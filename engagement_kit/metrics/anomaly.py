@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._frames import check_metric as _check_metric
-from .._frames import daily_totals
-from ..errors import InvalidQueryError
+from engagement_kit.errors import InvalidQueryError
+from engagement_kit.tidy.frames import check_metric as _check_metric
+from engagement_kit.tidy.frames import daily_totals
 
 if TYPE_CHECKING:
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 #: Consistency constant that makes the MAD estimate the standard deviation of normal data.
 _MAD_SCALE = 1.4826

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._frames import check_metric as _check_metric
-from .._frames import hour_label
-from .._frames import is_hourly as _is_hourly
-from .._frames import wide as _wide
-from ..errors import InvalidQueryError
+from engagement_kit.errors import InvalidQueryError
+from engagement_kit.tidy.frames import check_metric as _check_metric
+from engagement_kit.tidy.frames import hour_label
+from engagement_kit.tidy.frames import is_hourly as _is_hourly
+from engagement_kit.tidy.frames import wide as _wide
 
 if TYPE_CHECKING:
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 #: Weekday names in calendar order (Monday first, like ISO weeks and ``Timestamp.day_of_week``).
 WEEKDAYS: tuple[str, ...] = (

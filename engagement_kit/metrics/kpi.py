@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._frames import finite_or_none
-from ..tidy import SUMMARY_FIELDS
-from .retention import _ratio, stickiness
+from engagement_kit.metrics.retention import _ratio, stickiness
+from engagement_kit.tidy import SUMMARY_FIELDS
+from engagement_kit.tidy.frames import finite_or_none
 
 if TYPE_CHECKING:
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 #: The rows of :func:`kpis`, in display order.
 KPI_NAMES: tuple[str, ...] = (*SUMMARY_FIELDS.values(), "returning_share", "stickiness")

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._frames import check_columns as _check_columns
-from .._frames import daily_totals
-from .._frames import is_engagement as _is_engagement
-from .._frames import is_hourly as _is_hourly
-from .._frames import wide as _wide
-from ..errors import InvalidQueryError
-from ..tidy import METRICS
+from engagement_kit.errors import InvalidQueryError
+from engagement_kit.tidy import METRICS
+from engagement_kit.tidy.frames import check_columns as _check_columns
+from engagement_kit.tidy.frames import daily_totals
+from engagement_kit.tidy.frames import is_engagement as _is_engagement
+from engagement_kit.tidy.frames import is_hourly as _is_hourly
+from engagement_kit.tidy.frames import wide as _wide
 
 if TYPE_CHECKING:
-    from ..tidy import Engagement
+    from engagement_kit.tidy import Engagement
 
 
 def _ratio(num: object, den: object) -> float | Any:

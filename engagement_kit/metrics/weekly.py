@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._frames import check_columns as _check_columns
-from ..errors import InvalidQueryError
-from ..tidy import SUMMARY_FIELDS
+from engagement_kit.errors import InvalidQueryError
+from engagement_kit.tidy import SUMMARY_FIELDS
+from engagement_kit.tidy.frames import check_columns as _check_columns
 
 if TYPE_CHECKING:
     pass

@@ -46,28 +46,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_attributes
+from engagement_kit._lazy import lazy_attributes
 
-# public (and long-standing private) name -> "module:attribute" it comes from
+# public name -> "module:attribute" it comes from
 _NAMES: dict[str, str] = {
     # the kernel side
     "ANOMALY_WEEKS": ".weekly:ANOMALY_WEEKS",
     "WeeklyReport": ".weekly:WeeklyReport",
     "load_weekly": ".weekly:load_weekly",
     "setup_notebook": ".weekly:setup_notebook",
-    "RENDERER_NAME": "engagement_kit.charts.renderer:RENDERER_NAME",
-    "chart_mimebundle": "engagement_kit.charts.renderer:chart_mimebundle",
     # parameters and secrets
     "DEFAULT_WEEKS_OF_HISTORY": ".params:DEFAULT_WEEKS_OF_HISTORY",
     "PARAMETER_NAMES": ".params:PARAMETER_NAMES",
     "SIDECAR_MIMETYPE": ".params:SIDECAR_MIMETYPE",
     "report_parameters": ".params:report_parameters",
-    "_check_no_secret": ".params:check_no_secret",
-    "_kernel_environment": ".params:kernel_environment",
-    "_one_sentence": ".params:one_sentence",
-    "SOURCES": "engagement_kit.sources:SOURCES",
-    "_check_source": "engagement_kit.sources:check_source",
-    "_client": "engagement_kit.sources:client_for",
     # running a notebook
     "CELL_TIMEOUT": ".execute:CELL_TIMEOUT",
     "DEFAULT_KERNEL": ".task:DEFAULT_KERNEL",
@@ -75,8 +67,6 @@ _NAMES: dict[str, str] = {
     "START_TIMEOUT": ".execute:START_TIMEOUT",
     "default_notebook": ".execute:default_notebook",
     "execute_notebook": ".execute:execute_notebook",
-    "_ipc_kernel_manager": ".execute:ipc_kernel_manager",
-    "_kernel_start_failed": ".execute:kernel_start_failed",
     # the page
     "OVERRIDDEN_LAB_BLOCKS": ".export:OVERRIDDEN_LAB_BLOCKS",
     "TEMPLATES": ".export:TEMPLATES",
@@ -86,36 +76,21 @@ _NAMES: dict[str, str] = {
     "notebook_to_html": ".export:notebook_to_html",
     "vega_bundle": ".export:vega_bundle",
     "write_assets": ".export:write_assets",
-    "_html_exporter": ".export:html_exporter",
-    "_vegalite_minor": ".export:vegalite_minor",
-    # files
-    "STALE_TEMP_SECONDS": "engagement_kit.files:STALE_TEMP_SECONDS",
-    "atomic_write": "engagement_kit.files:atomic_write",
-    "stream_slug": "engagement_kit.files:stream_slug",
-    "_inside": "engagement_kit.files:inside",
-    "_sweep_stale_temp_files": "engagement_kit.files:sweep_stale_temp_files",
     # one stream in a worker, many in a pool
     "ReportResult": ".task:ReportResult",
-    "_Task": ".task:ReportTask",
-    "_describe_error": ".worker:describe_error",
-    "_sidecar_from": ".worker:sidecar_from",
     "MAX_DEFAULT_JOBS": ".batch:MAX_DEFAULT_JOBS",
     "default_jobs": ".batch:default_jobs",
-    "demo_streams": ".batch:demo_streams",
     "render_all": ".batch:render_all",
     "render_report": ".batch:render_report",
-    "_init_worker": ".batch:_init_worker",
-    "_platform_host": ".batch:_platform_host",
-    "_resolve_week": ".batch:_resolve_week",
-    "_run_task": ".batch:_run_task",
-    "_run_tasks": ".batch:_run_tasks",
     # the index page and the command line's summary
     "INDEX_TEMPLATE": ".index:INDEX_TEMPLATE",
     "write_index": ".index:write_index",
-    "exit_code": "engagement_kit.summary:exit_code",
-    "print_summary": "engagement_kit.summary:print_summary",
-    "summary_lines": "engagement_kit.summary:summary_lines",
-    "summary_table": "engagement_kit.summary:summary_table",
+    "parse_shard": ".shards:parse_shard",
+    "shard_streams": ".shards:shard_streams",
+    "exit_code": "engagement_kit.report.summary:exit_code",
+    "print_summary": "engagement_kit.report.summary:print_summary",
+    "summary_lines": "engagement_kit.report.summary:summary_lines",
+    "summary_table": "engagement_kit.report.summary:summary_table",
 }
 _SUBMODULES = frozenset(
     {
@@ -127,6 +102,7 @@ _SUBMODULES = frozenset(
         "index",
         "kernels",
         "params",
+        "shards",
         "task",
         "weekly",
         "worker",
@@ -136,27 +112,23 @@ _SUBMODULES = frozenset(
 __all__ = [
     "ASSETS_DIR",
     "DEFAULT_WEEKS_OF_HISTORY",
-    "RENDERER_NAME",
     "SIDECAR_MIMETYPE",
-    "SOURCES",
     "ReportResult",
     "WeeklyReport",
-    "atomic_write",
-    "chart_mimebundle",
     "default_jobs",
     "default_notebook",
-    "demo_streams",
     "execute_notebook",
     "exit_code",
     "inline_assets",
     "load_weekly",
     "notebook_to_html",
+    "parse_shard",
     "print_summary",
     "render_all",
     "render_report",
     "report_parameters",
     "setup_notebook",
-    "stream_slug",
+    "shard_streams",
     "summary_lines",
     "summary_table",
     "vega_bundle",
@@ -169,18 +141,21 @@ __getattr__, __dir__ = lazy_attributes(__name__, _NAMES, _SUBMODULES, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ..charts.renderer import RENDERER_NAME, chart_mimebundle
-    from ..files import atomic_write, stream_slug
-    from ..sources import SOURCES
-    from ..summary import exit_code, print_summary, summary_lines, summary_table
-    from .batch import default_jobs, demo_streams, render_all, render_report
-    from .execute import default_notebook, execute_notebook
-    from .export import ASSETS_DIR, inline_assets, notebook_to_html, vega_bundle, write_assets
-    from .index import write_index
-    from .params import (
+    from engagement_kit.report.batch import default_jobs, render_all, render_report
+    from engagement_kit.report.execute import default_notebook, execute_notebook
+    from engagement_kit.report.export import (
+        ASSETS_DIR,
+        inline_assets,
+        notebook_to_html,
+        vega_bundle,
+        write_assets,
+    )
+    from engagement_kit.report.index import write_index
+    from engagement_kit.report.params import (
         DEFAULT_WEEKS_OF_HISTORY,
         SIDECAR_MIMETYPE,
         report_parameters,
     )
-    from .task import ReportResult
-    from .weekly import WeeklyReport, load_weekly, setup_notebook
+    from engagement_kit.report.summary import exit_code, print_summary, summary_lines, summary_table
+    from engagement_kit.report.task import ReportResult
+    from engagement_kit.report.weekly import WeeklyReport, load_weekly, setup_notebook

@@ -22,52 +22,36 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .._quick import skip_slow_optional_imports
-from ..auth import credentials_from_env
-from ..config import StreamConfig, host_from_env, normalize_host
-from ..config import demo_streams as config_demo_streams
-from ..errors import ConfigError, InvalidQueryError
-from ..files import stream_slug
-from ..sources import check_source
-from ..stopping import call_in_worker, stop_pool, worker_stops_on_signals
-from ..summary import print_summary
-from ..weeks import ended_week
-from .index import write_index
-from .params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
-from .task import ReportResult, ReportTask, set_progress_queue
-from .zygote import Zygote
+from engagement_kit.charts.fast_import import skip_slow_optional_imports
+from engagement_kit.client.auth import credentials_from_env
+from engagement_kit.config.streams import StreamConfig, host_from_env, normalize_host
+from engagement_kit.config.weeks import ended_week
+from engagement_kit.data_source import check_source
+from engagement_kit.errors import ConfigError, InvalidQueryError
+from engagement_kit.report.index import write_index
+from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
+from engagement_kit.report.signals import call_in_worker, stop_pool, worker_stops_on_signals
+from engagement_kit.report.summary import print_summary
+from engagement_kit.report.task import ReportResult, ReportTask, set_progress_queue
+from engagement_kit.report.zygote import Zygote
+from engagement_kit.store.files import stream_slug
 
 if TYPE_CHECKING:
-    from .kernels import KernelPool, PoolPlan
+    from engagement_kit.report.kernels import KernelPool, PoolPlan
 
 __all__ = [
     "MAX_DEFAULT_JOBS",
     "default_jobs",
-    "demo_streams",
     "render_all",
     "render_report",
 ]
 
 MAX_DEFAULT_JOBS = 4
-#: Demo streams whose report has the *Cohorts* section (``cohorts = true``): the mid-size HR
-#: bot, whose session history is a few requests a week (the retail bot's is dozens).
-DEMO_COHORT_STREAMS = frozenset({"st-demo-hr-us"})
 
 
 def default_jobs() -> int:
     """Parallel report runs by default: the number of cores, at most 4."""
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
-
-
-def demo_streams() -> list[StreamConfig]:
-    """The demo platform's streams as :class:`StreamConfig` (what ``report --demo`` renders)."""
-    # each demo report shows its stream's channels side by side; some show cohorts too
-    return [
-        s.model_copy(
-            update={"channels_breakdown": s.known_channels, "cohorts": s.id in DEMO_COHORT_STREAMS}
-        )
-        for s in config_demo_streams()
-    ]
 
 
 def _resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
@@ -100,6 +84,7 @@ def render_all(
     console: Console | None = None,
     quiet: bool = False,
     today: dt.date | None = None,
+    index: bool = True,
 ) -> list[ReportResult]:
     """Write the weekly report of every stream, in parallel, then the index page.
 
@@ -132,6 +117,9 @@ def render_all(
         Show neither.
     today : date, optional
         "Today" for the default week (tests).
+    index : bool
+        Rebuild ``out_dir/index.html`` afterwards (a shard of a split batch leaves it to the
+        final ``report --index-only``).
 
     Returns
     -------
@@ -158,7 +146,9 @@ def render_all(
     elif host:
         host = normalize_host(host)
     if notebook is None:
-        from .execute import default_notebook  # papermill stays out of the parent
+        from engagement_kit.report.execute import (
+            default_notebook,  # papermill stays out of the parent
+        )
 
         nb_path = default_notebook()
     else:
@@ -197,7 +187,8 @@ def render_all(
     console = console or Console(stderr=True)
     with _progress(tasks, console=console, quiet=quiet) as update:
         results = _run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
-    write_index(out)
+    if index:
+        write_index(out)
     if not quiet:
         print_summary(results, console=console)
     return results
@@ -273,7 +264,9 @@ def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
     if plan is not None:
         # first: a zygote of its own imports while this worker does
         zygote = plan.zygote if plan.zygote is not None else Zygote()
-        from .kernels import KernelPool  # jupyter_client loads in the worker only
+        from engagement_kit.report.kernels import (
+            KernelPool,  # jupyter_client loads in the worker only
+        )
 
         _kernels = KernelPool(plan, zygote=zygote)
         _kernels.prepare()
@@ -281,7 +274,9 @@ def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
 
 def _run_task(task: ReportTask) -> ReportResult:
     """Worker: one stream's report (:func:`~engagement_kit.report.worker.run_task`)."""
-    from .worker import run_task  # papermill and nbconvert load in the worker only
+    from engagement_kit.report.worker import (
+        run_task,  # papermill and nbconvert load in the worker only
+    )
 
     if _kernels is None:
         return run_task(task)
@@ -309,7 +304,7 @@ def _run_tasks(
     plan = None
     zygote: Zygote | None = None
     if warm and os.name == "posix":
-        from .kernels import PoolPlan
+        from engagement_kit.report.kernels import PoolPlan
 
         zygote = Zygote()
         plan = PoolPlan.for_batch(ctx, len(tasks), tasks[0].kernel_name, zygote.link())

@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.display import HTML
 
-from .. import __version__
-from .._frames import json_number
-from .._html import Markup, render_block
-from .._text import signed_percent
-from ..channels import NOT_ADDITIVE_NOTE, channel_mix, channel_mix_html
-from ..charts import kpi_table_html
+from engagement_kit import __version__
+from engagement_kit.charts import kpi_table_html
+from engagement_kit.charts.channels import channel_mix_html
+from engagement_kit.charts.html import Markup, render_block
+from engagement_kit.formatting import signed_percent
+from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix
+from engagement_kit.tidy.frames import json_number
 
 if TYPE_CHECKING:
-    from .weekly import WeeklyReport
+    from engagement_kit.report.weekly import WeeklyReport
 
 __all__ = [
     "anomalies_table",

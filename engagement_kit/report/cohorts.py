@@ -3,16 +3,16 @@
 A stream opts in with ``cohorts = true`` in ``streams.toml``. For the report's ISO week,
 :func:`load_cohorts` (run in the kernel by :func:`~engagement_kit.report.weekly.load_weekly`)
 
-1. extends the stream's stored first-seen table (:class:`~engagement_kit.cohort_store.FirstSeenTable`)
-   to the report's Sunday with :func:`~engagement_kit.cohort_store.backfill`, which asks only
+1. extends the stream's stored first-seen table (:class:`~engagement_kit.metrics.first_seen.FirstSeenTable`)
+   to the report's Sunday with :func:`~engagement_kit.metrics.first_seen.backfill`, which asks only
    for the days the table does not cover yet: week after week, only the new week's sessions;
 2. reads the sessions of the :data:`COHORT_WEEKS` weeks ending with the report's week (and one
    week more, the lifecycle's "week before") through
-   :func:`~engagement_kit.sessions.fetch_sessions`: closed windows come from the store
+   :func:`~engagement_kit.client.sessions.fetch_sessions`: closed windows come from the store
    (``session_windows``), kept there by the backfill and by earlier reports;
-3. computes the weekly cohort triangle (:func:`engagement_kit.cohorts.cohort_retention`,
+3. computes the weekly cohort triangle (:func:`engagement_kit.metrics.cohorts.cohort_retention`,
    ``kind="on"``, users first seen before the shown weeks belong to no cohort) and the
-   lifecycle (:func:`engagement_kit.cohorts.lifecycle`) of those weeks.
+   lifecycle (:func:`engagement_kit.metrics.cohorts.lifecycle`) of those weeks.
 
 Without a first-seen table the section does not fail: it says so and gives the command that
 builds one (``engagement-kit backfill --stream ID --since DATE``). On the demo platform the
@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._frames import json_number
-from ..cohort_store import DEFAULT_CENSOR_DAYS, FirstSeenTable, backfill
-from ..cohorts import LIFECYCLE_STATUSES, cohort_retention, lifecycle
-from ..errors import AuthError, InvalidQueryError
-from ..sessions import fetch_sessions
-from ..weeks import iso_week_label, week_bounds, week_labels
+from engagement_kit.client.sessions import fetch_sessions
+from engagement_kit.config.weeks import iso_week_label, week_bounds, week_labels
+from engagement_kit.errors import AuthError, InvalidQueryError
+from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES, cohort_retention, lifecycle
+from engagement_kit.metrics.first_seen import DEFAULT_CENSOR_DAYS, FirstSeenTable, backfill
+from engagement_kit.tidy.frames import json_number
 
 if TYPE_CHECKING:
-    from ..client import EngagementClient
+    from engagement_kit.client import EngagementClient
 
 __all__ = [
     "COHORT_WEEKS",
@@ -75,10 +75,10 @@ class CohortSection:
     message : str
         One or two sentences for the page (empty when ``status == "ok"`` and nothing is special).
     triangle : DataFrame
-        :func:`~engagement_kit.cohorts.cohort_retention` rows of the shown cohorts (empty
+        :func:`~engagement_kit.metrics.cohorts.cohort_retention` rows of the shown cohorts (empty
         unless ``ok``).
     lifecycle : DataFrame
-        :func:`~engagement_kit.cohorts.lifecycle` rows of the shown weeks (empty unless ``ok``).
+        :func:`~engagement_kit.metrics.cohorts.lifecycle` rows of the shown weeks (empty unless ``ok``).
     horizon, through : date or None
         The first-seen table's first and last day.
     seeded : bool

@@ -17,9 +17,9 @@ from papermill.exceptions import PapermillExecutionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from traitlets.utils.importstring import import_item
 
-from ..project import bundled_file
-from ..stopping import remove_on_stop
-from .task import DEFAULT_KERNEL
+from engagement_kit.config.project import bundled_file
+from engagement_kit.report.signals import remove_on_stop
+from engagement_kit.report.task import DEFAULT_KERNEL
 
 __all__ = [
     "CELL_TIMEOUT",

@@ -24,10 +24,10 @@ import vl_convert
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from .. import __version__
-from .._html import TEMPLATES
-from ..errors import ReportError
-from ..files import atomic_write
+from engagement_kit import __version__
+from engagement_kit.charts.html import TEMPLATES
+from engagement_kit.errors import ReportError
+from engagement_kit.store.files import atomic_write
 
 __all__ = [
     "ASSETS_DIR",

@@ -36,10 +36,10 @@ from urllib.parse import quote
 
 import jinja2
 
-from .. import __version__
-from .._html import TEMPLATES
-from .._text import count_text, signed_percent
-from ..files import atomic_write, stream_slug
+from engagement_kit import __version__
+from engagement_kit.charts.html import TEMPLATES
+from engagement_kit.formatting import count_text, signed_percent
+from engagement_kit.store.files import atomic_write, stream_slug
 
 __all__ = [
     "CATALOGUE_DIR",

@@ -34,11 +34,11 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
-from ..stopping import remove_on_stop
-from .execute import KERNEL_ARGUMENTS, START_TIMEOUT, ipc_kernel_manager
-from .params import kernel_environment_values
-from .task import DEFAULT_KERNEL
-from .zygote import Zygote, ZygoteLink
+from engagement_kit.report.execute import KERNEL_ARGUMENTS, START_TIMEOUT, ipc_kernel_manager
+from engagement_kit.report.params import kernel_environment_values
+from engagement_kit.report.signals import remove_on_stop
+from engagement_kit.report.task import DEFAULT_KERNEL
+from engagement_kit.report.zygote import Zygote, ZygoteLink
 
 __all__ = [
     "PRELOAD",
@@ -58,7 +58,7 @@ def _ek_preload():
     import engagement_kit.charts as charts
     charts.skip_slow_optional_imports()
     import altair, pandas, IPython.display
-    import engagement_kit.report.weekly, engagement_kit.sources, engagement_kit.client
+    import engagement_kit.report.weekly, engagement_kit.data_source, engagement_kit.client
     import engagement_kit.demo
     altair.Chart(pandas.DataFrame({"x": [1]})).mark_point().encode(x="x:Q").to_dict()
 _ek_preload()

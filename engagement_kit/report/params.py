@@ -10,13 +10,13 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReportError
-from ..settings import kernel_environment as settings_environment
-from ..settings import known_secrets
-from ..sources import check_source
+from engagement_kit.config.settings import kernel_environment as settings_environment
+from engagement_kit.config.settings import known_secrets
+from engagement_kit.data_source import check_source
+from engagement_kit.errors import ReportError
 
 if TYPE_CHECKING:
-    from ..config import StreamConfig
+    from engagement_kit.config.streams import StreamConfig
 
 __all__ = [
     "DEFAULT_WEEKS_OF_HISTORY",

@@ -16,23 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import __version__, charts, metrics
-from .._frames import json_number, json_ready
-from ..channels import fetch_channels
-from ..errors import InvalidQueryError
-from ..query import EngagementQuery
-from ..sources import check_source, client_for
-from ..store.history import report_note
-from ..tidy import METRICS, Engagement, merge_engagements
-from ..weeks import parse_iso_week, week_bounds, week_labels
-from . import blocks
-from .params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE
+from engagement_kit import __version__, charts, metrics
+from engagement_kit.client.channels import fetch_channels
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.config.weeks import parse_iso_week, week_bounds, week_labels
+from engagement_kit.data_source import check_source, client_for
+from engagement_kit.errors import InvalidQueryError
+from engagement_kit.report import blocks
+from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE
+from engagement_kit.store.history import report_note
+from engagement_kit.tidy import METRICS, Engagement, merge_engagements
+from engagement_kit.tidy.frames import json_number, json_ready
 
 if TYPE_CHECKING:
-    from ..client import EngagementClient
-    from ..metrics import CoverageWindow
-    from ..store.history import StoreNote
-    from .cohorts import CohortSection
+    from engagement_kit.client import EngagementClient
+    from engagement_kit.metrics import CoverageWindow
+    from engagement_kit.report.cohorts import CohortSection
+    from engagement_kit.store.history import StoreNote
 
 __all__ = [
     "ANOMALY_WEEKS",
@@ -472,7 +472,7 @@ def load_weekly(
         store_note = _store_note(client, probe, week_labels(week, weeks))
         cohort_section = None
         if cohorts:
-            from .cohorts import load_cohorts
+            from engagement_kit.report.cohorts import load_cohorts
 
             cohort_section = load_cohorts(
                 client, probe.stream_id, week, tz=probe.tz, demo=source == "demo"

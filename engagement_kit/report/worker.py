@@ -16,14 +16,14 @@ from urllib.parse import quote
 
 from papermill.exceptions import PapermillExecutionError
 
-from .. import __version__
-from ..errors import EngagementError, ReportError
-from ..files import atomic_write, inside, sweep_stale_temp_files
-from ..stopping import remove_on_stop
-from .execute import execute_notebook, kernel_start_failed
-from .export import notebook_to_html, write_assets
-from .params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
-from .task import ReportResult, ReportTask, emit
+from engagement_kit import __version__
+from engagement_kit.errors import EngagementError, ReportError
+from engagement_kit.report.execute import execute_notebook, kernel_start_failed
+from engagement_kit.report.export import notebook_to_html, write_assets
+from engagement_kit.report.params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
+from engagement_kit.report.signals import remove_on_stop
+from engagement_kit.report.task import ReportResult, ReportTask, emit
+from engagement_kit.store.files import atomic_write, inside, sweep_stale_temp_files
 
 __all__ = ["describe_error", "run_task", "sidecar_from"]
 

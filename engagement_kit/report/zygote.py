@@ -45,14 +45,14 @@ PRELOAD: tuple[str, ...] = (
     "ipykernel.ipkernel",
     "ipykernel.zmqshell",
     "engagement_kit.report.weekly",
-    "engagement_kit.sources",
+    "engagement_kit.data_source",
     "engagement_kit.client",
     "engagement_kit.demo",
     # imported on first use by load_weekly and the report's cells: once here, not per kernel
-    "engagement_kit.checks",
-    "engagement_kit.echo",
-    "engagement_kit.ranges",
-    "engagement_kit.sessions",
+    "engagement_kit.metrics.checks",
+    "engagement_kit.client.filter_echo",
+    "engagement_kit.client.ranges",
+    "engagement_kit.client.sessions",
     # what every kernel imports as it starts (its debugger: debugpy, pydevd) or when altair
     # turns a DataFrame into a chart (narwhals): about 0.1 s per kernel
     "ipykernel.debugger",
@@ -84,7 +84,7 @@ def main() -> None:  # pragma: no cover - runs in the zygote process (tested thr
     server.bind(sys.argv[1])
     server.listen(64)
 
-    from engagement_kit._quick import skip_slow_optional_imports
+    from engagement_kit.charts.fast_import import skip_slow_optional_imports
 
     skip_slow_optional_imports()
     for name in PRELOAD:

@@ -10,8 +10,14 @@ lives), :mod:`engagement_kit.store.compare` (lost data and revised numbers),
 :mod:`engagement_kit.store.portable` (export / import).
 """
 
-from .location import STORE_ENV, default_store_path, legacy_store_path
-from .responses import DEFAULT_SETTLE, DEFAULT_TTL, ResponseStore, Revision, StoreEntry
+from engagement_kit.store.location import STORE_ENV, default_store_path, legacy_store_path
+from engagement_kit.store.responses import (
+    DEFAULT_SETTLE,
+    DEFAULT_TTL,
+    ResponseStore,
+    Revision,
+    StoreEntry,
+)
 
 __all__ = [
     "DEFAULT_SETTLE",

@@ -6,7 +6,7 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..query import EngagementQuery
+    from engagement_kit.config.query import EngagementQuery
 
 __all__ = ["Digest", "changes", "digest_of", "lost_buckets"]
 
@@ -34,8 +34,8 @@ def digest_of(payload: str, query: EngagementQuery) -> Digest | None:
     """The numbers in ``payload``, or ``None`` when it does not parse."""
     import pandas as pd
 
-    from ..errors import ResponseFormatError
-    from ..tidy import parse_response
+    from engagement_kit.errors import ResponseFormatError
+    from engagement_kit.tidy import parse_response
 
     try:
         data = parse_response(payload, query=query)

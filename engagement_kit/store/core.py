@@ -15,10 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
-from ..errors import StoreError
-from ..query import EngagementQuery
-from .location import adopt_legacy_store, default_store_path, store_path_is_configured
-from .schema import COLUMNS, SCHEMA, SCHEMA_VERSION, revision_row
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.errors import StoreError
+from engagement_kit.store.location import (
+    adopt_legacy_store,
+    default_store_path,
+    store_path_is_configured,
+)
+from engagement_kit.store.schema import COLUMNS, SCHEMA, SCHEMA_VERSION, revision_row
 
 logger = logging.getLogger("engagement_kit.store")
 

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .compare import changes
+from engagement_kit.store.compare import changes
 
 if TYPE_CHECKING:
-    from ..query import EngagementQuery
-    from .responses import ResponseStore, Revision
+    from engagement_kit.config.query import EngagementQuery
+    from engagement_kit.store.responses import ResponseStore, Revision
 
 __all__ = ["StoreNote", "range_history", "report_note"]
 
@@ -39,7 +39,7 @@ def range_history(
         ``seen_at``, ``status`` and ``changes`` (what differs from the revision before, in
         words; empty for the first).
     """
-    from .. import weeks as weeks_mod
+    from engagement_kit.config import weeks as weeks_mod
 
     start = end = None
     if week is not None:
@@ -109,7 +109,7 @@ class StoreNote:
 
 
 def _label(query: EngagementQuery) -> str:
-    from ..weeks import iso_week_label, week_bounds
+    from engagement_kit.config.weeks import iso_week_label, week_bounds
 
     label = iso_week_label(query.start)
     if week_bounds(label) == (query.start, query.end):

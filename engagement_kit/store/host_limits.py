@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .core import Database, _utc
+from engagement_kit.store.core import Database, _utc
 
 
 class HostLimits(Database):

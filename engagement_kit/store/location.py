@@ -26,7 +26,7 @@ _FILE = "responses.sqlite3"
 
 
 def _configured() -> Path | None:
-    from ..settings import load_settings
+    from engagement_kit.config.settings import load_settings
 
     return load_settings().store_path
 
@@ -35,7 +35,7 @@ def default_store_path(*, adopt: bool = True) -> Path:
     """The store file: ``ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user data folder.
 
     ``ENGAGEMENT_KIT_STORE`` is read from the environment or the project's ``.env`` (a relative
-    path counts from the project folder; see :mod:`engagement_kit.settings`). This is the one
+    path counts from the project folder; see :mod:`engagement_kit.config.settings`). This is the one
     place the store's path is resolved: the CLI, notebooks, report kernels, the dashboard and
     the delivery record all come here.
 

@@ -24,10 +24,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreError
-from ..query import EngagementQuery
-from .responses import ResponseStore
-from .schema import COLUMNS, payload_digest, range_end
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.errors import StoreError
+from engagement_kit.store.responses import ResponseStore
+from engagement_kit.store.schema import COLUMNS, payload_digest, range_end
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,7 +109,7 @@ def _answers_frame(store: ResponseStore, stream_id: str | None) -> pd.DataFrame:
 def _history_frame(answers: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
-    from ..tidy import parse_response
+    from engagement_kit.tidy import parse_response
 
     parts = []
     for row in answers.itertuples(index=False):
@@ -138,7 +138,7 @@ def _query_of(row: dict[str, Any]) -> EngagementQuery:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    from ..files import atomic_write
+    from engagement_kit.store.files import atomic_write
 
     atomic_write(path, frame.to_csv(index=False, lineterminator="\n"))
 
@@ -245,8 +245,8 @@ def import_history(store: ResponseStore, folder: str | os.PathLike[str]) -> dict
     """
     import pandas as pd
 
-    from ..errors import EngagementError
-    from ..tidy import parse_response
+    from engagement_kit.errors import EngagementError
+    from engagement_kit.tidy import parse_response
 
     path = Path(folder).expanduser()
     path = path / ANSWERS_FILE if path.is_dir() else path
@@ -327,7 +327,7 @@ def _export_other_tables(store: ResponseStore, folder: Path) -> None:
         order = ", ".join(str(i) for i in range(1, len(columns) + 1))
         rows = store._read(f'SELECT * FROM "{name}" ORDER BY {order}')
         _write_csv(pd.DataFrame(rows, columns=columns), folder / f"{name}.csv")
-    from ..files import atomic_write
+    from engagement_kit.store.files import atomic_write
 
     atomic_write(folder / _SCHEMA_FILE, "".join(f"{sql};\n" for _name, sql in tables))
 

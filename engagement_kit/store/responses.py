@@ -33,12 +33,18 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from ..query import EngagementQuery
-from .compare import lost_buckets
-from .core import _utc, logger
-from .host_limits import HostLimits
-from .schema import INSERT_REVISION, SELECT_REVISIONS, payload_digest, range_end, revision_row
-from .upkeep import Upkeep
+from engagement_kit.config.query import EngagementQuery
+from engagement_kit.store.compare import lost_buckets
+from engagement_kit.store.core import _utc, logger
+from engagement_kit.store.host_limits import HostLimits
+from engagement_kit.store.schema import (
+    INSERT_REVISION,
+    SELECT_REVISIONS,
+    payload_digest,
+    range_end,
+    revision_row,
+)
+from engagement_kit.store.upkeep import Upkeep
 
 __all__ = ["DEFAULT_SETTLE", "DEFAULT_TTL", "ResponseStore", "Revision", "StoreEntry"]
 

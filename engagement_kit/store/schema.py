@@ -8,7 +8,7 @@ import json
 import zoneinfo
 from typing import Any
 
-from ..query import EngagementQuery
+from engagement_kit.config.query import EngagementQuery
 
 __all__ = [
     "COLUMNS",

@@ -9,9 +9,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
-from .core import Database, _CorruptStoreError
-from .schema import COLUMNS, INSERT_REVISION
+from engagement_kit.errors import StoreError
+from engagement_kit.store.core import Database, _CorruptStoreError
+from engagement_kit.store.schema import COLUMNS, INSERT_REVISION
 
 
 class Upkeep(Database):

@@ -23,10 +23,10 @@ query's zone. The ``start`` column is the bucket's first real instant in that zo
 
 from __future__ import annotations
 
-from .dates import format_api_date, parse_api_date
-from .engagement import METRICS, SUMMARY_FIELDS, Engagement, merge_engagements
-from .engagement import NOT_ADDITIVE as NOT_ADDITIVE
-from .parse import HOUR_KEYS, parse_response
+from engagement_kit.tidy.dates import format_api_date, parse_api_date
+from engagement_kit.tidy.engagement import METRICS, SUMMARY_FIELDS, Engagement, merge_engagements
+from engagement_kit.tidy.engagement import NOT_ADDITIVE as NOT_ADDITIVE
+from engagement_kit.tidy.parse import HOUR_KEYS, parse_response
 
 __all__ = [
     "HOUR_KEYS",

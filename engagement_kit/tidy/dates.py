@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from ..errors import ResponseFormatError
-from ..weeks import MONTHS
+from engagement_kit.config.weeks import MONTHS
+from engagement_kit.errors import ResponseFormatError
 
 __all__ = ["format_api_date", "parse_api_date"]
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ResponseFormatError
-from .dates import format_api_date
+from engagement_kit.errors import ResponseFormatError
+from engagement_kit.tidy.dates import format_api_date
 
 if TYPE_CHECKING:
-    from ..query import EngagementQuery
+    from engagement_kit.config.query import EngagementQuery
 
 __all__ = ["METRICS", "NOT_ADDITIVE", "SUMMARY_FIELDS", "Engagement", "merge_engagements"]
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ResponseFormatError
-from .dates import _short, parse_api_date
-from .engagement import METRICS, SUMMARY_FIELDS, Engagement
+from engagement_kit.errors import ResponseFormatError
+from engagement_kit.tidy.dates import _short, parse_api_date
+from engagement_kit.tidy.engagement import METRICS, SUMMARY_FIELDS, Engagement
 
 if TYPE_CHECKING:
-    from ..query import EngagementQuery
+    from engagement_kit.config.query import EngagementQuery
 
 __all__ = ["HOUR_KEYS", "parse_response"]
 

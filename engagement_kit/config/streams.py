@@ -1,0 +1,378 @@
+"""The host check and the stream model; read lazily, never at import.
+
+The settings (``KORE_HOST``, credentials, ``ENGAGEMENT_KIT_STORE``) are one model,
+:class:`~engagement_kit.config.settings.Settings`, read from the environment and the project folder's
+``.env`` (see :mod:`engagement_kit.config.settings` for how the project folder is found).
+
+:class:`StreamConfig` is the one stream model: the entries of ``streams.toml``, the Explorer's
+stream picker and the demo streams. ``streams.toml`` lists the streams a batch report covers, one ``[[stream]]`` table each::
+
+    [[stream]]
+    id = "st-1234abcd-..."          # the app's stream id (General Settings page)
+    name = "Support bot"            # display name in reports
+    tz = "Asia/Kolkata"             # IANA zone the platform aggregates in
+    conversation_type = "interactive"   # optional: all | interactive | non_interactive
+    conversation_status = "closed"      # optional: all | active | closed
+    channels = "rtm"                    # optional: one channel; default every channel
+    channels_breakdown = ["rtm", "msteams"]  # optional: channels compared side by side
+    cohorts = true                      # optional: a Cohorts section in the weekly report
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, model_validator
+
+from engagement_kit.config.query import EngagementQuery, channel_list
+from engagement_kit.config.settings import STREAMS_EXAMPLE, Settings, load_settings
+from engagement_kit.errors import ConfigError, InvalidQueryError
+
+__all__ = [
+    "Settings",
+    "StreamConfig",
+    "host_from_env",
+    "load_settings",
+    "load_streams",
+    "normalize_host",
+]
+
+_LOOPBACK_NAMES = {"localhost"}
+#: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
+DELIVERY_KEYS = frozenset({"deliver", "alert"})
+
+
+def normalize_host(host: str) -> str:
+    """Check and normalise an API host to ``scheme://host[:port]`` without a trailing slash.
+
+    ``platform.kore.ai`` becomes ``https://platform.kore.ai``. Only ``https://`` is accepted,
+    except for loopback hosts (``localhost``, ``127.0.0.0/8``, ``::1``), which may use
+    ``http://`` (the demo platform and local test servers).
+
+    Raises
+    ------
+    ConfigError
+        For an empty host, another scheme, plain ``http://`` to a non-loopback host, a path,
+        query or credentials in the URL.
+    """
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError(
+            "host: empty; set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
+            "host) or pass host="
+        )
+    text = host.strip()
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ConfigError(f"host: {host!r} is not a valid URL ({exc})") from exc
+    scheme = parts.scheme.lower()
+    if not hostname:
+        raise ConfigError(f"host: {host!r} has no host name; use e.g. https://platform.kore.ai")
+    if parts.username or parts.password:
+        raise ConfigError(
+            "host: credentials in the URL are not allowed; give the host only and put the "
+            "credentials in KORE_CLIENT_ID/KORE_CLIENT_SECRET or KORE_JWT"
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        shown = f"{scheme}://{parts.netloc}{parts.path}"  # the query may hold a token: not shown
+        raise ConfigError(
+            f"host: {shown!r} has a path or query; give only the host, e.g. "
+            "https://platform.kore.ai (the API path is added for you)"
+        )
+    if scheme == "http":
+        if not _is_loopback(hostname):
+            raise ConfigError(
+                f"host: {host!r} uses plain http://, which would send the token unencrypted; "
+                "use https:// (plain http:// is allowed only for localhost/127.0.0.1/[::1])"
+            )
+    elif scheme != "https":
+        raise ConfigError(f"host: {host!r} must start with https:// (got {scheme}://)")
+    netloc = parts.netloc.lower()
+    return f"{scheme}://{netloc}"
+
+
+def _is_loopback(hostname: str) -> bool:
+    name = hostname.strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_from_env(
+    env: Mapping[str, str] | None = None, *, dotenv: bool | str | os.PathLike[str] = True
+) -> str:
+    """``KORE_HOST`` from the :class:`~engagement_kit.config.settings.Settings`, normalised.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``KORE_HOST`` and where it was looked for when it is not set.
+    """
+    settings = load_settings(env, dotenv=dotenv)
+    if not settings.host:
+        raise ConfigError(
+            "no platform host: set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
+            f"host) in {settings.where()}, or pass host="
+        )
+    try:
+        return normalize_host(settings.host)
+    except ConfigError as exc:
+        raise ConfigError(f"KORE_HOST: {exc}") from exc
+
+
+class StreamConfig(BaseModel):
+    """One stream of ``streams.toml``: which app, its display name, zone and filters.
+
+    Values are validated and normalised exactly as :class:`~engagement_kit.config.query.EngagementQuery`
+    does (by building one), so ``conversation_type = "Non Interactive"`` is accepted and stored
+    as ``"non_interactive"``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    tz: str
+    conversation_type: str = "all"
+    conversation_status: str = "all"
+    channels: tuple[str, ...] = ()
+    #: Channels compared side by side (a *Channels* tab and report section); one request each.
+    channels_breakdown: tuple[str, ...] = ()
+    #: Channel names offered as hints in the Explorer (a demo stream's channels); not a filter.
+    known_channels: tuple[str, ...] = ()
+    #: True retention from the session history (getSessions, needs the "Bot Sessions" scope):
+    #: the weekly report gets a *Cohorts* section (:mod:`engagement_kit.report.cohorts`) and
+    #: ``engagement-kit doctor`` cross-checks a recent week (see :mod:`engagement_kit.metrics.cohorts`).
+    #: A TOML ``true``/``false`` only (``"yes"`` or ``1`` is refused, not guessed).
+    cohorts: StrictBool = False
+
+    @classmethod
+    def from_stream(cls, stream: Any) -> StreamConfig:
+        """A :class:`StreamConfig` from a mapping or any object with ``id``, ``name``, ``tz``
+        (and optionally the filters; a demo stream's ``channel_names`` become hints).
+
+        Raises
+        ------
+        ConfigError
+            Naming the field that is missing or wrong.
+        """
+        if isinstance(stream, StreamConfig):
+            return stream
+        if isinstance(stream, Mapping):
+            data = dict(stream)
+        else:
+            fields = (
+                "id",
+                "name",
+                "tz",
+                "conversation_type",
+                "conversation_status",
+                "channels_breakdown",
+            )
+            data = {k: getattr(stream, k) for k in fields if getattr(stream, k, None) is not None}
+            hints = getattr(stream, "channel_names", ())
+            if hints:  # a demo stream: its ``channels`` is a traffic mix, not a filter
+                data["known_channels"] = tuple(hints)
+            elif getattr(stream, "channels", None):
+                data["channels"] = stream.channels
+        channels = data.get("channels")
+        if isinstance(channels, str):
+            data["channels"] = [c.strip() for c in channels.split(",") if c.strip()]
+        return cls(**data)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(_describe_validation(exc)) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_like_a_query(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        missing = [name for name in ("id", "name", "tz") if name not in data]
+        if missing:
+            raise ValueError(f"{missing[0]}: missing (every stream needs id, name and tz)")
+        today = dt.date.today()
+        query = EngagementQuery(  # raises InvalidQueryError naming the field
+            stream_id=data["id"],
+            start=today,
+            end=today,
+            tz=data["tz"],
+            conversation_type=data.get("conversation_type", "all"),
+            conversation_status=data.get("conversation_status", "all"),
+            channels=data.get("channels"),
+        )
+        if len(query.channels) > 1:
+            raise ValueError(
+                f"channels: {', '.join(query.channels)} are several channels, but the API "
+                "filters by one per request; give one channel, or list them in "
+                "channels_breakdown to compare them"
+            )
+        data.update(
+            id=query.stream_id,
+            tz=query.tz,
+            conversation_type=query.conversation_type,
+            conversation_status=query.conversation_status,
+            channels=query.channels,
+        )
+        if data.get("channels_breakdown"):
+            data["channels_breakdown"] = tuple(channel_list(data["channels_breakdown"]))
+        name = data["name"]
+        if isinstance(name, str):
+            data["name"] = name.strip()
+            if not data["name"]:
+                raise ValueError("name: empty; give the stream a display name")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        """The keyword arguments for :meth:`EngagementClient.fetch`: tz and the filters."""
+        return {
+            "tz": self.tz,
+            "conversation_type": self.conversation_type,
+            "conversation_status": self.conversation_status,
+            "channels": list(self.channels) or None,
+        }
+
+    def query(
+        self, start: dt.date | str, end: dt.date | str, *, aggregation: str = "daily"
+    ) -> EngagementQuery:
+        """An :class:`EngagementQuery` for this stream over ``start``..``end``."""
+        return EngagementQuery(
+            stream_id=self.id, start=start, end=end, aggregation=aggregation, **self.filters()
+        )
+
+
+_STREAM_KEY_FIELD = {"stream_id": "id"}
+
+
+def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamConfig]:
+    """Read the ``[[stream]]`` tables of a ``streams.toml`` file.
+
+    Returns
+    -------
+    list of StreamConfig
+        In file order.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the stream entry (number and id) and the field when something is wrong:
+        a missing file, a TOML syntax error, no ``[[stream]]`` tables, an unknown or invalid
+        field, a duplicate id.
+    """
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{file}: not found; copy {STREAMS_EXAMPLE} to {file.name} and list your streams "
+            "as [[stream]] tables (id, name, tz)"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+
+    unknown = sorted(set(doc) - {"stream", "defaults"})
+    if unknown:
+        raise ConfigError(
+            f"{file}: unknown top-level key(s) {', '.join(unknown)}; the file holds only "
+            "[[stream]] tables and a [defaults] table"
+        )
+    entries = doc.get("stream")
+    if not entries:
+        raise ConfigError(
+            f"{file}: no streams; add at least one [[stream]] table with id, name and tz "
+            f"(see {STREAMS_EXAMPLE})"
+        )
+    if not isinstance(entries, list):
+        raise ConfigError(f"{file}: 'stream' must be [[stream]] tables, not a single value")
+
+    streams: list[StreamConfig] = []
+    seen: dict[str, int] = {}
+    for number, entry in enumerate(entries, start=1):
+        label = f"{file}: stream #{number}"
+        if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
+            label += f" ({entry['id']})"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{label}: expected a [[stream]] table")
+        try:  # deliver/alert are read by engagement_kit.delivery
+            stream = StreamConfig(**{k: v for k, v in entry.items() if k not in DELIVERY_KEYS})
+        except ConfigError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
+        if stream.id in seen:
+            raise ConfigError(
+                f"{label}: field id: {stream.id!r} is already used by stream #{seen[stream.id]}; "
+                "each stream may appear once"
+            )
+        seen[stream.id] = number
+        streams.append(stream)
+    return streams
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    """One line naming the field of a :class:`StreamConfig` (``field tz: ...``)."""
+    err = exc.errors()[0]
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, InvalidQueryError):
+        field = _STREAM_KEY_FIELD.get(inner.field or "", inner.field) or "entry"
+        message = str(inner)
+        if inner.field and message.startswith(f"{inner.field}:"):
+            message = message[len(inner.field) + 1 :].strip()
+        return f"field {field}: {message}"
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if err.get("type") == "bool_type":
+        return (
+            f"field {loc}: {err.get('input')!r} is not true or false; write {loc} = true "
+            "(a TOML boolean, without quotes)"
+        )
+    if err.get("type") == "extra_forbidden":
+        allowed = ", ".join(StreamConfig.model_fields)
+        return f"field {loc}: unknown field; the fields are {allowed}"
+    if not loc:  # raised by the model validator: the message starts with the field
+        return f"field {msg}"
+    return f"field {loc}: {msg}"
+
+
+def project_streams(settings: Settings | None = None) -> list[StreamConfig]:
+    """The streams of the project's ``streams.toml``.
+
+    Raises
+    ------
+    ConfigError
+        When the project has no ``streams.toml``, naming where it was looked for.
+    """
+    settings = settings if settings is not None else load_settings()
+    path = settings.streams_file
+    if path is None:
+        project = settings.project
+        if project is not None and project.root is not None:
+            raise ConfigError(
+                f"no streams: {project.root / 'streams.toml'} does not exist; copy "
+                f"{STREAMS_EXAMPLE} there (or run `engagement-kit init`) and list your streams"
+            )
+        where = project.where() if project is not None else "no project folder"
+        raise ConfigError(f"no streams.toml found: {where}")
+    return load_streams(path)

@@ -1,0 +1,124 @@
+"""What the command line prints after a batch of reports: the summary table and the exit code.
+
+Rich output belongs to the command line; :func:`~engagement_kit.report.render_all` prints the
+same table when it is given a console (or not told to be quiet).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from engagement_kit.formatting import display_path, plain_output, signed_percent
+
+if TYPE_CHECKING:
+    from engagement_kit.report.task import ReportResult
+
+__all__ = ["exit_code", "print_summary", "summary_lines", "summary_table"]
+
+
+def exit_code(results: Sequence[ReportResult]) -> int:
+    """The command's exit status: 0 when every report was written, 1 when any failed."""
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+def summary_table(results: Sequence[ReportResult], *, width: int | None = None) -> Table:
+    """A rich table for a terminal: stream, status, unique users, change, report.
+
+    Paths are relative to the current folder, a week shared by every stream goes into the
+    title, and errors are left to :func:`print_summary` (below the table). A row is one line;
+    when that is wider than ``width`` (80 columns), the path moves under the stream's name, so
+    a row takes two lines, never more (a long name is cut with "…").
+    """
+    weeks = {r.week for r in results}
+    title = "Weekly reports" + (f", {next(iter(weeks))}" if len(weeks) == 1 else "")
+
+    def build(two_lines: bool) -> Table:
+        table = Table(
+            title=title,
+            title_justify="left",
+            title_style="bold",
+            box=None,
+            pad_edge=False,
+            header_style="bold underline",
+        )
+        table.add_column("stream" + (" / report" if two_lines else ""), overflow="fold")
+        if len(weeks) > 1:
+            table.add_column("week", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("users", justify="right", no_wrap=True)
+        table.add_column("change", justify="right", no_wrap=True)
+        if not two_lines:
+            table.add_column("report", no_wrap=True)
+        for r in results:
+            path = display_path(r.html if r.ok else r.notebook)
+            name = Text(r.stream_name, no_wrap=True, overflow="ellipsis")
+            if two_lines:
+                name = Text.assemble(r.stream_name, "\n", (path, "dim") if path else "")
+            cells: list[Any] = [name]
+            if len(weeks) > 1:
+                cells.append(Text(r.week))
+            cells += [
+                Text("written", style="green") if r.ok else Text("failed", style="bold red"),
+                f"{r.unique_users:,}" if r.unique_users is not None else "",
+                signed_percent(r.change) if r.ok else "",
+            ]
+            if not two_lines:
+                cells.append(Text(path))
+            table.add_row(*cells)
+        return table
+
+    table = build(two_lines=False)
+    if width is not None:
+        measuring = Console(width=10_000, file=io.StringIO())  # the natural width
+        if Measurement.get(measuring, measuring.options, table).maximum > width:
+            table = build(two_lines=True)
+    return table
+
+
+def summary_lines(results: Sequence[ReportResult]) -> list[str]:
+    """The summary as plain lines, one per stream (for logs: nothing is wrapped)."""
+    written = sum(r.ok for r in results)
+    lines = [f"Weekly reports: {written} written, {len(results) - written} failed"]
+    for r in results:
+        if r.ok:
+            users = f"{r.unique_users:,} users" if r.unique_users is not None else "users n/a"
+            lines.append(
+                f"written  {r.stream_name}  {r.week}  {users}  {signed_percent(r.change)}  "
+                f"{display_path(r.html)}"
+            )
+        else:
+            kept = f" (notebook kept: {display_path(r.notebook)})" if r.notebook else ""
+            lines.append(f"failed   {r.stream_name}  {r.week}  {r.error or 'failed'}{kept}")
+    return lines
+
+
+def print_summary(results: Sequence[ReportResult], *, console: Console | None = None) -> None:
+    """Print the summary and, when there is one, where the index is.
+
+    To a terminal: :func:`summary_table` fitted to its width, then each error. Otherwise (a
+    file, a pipe, a cron log): :func:`summary_lines`, which nothing wraps.
+    """
+    console = console or Console(stderr=True)
+
+    def line(text: str | Text) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=plain_output(console))
+
+    if plain_output(console):
+        for text in summary_lines(results):
+            line(text)
+    else:
+        console.print(summary_table(results, width=console.width))
+        for r in results:
+            if not r.ok:
+                line(Text.assemble((f"{r.stream_name} ({r.week}): ", "bold red"), r.error or ""))
+    written = [r for r in results if r.html is not None]
+    if written:
+        index = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
+        line(f"Index: {display_path(index)}")
