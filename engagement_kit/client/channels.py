@@ -45,7 +45,7 @@ def fetch_channels(
         and store apply to every channel's request; they go one at a time).
     channels : list of str or comma-separated str
         The channels to compare, e.g. ``["whatsapp", "rtm"]``.
-    Other parameters
+    stream_id, start, end, aggregation, conversation_type, conversation_status, tz, refresh
         As for :meth:`~engagement_kit.client.EngagementClient.fetch`.
 
     Returns

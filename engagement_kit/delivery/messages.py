@@ -22,7 +22,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engagement_kit.delivery.rules import alert_items, format_kpi, format_pct
+from engagement_kit.delivery.rules import alert_items
+from engagement_kit.formatting import (
+    change_phrase,
+    change_text,
+    count_text,
+    kpi_sentence,
+    kpi_text,
+    signed_percent,
+)
 
 __all__ = [
     "CHARTS",
@@ -175,12 +183,10 @@ def _headline(sidecar: Mapping[str, Any]) -> str:
     pct = ((sidecar.get("change") or {}).get("unique_users") or {}).get("pct_change")
     if value is None:
         return "The platform gave no user count for this week."
-    text = f"{format_kpi('unique_users', value)} unique users this week"
+    text = f"{count_text(value)} unique users this week"
     if previous is None:
         return text + "."
-    word = "up" if value > previous else "down" if value < previous else "unchanged"
-    change = f" {format_pct(pct)}" if pct is not None and word != "unchanged" else ""
-    return f"{text}, {word}{change} from {format_kpi('unique_users', previous)} the week before."
+    return f"{text}, {change_phrase(value, previous, pct)} from {count_text(previous)} the week before."
 
 
 def _kpi_table(sidecar: Mapping[str, Any]) -> str:
@@ -190,13 +196,14 @@ def _kpi_table(sidecar: Mapping[str, Any]) -> str:
     for kpi in EMAIL_KPIS:
         value = (sidecar.get("kpis") or {}).get(kpi)
         previous = (sidecar.get("previous_kpis") or {}).get(kpi)
-        pct = ((sidecar.get("change") or {}).get(kpi) or {}).get("pct_change")
-        color = "#1a7f37" if (pct or 0) > 0 else "#b42318" if (pct or 0) < 0 else "#5f6b7a"
+        change = (sidecar.get("change") or {}).get(kpi) or {}
+        shown = change_text(kpi, change.get("change"), change.get("pct_change"))
+        color = "#1a7f37" if shown[0] == "+" else "#b42318" if shown[0] == "−" else "#5f6b7a"
         rows.append(
             f'<tr data-kpi="{_e(kpi)}"><th style="{_TH}">{_e(KPI_LABELS.get(kpi, kpi))}</th>'
-            f'<td style="{_TD}">{_e(format_kpi(kpi, value))}</td>'
-            f'<td style="{_TD}">{_e(format_kpi(kpi, previous))}</td>'
-            f'<td style="{_TD};color:{color}">{_e(format_pct(pct))}</td></tr>'
+            f'<td style="{_TD}">{_e(kpi_text(kpi, value))}</td>'
+            f'<td style="{_TD}">{_e(kpi_text(kpi, previous))}</td>'
+            f'<td style="{_TD};color:{color}">{_e(shown)}</td></tr>'
         )
     head = "".join(
         f'<th style="{_TH if i == 0 else _TH + ";text-align:right"}">{h}</th>'
@@ -227,9 +234,9 @@ def _unusual_days(sidecar: Mapping[str, Any]) -> str:
     rows = "".join(
         f'<tr><td style="{_TH};font-weight:400">{_e(a.get("date"))}</td>'
         f'<td style="{_TD}">{_e(a.get("metric"))}</td>'
-        f'<td style="{_TD}">{_e(format_kpi("unique_users", a.get("value")))}</td>'
-        f'<td style="{_TD}">{_e(format_kpi("unique_users", a.get("low")))}–'
-        f"{_e(format_kpi('unique_users', a.get('high')))}</td>"
+        f'<td style="{_TD}">{_e(count_text(a.get("value")))}</td>'
+        f'<td style="{_TD}">{_e(count_text(a.get("low")))}–'
+        f"{_e(count_text(a.get('high')))}</td>"
         f'<td style="{_TD}">{"higher" if a.get("direction") == "up" else "lower"} than usual</td>'
         "</tr>"
         for a in found
@@ -323,8 +330,10 @@ def _subject(reports: Sequence[WeekReport]) -> str:
         r = reports[0]
         kpis = r.sidecar.get("kpis") or {}
         pct = ((r.sidecar.get("change") or {}).get("unique_users") or {}).get("pct_change")
-        users = format_kpi("unique_users", kpis.get("unique_users"))
-        return f"{flag}Weekly report: {r.stream_name}, {r.week}: {users} users ({format_pct(pct)})"
+        users = count_text(kpis.get("unique_users"))
+        return (
+            f"{flag}Weekly report: {r.stream_name}, {r.week}: {users} users ({signed_percent(pct)})"
+        )
     weeks = ", ".join(sorted({r.week for r in reports}))
     return f"{flag}Weekly reports, {weeks}: {len(reports)} streams"
 
@@ -368,9 +377,16 @@ def chat_text(reports: Sequence[WeekReport]) -> tuple[str, str]:
         s = r.sidecar
         lines = [f"{r.stream_name}, {r.week}: {_headline(s)}"]
         for kpi in CHAT_KPIS:
-            value = (s.get("kpis") or {}).get(kpi)
-            pct = ((s.get("change") or {}).get(kpi) or {}).get("pct_change")
-            lines.append(f"- {KPI_LABELS[kpi]}: {format_kpi(kpi, value)} ({format_pct(pct)})")
+            change = (s.get("change") or {}).get(kpi) or {}
+            sentence = kpi_sentence(
+                kpi,
+                KPI_LABELS[kpi] + ":",
+                (s.get("kpis") or {}).get(kpi),
+                (s.get("previous_kpis") or {}).get(kpi),
+                change.get("change"),
+                change.get("pct_change"),
+            )
+            lines.append(f"- {sentence}")
         lines.extend(f"! ALERT {a.get('message', '')}" for a in r.alerts)
         lines.append(f"Full report: {r.link}")
         blocks.append("\n".join(lines))

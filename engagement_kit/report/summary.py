@@ -15,7 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from engagement_kit.formatting import display_path, plain_output, signed_percent
+from engagement_kit.formatting import count_text, display_path, plain_output, signed_percent
 
 if TYPE_CHECKING:
     from engagement_kit.report.task import ReportResult
@@ -66,7 +66,7 @@ def summary_table(results: Sequence[ReportResult], *, width: int | None = None) 
                 cells.append(Text(r.week))
             cells += [
                 Text("written", style="green") if r.ok else Text("failed", style="bold red"),
-                f"{r.unique_users:,}" if r.unique_users is not None else "",
+                count_text(r.unique_users) if r.ok else "",
                 signed_percent(r.change) if r.ok else "",
             ]
             if not two_lines:
@@ -88,7 +88,7 @@ def summary_lines(results: Sequence[ReportResult]) -> list[str]:
     lines = [f"Weekly reports: {written} written, {len(results) - written} failed"]
     for r in results:
         if r.ok:
-            users = f"{r.unique_users:,} users" if r.unique_users is not None else "users n/a"
+            users = f"{count_text(r.unique_users)} users"
             lines.append(
                 f"written  {r.stream_name}  {r.week}  {users}  {signed_percent(r.change)}  "
                 f"{display_path(r.html)}"

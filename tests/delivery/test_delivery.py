@@ -346,7 +346,8 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
         assert int(this_week.replace(",", "")) == sidecar["kpis"][kpi]
         assert int(before.replace(",", "")) == sidecar["previous_kpis"][kpi]
         pct = sidecar["change"][kpi]["pct_change"]
-        assert float(change.replace("−", "-").rstrip(" %")) == pytest.approx(pct * 100, abs=0.05)
+        relative = change.split("(")[1].rstrip(")")  # "+60 (+9.2 %)"
+        assert float(relative.replace("−", "-").rstrip(" %")) == pytest.approx(pct * 100, abs=0.05)
     share = table.rows["returning_share"][1]
     assert float(share.rstrip(" %")) == pytest.approx(
         sidecar["kpis"]["returning_share"] * 100, abs=0.05
@@ -976,7 +977,8 @@ def sidecar(stream_id: str, name: str, users: int = 1200, alerts=()) -> dict:
         "end": "2025-11-23",
         "tz": "UTC",
         "kpis": {"unique_users": users, "new_users": 200, "returning_users": users - 200},
-        "change": {"unique_users": {"pct_change": 0.1}},
+        "previous_kpis": {"unique_users": round(users / 1.1)},
+        "change": {"unique_users": {"change": users - round(users / 1.1), "pct_change": 0.1}},
         "checks": [],
         "anomalies": [],
         "alerts": list(alerts),
@@ -1029,7 +1031,7 @@ def test_send_delivers_records_skips_and_resends(tmp_path, hook_2, monkeypatch):
     assert json.loads(envelope["message"]) == sidecar("st-a", "Alpha Bot")
     assert envelope["title"] == "Weekly report: Alpha Bot, 2025-W47: 1,200 users (+10.0 %)"
     text = json.loads(bodies[f"/hooks/{TOKEN_2}"])["text"]
-    assert "Alpha Bot, 2025-W47: 1,200 unique users this week." in text
+    assert "Alpha Bot, 2025-W47: 1,200 unique users this week, up 10.0 % from 1,091" in text
     assert "Full report: https://intranet.example.com/engagement/alpha-bot/2025-W47.html" in text
     # the summary table: stream names, statuses, the failure with its attempts; no secret
     output = result.output
@@ -1133,7 +1135,7 @@ def test_dry_run_prints_instead_of_sending_and_writes_the_email(tmp_path, hook_2
     eml = out / "alpha-bot" / f"{WEEK_2}.eml"
     assert f"email written to {eml}" in output
     # the chat message's body is shown, indented; the token is not
-    assert "\n    - Unique users: 1,200 (+10.0 %)" in result.output
+    assert "\n    - Unique users: 1,200, +109 (+10.0 %) from 1,091" in result.output
     assert TOKEN_2 not in result.output and "${MM_TOKEN}" in output
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert (msg["From"], msg["To"]) == ("reports@example.com", "team@example.com")

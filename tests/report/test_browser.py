@@ -147,14 +147,14 @@ def save_screenshot(page: Any, name: str, **options: Any) -> Path:
 
 
 def assert_shown(text: str, expected: float | None, *, what: str) -> None:
-    """A number as a page shows it (``1,091``, ``77.9``, ``50.2%``, ``–``) equals ``expected``.
+    """A number as a page shows it (``1,091``, ``77.9``, ``50.2 %``, ``n/a``) equals ``expected``.
 
     Equal means within half a unit of the last digit shown; a share (``%``) is compared with
     ``expected * 100``.
     """
     text = text.strip()
     if expected is None:
-        assert text in {"–", "-", ""}, f"{what}: page shows {text!r}, expected no value"
+        assert text in {"n/a", "–", ""}, f"{what}: page shows {text!r}, expected no value"
         return
     match = re.fullmatch(r"([+−-]?[\d,]+(?:\.(\d+))?)\s*(%?)", text)
     assert match, f"{what}: {text!r} is not a number"
