@@ -155,7 +155,7 @@ class Ledger(Database):
         self, stream_id: str, week: str, destination: str, kind: str, content_hash: str
     ) -> None:
         """Record the message as sent (and drop its claim), in one transaction."""
-        values = {"content_hash": content_hash, "sent_at": _now()}
+        values = {"content_hash": content_hash, "sent_at": timestamp_now()}
 
         def work(conn: sa.Connection) -> None:
             conn.execute(
@@ -196,7 +196,8 @@ class Ledger(Database):
     def set_firings(self, stream_id: str, week: str, rules: Iterable[str]) -> None:
         """The rules that fired for this stream and week (replacing an earlier evaluation)."""
         rows = [
-            {"stream_id": stream_id, "rule": r, "week": week, "fired_at": _now()} for r in rules
+            {"stream_id": stream_id, "rule": r, "week": week, "fired_at": timestamp_now()}
+            for r in rules
         ]
 
         def work(conn: sa.Connection) -> None:
@@ -207,5 +208,5 @@ class Ledger(Database):
         self.transaction(work)
 
 
-def _now() -> str:
+def timestamp_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
