@@ -51,12 +51,13 @@ __all__ = [
     "NewerStoreError",
     "is_url",
     "mask_url",
+    "open_stores",
     "utc",
 ]
 
 logger = logging.getLogger("engagement_kit.store")
 
-_LOCK_RETRIES = 20
+LOCK_RETRIES = 20
 _FIX = (
     "delete it or run `engagement-kit store clear`; set ENGAGEMENT_KIT_STORE to use another store"
 )
@@ -124,7 +125,7 @@ def _sqlalchemy_url(url: str, env: Mapping[str, str] | None = None) -> sa.URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
-def _is_locked(exc: BaseException) -> bool:
+def is_locked(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # serialization / deadlock
         return True
@@ -154,6 +155,12 @@ def _sqlite_engine(path: Path) -> sa.Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def open_stores() -> list[str]:
+    """The stores this process has open (``sqlite:<path>`` or the URL, password masked)."""
+    with _engines_lock:
+        return [mask_url(key) for key, pid in _engines if pid == os.getpid()]
 
 
 def _engine(key: str, make: Callable[[], sa.Engine]) -> sa.Engine:
@@ -272,7 +279,7 @@ class Database:
                 logger.warning("could not move the old response store: %s", exc)
         return _sqlite_engine(self.path)
 
-    def _found_schema(self, conn: sa.Connection) -> tuple[int, str]:
+    def found_schema(self, conn: sa.Connection) -> tuple[int, str]:
         """(schema number, the release that wrote it) of the store as it is (0: empty)."""
         version, by = 0, ""
         if conn.dialect.name == "sqlite":
@@ -299,11 +306,11 @@ class Database:
             with self._begin(engine, write=True) as conn:
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7210328)")
-                version, by = self._found_schema(conn)  # another process may have won
+                version, by = self.found_schema(conn)  # another process may have won
                 if version > schema.SCHEMA_VERSION:
                     raise newer(version, by)
                 schema.migrate(conn, version)
-                upsert = schema._dialect_insert(conn, schema.store_meta)
+                upsert = schema.dialect_insert(conn, schema.store_meta)
                 for name, value in (
                     ("schema", str(schema.SCHEMA_VERSION)),
                     ("written_by", __version__),
@@ -325,7 +332,7 @@ class Database:
 
         try:
             with self._begin(engine) as conn:
-                version, by = self._found_schema(conn)
+                version, by = self.found_schema(conn)
             if version > schema.SCHEMA_VERSION:
                 raise newer(version, by)
             if version < schema.SCHEMA_VERSION:
@@ -357,11 +364,11 @@ class Database:
         """Run ``operation`` again while the database reports itself locked or busy (SQLite) or a
         serialization failure or deadlock (PostgreSQL)."""
         delay = 0.05
-        for attempt in range(_LOCK_RETRIES):
+        for attempt in range(LOCK_RETRIES):
             try:
                 return operation()
             except sa_exc.DBAPIError as exc:
-                if not _is_locked(exc) or attempt == _LOCK_RETRIES - 1:
+                if not is_locked(exc) or attempt == LOCK_RETRIES - 1:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 1.0)

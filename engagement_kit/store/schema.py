@@ -267,11 +267,11 @@ def _migrate_v1(conn: sa.Connection) -> None:
     for key, host, query_text, payload, fetched_at, final in rows:
         query = EngagementQuery(**json.loads(query_text))
         row = revision_row(key, host, query, payload, fetched_at, fetched_at, bool(final), False)
-        conn.execute(_dialect_insert(conn, revisions).values(**row).on_conflict_do_nothing())
+        conn.execute(dialect_insert(conn, revisions).values(**row).on_conflict_do_nothing())
     conn.exec_driver_sql("DROP TABLE responses")
 
 
-def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The backend's ``INSERT`` with ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

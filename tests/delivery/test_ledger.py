@@ -117,6 +117,7 @@ def test_a_crash_between_accepted_and_recorded_sends_again_after_the_claim_timeo
     out,
     tmp_path,
     store_location,
+    free_port,
 ):
     """At least once: the message was accepted, the sender died before recording it; the
     claim holds later runs back until it times out, then the message goes again."""
@@ -135,9 +136,7 @@ def test_a_crash_between_accepted_and_recorded_sends_again_after_the_claim_timeo
                 os.kill(victim.pop("pid"), signal.SIGKILL)
             return "221 Bye"
 
-    from tests.delivery.test_delivery import _free_port
-
-    port = _free_port()
+    port = free_port
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, auth_require_tls=False)
     controller.start()
     try:

@@ -6,7 +6,6 @@ import copy
 import datetime as dt
 import json
 import multiprocessing
-import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -288,10 +287,7 @@ def test_with_block_closes_every_connection_and_the_store_reopens(path):
         assert isinstance(s, ResponseStore)
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
         assert s.engine.pool.checkedin() == 1  # one connection, returned after each use
-    assert (
-        f"sqlite:{path}",
-        os.getpid(),
-    ) not in store_module._engines  # closed on leaving the block
+    assert f"sqlite:{path}" not in store_module.open_stores()  # closed on leaving the block
     assert s.get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2  # and reopens on next use
     s.close()
 
@@ -300,7 +296,7 @@ def test_with_block_closes_even_when_the_body_raises(path):
     with pytest.raises(RuntimeError), ResponseStore(path) as s:
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
         raise RuntimeError("boom")
-    assert (f"sqlite:{path}", os.getpid()) not in store_module._engines
+    assert f"sqlite:{path}" not in store_module.open_stores()
 
 
 def test_a_failed_write_is_rolled_back_and_the_store_stays_usable(path):
@@ -356,7 +352,7 @@ def test_a_lock_that_never_clears_ends_in_a_store_error_after_the_retries(path, 
     finally:
         other.rollback()
         other.close()
-    assert len(sleeps.waits) == store_module._LOCK_RETRIES - 1
+    assert len(sleeps.waits) == store_module.LOCK_RETRIES - 1
     assert sleeps.waits[:6] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0]
     assert max(sleeps.waits) == 1.0  # the backoff is capped at a second
     assert ResponseStore(path).get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2  # nothing half-written
@@ -385,7 +381,7 @@ def test_other_sqlite_errors_are_not_retried(path, monkeypatch):
     ],
 )
 def test_which_sqlite_errors_count_as_a_lock(text, locked):
-    assert store_module._is_locked(sqlite3.OperationalError(text)) is locked
+    assert store_module.is_locked(sqlite3.OperationalError(text)) is locked
 
 
 def test_a_naive_now_is_refused_with_the_fix():
@@ -409,7 +405,7 @@ def test_close_closes_the_connections_other_threads_opened(path):
     worker.join()
     assert s.engine.pool.checkedin() == 1
     s.close()
-    assert (f"sqlite:{path}", os.getpid()) not in store_module._engines
+    assert f"sqlite:{path}" not in store_module.open_stores()
 
 
 def test_a_directory_that_cannot_be_made_is_named(tmp_path):

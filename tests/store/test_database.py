@@ -139,7 +139,7 @@ def test_clear_of_a_damaged_file_keeps_the_readable_delivery_record(tmp_path, mo
     ledger.close()
     from engagement_kit.store import database
 
-    real = database.Database._found_schema
+    real = database.Database.found_schema
 
     def broken(self, conn):
         raise sa.exc.DatabaseError(
@@ -152,7 +152,7 @@ def test_clear_of_a_damaged_file_keeps_the_readable_delivery_record(tmp_path, mo
         calls["n"] += 1
         return broken(self, conn) if calls["n"] == 1 else real(self, conn)
 
-    monkeypatch.setattr(database.Database, "_found_schema", once_broken)
+    monkeypatch.setattr(database.Database, "found_schema", once_broken)
     store = ResponseStore(path)
     assert store.clear() == 0
     assert store.set_aside is not None and store.set_aside.exists()
