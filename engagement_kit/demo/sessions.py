@@ -22,7 +22,19 @@ How the log is made
   changes, so the draw is one Poisson count plus a ``searchsorted`` on an append-only cumulative
   sum: vectorised per day, about half a second for two years of the largest stream.
 * Each session also gets a channel (the user's home channel most of the time), a conversation
-  type (Non Interactive a small share) and an "open for" duration. A session is **active** at
+  type (Non Interactive a small share) and an "open for" duration.
+* And an **outcome** (the platform's ``containmentType``: ``selfService``, ``dropOff`` or
+  ``agent``; Non Interactive sessions are always ``selfService``), drawn from a mix that depends
+  on the stream (:attr:`DemoStream.outcome_mix`), the channel (:data:`CHANNEL_OUTCOME_WEIGHTS`:
+  WhatsApp and social channels drop off more, e-mail and Teams reach an agent more), the home
+  hour (:data:`HOUR_OUTCOME_WEIGHTS`: out of office hours an agent is rarely there and more
+  sessions drop off) and the user's own return propensity: the outcome and the propensity are
+  drawn *jointly*, so users whose first session dropped off have a lower return propensity than
+  those handed to an agent, who in turn come back less than self-served users (on average
+  ``E[propensity | outcome]`` is about 0.75 / 1.0 / 1.25 times the class's). The outcomes come
+  from a random stream of their own (seeded per day like the rest), so the sessions themselves
+  (who, when, which channel) and every count of the trend API are those of a log without
+  outcomes: adding them changed no cohort, no lifecycle and no trend number. A session is **active** at
   ``now`` when ``instant <= now < instant + open_for`` and **closed** afterwards; most sessions
   close within minutes and a few stay open (idle) for hours, so Active is a small share and only
   occurs within the last day before ``now``. Sessions after ``now`` do not exist yet.
@@ -44,8 +56,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CHANNEL_OUTCOME_WEIGHTS",
     "DEMO_STREAMS",
+    "HOUR_OUTCOME_WEIGHTS",
     "LOG_START",
+    "OUTCOMES",
     "DemoStream",
     "LocalView",
     "ReturnClass",
@@ -61,6 +76,28 @@ __all__ = [
 LOG_START = dt.date(2025, 1, 1)
 _DAY = 86_400
 _HOUR = 3_600
+
+#: The outcome codes of :attr:`SessionArrays.outcome`, in the platform's ``containmentType``
+#: spelling (``client.sessions.CONTAINMENT_TYPES`` lists the same three, in the same order).
+OUTCOMES = ("selfService", "dropOff", "agent")
+#: Per channel, multipliers of the stream's (self-service, drop-off, agent) weights.
+CHANNEL_OUTCOME_WEIGHTS: dict[str, tuple[float, float, float]] = {
+    "whatsapp": (1.0, 1.35, 0.8),
+    "facebook": (1.0, 1.5, 0.7),
+    "instagram": (1.0, 1.6, 0.6),
+    "msteams": (1.0, 0.85, 1.3),
+    "email": (0.8, 0.6, 2.2),
+    "slack": (1.1, 0.9, 1.0),
+}
+#: Per home-zone hour 0..23, multipliers of the (self-service, drop-off, agent) weights: agents
+#: work 8:00-18:00; in the evening fewer, at night almost none, and more sessions drop off.
+HOUR_OUTCOME_WEIGHTS: tuple[tuple[float, float, float], ...] = tuple(
+    (1.0, 1.0, 1.0) if 8 <= h < 18 else (1.0, 1.25, 0.5) if 18 <= h < 22 else (1.0, 1.6, 0.15)
+    for h in range(24)
+)
+#: How a user's relative return propensity ``r`` (mean 1) tilts every session's outcome
+#: weights: ``weight * r ** exponent`` (self-service up, drop-off down, agent neutral).
+_PROPENSITY_TILT = np.array([0.8, -0.8, 0.2])
 
 
 @dataclass(frozen=True)
@@ -114,6 +151,9 @@ class DemoStream:
         Probability a session uses the user's home channel (else one drawn from the mix).
     long_open_share : float
         Share of sessions left open (idle) for 1 to 24 hours; the rest close within minutes.
+    outcome_mix : tuple of 3 floats
+        The stream's (self-service, drop-off, agent) weights of interactive sessions before the
+        channel, hour and propensity tilts (see the module docstring).
     """
 
     id: str
@@ -131,6 +171,7 @@ class DemoStream:
     extra_sessions_first_day: float = 0.2
     channel_loyalty: float = 0.85
     long_open_share: float = 0.08
+    outcome_mix: tuple[float, float, float] = (0.70, 0.22, 0.08)
 
     def __post_init__(self) -> None:
         if len(self.weekday_weights) != 7 or len(self.hour_weights) != 24:
@@ -142,6 +183,8 @@ class DemoStream:
         if any(c.lifetime_days < 20 for c in self.return_classes):
             # exp(k / lifetime) must stay finite for the decades a query might reach
             raise ValueError(f"{self.id}: return lifetimes must be at least 20 days")
+        if len(self.outcome_mix) != 3 or min(self.outcome_mix) < 0 or not sum(self.outcome_mix):
+            raise ValueError(f"{self.id}: need 3 outcome weights >= 0, not all zero")
         zoneinfo.ZoneInfo(self.tz)
 
     @property
@@ -179,6 +222,7 @@ DEMO_STREAMS: tuple[DemoStream, ...] = (
         return_classes=(ReturnClass(0.08, 0.12, 90.0), ReturnClass(0.92, 0.02, 25.0)),
         non_interactive_share=0.06,
         extra_sessions_first_day=0.25,
+        outcome_mix=(0.60, 0.30, 0.10),  # shoppers give up easily; few agents
     ),
     DemoStream(
         id="st-demo-hr-us",
@@ -193,6 +237,7 @@ DEMO_STREAMS: tuple[DemoStream, ...] = (
         return_classes=(ReturnClass(0.35, 0.09, 240.0), ReturnClass(0.65, 0.025, 90.0)),
         non_interactive_share=0.09,
         extra_sessions_first_day=0.3,
+        outcome_mix=(0.62, 0.18, 0.20),  # HR questions often need a person
     ),
     DemoStream(
         id="st-demo-it-de",
@@ -206,6 +251,7 @@ DEMO_STREAMS: tuple[DemoStream, ...] = (
         channels=(("rtm", 0.55), ("slack", 0.35), ("msteams", 0.10)),
         return_classes=(ReturnClass(0.3, 0.04, 180.0), ReturnClass(0.7, 0.015, 60.0)),
         non_interactive_share=0.05,
+        outcome_mix=(0.55, 0.20, 0.25),  # IT tickets go to the service desk
     ),
 )
 
@@ -251,6 +297,8 @@ class SessionArrays:
         False for Non Interactive sessions.
     open_seconds : ndarray of int32
         How long the session stays open after ``instant``.
+    outcome : ndarray of int8
+        Code into :data:`OUTCOMES` (the session's ``containmentType``).
     first_session : ndarray of int64
         Per user, the index of their first-ever session.
     day_starts : ndarray of int64
@@ -264,6 +312,7 @@ class SessionArrays:
     channel: np.ndarray
     interactive: np.ndarray
     open_seconds: np.ndarray
+    outcome: np.ndarray
     first_session: np.ndarray
     day_starts: np.ndarray
 
@@ -306,8 +355,10 @@ class _Growable:
         return self._n
 
 
-def _day_seed(stream_id: str, day: dt.date) -> int:
-    digest = hashlib.sha256(f"engagement-kit-demo|{stream_id}|{day.toordinal()}".encode()).digest()
+def _day_seed(stream_id: str, day: dt.date, salt: str = "") -> int:
+    digest = hashlib.sha256(
+        f"engagement-kit-demo{salt}|{stream_id}|{day.toordinal()}".encode()
+    ).digest()
     return int.from_bytes(digest[:16], "little")
 
 
@@ -344,6 +395,15 @@ class _Generator:
         self.members = [_Growable(np.int64) for _ in s.return_classes]
         self.cumw = [_Growable(np.float64) for _ in s.return_classes]
         self.home_channel = _Growable(np.int8)
+        self.relative_propensity = _Growable(np.float64)  # per user, mean 1 in each class
+        # per channel code: the stream's outcome weights times the channel's
+        self.outcome_w = np.array(
+            [
+                np.array(s.outcome_mix) * CHANNEL_OUTCOME_WEIGHTS.get(name, (1.0, 1.0, 1.0))
+                for name in s.channel_names
+            ]
+        )
+        self.hour_outcome_w = np.array(HOUR_OUTCOME_WEIGHTS)
         self.first_session = _Growable(np.int64)
         self.cols = {
             "instant": _Growable(np.int64),
@@ -351,6 +411,7 @@ class _Generator:
             "channel": _Growable(np.int8),
             "interactive": _Growable(np.bool_),
             "open_seconds": _Growable(np.int32),
+            "outcome": _Growable(np.int8),
         }
         self.day_starts = _Growable(np.int64)
         self.day_starts.append(np.zeros(1, dtype=np.int64))
@@ -385,9 +446,11 @@ class _Generator:
         slot_starts = m0 + _HOUR * np.arange(math.ceil((m1 - m0) / _HOUR), dtype=np.int64)
         if m1 - m0 == _DAY:
             slot_cum = np.cumsum(self.hour_w)
+            slot_hour = np.arange(24)
         else:
             hours = [dt.datetime.fromtimestamp(int(t), self.zone).hour for t in slot_starts]
             slot_cum = np.cumsum(self.hour_w[hours])
+            slot_hour = np.array(hours)
 
         # new users
         base = s.new_users_per_day * (1 + s.growth_per_year) ** (k / 365.25)
@@ -418,6 +481,7 @@ class _Generator:
                 self.cumw[c].append(start + np.cumsum(w))
                 self.members[c].append(new_ids[in_c])
         self.home_channel.append(home)
+        self.relative_propensity.append(propensity / self.rates[klass])
 
         users = np.concatenate([np.repeat(new_ids, 1 + extra), *returning])
         n = len(users)
@@ -433,6 +497,8 @@ class _Generator:
             rng.integers(_HOUR, _DAY, size=n),
             60 + rng.exponential(600.0, size=n).astype(np.int64),
         ).astype(np.int32)
+
+        outcome = self._outcomes(day, users, channel, slot_hour[slot], interactive)
 
         order = np.argsort(instant, kind="stable")
         offset = len(self.cols["instant"])
@@ -450,7 +516,27 @@ class _Generator:
         self.cols["channel"].append(channel[order])
         self.cols["interactive"].append(interactive[order])
         self.cols["open_seconds"].append(open_seconds[order])
+        self.cols["outcome"].append(outcome[order])
         self.day_starts.append(np.array([offset + n], dtype=np.int64))
+
+    def _outcomes(
+        self,
+        day: dt.date,
+        users: np.ndarray,
+        channel: np.ndarray,
+        hour: np.ndarray,
+        interactive: np.ndarray,
+    ) -> np.ndarray:
+        """Each session's outcome code (see the module docstring), from its own random stream:
+        the other draws of the day are those of a log without outcomes."""
+        rng = np.random.default_rng(_day_seed(self.stream.id, day, salt="|outcome"))
+        r = self.relative_propensity.view()[users]
+        weights = self.outcome_w[channel] * self.hour_outcome_w[hour]
+        weights = weights * np.power(np.maximum(r, 1e-6)[:, None], _PROPENSITY_TILT)
+        cum = np.cumsum(weights, axis=1)
+        u = rng.random(len(users)) * cum[:, -1]
+        code = (u >= cum[:, 0]).astype(np.int8) + (u >= cum[:, 1]).astype(np.int8)
+        return np.where(interactive, code, 0).astype(np.int8)
 
 
 # keyed by the stream itself (a frozen dataclass), so a custom stream never shares a demo
@@ -558,7 +644,8 @@ def session_log(
     pandas.DataFrame
         One row per session, in time order: ``user_id`` (int64), ``instant``
         (``datetime64[s, UTC]``), ``channel`` (str), ``conversation_type``
-        (``"interactive"``/``"non_interactive"``), ``status`` (``"active"``/``"closed"``).
+        (``"interactive"``/``"non_interactive"``), ``status`` (``"active"``/``"closed"``),
+        ``outcome`` (one of :data:`OUTCOMES`, the session's ``containmentType``).
     """
     if isinstance(through, str):
         through = dt.date.fromisoformat(through)
@@ -581,5 +668,6 @@ def session_log(
                 arrays.interactive[:stop][keep], "interactive", "non_interactive"
             ),
             "status": np.where(active[keep], "active", "closed"),
+            "outcome": np.array(OUTCOMES, dtype=object)[arrays.outcome[:stop][keep]],
         }
     )

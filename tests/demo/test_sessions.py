@@ -63,13 +63,22 @@ def test_stream_settings_are_checked():
 
 def test_log_frame_shape(logs):
     log = logs["st-demo-it-de"]
-    assert list(log.columns) == ["user_id", "instant", "channel", "conversation_type", "status"]
+    assert list(log.columns) == [
+        "user_id",
+        "instant",
+        "channel",
+        "conversation_type",
+        "status",
+        "outcome",
+    ]
     assert log["user_id"].dtype == np.int64
     assert str(log["instant"].dt.tz) == "UTC"
     assert log["instant"].is_monotonic_increasing
     assert set(log["conversation_type"]) == {"interactive", "non_interactive"}
     assert set(log["status"]) == {"closed"}
     assert set(log["channel"]) <= set(get_stream("st-demo-it-de").channel_names)
+    assert set(log["outcome"]) == {"selfService", "dropOff", "agent"}
+    assert (log.loc[log["conversation_type"] == "non_interactive", "outcome"] == "selfService").all()
 
 
 def test_log_starts_at_home_midnight_2025(logs):
