@@ -105,8 +105,9 @@ def wilson_interval(
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+        # exact at the ends (no rounding dust): none seen -> 0, all seen -> 1
+        low = np.where(n > 0, np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0)), np.nan)
+        high = np.where(n > 0, np.where(k >= n, 1.0, np.clip(centre + half, 0.0, 1.0)), np.nan)
     return low, high
 
 
@@ -158,18 +159,17 @@ def _firsts(
     users = pd.DataFrame({"user_id": in_range.index, "first_day": in_range.to_numpy()})
     own = earliest.reindex(users["user_id"])
     outcome = _outcome_of(own["containment"])
-    # the table knows an earlier first session than the frame holds: not in the data
-    own_day = pd.Series(_day_index(own["start"]), index=users.index) if len(own) else None
-    if own_day is not None:
-        outside = own["start"].isna().to_numpy() | (own_day.to_numpy() != users["first_day"])
+    channel = own["channel"].to_numpy(dtype=object)
+    start = own["start"].reset_index(drop=True)
+    outside = start.isna().to_numpy().copy()
+    if len(own):  # the first session is not the frame's earliest one of the user: not in data
+        outside |= _day_index(own["start"]) != users["first_day"].to_numpy()
         if first_seen is not None and len(first_seen):
             stored = first_seen.set_index("user_id")["first_start"].reindex(users["user_id"])
-            earlier = (stored.notna() & (stored < own["start"])).to_numpy()
-            outside |= earlier
-        outcome = np.where(outside, "unknown", outcome)
-    users["outcome"] = outcome
-    users["channel"] = own["channel"].to_numpy(dtype=object) if len(own) else []
-    users["first_start"] = own["start"].to_numpy() if len(own) else []
+            outside |= (stored.notna() & (stored < own["start"])).to_numpy()
+    users["outcome"] = np.where(outside, "unknown", outcome)
+    users["channel"] = np.where(outside, None, channel)
+    users["first_start"] = start.where(~outside)
     users["cohort"] = _period_index(users["first_day"].to_numpy(dtype=np.int64), period)
     return users, pairs, lo, hi
 
@@ -204,7 +204,9 @@ def first_outcomes(
     users, _pairs, _lo, _hi = _firsts(sessions, first_seen, "day", filters)
     out = users[["user_id", "first_day", "first_start", "channel", "outcome"]].copy()
     out["first_day"] = _period_start(users["first_day"].to_numpy(dtype=np.int64), "day").date
-    out["channel"] = out["channel"].where(out["channel"].notna(), None)
+    out["channel"] = pd.Series(
+        [c if isinstance(c, str) else None for c in out["channel"]], index=out.index, dtype=object
+    )
     return out.sort_values(["first_day", "user_id"], kind="stable", ignore_index=True)
 
 
