@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["count_text", "display_path", "plain_output", "signed_percent"]
+__all__ = [
+    "count_text",
+    "display_path",
+    "p_value_text",
+    "percent_text",
+    "plain_output",
+    "ratio_text",
+    "signed_percent",
+]
 
 
 def display_path(
@@ -59,3 +67,26 @@ def signed_percent(value: float | None) -> str:
 def count_text(value: Any) -> str:
     """``12345`` → ``"12,345"``; anything that is not a number → ``"–"``."""
     return f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else "–"
+
+
+def percent_text(value: float | None, digits: int = 0) -> str:
+    """``0.125`` → ``"13 %"`` (``digits`` decimals), ``None`` or NaN → ``"n/a"``."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{value * 100:.{digits}f} %"
+
+
+def ratio_text(value: float | None) -> str:
+    """``1.437`` → ``"1.4×"``, ``None`` → ``"n/a"``."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{value:.1f}×"
+
+
+def p_value_text(value: float | None) -> str:
+    """``0.0312`` → ``"p = 0.03"``, ``0.0004`` → ``"p < 0.001"``, ``None`` → ``"p n/a"``."""
+    if value is None or value != value:
+        return "p n/a"
+    if value < 0.001:
+        return "p < 0.001"
+    return f"p = {value:.3f}" if value < 0.01 else f"p = {value:.2f}"

@@ -145,8 +145,18 @@ def _outcome_of(values: pd.Series) -> np.ndarray:
     return np.array([v if v in known else "unknown" for v in values], dtype=object)
 
 
+def _since_day(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(np.datetime64(pd.Timestamp(value).date(), "D").astype(np.int64))
+
+
 def _firsts(
-    sessions: pd.DataFrame, first_seen: pd.DataFrame | None, period: str, filters: dict[str, Any]
+    sessions: pd.DataFrame,
+    first_seen: pd.DataFrame | None,
+    period: str,
+    filters: dict[str, Any],
+    since: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
     """(first-seen users in range with outcome/channel/cohort, activity pairs, lo, hi)."""
     pairs, first_day, lo, hi = _activity(
@@ -155,7 +165,7 @@ def _firsts(
     frame = filter_sessions(sessions, **filters)
     ordered = frame.sort_values(["start", "session_id"], kind="stable")
     earliest = ordered.drop_duplicates("user_id").set_index("user_id")
-    in_range = first_day[(first_day >= lo) & (first_day <= hi)]
+    in_range = first_day[(first_day >= max(lo, since or lo)) & (first_day <= hi)]
     users = pd.DataFrame({"user_id": in_range.index, "first_day": in_range.to_numpy()})
     own = earliest.reindex(users["user_id"])
     outcome = _outcome_of(own["containment"])
@@ -265,6 +275,7 @@ def retention_by_outcome(
     by_channel: bool = False,
     censor_days: int | None = None,
     confidence: float = 0.95,
+    cohorts_since: Any = None,
     **filters: Any,
 ) -> OutcomeRetention:
     """Retention of first-seen users split by the outcome of their first session.
@@ -286,6 +297,9 @@ def retention_by_outcome(
         horizon) are flagged ``possibly_censored`` (default 28).
     confidence : float
         Of the Wilson intervals.
+    cohorts_since : date or 'YYYY-MM-DD', optional
+        Only the users first seen on or after this day (e.g. the cohorts a report shows; the
+        sessions before it still tell who is new).
     **filters
         As :func:`first_outcomes`.
 
@@ -301,11 +315,14 @@ def retention_by_outcome(
             f"horizon: {horizon!r} must be a whole number >= 1", field="horizon"
         )
     wilson_interval(0, 1, confidence)  # checks it
-    users, pairs, lo, hi = _firsts(sessions, first_seen, period, filters)
+    since = _since_day(cohorts_since)
+    users, pairs, lo, hi = _firsts(sessions, first_seen, period, filters, since)
     keys = ["outcome", "channel"] if by_channel else ["outcome"]
     if by_channel:  # a first session outside the data has no channel either
         users["channel"] = users["channel"].where(users["channel"].notna(), "unknown")
-    lo_p = int(_period_index(np.array([lo]), period)[0])
+    lo_p = int(
+        _period_index(np.array([lo if cohorts_since is None else max(lo, since)]), period)[0]
+    )
     hi_p = _complete_periods(lo, hi, period)[1]
     last = hi_p - lo_p if horizon is None else min(horizon, hi_p - lo_p)
 
@@ -433,12 +450,17 @@ def compare_outcomes(
 
 # -- journeys --------------------------------------------------------------------------------
 def outcome_transitions(
-    sessions: pd.DataFrame, *, first_seen: pd.DataFrame | None = None, **filters: Any
+    sessions: pd.DataFrame,
+    *,
+    first_seen: pd.DataFrame | None = None,
+    cohorts_since: Any = None,
+    **filters: Any,
 ) -> pd.DataFrame:
     """For returning users: the outcome of their first session vs that of their next one.
 
     The next session is the first one on a later local day than the first session (see the
     module docstring); users first seen within the data who never came back are not counted.
+    ``cohorts_since`` keeps the users first seen on or after that day only.
 
     Returns
     -------
@@ -446,7 +468,9 @@ def outcome_transitions(
         ``first``, ``next`` (both over :data:`OUTCOMES`, every pair listed), ``users``,
         ``share`` (of the row's users; NaN for a row without users).
     """
-    users, _pairs, _lo, _hi = _firsts(sessions, first_seen, "day", filters)
+    users, _pairs, _lo, _hi = _firsts(
+        sessions, first_seen, "day", filters, _since_day(cohorts_since)
+    )
     frame = filter_sessions(sessions, **filters)
     frame = frame[frame["user_id"].isin(users["user_id"])]
     first_day = users.set_index("user_id")["first_day"]
