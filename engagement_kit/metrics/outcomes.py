@@ -31,7 +31,8 @@ Definitions
   seen in the same period, else *returning*.
 * **Intervals**: Wilson score intervals (95 % by default) for every share, so that a bot with
   30 users is not over-read; :func:`two_proportion_test` says whether two shares differ beyond
-  chance (two-sided z test, pooled variance; too few users when an expected count is below 5).
+  chance (two-sided z test, pooled variance; Fisher's exact test when an expected count is
+  below 5).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ __all__ = [
     "OutcomeRetention",
     "compare_outcomes",
     "first_outcomes",
+    "fisher_exact_p",
     "outcome_mix",
     "outcome_transitions",
     "retention_by_outcome",
@@ -111,31 +113,57 @@ def wilson_interval(
     return low, high
 
 
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_exact_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test of the 2×2 table (x1, n1 - x1; x2, n2 - x2):
+    the probability, given the margins, of a table at most as likely as the one seen.
+
+    Examples
+    --------
+    >>> round(fisher_exact_p(3, 4, 1, 4), 4)  # Fisher's lady tasting tea
+    0.4857
+    """
+    total = x1 + x2
+    lo, hi = max(0, total - n2), min(total, n1)
+    base = _log_comb(n1 + n2, total)
+    logs = [_log_comb(n1, k) + _log_comb(n2, total - k) - base for k in range(lo, hi + 1)]
+    seen = logs[x1 - lo]
+    return min(1.0, sum(math.exp(v) for v in logs if v <= seen + 1e-9))
+
+
 def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> dict[str, Any]:
-    """Is ``x1 / n1`` different from ``x2 / n2`` beyond chance? (two-sided z test, pooled).
+    """Is ``x1 / n1`` different from ``x2 / n2`` beyond chance? (two-sided).
+
+    The two-proportion z test (pooled variance) when every expected count is at least 5 (the
+    normal approximation holds), else Fisher's exact test (:func:`fisher_exact_p`).
 
     Returns
     -------
     dict
         ``rate1``, ``rate2``, ``ratio`` (rate1 / rate2, ``None`` when rate2 is 0), ``z``,
-        ``p_value``, ``enough`` (every expected count is at least 5, so the normal
-        approximation holds; else the answer is "too few users to tell").
+        ``p_value``, ``method`` (``"two-proportion z test"`` or ``"Fisher's exact test"``),
+        ``enough`` (whether the normal approximation holds).
     """
     if min(n1, n2) <= 0:
         return {"rate1": None, "rate2": None, "ratio": None, "z": None, "p_value": None,
-                "enough": False}  # fmt: skip
+                "method": None, "enough": False}  # fmt: skip
     r1, r2 = x1 / n1, x2 / n2
     pooled = (x1 + x2) / (n1 + n2)
     expected = (n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled))
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     z = (r1 - r2) / se if se > 0 else 0.0
+    enough = min(expected) >= 5
     return {
         "rate1": r1,
         "rate2": r2,
         "ratio": r1 / r2 if r2 > 0 else None,
         "z": z,
-        "p_value": math.erfc(abs(z) / math.sqrt(2)),
-        "enough": min(expected) >= 5,
+        "p_value": math.erfc(abs(z) / math.sqrt(2)) if enough else fisher_exact_p(x1, n1, x2, n2),
+        "method": "two-proportion z test" if enough else "Fisher's exact test",
+        "enough": enough,
     }
 
 
@@ -418,7 +446,7 @@ def compare_outcomes(
     dict or None
         ``offset``, ``higher``, ``lower`` (outcomes), their ``users`` and ``retained``, and the
         test's ``rate1`` (higher), ``rate2`` (lower), ``ratio``, ``z``, ``p_value``,
-        ``enough``, ``significant`` (p < 1 - confidence and enough users). ``None`` when fewer
+        ``method``, ``enough``, ``significant`` (p < 1 - confidence). ``None`` when fewer
         than two of ``outcomes`` have users observed at the offset.
     """
     rows = result.retention[result.retention["offset"] == offset]
@@ -443,8 +471,7 @@ def compare_outcomes(
         "users": [int(hi["users"]), int(lo["users"])],
         "retained": [int(hi["retained"]), int(lo["retained"])],
         **test,
-        "significant": bool(test["enough"] and test["p_value"] is not None
-                            and test["p_value"] < alpha),
+        "significant": bool(test["p_value"] is not None and test["p_value"] < alpha),
     }  # fmt: skip
 
 

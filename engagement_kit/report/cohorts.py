@@ -16,8 +16,9 @@ A stream opts in with ``cohorts = true`` in ``streams.toml``. For the report's I
 4. and, for the section *After the first conversation*, the same cohorts split by the outcome
    of each user's first session (:func:`engagement_kit.metrics.outcomes.retention_by_outcome`):
    the share active again in each later week with Wilson intervals, one sentence comparing the
-   best and the worst known outcome in week 1 (a two-proportion z test says whether the
-   difference is beyond chance at this size) and the first → next outcome transitions.
+   best and the worst known outcome in week 1 (a two-proportion z test, or Fisher's exact test
+   for small numbers, says whether the difference is beyond chance at this size) and the
+   first → next outcome transitions.
 
 Without a first-seen table the section does not fail: it says so and gives the command that
 builds one (``engagement-kit backfill --stream ID --since DATE``). On the demo platform the
@@ -202,18 +203,11 @@ class CohortSection:
                 f"{_WHOSE[hi].capitalize()} came back the week after "
                 f"{ratio_text(found['ratio'])} as often as {_THOSE[lo]}"
             )
-        if not found["enough"]:
-            verdict = "there are too few users to tell whether the difference is beyond chance"
-        elif found["significant"]:
-            verdict = (
-                "the difference is beyond chance at this size "
-                f"(two-proportion z test, {p_value_text(found['p_value'])})"
-            )
+        test = f"({found['method']}, {p_value_text(found['p_value'])})"
+        if found["significant"]:
+            verdict = f"the difference is beyond chance at this size {test}"
         else:
-            verdict = (
-                "the difference is not beyond chance at this size "
-                f"(two-proportion z test, {p_value_text(found['p_value'])})"
-            )
+            verdict = f"the difference is not beyond chance at this size {test}"
         return f"{head} {numbers}; {verdict}."
 
     def outcomes_sidecar(self) -> dict[str, Any] | None:

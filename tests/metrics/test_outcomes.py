@@ -231,7 +231,12 @@ def test_wilson_and_the_two_proportion_test_against_textbook_values():
     assert test["z"] == pytest.approx(0.15 / math.sqrt(0.225 * 0.775 * 0.02))  # 2.5400
     assert test["p_value"] == pytest.approx(0.01109, abs=1e-4)
     assert test["ratio"] == pytest.approx(2.0) and test["enough"]
-    assert not outcomes.two_proportion_test(1, 3, 0, 4)["enough"]
+    assert test["method"] == "two-proportion z test"
+    small_test = outcomes.two_proportion_test(3, 4, 1, 4)  # Fisher's lady tasting tea
+    assert not small_test["enough"] and small_test["method"] == "Fisher's exact test"
+    assert small_test["p_value"] == pytest.approx(0.4857, abs=1e-4)
+    assert outcomes.fisher_exact_p(10, 10, 0, 10) == pytest.approx(2 / math.comb(20, 10))
+    assert outcomes.fisher_exact_p(2, 4, 2, 4) == pytest.approx(1.0)
     with pytest.raises(InvalidQueryError, match="confidence"):
         outcomes.wilson_interval(1, 2, confidence=95)
 
