@@ -314,7 +314,9 @@ def outcome_return_chart(
         return _no_data(title)
     data["label"] = data["outcome"].map(OUTCOME_LABELS)
     for name in ("rate", "low", "high"):
-        data[name] = data[name].astype(float).round(4)
+        data[name] = (
+            data[name].astype(float).round(6)
+        )  # no double rounding: tooltips show the sidecar's numbers
     data = data[
         ["outcome", "label", "offset", "cohorts", "users", "retained", "rate", "low", "high"]
     ]
@@ -368,7 +370,7 @@ def outcome_transitions_chart(
         return _no_data(title)
     data["first_label"] = data["first"].map(OUTCOME_LABELS)
     data["next_label"] = data["next"].map(OUTCOME_LABELS)
-    data["share"] = data["share"].astype(float).round(4)
+    data["share"] = data["share"].astype(float).round(6)
     data["percent"] = [f"{v:.0%}" for v in data["share"]]
     order = [OUTCOME_LABELS[o] for o in OUTCOMES]
     tooltip = [
