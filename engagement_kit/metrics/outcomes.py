@@ -47,6 +47,7 @@ import pandas as pd
 
 from engagement_kit.client.sessions import CONTAINMENT_TYPES
 from engagement_kit.errors import InvalidQueryError
+from engagement_kit.formatting import count_text, p_value_text, percent_text, ratio_text
 from engagement_kit.metrics.cohorts import (
     _activity,
     _check_choice,
@@ -62,6 +63,7 @@ __all__ = [
     "OUTCOME_LABELS",
     "OutcomeRetention",
     "compare_outcomes",
+    "comparison_sentence",
     "first_outcomes",
     "fisher_exact_p",
     "outcome_mix",
@@ -473,6 +475,52 @@ def compare_outcomes(
         **test,
         "significant": bool(test["p_value"] is not None and test["p_value"] < alpha),
     }  # fmt: skip
+
+
+# how the sentence names a first outcome: as its users, and as "those ..."
+_WHOSE = {
+    "selfService": "users whose first conversation the bot handled itself",
+    "dropOff": "users who dropped off in their first conversation",
+    "agent": "users whose first conversation was handed to an agent",
+}
+_THOSE = {
+    "selfService": "those the bot served itself",
+    "dropOff": "those who dropped off",
+    "agent": "those handed to an agent",
+}
+
+
+def comparison_sentence(found: dict[str, Any] | None, period: str = "week") -> str:
+    """One plain sentence for :func:`compare_outcomes`: how much more often the best known first
+    outcome's users came back than the worst one's, and whether that is beyond chance.
+
+    ``"Users whose first conversation was handed to an agent came back the week after 1.4× as
+    often as those who dropped off (15 % of 200 vs 11 % of 300); the difference is not beyond
+    chance at this size (two-proportion z test, p = 0.19)."``
+    """
+    if found is None:
+        return (
+            "Too few new users with a known outcome of their first conversation came back "
+            "into view to compare outcomes yet."
+        )
+    hi, lo = found["higher"], found["lower"]
+    (n1, n2), (x1, x2) = found["users"], found["retained"]
+    offset = found.get("offset", 1)
+    when = f"the {period} after" if offset == 1 else f"{offset} {period}s later"
+    numbers = (
+        f"({percent_text(found['rate1'])} of {count_text(n1)} vs "
+        f"{percent_text(found['rate2'])} of {count_text(n2)})"
+    )
+    who = _WHOSE[hi][0].upper() + _WHOSE[hi][1:]
+    if found["ratio"] is None:
+        head = f"{who} came back {when} while none of {_THOSE[lo]} did"
+    elif x1 == x2 and n1 == n2:
+        head = f"{who} came back {when} as often as {_THOSE[lo]}"
+    else:
+        head = f"{who} came back {when} {ratio_text(found['ratio'])} as often as {_THOSE[lo]}"
+    test = f"({found['method']}, {p_value_text(found['p_value'])})"
+    beyond = "beyond" if found["significant"] else "not beyond"
+    return f"{head} {numbers}; the difference is {beyond} chance at this size {test}."
 
 
 # -- journeys --------------------------------------------------------------------------------

@@ -39,13 +39,13 @@ import pandas as pd
 from engagement_kit.client.sessions import fetch_sessions
 from engagement_kit.config.weeks import iso_week_label, week_bounds, week_labels
 from engagement_kit.errors import AuthError, InvalidQueryError
-from engagement_kit.formatting import count_text, p_value_text, percent_text, ratio_text
 from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES, cohort_retention, lifecycle
 from engagement_kit.metrics.first_seen import DEFAULT_CENSOR_DAYS, FirstSeenTable, backfill
 from engagement_kit.metrics.outcomes import (
     OUTCOMES,
     OutcomeRetention,
     compare_outcomes,
+    comparison_sentence,
     outcome_transitions,
     retention_by_outcome,
 )
@@ -70,18 +70,6 @@ COHORT_WEEKS = 8
 DEMO_SEED_WEEKS = COHORT_WEEKS + DEFAULT_CENSOR_DAYS // 7
 #: The week after the first whose return the sentence of *After the first conversation* compares.
 OUTCOME_OFFSET = 1
-
-# how the sentence names a first outcome: as its users, and as "those ..."
-_WHOSE = {
-    "selfService": "users whose first conversation the bot handled itself",
-    "dropOff": "users who dropped off in their first conversation",
-    "agent": "users whose first conversation was handed to an agent",
-}
-_THOSE = {
-    "selfService": "those the bot served itself",
-    "dropOff": "those who dropped off",
-    "agent": "those handed to an agent",
-}
 
 
 def backfill_command(stream_id: str, since: dt.date, tz: str) -> str:
@@ -180,35 +168,7 @@ class CohortSection:
         back the week after than the worst one's, and whether that is beyond chance."""
         if self.outcomes is None:
             return ""
-        found = self.outcome_comparison()
-        if found is None:
-            return (
-                "Too few new users with a known outcome of their first conversation came back "
-                "into view to compare outcomes yet."
-            )
-        hi, lo = found["higher"], found["lower"]
-        (n1, n2), (x1, x2) = found["users"], found["retained"]
-        numbers = (
-            f"({percent_text(found['rate1'])} of {count_text(n1)} vs "
-            f"{percent_text(found['rate2'])} of {count_text(n2)})"
-        )
-        if found["ratio"] is None:
-            head = (
-                f"{_WHOSE[hi].capitalize()} came back the week after while none of {_THOSE[lo]} did"
-            )
-        elif x1 == x2 and n1 == n2:
-            head = f"{_WHOSE[hi].capitalize()} came back the week after as often as {_THOSE[lo]}"
-        else:
-            head = (
-                f"{_WHOSE[hi].capitalize()} came back the week after "
-                f"{ratio_text(found['ratio'])} as often as {_THOSE[lo]}"
-            )
-        test = f"({found['method']}, {p_value_text(found['p_value'])})"
-        if found["significant"]:
-            verdict = f"the difference is beyond chance at this size {test}"
-        else:
-            verdict = f"the difference is not beyond chance at this size {test}"
-        return f"{head} {numbers}; {verdict}."
+        return comparison_sentence(self.outcome_comparison())
 
     def outcomes_sidecar(self) -> dict[str, Any] | None:
         """The numbers of *After the first conversation* (``cohorts.after_first_conversation``)."""
