@@ -23,18 +23,8 @@ How the log is made
   sum: vectorised per day, about half a second for two years of the largest stream.
 * Each session also gets a channel (the user's home channel most of the time), a conversation
   type (Non Interactive a small share) and an "open for" duration.
-* And an **outcome** (the platform's ``containmentType``: ``selfService``, ``dropOff`` or
-  ``agent``; Non Interactive sessions are always ``selfService``), drawn from a mix that depends
-  on the stream (:attr:`DemoStream.outcome_mix`), the channel (:data:`CHANNEL_OUTCOME_WEIGHTS`:
-  WhatsApp and social channels drop off more, e-mail and Teams reach an agent more), the home
-  hour (:data:`HOUR_OUTCOME_WEIGHTS`: out of office hours an agent is rarely there and more
-  sessions drop off) and the user's own return propensity: the outcome and the propensity are
-  drawn *jointly*, so users whose first session dropped off have a lower return propensity than
-  those handed to an agent, who in turn come back less than self-served users (on average
-  ``E[propensity | outcome]`` is about 0.75 / 1.0 / 1.25 times the class's). The outcomes come
-  from a random stream of their own (seeded per day like the rest), so the sessions themselves
-  (who, when, which channel) and every count of the trend API are those of a log without
-  outcomes: adding them changed no cohort, no lifecycle and no trend number. A session is **active** at
+* And an **outcome** (``containmentType``) whose mix depends on the stream, channel, home hour
+  and the user's return propensity (:mod:`engagement_kit.demo.outcomes`). A session is **active** at
   ``now`` when ``instant <= now < instant + open_for`` and **closed** afterwards; most sessions
   close within minutes and a few stay open (idle) for hours, so Active is a small share and only
   occurs within the last day before ``now``. Sessions after ``now`` do not exist yet.
@@ -55,12 +45,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engagement_kit.demo.buffers import GrowableArray
+from engagement_kit.demo.outcomes import (
+    OUTCOMES,
+    channel_outcome_weights,
+    check_outcome_mix,
+    draw_outcomes,
+)
+
 __all__ = [
-    "CHANNEL_OUTCOME_WEIGHTS",
     "DEMO_STREAMS",
-    "HOUR_OUTCOME_WEIGHTS",
     "LOG_START",
-    "OUTCOMES",
     "DemoStream",
     "LocalView",
     "ReturnClass",
@@ -76,28 +71,6 @@ __all__ = [
 LOG_START = dt.date(2025, 1, 1)
 _DAY = 86_400
 _HOUR = 3_600
-
-#: The outcome codes of :attr:`SessionArrays.outcome`, in the platform's ``containmentType``
-#: spelling (``client.sessions.CONTAINMENT_TYPES`` lists the same three, in the same order).
-OUTCOMES = ("selfService", "dropOff", "agent")
-#: Per channel, multipliers of the stream's (self-service, drop-off, agent) weights.
-CHANNEL_OUTCOME_WEIGHTS: dict[str, tuple[float, float, float]] = {
-    "whatsapp": (1.0, 1.35, 0.8),
-    "facebook": (1.0, 1.5, 0.7),
-    "instagram": (1.0, 1.6, 0.6),
-    "msteams": (1.0, 0.85, 1.3),
-    "email": (0.8, 0.6, 2.2),
-    "slack": (1.1, 0.9, 1.0),
-}
-#: Per home-zone hour 0..23, multipliers of the (self-service, drop-off, agent) weights: agents
-#: work 8:00-18:00; in the evening fewer, at night almost none, and more sessions drop off.
-HOUR_OUTCOME_WEIGHTS: tuple[tuple[float, float, float], ...] = tuple(
-    (1.0, 1.0, 1.0) if 8 <= h < 18 else (1.0, 1.25, 0.5) if 18 <= h < 22 else (1.0, 1.6, 0.15)
-    for h in range(24)
-)
-#: How a user's relative return propensity ``r`` (mean 1) tilts every session's outcome
-#: weights: ``weight * r ** exponent`` (self-service up, drop-off down, agent neutral).
-_PROPENSITY_TILT = np.array([0.8, -0.8, 0.2])
 
 
 @dataclass(frozen=True)
@@ -183,8 +156,7 @@ class DemoStream:
         if any(c.lifetime_days < 20 for c in self.return_classes):
             # exp(k / lifetime) must stay finite for the decades a query might reach
             raise ValueError(f"{self.id}: return lifetimes must be at least 20 days")
-        if len(self.outcome_mix) != 3 or min(self.outcome_mix) < 0 or not sum(self.outcome_mix):
-            raise ValueError(f"{self.id}: need 3 outcome weights >= 0, not all zero")
+        check_outcome_mix(self.id, self.outcome_mix)
         zoneinfo.ZoneInfo(self.tz)
 
     @property
@@ -298,7 +270,7 @@ class SessionArrays:
     open_seconds : ndarray of int32
         How long the session stays open after ``instant``.
     outcome : ndarray of int8
-        Code into :data:`OUTCOMES` (the session's ``containmentType``).
+        Code into :data:`engagement_kit.demo.outcomes.OUTCOMES` (``containmentType``).
     first_session : ndarray of int64
         Per user, the index of their first-ever session.
     day_starts : ndarray of int64
@@ -323,36 +295,6 @@ class SessionArrays:
 
     def __len__(self) -> int:
         return len(self.instant)
-
-
-class _Growable:
-    """An append-only numpy buffer with amortised O(1) appends and a contiguous view."""
-
-    def __init__(self, dtype: type | np.dtype) -> None:
-        self._buf = np.empty(1024, dtype=dtype)
-        self._n = 0
-
-    def append(self, values: np.ndarray) -> None:
-        need = self._n + len(values)
-        if need > len(self._buf):
-            bigger = np.empty(max(need, 2 * len(self._buf)), dtype=self._buf.dtype)
-            bigger[: self._n] = self._buf[: self._n]
-            self._buf = bigger
-        self._buf[self._n : need] = values
-        self._n = need
-
-    def view(self) -> np.ndarray:
-        """A read-only view of what was appended so far.
-
-        Later appends only write past its end (or into a new buffer), so a view never changes:
-        it is a free, immutable snapshot.
-        """
-        view = self._buf[: self._n]
-        view.flags.writeable = False
-        return view
-
-    def __len__(self) -> int:
-        return self._n
 
 
 def _day_seed(stream_id: str, day: dt.date, salt: str = "") -> int:
@@ -392,28 +334,21 @@ class _Generator:
         self.weekday = np.array(s.weekday_weights) / np.mean(s.weekday_weights)
         self.month = np.array(s.month_weights) / np.mean(s.month_weights)
         # per class: members and the cumulative sum of their sampling weights
-        self.members = [_Growable(np.int64) for _ in s.return_classes]
-        self.cumw = [_Growable(np.float64) for _ in s.return_classes]
-        self.home_channel = _Growable(np.int8)
-        self.relative_propensity = _Growable(np.float64)  # per user, mean 1 in each class
-        # per channel code: the stream's outcome weights times the channel's
-        self.outcome_w = np.array(
-            [
-                np.array(s.outcome_mix) * CHANNEL_OUTCOME_WEIGHTS.get(name, (1.0, 1.0, 1.0))
-                for name in s.channel_names
-            ]
-        )
-        self.hour_outcome_w = np.array(HOUR_OUTCOME_WEIGHTS)
-        self.first_session = _Growable(np.int64)
+        self.members = [GrowableArray(np.int64) for _ in s.return_classes]
+        self.cumw = [GrowableArray(np.float64) for _ in s.return_classes]
+        self.home_channel = GrowableArray(np.int8)
+        self.relative_propensity = GrowableArray(np.float64)  # per user, mean 1 in each class
+        self.outcome_w = channel_outcome_weights(s.outcome_mix, s.channel_names)
+        self.first_session = GrowableArray(np.int64)
         self.cols = {
-            "instant": _Growable(np.int64),
-            "user": _Growable(np.int64),
-            "channel": _Growable(np.int8),
-            "interactive": _Growable(np.bool_),
-            "open_seconds": _Growable(np.int32),
-            "outcome": _Growable(np.int8),
+            "instant": GrowableArray(np.int64),
+            "user": GrowableArray(np.int64),
+            "channel": GrowableArray(np.int8),
+            "interactive": GrowableArray(np.bool_),
+            "open_seconds": GrowableArray(np.int32),
+            "outcome": GrowableArray(np.int8),
         }
-        self.day_starts = _Growable(np.int64)
+        self.day_starts = GrowableArray(np.int64)
         self.day_starts.append(np.zeros(1, dtype=np.int64))
         self.days = 0  # days generated
         self.snapshot: SessionArrays | None = None
@@ -445,12 +380,12 @@ class _Generator:
         m1 = _midnight(day + dt.timedelta(days=1), self.zone)
         slot_starts = m0 + _HOUR * np.arange(math.ceil((m1 - m0) / _HOUR), dtype=np.int64)
         if m1 - m0 == _DAY:
-            slot_cum = np.cumsum(self.hour_w)
             slot_hour = np.arange(24)
         else:
-            hours = [dt.datetime.fromtimestamp(int(t), self.zone).hour for t in slot_starts]
-            slot_cum = np.cumsum(self.hour_w[hours])
-            slot_hour = np.array(hours)
+            slot_hour = np.array(
+                [dt.datetime.fromtimestamp(int(t), self.zone).hour for t in slot_starts]
+            )
+        slot_cum = np.cumsum(self.hour_w[slot_hour])
 
         # new users
         base = s.new_users_per_day * (1 + s.growth_per_year) ** (k / 365.25)
@@ -498,7 +433,11 @@ class _Generator:
             60 + rng.exponential(600.0, size=n).astype(np.int64),
         ).astype(np.int32)
 
-        outcome = self._outcomes(day, users, channel, slot_hour[slot], interactive)
+        outcome_rng = np.random.default_rng(_day_seed(s.id, day, salt="|outcome"))
+        r = self.relative_propensity.view()[users]
+        outcome = draw_outcomes(
+            outcome_rng, self.outcome_w, channel, slot_hour[slot], r, interactive
+        )
 
         order = np.argsort(instant, kind="stable")
         offset = len(self.cols["instant"])
@@ -518,25 +457,6 @@ class _Generator:
         self.cols["open_seconds"].append(open_seconds[order])
         self.cols["outcome"].append(outcome[order])
         self.day_starts.append(np.array([offset + n], dtype=np.int64))
-
-    def _outcomes(
-        self,
-        day: dt.date,
-        users: np.ndarray,
-        channel: np.ndarray,
-        hour: np.ndarray,
-        interactive: np.ndarray,
-    ) -> np.ndarray:
-        """Each session's outcome code (see the module docstring), from its own random stream:
-        the other draws of the day are those of a log without outcomes."""
-        rng = np.random.default_rng(_day_seed(self.stream.id, day, salt="|outcome"))
-        r = self.relative_propensity.view()[users]
-        weights = self.outcome_w[channel] * self.hour_outcome_w[hour]
-        weights = weights * np.power(np.maximum(r, 1e-6)[:, None], _PROPENSITY_TILT)
-        cum = np.cumsum(weights, axis=1)
-        u = rng.random(len(users)) * cum[:, -1]
-        code = (u >= cum[:, 0]).astype(np.int8) + (u >= cum[:, 1]).astype(np.int8)
-        return np.where(interactive, code, 0).astype(np.int8)
 
 
 # keyed by the stream itself (a frozen dataclass), so a custom stream never shares a demo
@@ -645,7 +565,7 @@ def session_log(
         One row per session, in time order: ``user_id`` (int64), ``instant``
         (``datetime64[s, UTC]``), ``channel`` (str), ``conversation_type``
         (``"interactive"``/``"non_interactive"``), ``status`` (``"active"``/``"closed"``),
-        ``outcome`` (one of :data:`OUTCOMES`, the session's ``containmentType``).
+        ``outcome`` (its ``containmentType``, :mod:`engagement_kit.demo.outcomes`).
     """
     if isinstance(through, str):
         through = dt.date.fromisoformat(through)

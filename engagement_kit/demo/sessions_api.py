@@ -10,7 +10,7 @@ Each log row ``i`` becomes one session, deterministically:
 * ``sessionId`` 24 hex digits (8 of the start's epoch seconds, like a Mongo ObjectId, then ``i``);
   ``userId`` ``u-<8 hex of the stream>-0000-5000-8000-<12 hex of the user number>``;
 * ``start_time`` the log instant plus ``i``-derived milliseconds; ``end_time`` start + open time;
-* ``containmentType`` the log's outcome (:data:`engagement_kit.demo.sessions.OUTCOMES`: its mix
+* ``containmentType`` the log's outcome (:data:`engagement_kit.demo.outcomes.OUTCOMES`: its mix
   depends on the stream, channel, hour and the user's return propensity; ``selfService`` for
   non-interactive sessions); message and task counts follow;
 * every ``developer_every``-th row also has a developer session (``isDeveloper`` true) by a
@@ -29,7 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from engagement_kit.demo.sessions import OUTCOMES, DemoStream, session_arrays
+from engagement_kit.demo.outcomes import OUTCOMES
+from engagement_kit.demo.sessions import DemoStream, session_arrays
 
 __all__ = ["SESSIONS_PATH", "SessionsHttpError", "SessionsSwitches", "sessions_answer"]
 

@@ -243,7 +243,7 @@ def test_custom_stream_gets_its_own_log():
 
 
 def test_outcomes_depend_on_stream_channel_and_hour(logs):
-    from engagement_kit.demo.sessions import OUTCOMES
+    from engagement_kit.demo.outcomes import OUTCOMES
 
     def drop_share(frame):
         return float((frame["outcome"] == "dropOff").mean())

@@ -6,16 +6,14 @@ each week's first-seen users)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from engagement_kit import metrics
 from engagement_kit.client.sessions import sessions_frame
 from engagement_kit.errors import InvalidQueryError
-from engagement_kit.metrics import cohorts, outcomes
+from engagement_kit.metrics import cohorts, outcomes, proportions
 
 NOW = dt.datetime(2025, 4, 20, 12, tzinfo=dt.UTC).timestamp()
 
@@ -133,7 +131,7 @@ def test_weekly_retention_by_outcome_by_hand_with_right_censored_cohorts():
     assert {k: tuple(int(x) for x in v) for k, v in got.iterrows()} == expected
     row = result.retention.set_index(["outcome", "offset"]).loc[("unknown", 1)]
     assert row["rate"] == 1.0
-    low, high = outcomes.wilson_interval(2, 2)
+    low, high = proportions.wilson_interval(2, 2)
     assert (row["low"], row["high"]) == (pytest.approx(float(low)), pytest.approx(float(high)))
     assert 0.3 < row["low"] < 0.35 and row["high"] == 1.0
     assert result.at(1).loc["dropOff", "rate"] == 0.0
@@ -220,25 +218,6 @@ def test_weekly_outcome_mix_of_new_and_returning_users_sessions():
     w10_new = mix[(mix["period"] == W10) & (mix["users"] == "new")].set_index("outcome")["share"]
     assert w10_new["dropOff"] == 0.4
     assert mix[(mix["period"] == W12) & (mix["users"] == "new")]["share"].isna().all()
-
-
-def test_wilson_and_the_two_proportion_test_against_textbook_values():
-    low, high = outcomes.wilson_interval(np.array([5, 0, 0]), np.array([10, 10, 0]))
-    assert low[0] == pytest.approx(0.2366, abs=1e-4) and high[0] == pytest.approx(0.7634, abs=1e-4)
-    assert low[1] == 0.0 and high[1] == pytest.approx(0.2775, abs=1e-4)
-    assert math.isnan(low[2]) and math.isnan(high[2])
-    test = outcomes.two_proportion_test(30, 100, 15, 100)
-    assert test["z"] == pytest.approx(0.15 / math.sqrt(0.225 * 0.775 * 0.02))  # 2.5400
-    assert test["p_value"] == pytest.approx(0.01109, abs=1e-4)
-    assert test["ratio"] == pytest.approx(2.0) and test["enough"]
-    assert test["method"] == "two-proportion z test"
-    small_test = outcomes.two_proportion_test(3, 4, 1, 4)  # Fisher's lady tasting tea
-    assert not small_test["enough"] and small_test["method"] == "Fisher's exact test"
-    assert small_test["p_value"] == pytest.approx(0.4857, abs=1e-4)
-    assert outcomes.fisher_exact_p(10, 10, 0, 10) == pytest.approx(2 / math.comb(20, 10))
-    assert outcomes.fisher_exact_p(2, 4, 2, 4) == pytest.approx(1.0)
-    with pytest.raises(InvalidQueryError, match="confidence"):
-        outcomes.wilson_interval(1, 2, confidence=95)
 
 
 def test_compare_picks_the_best_and_worst_known_outcome():
