@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from engagement_kit.charts._common import _no_data, _title
-from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, _alt
+from engagement_kit.charts._common import chart_title, no_data_chart
+from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, lazy_altair
 from engagement_kit.config.weeks import iso_week_label
 from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES
 from engagement_kit.metrics.outcomes import OUTCOME_LABELS, OUTCOMES
@@ -103,9 +103,9 @@ def cohort_heatmap(
         ``rect`` cells (``x`` offset, ``y`` cohort label, colour ``rate``) and ``text`` labels
         with the percentage; tooltip cohort, offset, users, retained, rate.
     """
-    alt = _alt()
+    alt = lazy_altair()
     if not len(triangle):
-        return _no_data(title)
+        return no_data_chart(title)
     cells, period = _triangle_cells(triangle)
     word = _PERIOD_WORD.get(period, "Period")
     base = alt.Chart(cells).encode(
@@ -155,7 +155,7 @@ def cohort_heatmap(
     )
     rows = cells["label"].nunique()
     return alt.layer(heat, text).properties(
-        width=WIDTH, height=alt.Step(22 if rows < 30 else 14), title=_title(title, subtitle)
+        width=WIDTH, height=alt.Step(22 if rows < 30 else 14), title=chart_title(title, subtitle)
     )
 
 
@@ -166,10 +166,10 @@ def retention_curves(
 
     Offset 0 (always 100 %) is left out so the curves use the height.
     """
-    alt = _alt()
+    alt = lazy_altair()
     data = triangle[triangle["offset"] > 0]
     if not len(data):
-        return _no_data(title)
+        return no_data_chart(title)
     cells, period = _triangle_cells(data)
     word = _PERIOD_WORD.get(period, "Period")
     grouped = data.groupby("offset")[["retained", "users"]].sum()
@@ -210,14 +210,16 @@ def retention_curves(
         )
     )
     subtitle = "Thin: one line per cohort; bold: the average weighted by cohort size"
-    return alt.layer(lines, mean).properties(width=WIDTH, height=260, title=_title(title, subtitle))
+    return alt.layer(lines, mean).properties(
+        width=WIDTH, height=260, title=chart_title(title, subtitle)
+    )
 
 
 def lifecycle_chart(frame: pd.DataFrame, *, title: str | None = "User lifecycle") -> alt.Chart:
     """Diverging stacked bars: new, returning, resurrecting up; dormant down (from ``lifecycle``)."""
-    alt = _alt()
+    alt = lazy_altair()
     if not len(frame):
-        return _no_data(title)
+        return no_data_chart(title)
     data = frame.copy()
     data["period"] = data["period"].dt.strftime("%Y-%m-%d")
     data["order"] = data["status"].map({s: i for i, s in enumerate(LIFECYCLE_STATUSES)})
@@ -249,7 +251,7 @@ def lifecycle_chart(frame: pd.DataFrame, *, title: str | None = "User lifecycle"
         "New: first seen; returning: also active the period before; resurrecting: back after "
         "a gap; dormant: active the period before, not now"
     )
-    return chart.properties(width=WIDTH, height=260, title=_title(title, subtitle))
+    return chart.properties(width=WIDTH, height=260, title=chart_title(title, subtitle))
 
 
 def stickiness_chart(
@@ -257,9 +259,9 @@ def stickiness_chart(
 ) -> alt.Chart:
     """Share of each week's users by their number of active days (from ``stickiness_histogram``),
     averaged over the weeks."""
-    alt = _alt()
+    alt = lazy_altair()
     if not len(histogram) or not histogram["users"].sum():
-        return _no_data(title)
+        return no_data_chart(title)
     totals = histogram.groupby("active_days")["users"].sum()
     data = pd.DataFrame(
         {
@@ -283,7 +285,7 @@ def stickiness_chart(
         )
     )
     subtitle = f"Over {weeks} complete week(s); a user counts once per week"
-    return chart.properties(width=WIDTH, height=220, title=_title(title, subtitle))
+    return chart.properties(width=WIDTH, height=220, title=chart_title(title, subtitle))
 
 
 def outcome_return_chart(
@@ -302,7 +304,7 @@ def outcome_return_chart(
         ``rule`` interval bars (``low``..``high``) and ``point`` marks (one per outcome
         with users and offset; tooltip outcome, offset, users, retained, rate, interval).
     """
-    alt = _alt()
+    alt = lazy_altair()
     frame = getattr(result, "retention", result)
     period = period or getattr(result, "period", "week")
     confidence = getattr(result, "confidence", 0.95)
@@ -311,12 +313,10 @@ def outcome_return_chart(
     assert isinstance(frame, pd.DataFrame)
     data = frame[frame["users"] > 0].copy()
     if not len(data):
-        return _no_data(title)
+        return no_data_chart(title)
     data["label"] = data["outcome"].map(OUTCOME_LABELS)
-    for name in ("rate", "low", "high"):
-        data[name] = (
-            data[name].astype(float).round(6)
-        )  # no double rounding: tooltips show the sidecar's numbers
+    for name in ("rate", "low", "high"):  # 6 digits: a tooltip rounds as the sidecar's would
+        data[name] = data[name].astype(float).round(6)
     data = data[
         ["outcome", "label", "offset", "cohorts", "users", "retained", "rate", "low", "high"]
     ]
@@ -355,7 +355,7 @@ def outcome_return_chart(
         f"bars: {confidence:.0%} Wilson intervals"
     )
     return alt.layer(bars, points).properties(
-        width=WIDTH, height=260, title=_title(title, subtitle)
+        width=WIDTH, height=260, title=chart_title(title, subtitle)
     )
 
 
@@ -364,10 +364,10 @@ def outcome_transitions_chart(
 ) -> alt.LayerChart | alt.Chart:
     """A heatmap of returning users: the outcome of their first session (rows) against that of
     their next one (columns), the cells' share of the row (from ``outcome_transitions``)."""
-    alt = _alt()
+    alt = lazy_altair()
     data = transitions[transitions.groupby("first")["users"].transform("sum") > 0].copy()
     if not len(data) or not data["users"].sum():
-        return _no_data(title)
+        return no_data_chart(title)
     data["first_label"] = data["first"].map(OUTCOME_LABELS)
     data["next_label"] = data["next"].map(OUTCOME_LABELS)
     data["share"] = data["share"].astype(float).round(6)
@@ -399,5 +399,5 @@ def outcome_transitions_chart(
     )
     subtitle = "Returning users: the outcome of their first conversation and of the next one"
     return alt.layer(heat, text).properties(
-        width=WIDTH // 2, height=alt.Step(32), title=_title(title, subtitle)
+        width=WIDTH // 2, height=alt.Step(32), title=chart_title(title, subtitle)
     )

@@ -45,15 +45,15 @@ import pandas as pd
 
 from engagement_kit.client.sessions import CONTAINMENT_TYPES
 from engagement_kit.errors import InvalidQueryError
-from engagement_kit.formatting import count_text, p_value_text, percent_text, ratio_text
+from engagement_kit.formatting import count_text, p_value_text, ratio_text, share_text
 from engagement_kit.metrics.cohorts import (
-    _activity,
-    _check_choice,
-    _complete_periods,
-    _day_index,
-    _period_index,
-    _period_start,
+    activity_pairs,
+    check_choice,
+    complete_periods,
+    day_index,
     filter_sessions,
+    period_index,
+    period_start,
 )
 from engagement_kit.metrics.proportions import two_proportion_test, wilson_interval
 
@@ -102,7 +102,7 @@ def _firsts(
     since: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
     """(first-seen users in range with outcome/channel/cohort, activity pairs, lo, hi)."""
-    pairs, first_day, lo, hi = _activity(
+    pairs, first_day, lo, hi = activity_pairs(
         sessions, period=period, first_seen=first_seen, basis="filtered", filters=filters
     )
     frame = filter_sessions(sessions, **filters)
@@ -116,14 +116,14 @@ def _firsts(
     start = own["start"].reset_index(drop=True)
     outside = start.isna().to_numpy().copy()
     if len(own):  # the first session is not the frame's earliest one of the user: not in data
-        outside |= _day_index(own["start"]) != users["first_day"].to_numpy()
+        outside |= day_index(own["start"]) != users["first_day"].to_numpy()
         if first_seen is not None and len(first_seen):
             stored = first_seen.set_index("user_id")["first_start"].reindex(users["user_id"])
             outside |= (stored.notna() & (stored < own["start"])).to_numpy()
     users["outcome"] = np.where(outside, "unknown", outcome)
     users["channel"] = np.where(outside, None, channel)
     users["first_start"] = start.where(~outside)
-    users["cohort"] = _period_index(users["first_day"].to_numpy(dtype=np.int64), period)
+    users["cohort"] = period_index(users["first_day"].to_numpy(dtype=np.int64), period)
     return users, pairs, lo, hi
 
 
@@ -156,7 +156,7 @@ def first_outcomes(
     """
     users, _pairs, _lo, _hi = _firsts(sessions, first_seen, "day", filters)
     out = users[["user_id", "first_day", "first_start", "channel", "outcome"]].copy()
-    out["first_day"] = _period_start(users["first_day"].to_numpy(dtype=np.int64), "day").date
+    out["first_day"] = period_start(users["first_day"].to_numpy(dtype=np.int64), "day").date
     out["channel"] = pd.Series(
         [c if isinstance(c, str) else None for c in out["channel"]], index=out.index, dtype=object
     )
@@ -250,7 +250,7 @@ def retention_by_outcome(
     -------
     OutcomeRetention
     """
-    _check_choice("period", period, ("day", "week", "month"))
+    check_choice("period", period, ("day", "week", "month"))
     if horizon is not None and (
         isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1
     ):
@@ -263,10 +263,8 @@ def retention_by_outcome(
     keys = ["outcome", "channel"] if by_channel else ["outcome"]
     if by_channel:  # a first session outside the data has no channel either
         users["channel"] = users["channel"].where(users["channel"].notna(), "unknown")
-    lo_p = int(
-        _period_index(np.array([lo if cohorts_since is None else max(lo, since)]), period)[0]
-    )
-    hi_p = _complete_periods(lo, hi, period)[1]
+    lo_p = int(period_index(np.array([lo if cohorts_since is None else max(lo, since)]), period)[0])
+    hi_p = complete_periods(lo, hi, period)[1]
     last = hi_p - lo_p if horizon is None else min(horizon, hi_p - lo_p)
 
     # sizes per cohort and outcome (every outcome listed)
@@ -279,7 +277,7 @@ def retention_by_outcome(
     if first_seen is not None and first_seen.attrs.get("horizon") is not None:
         edge_day = int(np.datetime64(first_seen.attrs["horizon"], "D").astype(np.int64))
     edge = pd.Timestamp(np.datetime64(edge_day + (28 if censor_days is None else censor_days), "D"))
-    cohorts["cohort"] = _period_start(cohorts["cohort"].to_numpy(dtype=np.int64), period)
+    cohorts["cohort"] = period_start(cohorts["cohort"].to_numpy(dtype=np.int64), period)
     cohorts["possibly_censored"] = cohorts["cohort"] < edge
     cohorts["users"] = cohorts["users"].astype("int64")
 
@@ -310,7 +308,7 @@ def retention_by_outcome(
     retention = _with_intervals(retention, "retained", confidence)
 
     # returned within 7 / 28 days (day arithmetic, whatever the period)
-    day_pairs, _first, _lo, _hi = _activity(
+    day_pairs, _first, _lo, _hi = activity_pairs(
         sessions, period="day", first_seen=first_seen, basis="filtered", filters=filters
     )
     back = day_pairs.merge(users[["user_id", "first_day"]], on="user_id")
@@ -408,7 +406,7 @@ def comparison_sentence(found: dict[str, Any] | None, period: str = "week") -> s
     outcome's users came back than the worst one's, and whether that is beyond chance.
 
     ``"Users whose first conversation was handed to an agent came back the week after 1.4× as
-    often as those who dropped off (15 % of 200 vs 11 % of 300); the difference is not beyond
+    often as those who dropped off (15.0 % of 200 vs 10.7 % of 300); the difference is not beyond
     chance at this size (two-proportion z test, p = 0.19)."``
     """
     if found is None:
@@ -421,8 +419,8 @@ def comparison_sentence(found: dict[str, Any] | None, period: str = "week") -> s
     offset = found.get("offset", 1)
     when = f"the {period} after" if offset == 1 else f"{offset} {period}s later"
     numbers = (
-        f"({percent_text(found['rate1'])} of {count_text(n1)} vs "
-        f"{percent_text(found['rate2'])} of {count_text(n2)})"
+        f"({share_text(found['rate1'])} of {count_text(n1)} vs "
+        f"{share_text(found['rate2'])} of {count_text(n2)})"
     )
     who = _WHOSE[hi][0].upper() + _WHOSE[hi][1:]
     if found["ratio"] is None:
@@ -462,7 +460,7 @@ def outcome_transitions(
     frame = filter_sessions(sessions, **filters)
     frame = frame[frame["user_id"].isin(users["user_id"])]
     first_day = users.set_index("user_id")["first_day"]
-    days = _day_index(frame["start"])
+    days = day_index(frame["start"])
     later = frame[days > first_day.loc[frame["user_id"]].to_numpy()]
     later = later.sort_values(["start", "session_id"], kind="stable").drop_duplicates("user_id")
     nxt = pd.Series(_outcome_of(later["containment"]), index=later["user_id"].to_numpy())
@@ -493,14 +491,14 @@ def outcome_mix(
         :data:`OUTCOMES`, zeros included), ``sessions``, ``share`` (of that period's sessions
         of those users; NaN without any).
     """
-    _check_choice("period", period, ("day", "week", "month"))
-    _pairs, first_day, lo, hi = _activity(
+    check_choice("period", period, ("day", "week", "month"))
+    _pairs, first_day, lo, hi = activity_pairs(
         sessions, period=period, first_seen=first_seen, basis="filtered", filters=filters
     )
     frame = filter_sessions(sessions, **filters)
-    p = _period_index(_day_index(frame["start"]), period)
-    first_p = _period_index(first_day.loc[frame["user_id"]].to_numpy(dtype=np.int64), period)
-    lo_p, hi_p = _complete_periods(lo, hi, period)
+    p = period_index(day_index(frame["start"]), period)
+    first_p = period_index(first_day.loc[frame["user_id"]].to_numpy(dtype=np.int64), period)
+    lo_p, hi_p = complete_periods(lo, hi, period)
     data = pd.DataFrame(
         {
             "period": p,
@@ -518,5 +516,5 @@ def outcome_mix(
     out["sessions"] = out["sessions"].astype("int64")
     totals = out.groupby(["period", "users"])["sessions"].transform("sum")
     out["share"] = np.where(totals > 0, out["sessions"] / totals.where(totals > 0, 1), np.nan)
-    out["period"] = _period_start(out["period"].to_numpy(dtype=np.int64), period)
+    out["period"] = period_start(out["period"].to_numpy(dtype=np.int64), period)
     return out
