@@ -42,7 +42,7 @@ def test_import_is_light():
 def _requirement_bounds(reqs: list[str]) -> dict[str, str]:
     out = {}
     for req in reqs:
-        m = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9a-z.]*)", req.strip())
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[a-z,]+\])?\s*>=\s*([0-9][0-9a-z.]*)", req.strip())
         assert m, f"every dependency needs a lower bound: {req!r}"
         out[m.group(1).lower()] = m.group(2)
     return out
@@ -50,7 +50,8 @@ def _requirement_bounds(reqs: list[str]) -> dict[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = _requirement_bounds(project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    wanted = _requirement_bounds(project["dependencies"] + [r for e in extras.values() for r in e])
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     have = _requirement_bounds([d for d in conda if not d.startswith(("python", "pip"))])

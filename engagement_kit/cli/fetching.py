@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, _named_stream, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, named_stream, out
 from engagement_kit.errors import ConfigError
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def fetch(
     stream_id: Annotated[
         str,
@@ -55,7 +55,7 @@ def fetch(
     from engagement_kit.config.query import channel_list
     from engagement_kit.formatting import kpi_text, print_table
 
-    named = _named_stream(
+    named = named_stream(
         stream_id,
         demo=demo,
         tz=tz,
@@ -96,7 +96,7 @@ def fetch(
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def backfill(
     stream: Annotated[str, typer.Option("--stream", help="The stream (app) id.")],
     since: Annotated[
@@ -125,7 +125,7 @@ def backfill(
     from engagement_kit.client.sessions import SessionsConfig
     from engagement_kit.metrics.first_seen import backfill as run_backfill
 
-    named = _named_stream(stream, demo=demo, tz=tz)
+    named = named_stream(stream, demo=demo, tz=tz)
     client = _client(demo=demo, host=host)
     with client:
         result = run_backfill(

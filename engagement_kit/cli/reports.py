@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, _named_stream, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, named_stream, out
 from engagement_kit.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ from engagement_kit.errors import ConfigError
         "engagement-kit report --stream st-... --name 'Support bot' --tz Asia/Kolkata."
     )
 )
-@_friendly
+@friendly_errors
 def report(
     demo: Annotated[
         bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
@@ -71,6 +71,14 @@ def report(
     ] = None,
     keep_notebook: Annotated[
         bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
+    ] = False,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained",
+            help="Inline the chart libraries into each page (one file that travels alone) "
+            "instead of sharing reports/_assets/.",
+        ),
     ] = False,
     send: Annotated[
         bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
@@ -134,7 +142,7 @@ def report(
     config_file = config
     stream_notes: dict[str, str] = {}
     if stream is not None:
-        named = _named_stream(
+        named = named_stream(
             stream,
             demo=demo,
             config=config,
@@ -184,6 +192,7 @@ def report(
         out_dir=reports_dir,
         jobs=jobs,
         keep_notebook=keep_notebook,
+        self_contained=self_contained,
         source="demo" if demo else "platform",
         host=host,
         console=err,
@@ -210,7 +219,7 @@ def report(
         "engagement-kit send --resend."
     )
 )
-@_friendly
+@friendly_errors
 def send(
     config: Annotated[
         Path | None,
@@ -248,6 +257,7 @@ def send(
     failed (the others are still sent), 2 for bad settings.
     """
     from engagement_kit import delivery
+    from engagement_kit.report import summary as rpt_summary
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
@@ -256,11 +266,11 @@ def send(
     outcomes = delivery.send_written(
         plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
     )
-    raise typer.Exit(delivery.exit_code(outcomes))
+    raise typer.Exit(rpt_summary.exit_code(outcomes, nothing_done=0))
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def alerts(
     backtest: Annotated[
         int | None,

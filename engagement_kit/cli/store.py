@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, out, store_app
+from engagement_kit.cli.common import friendly_errors, out, store_app
 
 
 @store_app.command("info")
-@_friendly
+@friendly_errors
 def store_info() -> None:
     """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
@@ -44,7 +44,7 @@ def store_info() -> None:
 
 
 @store_app.command("history")
-@_friendly
+@friendly_errors
 def store_history(
     stream: Annotated[str, typer.Argument(help="The stream (app) id.")],
     week: Annotated[
@@ -86,7 +86,7 @@ def store_history(
 
 
 @store_app.command("export")
-@_friendly
+@friendly_errors
 def store_export(
     folder: Annotated[Path, typer.Argument(help="Folder for history.csv and answers.csv.")],
     stream: Annotated[
@@ -113,7 +113,7 @@ def store_export(
 
 
 @store_app.command("import")
-@_friendly
+@friendly_errors
 def store_import(
     folder: Annotated[Path, typer.Argument(help="A folder written by `store export`.")],
 ) -> None:
@@ -123,11 +123,11 @@ def store_import(
 
     store = ResponseStore()
     done = import_history(store, folder)
-    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.path}")
+    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.shown}")
 
 
 @store_app.command("backup")
-@_friendly
+@friendly_errors
 def store_backup(
     file: Annotated[Path, typer.Argument(help="The copy to write, e.g. responses-backup.sqlite3")],
 ) -> None:
@@ -136,11 +136,11 @@ def store_backup(
 
     store = ResponseStore()
     target = store.backup(file)
-    out.print(f"backed up {store.path} to {target}")
+    out.print(f"backed up {store.shown} to {target}")
 
 
 @store_app.command("clear")
-@_friendly
+@friendly_errors
 def store_clear(
     stream: Annotated[
         str | None, typer.Option("--stream", help="Only this stream's answers.")
@@ -149,14 +149,24 @@ def store_clear(
 ) -> None:
     """Delete stored answers (all, or one stream's). Also repairs a corrupt store file."""
     from engagement_kit.store import ResponseStore
+    from engagement_kit.store.database import CorruptStoreError
 
     store = ResponseStore()
     what = f"stream {stream}'s answers" if stream else "every stored answer"
+    try:
+        store.engine  # noqa: B018 - a store of a newer engagement-kit is refused here, untouched
+    except CorruptStoreError:
+        if stream:
+            raise
+        what = "the corrupt store (it is copied aside first; what was sent is kept if readable)"
     if not yes and not typer.confirm(
-        f"Delete {what} from {store.path}? Answers older than the platform's ~6 months "
+        f"Delete {what} from {store.shown}? Answers older than the platform's ~6 months "
         "cannot be fetched again",
         default=False,
     ):
         raise typer.Exit(1)
     n = store.clear(stream_id=stream)
-    out.print(f"deleted {n:,} answers from {store.path}")
+    if store.set_aside is not None:
+        out.print(f"the corrupt store was copied to {store.set_aside}; {store.shown} is new")
+    else:
+        out.print(f"deleted {n:,} answers from {store.shown}")

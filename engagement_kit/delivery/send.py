@@ -1,5 +1,5 @@
-"""Sending a run: each message to its destination once (the ledger), or, on a dry run, shown
-(see :mod:`.dry_run`)."""
+"""Sending a run: each message to its destination once (claimed in the ledger before it is
+sent, recorded after), or, on a dry run, shown (see :mod:`.dry_run`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engagement_kit.config.settings import reference_env
 from engagement_kit.delivery import transport
 from engagement_kit.delivery.alerting import refresh_alerts
-from engagement_kit.delivery.destinations import mask, reference_env
+from engagement_kit.delivery.destinations import mask
 from engagement_kit.delivery.dry_run import dry_run_outcome
 from engagement_kit.delivery.ledger import Ledger
-from engagement_kit.delivery.outbox import Outcome, _fill, _Message, _plan_messages, find_reports
+from engagement_kit.delivery.outbox import (
+    Outcome,
+    OutgoingMessage,
+    fill_email,
+    find_reports,
+    plan_messages,
+)
 from engagement_kit.delivery.plan import DeliveryPlan
-from engagement_kit.delivery.summary import _write_delivery_files
+from engagement_kit.delivery.summary import write_delivery_files
 from engagement_kit.errors import ConfigError
 
 
@@ -61,7 +68,9 @@ def deliver(
     ledger = Ledger() if ledger is None else ledger
     try:
         refresh_alerts(plan, reports, ledger, dry_run=dry_run, echo=echo)
-        messages = _plan_messages(plan, reports)
+        messages = plan_messages(plan, reports)
+        if not dry_run and messages:
+            ledger.check_writable()  # before the first message: nothing is sent if it cannot record
     except BaseException:
         if owns:
             ledger.close()
@@ -74,7 +83,7 @@ def deliver(
         return mask(text, env, all_dests)
 
     try:
-        with transport._quiet_apprise():
+        with transport.quiet_apprise():
             for message in messages:
                 outcomes.append(
                     _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo, emails)
@@ -83,13 +92,13 @@ def deliver(
         if owns:
             ledger.close()
     if not dry_run:
-        _write_delivery_files(out, reports, outcomes, atomic_write)
+        write_delivery_files(out, reports, outcomes, atomic_write)
         write_index(out)
     return outcomes
 
 
 def _deliver_one(
-    message: _Message,
+    message: OutgoingMessage,
     ledger: Ledger,
     out: Path,
     env: Mapping[str, str],
@@ -100,25 +109,76 @@ def _deliver_one(
     emails: dict[tuple[str, ...], Any],
 ) -> Outcome:
     dest = message.destination
-    ids = tuple(r.stream_id for r in message.reports)
     kind = message.kind
-    if not resend:
-        pending = [
-            r for r in message.reports if not ledger.sent(r.stream_id, r.week, dest.template, kind)
-        ]
-        if not pending:
-            first = message.reports[0]
-            sent_hash, at = ledger.sent(first.stream_id, first.week, dest.template, kind) or (
-                "",
-                "",
-            )
-            note = f"already sent {at}"
-            if kind != "alerts" and sent_hash != first.content_hash:
-                note += "; the report's numbers changed since (--resend sends the new version)"
-            return Outcome(ids, message.week, dest.template, kind, "skipped", note)
-        if kind == "digest":
-            message.reports = pending
-            ids = tuple(r.stream_id for r in pending)
+    if dry_run:
+        ids = tuple(r.stream_id for r in message.reports)
+        if not resend:
+            pending = [
+                r
+                for r in message.reports
+                if not ledger.sent(r.stream_id, r.week, dest.template, kind)
+            ]
+            if not pending:
+                return _skipped(message, ledger.sent, dest.template)
+            if kind == "digest":
+                message.reports = pending
+                ids = tuple(r.stream_id for r in pending)
+    else:
+        claimed, notes = [], []
+        for r in message.reports:
+            got = ledger.claim(r.stream_id, r.week, dest.template, kind, resend=resend)
+            if got.status == "claimed":
+                claimed.append(r)
+                if got.took_over:
+                    echo(
+                        f"{r.stream_id} {r.week} {kind} to {safe(dest.template)}: taking over the "
+                        f"claim of {got.took_over}, which never finished (it may have been sent "
+                        "already)"
+                    )
+            elif got.status == "busy":
+                notes.append(
+                    f"being sent by {got.owner} (claimed {got.at}); skipped here "
+                    f"(a claim that never finishes is taken over after {ledger.claim_timeout:g}s)"
+                )
+        if not claimed:
+            if notes:
+                ids = tuple(r.stream_id for r in message.reports)
+                return Outcome(ids, message.week, dest.template, kind, "skipped", notes[0])
+            return _skipped(message, ledger.sent, dest.template)
+        message.reports = claimed
+        ids = tuple(r.stream_id for r in claimed)
+    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails)
+    if not dry_run:
+        for r in message.reports:
+            if outcome.status == "sent":
+                done = message.content_hash if kind == "alerts" else r.content_hash
+                ledger.record(r.stream_id, r.week, dest.template, kind, done)
+            else:
+                ledger.release(r.stream_id, r.week, dest.template, kind, outcome.detail)
+    return outcome
+
+
+def _skipped(message: OutgoingMessage, sent: Callable[..., Any], template: str) -> Outcome:
+    first = message.reports[0]
+    sent_hash, at = sent(first.stream_id, first.week, template, message.kind) or ("", "")
+    note = f"already sent {at}"
+    if message.kind != "alerts" and sent_hash != first.content_hash:
+        note += "; the report's numbers changed since (--resend sends the new version)"
+    ids = tuple(r.stream_id for r in message.reports)
+    return Outcome(ids, message.week, template, message.kind, "skipped", note)
+
+
+def _send_claimed(
+    message: OutgoingMessage,
+    ids: tuple[str, ...],
+    out: Path,
+    env: Mapping[str, str],
+    safe: Callable[[str], str],
+    dry_run: bool,
+    echo: Callable[[str], None],
+    emails: dict[tuple[str, ...], Any],
+) -> Outcome:
+    dest, kind = message.destination, message.kind
     try:
         url = dest.resolve(env)
     except ConfigError as exc:
@@ -126,19 +186,16 @@ def _deliver_one(
             return Outcome(ids, message.week, dest.template, kind, "failed", safe(str(exc)))
         url = ""
     try:
-        _fill(message, emails)
+        fill_email(message, emails)
     except Exception as exc:  # e.g. an unreadable report: this message only
         return Outcome(
             ids, message.week, dest.template, kind, "failed", safe(f"{type(exc).__name__}: {exc}")
         )
     if dry_run:
         return dry_run_outcome(message, ids, out, url, safe, echo)
-    ok, why, tries = transport._send_with_retry(url, message)
+    ok, why, tries = transport.send_with_retry(url, message)
     if not ok:
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
         return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))
-    for r in message.reports:
-        done = message.content_hash if kind == "alerts" else r.content_hash
-        ledger.record(r.stream_id, r.week, dest.template, kind, done)
     note = f" after {tries} attempts" if tries > 1 else ""
     return Outcome(ids, message.week, dest.template, kind, "sent", safe(message.title + note))

@@ -14,10 +14,9 @@ from engagement_kit.formatting import display_path
 from engagement_kit.store import ResponseStore
 
 #: No real stream has this id: clearing its answers is a write that changes nothing.
-_PROBE_STREAM = "engagement-kit-doctor-probe"
 
 
-def _settings() -> tuple[Settings | None, str | None, Credentials | None, Check]:
+def check_settings() -> tuple[Settings | None, str | None, Credentials | None, Check]:
 
     try:
         settings = load_settings()
@@ -50,7 +49,7 @@ def _settings() -> tuple[Settings | None, str | None, Credentials | None, Check]
     return settings, host, credentials, Check("settings", OK, detail)
 
 
-def _streams(
+def check_streams(
     config: str | os.PathLike[str] | None, settings: Settings | None
 ) -> tuple[list[StreamConfig], Check]:
 
@@ -70,25 +69,21 @@ def _streams(
     return streams, Check("streams.toml", OK, f"{count} in {display_path(path)} ({names})")
 
 
-def _stream_name(stream: StreamConfig) -> str:
+def stream_label(stream: StreamConfig) -> str:
     return f"stream {stream.name}"
 
 
-def _store_check() -> Check:
+def check_store() -> Check:
 
     name = "store"
     try:
         store = ResponseStore()
     except (StoreError, ValueError) as exc:
         return Check(name, FAIL, str(exc), "set ENGAGEMENT_KIT_STORE to a writable file path")
+    shown = display_path(store.path) if store.path is not None else store.shown
     try:
         with store:
-            store.clear(stream_id=_PROBE_STREAM)  # a write transaction that deletes nothing
+            store.check_writable()  # folder and file writable, a write transaction, schema current
     except StoreError as exc:
-        return Check(
-            name,
-            FAIL,
-            f"{display_path(store.path)} cannot be written",
-            str(exc),
-        )
-    return Check(name, OK, f"{display_path(store.path)} is writable")
+        return Check(name, FAIL, f"{shown} cannot be written", str(exc))
+    return Check(name, OK, f"{shown} is writable ({store.backend})")

@@ -65,7 +65,7 @@ class Diagnosis:
 
 
 @dataclasses.dataclass
-class _Exchange:
+class Exchange:
     """One request the doctor sent: when, and what came back."""
 
     sent: float
@@ -76,11 +76,11 @@ class _Exchange:
     message: str = ""
 
 
-def _skipped(name: str, why: str) -> Check:
+def skipped_check(name: str, why: str) -> Check:
     return Check(name, SKIP, f"not checked: {why}")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     seconds = abs(float(seconds))
     if seconds < 120:
         return f"{seconds:.0f} s"

@@ -16,6 +16,7 @@ is launched, and :class:`Watch` (console errors and requests outside what a page
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -213,8 +214,9 @@ def test_report_draws_every_chart_offline_with_tooltips_and_sidecar_kpis(browser
             page.evaluate("document.querySelector('.ek-headline').scrollIntoView()")
             save_screenshot(page, "report.png")
         charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
-        # trend, new vs returning, peak hours, history, channels (+ cohorts and lifecycle)
-        assert len(charts) == 5 + 2 * stream.cohorts
+        # trend, new vs returning, peak hours, history, channels (+ cohorts, lifecycle and
+        # back after the first conversation)
+        assert len(charts) == 5 + 3 * stream.cohorts
         assert ("cohorts" in sidecar) == stream.cohorts
 
         tooltips = {}
@@ -298,6 +300,64 @@ def test_cohort_section_draws_offline_and_its_numbers_are_the_sidecars(browser, 
     seen.assert_clean()
 
 
+#: The id of the first chart after the *After the first conversation* heading.
+_OUTCOME_CHART = """() => {
+  const h = [...document.querySelectorAll('h2')]
+    .find(e => e.textContent.startsWith('After the first conversation'));
+  return [...document.querySelectorAll('.ek-chart')]
+    .find(c => h.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING).id;
+}"""
+_LABELS = {
+    "selfService": "self-service",
+    "dropOff": "drop-off",
+    "agent": "handed to an agent",
+    "unknown": "unknown",
+}
+
+
+@pytest.mark.parametrize("stream", _COHORT_STREAMS, ids=[s.id for s in _COHORT_STREAMS])
+def test_after_the_first_conversation_draws_the_sidecars_numbers(browser, reports, stream):
+    html_file = _report_file(reports, stream)
+    cohorts = json.loads(html_file.with_suffix(".json").read_text(encoding="utf-8"))["cohorts"]
+    after = cohorts["after_first_conversation"]
+    rows = [r for r in after["retention"] if r["users"] > 0]
+    assert len(rows) >= 3 * 7  # three known outcomes, weeks 1..7
+    context, page, seen = _open_offline(browser, html_file.as_uri())
+    try:
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        chart = f"#{page.evaluate(_OUTCOME_CHART)}"
+        page.locator(chart).scroll_into_view_if_needed()
+        save_screenshot(page, "report-after-first-conversation.png")
+        assert page.inner_text(".ek-outcome-reading") == after["reading"]
+        # one point and one interval bar per (outcome, week) with users, as in the sidecar
+        points = page.locator(chart).locator("svg.marks g.role-mark.mark-symbol > path")
+        assert points.count() == len(rows)
+        bars = page.locator(chart).locator("svg.marks g.role-mark.mark-rule > line")
+        assert bars.count() == len(rows)
+        by_key = {(_LABELS[r["outcome"]], r["offset"]): r for r in rows}
+        for index in (0, len(rows) // 2, len(rows) - 1):
+            page.mouse.move(0, 0)
+            points.nth(index).hover(force=True)
+            page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+            tip = page.inner_text("#vg-tooltip-element")
+            label = re.search(r"First conversation\s+(.+)", tip).group(1).strip()
+            offset = int(re.search(r"Week offset\s+(\d+)", tip).group(1))
+            row = by_key[(label, offset)]
+            for title, key in (("New users", "users"), ("Active again", "retained")):
+                shown = re.search(title + r"\s+([\d,]+)", tip).group(1)
+                assert_shown(shown, row[key], what=f"{label} +{offset} {key}")
+            for title, key in (
+                ("Share", "rate"),
+                ("interval from", "low"),
+                ("interval to", "high"),
+            ):
+                shown = re.search(title + r"\s+([\d.]+%)", tip).group(1)
+                assert_shown(shown, row[key], what=f"{label} +{offset} {key}")
+    finally:
+        context.close()
+    seen.assert_clean()
+
+
 def test_index_lists_every_report_with_its_numbers_and_links_open_them(browser, reports):
     context, page, seen = _open_offline(browser, (reports / "index.html").as_uri())
     try:
@@ -331,4 +391,79 @@ def test_index_lists_every_report_with_its_numbers_and_links_open_them(browser, 
             page.wait_for_selector("tr.stream-row")
     finally:
         context.close()
+    seen.assert_clean()
+
+
+# -- a published folder: copied, zipped and unzipped elsewhere, served over HTTP -----------------
+
+
+@contextlib.contextmanager
+def _served(folder: Path) -> Iterator[str]:
+    """``folder`` over HTTP on a free loopback port (the standard library's file server)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _publish(reports: Path, tmp_path: Path, how: str) -> Path:
+    """The reports folder as a reader gets it: copied elsewhere, or zipped then unzipped."""
+    if how == "zip":
+        archive = shutil.make_archive(str(tmp_path / "reports"), "zip", root_dir=reports)
+        target = tmp_path / "elsewhere" / "unzipped"
+        shutil.unpack_archive(archive, target)
+        return target
+    target = tmp_path / "published" / "reports"
+    shutil.copytree(reports, target)
+    return target
+
+
+@pytest.mark.parametrize("how", ["folder", "zip", "http"])
+def test_a_published_folder_draws_its_charts_from_its_own_assets(browser, reports, tmp_path, how):
+    """Pages share reports/_assets/: a copy of the folder, an unzipped archive of it and a web
+    server of it all draw every chart with tooltips, and nothing is fetched from anywhere else
+    (not even from the folder the reports were written to)."""
+    published = _publish(reports, tmp_path, "zip" if how == "zip" else "folder")
+    stream = STREAMS[0]
+    relative = _report_file(reports, stream).relative_to(reports).as_posix()
+    assert not (published / relative).read_text(encoding="utf-8").count("window.vegaEmbed=")
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(_served(published)) if how == "http" else published.as_uri()
+        root = root.rstrip("/") + "/"
+        context = browser.new_context(viewport=VIEWPORT)
+        stack.callback(context.close)
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        seen = watch(page, allowed=lambda u: u.startswith(root))
+        page.goto(root + relative)
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
+        assert len(charts) == 5 + 2 * stream.cohorts
+        for chart_id in charts:
+            page.mouse.move(0, 0)
+            page.locator(f"#{chart_id}").locator(_DATA_MARKS).first.hover(force=True)
+            page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+            assert re.search(r"\d", page.inner_text("#vg-tooltip-element")), chart_id
+        assert page.evaluate("typeof window.vegaEmbed") == "function"
+        assets = [u for u in requested if f"/{report.ASSETS_DIR}/" in u]
+        assert assets == [root + f"{report.ASSETS_DIR}/{report.export.bundle_file_name()}"]
+        # the index links the stream's history page, whose row opens the same report
+        slug = relative.split("/")[0]
+        page.goto(root + "index.html")
+        page.locator(f'tr.stream-latest[data-stream="{slug}"] a', has_text="week").click()
+        assert page.url == root + f"{slug}/history/index.html"
+        page.locator(f'tr.stream-row[data-slug="{slug}"] a', has_text="report").click()
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        assert page.url == root + relative
     seen.assert_clean()
