@@ -396,5 +396,5 @@ def print_table(console: Console, table: Any) -> None:
     if table.title:
         line(_cell_text(table.title))
     line("  ".join(_cell_text(c.header) for c in table.columns))
-    for row in zip(*(list(c._cells) for c in table.columns), strict=True):
+    for row in zip(*(list(c.cells) for c in table.columns), strict=True):
         line("  ".join(_cell_text(cell) for cell in row))

@@ -60,6 +60,7 @@ def test_one_configured_stream_tells_one_story_everywhere(tmp_path, monkeypatch)
         app, ["report", "--demo", "--config", str(streams), "--week", WEEK, "--jobs", "1"]
     )
     assert by_config.exit_code == 0, by_config.output
+
     def stream_folders(root):  # reports/_assets/ holds the shared chart bundle
         return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")]
 
