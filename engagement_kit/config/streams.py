@@ -46,7 +46,7 @@ __all__ = [
 
 _LOOPBACK_NAMES = {"localhost"}
 #: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
-DELIVERY_KEYS = frozenset({"deliver", "alert"})
+DELIVERY_KEYS = frozenset({"deliver", "alert", "deadline"})
 
 
 def normalize_host(host: str) -> str:
@@ -317,7 +317,7 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
             label += f" ({entry['id']})"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{label}: expected a [[stream]] table")
-        try:  # deliver/alert are read by engagement_kit.delivery
+        try:  # deliver/alert/deadline: engagement_kit.delivery
             stream = StreamConfig(**{k: v for k, v in entry.items() if k not in DELIVERY_KEYS})
         except ConfigError as exc:
             raise ConfigError(f"{label}: {exc}") from exc

@@ -28,6 +28,7 @@ def deliver(
     ledger: Ledger | None = None,
     env: Mapping[str, str] | None = None,
     echo: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> list[Outcome]:
     """Send each stream's report of the given week (and its alerts) to its destinations.
 
@@ -42,6 +43,10 @@ def deliver(
         Send again what the ledger says was sent.
     env : mapping, optional
         Where ``${NAME}`` values come from (default: the environment over ``.env``).
+    deadline : float, optional
+        Seconds each attempt of each destination may take (``--deadline``); default the
+        streams' ``deadline`` in ``streams.toml``, else 60. An attempt that runs out of time
+        is stopped, counts as failed and the other destinations go on.
 
     Returns
     -------
@@ -69,8 +74,11 @@ def deliver(
     try:
         with transport._quiet_apprise():
             for message in messages:
+                seconds = deadline or plan.deadline_for([r.stream_id for r in message.reports])
                 outcomes.append(
-                    _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo, emails)
+                    _deliver_one(
+                        message, ledger, out, env, safe, dry_run, resend, echo, emails, seconds
+                    )
                 )
     finally:
         if owns:
@@ -91,6 +99,7 @@ def _deliver_one(
     resend: bool,
     echo: Callable[[str], None],
     emails: dict[tuple[str, ...], Any],
+    deadline: float,
 ) -> Outcome:
     dest = message.destination
     ids = tuple(r.stream_id for r in message.reports)
@@ -126,7 +135,7 @@ def _deliver_one(
         )
     if dry_run:
         return dry_run_outcome(message, ids, out, url, safe, echo)
-    ok, why, tries = transport._send_with_retry(url, message)
+    ok, why, tries = transport._send_with_retry(url, message, deadline)
     if not ok:
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
         return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))
