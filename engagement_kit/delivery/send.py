@@ -15,7 +15,7 @@ from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.outbox import Outcome, _fill, _Message, _plan_messages, find_reports
 from engagement_kit.delivery.plan import DeliveryPlan
 from engagement_kit.delivery.summary import _write_delivery_files
-from engagement_kit.errors import ConfigError
+from engagement_kit.errors import ConfigError, WriteError
 
 
 def deliver(
@@ -52,7 +52,8 @@ def deliver(
     -------
     list of Outcome
         Also written, per report, to ``<stream>/<week>.delivery.json`` (not on a dry run), and
-        the index is refreshed.
+        the index is refreshed; a file that cannot be written (a full disk) adds a ``failed``
+        outcome naming it and the cause.
     """
     from engagement_kit.report import write_index
     from engagement_kit.store.files import atomic_write
@@ -83,9 +84,17 @@ def deliver(
     finally:
         if owns:
             ledger.close()
-    if not dry_run:
-        _write_delivery_files(out, reports, outcomes, atomic_write)
-        write_index(out)
+    if not dry_run:  # what was sent stays sent: a file that cannot be written is one more
+        # failed line of the summary (naming the file and the cause), never a traceback
+        outcomes += _write_delivery_files(out, reports, outcomes, atomic_write)
+        try:
+            write_index(out)
+        except WriteError as exc:
+            outcomes.append(
+                Outcome(
+                    (), ", ".join(sorted(set(weeks.values()))), "-", "index", "failed", str(exc)
+                )
+            )
     return outcomes
 
 

@@ -16,13 +16,14 @@ import jinja2
 from engagement_kit import __version__
 from engagement_kit.charts.html import TEMPLATES
 from engagement_kit.formatting import count_text, signed_percent
-from engagement_kit.store.files import atomic_write, stream_slug
+from engagement_kit.store.files import atomic_write, stream_folders, stream_key, stream_slug
 
 __all__ = ["INDEX_TEMPLATE", "write_index"]
 
 INDEX_TEMPLATE = "reports_index.html.j2"
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.json")
 _ERROR_FILE = re.compile(r"(\d{4}-W\d{2})\.error\.json")
+_KEYED_FOLDER = re.compile(r".+-([0-9a-f]{8})")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -78,7 +79,7 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                 continue
             week = (ok or bad).group(1)  # type: ignore[union-attr]
             data = _read_json(file)
-            if data is None:
+            if data is None or not _belongs_here(stream_dir.name, data):
                 continue
             entry = entries.setdefault(
                 (stream_dir.name, week),
@@ -94,8 +95,32 @@ def _index_entries(out_dir: Path) -> list[dict[str, Any]]:
                 entry["delivery"] = _read_json(stream_dir / f"{week}.delivery.json") or {}
             else:
                 entry["error"] = _error_entry(stream_dir, data)
+    keyed = {(e["stream_id"], e["week"]) for e in entries.values() if _keyed(e)}
     return sorted(
-        entries.values(), key=lambda e: (_week_key(e["week"]), e["stream_name"].casefold())
+        (
+            e
+            for e in entries.values()
+            if _keyed(e) or (e["stream_id"], e["week"]) not in keyed  # the same week twice:
+        ),  # the stream's own folder wins over the folder of an earlier version
+        key=lambda e: (_week_key(e["week"]), e["stream_name"].casefold()),
+    )
+
+
+def _belongs_here(folder: str, data: dict[str, Any]) -> bool:
+    """A sidecar in a stream's own folder (``<slug>-<key>``) must name that stream: another
+    stream's report there is not listed, so one stream's numbers never show as another's."""
+    stream_id, name = data.get("stream_id"), data.get("stream_name")
+    keyed = _KEYED_FOLDER.fullmatch(folder)
+    if keyed is None or not isinstance(stream_id, str) or not stream_id:
+        return True  # a folder of an earlier version (named by the slug alone)
+    return keyed.group(1) == stream_key(stream_id) or folder in stream_folders(
+        name if isinstance(name, str) else None, stream_id
+    )
+
+
+def _keyed(entry: dict[str, Any]) -> bool:
+    return bool(entry["stream_id"]) and entry["slug"] == stream_slug(
+        entry["stream_name"], entry["stream_id"]
     )
 
 

@@ -109,7 +109,7 @@ def test_a_running_dashboard_refuses_a_foreign_host_and_origin_on_page_and_webso
         assert _status(port, "/voila/static/voila.js", own) == 200
         assert _status(port, "/voila/static/voila.js", evil) == 403  # its files
         assert _status(port, "/", own, origin=f"http://{evil}") == 403
-        assert _status(port, "/", "localhost:%d" % port) == 200
+        assert _status(port, "/", f"localhost:{port}") == 200
 
         # the kernel websocket: its own origin upgrades (101), any other gets 403
         assert _status(port, channels, own, origin=f"http://{own}", ws=True) == 101

@@ -86,7 +86,10 @@ def test_good_stream_written_bad_stream_failed(batch):
     results, out, console, _ = batch
     good, bad = results
     assert good.ok, good.error
-    assert good.html == out / "peoplefirst-hr-helpdesk" / f"{WEEK}.html"
+    assert (
+        good.html
+        == out / report_files.stream_slug(good.stream_name, good.stream_id) / f"{WEEK}.html"
+    )
     assert good.json.is_file() and good.notebook.is_file()
     assert bad.status == "failed"
     assert bad.error.startswith("NotFoundError: HTTP 404")
