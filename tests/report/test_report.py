@@ -549,7 +549,7 @@ def test_exit_code_and_summary_table():
 def test_render_all_checks_arguments_first(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         report.render_all([_config()], out_dir=tmp_path / "r", quiet=True, **kwargs)
-    assert not (tmp_path / "r" / "hr").exists()
+    assert not (tmp_path / "r" / report_files.stream_slug(_config().name, _config().id)).exists()
 
 
 def test_streams_whose_names_slug_alike_never_share_a_folder(tmp_path):
@@ -598,7 +598,7 @@ def test_platform_source_needs_host_and_credentials_before_anything_runs(tmp_pat
             out_dir=tmp_path / "r",
             quiet=True,
         )
-    assert not (tmp_path / "r" / "hr").exists()
+    assert not (tmp_path / "r" / report_files.stream_slug(_config().name, _config().id)).exists()
 
 
 def test_demo_streams_have_distinct_folders():
