@@ -27,18 +27,17 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 if TYPE_CHECKING:
-    from engagement_kit.delivery.outbox import _Message
+    from engagement_kit.delivery.outbox import OutgoingMessage
 
 #: Tries per destination (the first and the retries) and the first backoff wait in seconds
-#: (doubling each time, at most :data:`MAX_WAIT`). Setting them on :mod:`engagement_kit.delivery`
-#: sets them here.
+#: (doubling each time, at most :data:`MAX_WAIT`). :func:`send_with_retry` reads them here, so
+#: a test that shortens the waits (or the deadline) patches ``engagement_kit.delivery.transport``.
 ATTEMPTS = 3
 RETRY_WAIT = 2.0
 MAX_WAIT = 60.0
 #: Seconds one attempt of one destination may take, whatever the server does (the default of
 #: ``deadline`` in ``streams.toml`` and ``--deadline``).
 DEADLINE = 60.0
-TUNABLES = ("ATTEMPTS", "RETRY_WAIT", "MAX_WAIT", "DEADLINE")
 
 
 def _sender(url: str) -> Any:
@@ -55,7 +54,7 @@ def _sender(url: str) -> Any:
     return sender if sender.add(url) else None
 
 
-def _send_once(url: str, message: _Message, sender: Any = None) -> tuple[bool, str]:
+def send_once(url: str, message: OutgoingMessage, sender: Any = None) -> tuple[bool, str]:
     """One Apprise call; ``(ok, why)`` with Apprise's warnings as the reason."""
     import apprise
     from apprise.attachment.memory import AttachMemory
@@ -74,9 +73,9 @@ def _send_once(url: str, message: _Message, sender: Any = None) -> tuple[bool, s
     return False, "; ".join(dict.fromkeys(reasons)) or "the destination did not accept it"
 
 
-def _guarded_send(url: str, message: _Message, sender: Any) -> tuple[bool, str]:
+def _guarded_send(url: str, message: OutgoingMessage, sender: Any) -> tuple[bool, str]:
     try:
-        return _send_once(url, message, sender)
+        return send_once(url, message, sender)
     except Exception as exc:  # a plugin bug must not stop the other destinations
         return False, f"{type(exc).__name__}: {exc}"
 
@@ -90,7 +89,7 @@ def deadline_text(seconds: float) -> str:
     )
 
 
-def _attempt(url: str, message: _Message, deadline: float) -> tuple[bool, str, bool]:
+def _attempt(url: str, message: OutgoingMessage, deadline: float) -> tuple[bool, str, bool]:
     """One attempt that ends within ``deadline`` seconds: ``(ok, why, timed_out)``."""
     sender = _sender(url)  # parse in the parent: no network, and the plugins load once here
     if sender is None:
@@ -141,7 +140,7 @@ def _attempt(url: str, message: _Message, deadline: float) -> tuple[bool, str, b
 
 
 def _attempt_in_thread(  # pragma: no cover - Windows
-    url: str, message: _Message, sender: Any, deadline: float
+    url: str, message: OutgoingMessage, sender: Any, deadline: float
 ) -> tuple[bool, str, bool]:
     result: list[tuple[bool, str]] = []
     worker = threading.Thread(
@@ -154,10 +153,10 @@ def _attempt_in_thread(  # pragma: no cover - Windows
     return result[0][0], result[0][1], False
 
 
-def _send_with_retry(
-    url: str, message: _Message, deadline: float | None = None
+def send_with_retry(
+    url: str, message: OutgoingMessage, deadline: float | None = None
 ) -> tuple[bool, str, int]:
-    """:func:`_send_once` with exponential backoff, each attempt within ``deadline`` seconds
+    """:func:`send_once` with exponential backoff, each attempt within ``deadline`` seconds
     (default :data:`DEADLINE`); ``(ok, why, attempts)``. An attempt that ran out of time is
     not tried again."""
     seconds = DEADLINE if deadline is None else deadline
@@ -178,7 +177,7 @@ def _send_with_retry(
 
 
 @contextlib.contextmanager
-def _quiet_apprise() -> Any:
+def quiet_apprise() -> Any:
     """Keep Apprise's own log lines (which may name a URL or a user) out of our logs and
     terminal; its warnings reach the summary through the result, masked."""
     logger = logging.getLogger("apprise")

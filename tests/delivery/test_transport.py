@@ -56,8 +56,8 @@ def out(written, tmp_path):
 
 @pytest.fixture
 def fast(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
-    monkeypatch.setattr(delivery, "DEADLINE", DEADLINE)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads them
+    monkeypatch.setattr(transport, "DEADLINE", DEADLINE)
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def test_a_bad_deadline_option_says_what_it_must_be(tmp_path, value):
 
 @pytest.mark.parametrize("bad", ["trickle-http"], indirect=True)
 def test_send_with_deadline_option_ends_and_says_so_in_the_summary(bad, out, tmp_path, monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path / "s.db"))
     path = streams_toml(tmp_path, [_hook_url(bad)], [])
     start = time.monotonic()

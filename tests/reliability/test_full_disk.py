@@ -113,14 +113,14 @@ def test_the_sidecar_failing_after_the_page_was_staged_leaves_both_old(tmp_path,
     """Injected: the page stages fine, the sidecar hits ENOSPC; neither file is replaced."""
     folder = written_reports(tmp_path / "reports")
     before = snapshot(folder)
-    stage = files._stage
+    mkstemp = files.tempfile.mkstemp
 
-    def second_fails(target, data):
-        if target.suffix == ".json":
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        return stage(target, data)
+    def second_fails(*args, prefix="", **kwargs):
+        if ".json." in prefix:  # the sidecar's temporary file
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return mkstemp(*args, prefix=prefix, **kwargs)
 
-    monkeypatch.setattr(files, "_stage", second_fails)
+    monkeypatch.setattr(files.tempfile, "mkstemp", second_fails)
     with pytest.raises(WriteError, match=r"2025-W47\.json: no space left on device \(ENOSPC\)"):
         files.atomic_write_all(
             [(folder / f"{WEEK}.html", "<html>new</html>"), (folder / f"{WEEK}.json", "{}")]
@@ -242,7 +242,7 @@ def test_a_report_run_whose_index_does_not_fit_prints_the_summary_then_one_sente
         json=folder / f"{WEEK}.json",
         unique_users=10,
     )
-    monkeypatch.setattr(batch, "_run_tasks", lambda tasks, **kw: [result])
+    monkeypatch.setattr(batch, "run_tasks", lambda tasks, **kw: [result])
     (folder / "2025-W48.json").write_text(json.dumps({**SIDECAR, "week": "2025-W48"}))
     fill(small_disk)
     buffer = io.StringIO()
@@ -275,9 +275,10 @@ def test_send_on_a_full_disk_sends_records_and_says_which_file_it_could_not_writ
 
     from engagement_kit import delivery
     from engagement_kit.cli import app
+    from engagement_kit.delivery import transport
     from tests.delivery.test_delivery import _Http
 
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path / "store.sqlite3"))
     out = small_disk / "reports"
     folder = written_reports(out)
