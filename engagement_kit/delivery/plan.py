@@ -14,6 +14,9 @@ from engagement_kit.delivery.destinations import Destination, check_destination
 from engagement_kit.delivery.rules import AlertRule, parse_rules
 from engagement_kit.errors import ConfigError
 
+#: The longest deadline allowed: one message's attempts must end well before another process
+#: may take over its claim (``ENGAGEMENT_KIT_CLAIM_TIMEOUT``, 15 minutes by default).
+MAX_DEADLINE = 600.0
 DEFAULTS_KEYS = ("deliver", "alert", "digest", "link", "deadline")
 
 
@@ -88,10 +91,14 @@ def _destinations(value: object, where: str) -> tuple[Destination, ...]:
 
 
 def _deadline(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_DEADLINE
+    ):
         raise ConfigError(
             f"{where}: deadline must be the seconds one attempt of a destination may take, a "
-            "number above 0 and at most 3600, e.g. deadline = 60"
+            f"number above 0 and at most {MAX_DEADLINE:g}, e.g. deadline = 60"
         )
     return float(value)
 
@@ -199,10 +206,10 @@ def plan_for(
             plan, streams=tuple(s for s in plan.streams if s.id in set(stream_ids))
         )
     if deadline is not None:
-        if not 0 < deadline <= 3600:
+        if not 0 < deadline <= MAX_DEADLINE:
             raise ConfigError(
                 f"--deadline {deadline:g}: give the seconds one attempt of a destination may "
-                "take, above 0 and at most 3600 (default 60)"
+                f"take, above 0 and at most {MAX_DEADLINE:g} (default 60)"
             )
         plan = dataclasses.replace(plan, deadline=float(deadline))
     if send:

@@ -158,7 +158,7 @@ def _deliver_one(
             return _skipped(message, ledger.sent, dest.template)
         message.reports = claimed
         ids = tuple(r.stream_id for r in claimed)
-    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails)
+    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
     if not dry_run:
         for r in message.reports:
             if outcome.status == "sent":
@@ -188,6 +188,7 @@ def _send_claimed(
     dry_run: bool,
     echo: Callable[[str], None],
     emails: dict[tuple[str, ...], Any],
+    deadline: float,
 ) -> Outcome:
     dest, kind = message.destination, message.kind
     try:

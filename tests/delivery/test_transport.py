@@ -210,7 +210,7 @@ def test_a_bad_deadline_says_what_it_must_be(tmp_path, value):
         delivery.load_plan(path)
 
 
-@pytest.mark.parametrize("value", [0, -2, 4000])
+@pytest.mark.parametrize("value", [0, -2, 601])
 def test_a_bad_deadline_option_says_what_it_must_be(tmp_path, value):
     path = streams_toml(tmp_path, ["json://a.example/x"], [])
     with pytest.raises(ConfigError, match=f"--deadline {value:g}: give the seconds"):
