@@ -133,6 +133,7 @@ def report(
         source="demo" if demo else "platform",
         host=host,
         console=err,
+        streams_file=config_file,
     )
     sent = delivery.after_reports(
         results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err

@@ -25,6 +25,9 @@ The variables (``.env.example`` lists them):
     :mod:`engagement_kit.store`.
 ``ENGAGEMENT_KIT_HOME``
     The project folder (only from the environment: it says where ``.env`` is).
+``ENGAGEMENT_KIT_STREAMS``
+    The streams file when it is not the project's ``streams.toml`` (``report --config FILE``
+    sets it for its report kernels, which read their stream's ``[platform.NAME]`` profile there).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ STREAMS_FILE = "streams.toml"
 STREAMS_EXAMPLE = "streams.example.toml"
 #: The variable naming the project folder explicitly (``--project DIR`` sets it).
 HOME_ENV = "ENGAGEMENT_KIT_HOME"
+#: The variable naming a streams file other than the project's ``streams.toml``.
+STREAMS_ENV = "ENGAGEMENT_KIT_STREAMS"
 _MARKERS = (ENV_FILE, STREAMS_FILE)
 
 # the mapping that stands in for os.environ while load_settings(env=...) builds a Settings
@@ -176,6 +181,7 @@ class Settings(BaseSettings):
     client_secret: SecretStr | None = Field(None, validation_alias="KORE_CLIENT_SECRET")
     jwt: SecretStr | None = Field(None, validation_alias="KORE_JWT")
     store: str | None = Field(None, validation_alias="ENGAGEMENT_KIT_STORE")
+    streams: str | None = Field(None, validation_alias=STREAMS_ENV)
     #: Where the settings were read from (not a setting itself).
     project: Any = Field(None, exclude=True)
 
@@ -196,7 +202,13 @@ class Settings(BaseSettings):
 
     @property
     def streams_file(self) -> Path | None:
-        """The project's ``streams.toml`` when it exists."""
+        """``ENGAGEMENT_KIT_STREAMS`` when set, else the project's ``streams.toml`` when it
+        exists."""
+        if self.streams:
+            path = Path(self.streams.strip()).expanduser()
+            if not path.is_absolute() and self.project is not None:
+                path = self.project.folder / path
+            return path
         return self.project.streams_file if self.project is not None else None
 
     @property
@@ -288,12 +300,22 @@ def kernel_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def known_secrets() -> list[str]:
-    """The secret values in the settings (client secret, token), to keep out of parameters,
-    messages and pages; ``[]`` when the settings cannot be read."""
+    """The secret values in the settings (client secret, token) and in the streams file's
+    ``[platform.NAME]`` profiles, to keep out of parameters, messages and pages; ``[]`` when
+    the settings cannot be read."""
     try:
         settings = load_settings()
     except ConfigError:
         settings = None
+    profile_secrets: list[str] = []
+    if settings is not None and settings.streams_file is not None:
+        from engagement_kit.config.streams import load_platforms
+
+        try:
+            for profile in load_platforms(settings.streams_file).values():
+                profile_secrets += profile.secrets()
+        except ConfigError:
+            pass
     values = [
         os.environ.get("KORE_CLIENT_SECRET", ""),
         os.environ.get("KORE_JWT", ""),
@@ -302,5 +324,6 @@ def known_secrets() -> list[str]:
             for s in ((settings.client_secret, settings.jwt) if settings else ())
             if s is not None
         ),
+        *profile_secrets,
     ]
     return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
