@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["count_text", "display_path", "plain_output", "signed_percent"]
+__all__ = [
+    "count_text",
+    "display_path",
+    "plain_output",
+    "points_text",
+    "share_text",
+    "signed_percent",
+]
 
 
 def display_path(
@@ -59,3 +66,21 @@ def signed_percent(value: float | None) -> str:
 def count_text(value: Any) -> str:
     """``12345`` → ``"12,345"``; anything that is not a number → ``"–"``."""
     return f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else "–"
+
+
+def share_text(value: Any) -> str:
+    """A fraction as percent: ``0.829`` → ``"82.9 %"``; not a number → ``"n/a"``."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+        return "n/a"
+    return f"{value * 100:.1f} %"
+
+
+def points_text(value: Any) -> str:
+    """A change of a share in percentage points: ``0.139`` → ``"+13.9 pp"``, ``-0.02`` →
+    ``"−2.0 pp"``, ``0`` → ``"0.0 pp"``; not a number → ``"n/a"``."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+        return "n/a"
+    text = f"{abs(value) * 100:.1f} pp"
+    if not any(ch in "123456789" for ch in text):
+        return text
+    return ("+" if value > 0 else "−") + text

@@ -203,7 +203,7 @@ def parse_platforms(doc: Mapping[str, Any], file: Path) -> dict[str, PlatformPro
                     f'and write {key} = "${{{upper}}}" instead'
                 )
         if "host" not in values:
-            raise ConfigError(f"{where}: host missing; e.g. host = \"https://de-platform.kore.ai\"")
+            raise ConfigError(f'{where}: host missing; e.g. host = "https://de-platform.kore.ai"')
         try:
             values["host"] = normalize_host(values["host"])
         except ConfigError as exc:

@@ -35,7 +35,6 @@ The numbers and their meanings are documented in :mod:`engagement_kit.demo.trend
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 import json
 import logging
@@ -67,8 +66,8 @@ __all__ = [
     "DEMO_HOST",
     "DEMO_REGIONS",
     "RATE_LIMIT_MESSAGE",
-    "DemoRegion",
     "DemoPlatform",
+    "DemoRegion",
     "error_response",
 ]
 

@@ -16,6 +16,7 @@ import jinja2
 from engagement_kit import __version__
 from engagement_kit.charts.html import TEMPLATES
 from engagement_kit.formatting import count_text, signed_percent
+from engagement_kit.report.portfolio import write_portfolio
 from engagement_kit.store.files import atomic_write, stream_slug
 
 __all__ = ["INDEX_TEMPLATE", "write_index"]
@@ -133,6 +134,7 @@ def write_index(out_dir: str | os.PathLike[str] = "reports") -> Path:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    portfolio = write_portfolio(out)  # the page the index links first
     entries = _index_entries(out)
     weeks: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
@@ -143,6 +145,7 @@ def write_index(out_dir: str | os.PathLike[str] = "reports") -> Path:
         .render(
             weeks=weeks,
             streams=len({e["slug"] for e in entries}),
+            portfolio=portfolio.name if entries else None,
             version=__version__,
             generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )

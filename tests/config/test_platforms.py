@@ -36,7 +36,10 @@ def test_a_profile_and_a_stream_on_it(tmp_path):
 
 
 def test_a_ready_token_by_reference(tmp_path):
-    path = write(tmp_path, '[platform.jp]\nhost = "https://jp-platform.kore.ai"\ntoken = "${JP_JWT}"\n' + STREAM)
+    path = write(
+        tmp_path,
+        '[platform.jp]\nhost = "https://jp-platform.kore.ai"\ntoken = "${JP_JWT}"\n' + STREAM,
+    )
     creds = credentials_for(load_platforms(path)["jp"], {"JP_JWT": "opaque-token"})
     assert creds.mode == "token"
 
@@ -44,8 +47,10 @@ def test_a_ready_token_by_reference(tmp_path):
 @pytest.mark.parametrize(
     ("table", "words"),
     [
-        ('host = "https://x.kore.ai"\nclient_id = "a"\nclient_secret = "plain"\n',
-         'client_secret is written in the file; put it in the environment or .env and write client_secret = "${EU_CLIENT_SECRET}"'),
+        (
+            'host = "https://x.kore.ai"\nclient_id = "a"\nclient_secret = "plain"\n',
+            'client_secret is written in the file; put it in the environment or .env and write client_secret = "${EU_CLIENT_SECRET}"',
+        ),
         ('host = "https://x.kore.ai"\ntoken = "eyJabc"\n', 'write token = "${EU_JWT}"'),
         ('client_id = "a"\nclient_secret = "${S}"\n', "host missing"),
         ('host = "http://x.kore.ai"\nclient_id = "a"\nclient_secret = "${S}"\n', "plain http://"),
@@ -58,8 +63,8 @@ def test_bad_profiles_are_refused_naming_platform_and_key(tmp_path, table, words
     path = write(tmp_path, "[platform.eu]\n" + table + STREAM)
     with pytest.raises(ConfigError) as err:
         load_streams(path)
-    assert f"[platform.eu]" in str(err.value) and words in str(err.value)
-    assert "plain\"" not in str(err.value) and "eyJabc" not in str(err.value)
+    assert "[platform.eu]" in str(err.value) and words in str(err.value)
+    assert 'plain"' not in str(err.value) and "eyJabc" not in str(err.value)
 
 
 def test_a_stream_naming_an_unknown_platform(tmp_path):
@@ -73,11 +78,17 @@ def test_the_same_id_on_two_hosts_is_two_streams_but_not_twice_on_one(tmp_path):
     two = load_streams(write(tmp_path, profile + STREAM + STREAM + 'platform = "eu"\n'))
     assert [s.key for s in two] == ["st-1", "eu/st-1"]
     with pytest.raises(ConfigError, match="already used by stream #1 on the same platform"):
-        load_streams(write(tmp_path, profile + STREAM + 'platform = "eu"\n' + STREAM + 'platform = "eu"\n'))
+        load_streams(
+            write(tmp_path, profile + STREAM + 'platform = "eu"\n' + STREAM + 'platform = "eu"\n')
+        )
 
 
 def test_an_unset_reference_names_platform_and_variable_never_a_value(tmp_path):
-    path = write(tmp_path, '[platform.eu]\nhost = "https://x.kore.ai"\nclient_id = "${EU_ID}"\nclient_secret = "${EU_SECRET}"\n' + STREAM)
+    path = write(
+        tmp_path,
+        '[platform.eu]\nhost = "https://x.kore.ai"\nclient_id = "${EU_ID}"\nclient_secret = "${EU_SECRET}"\n'
+        + STREAM,
+    )
     with pytest.raises(ConfigError) as err:
         credentials_for(load_platforms(path)["eu"], {"EU_ID": "cs-1"})
     assert str(err.value) == (

@@ -11,7 +11,6 @@ import dataclasses
 import io
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -127,7 +126,7 @@ def test_each_stream_has_its_own_platforms_numbers(run):
 
 
 def test_a_wrong_secret_fails_only_its_platform_naming_it(run):
-    results, _, console, servers, _ = run
+    results, _, _console, servers, _ = run
     status = {r.slug: r.status for r in results}
     assert status == {
         "peoplefirst-hr": "written",
