@@ -38,6 +38,9 @@ __all__ = [
     "PORTFOLIO_TEMPLATE",
     "portfolio_data",
     "portfolio_rows",
+    "portfolio_totals",
+    "sidecar_row",
+    "sort_rows",
     "sparkline_svg",
     "text_bars",
     "write_portfolio",
@@ -87,6 +90,50 @@ def platform_label(sidecar: dict[str, Any]) -> str:
     return (urlsplit(host).hostname or host) if host else "default"
 
 
+def sidecar_row(data: dict[str, Any], *, slug: str, week: str, href: str | None) -> dict[str, Any]:
+    """One portfolio row from one report's sidecar (the keys of :func:`portfolio_rows`)."""
+    kpis = data.get("kpis") or {}
+    previous = data.get("previous_kpis") or {}
+    change = (data.get("change") or {}).get("unique_users") or {}
+    share = _number(kpis.get("returning_share"))
+    before = _number(previous.get("returning_share"))
+    return {
+        "stream_id": str(data.get("stream_id") or ""),
+        "stream_name": str(data.get("stream_name") or slug),
+        "platform": platform_label(data),
+        "host": str(data.get("host") or ""),
+        "slug": slug,
+        "week": week,
+        "start": str(data.get("start") or ""),
+        "end": str(data.get("end") or ""),
+        "unique_users": _number(kpis.get("unique_users")),
+        "unique_change": _number(change.get("pct_change")),
+        "new_users": _number(kpis.get("new_users")),
+        "returning_share": share,
+        "returning_share_change": (
+            share - before if share is not None and before is not None else None
+        ),
+        "history": [
+            {"week": str(h.get("week", "")), "unique_users": _number(h.get("unique_users"))}
+            for h in data.get("history") or []
+            if isinstance(h, dict)
+        ],
+        "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
+        "failed_checks": [
+            str(c.get("message", ""))
+            for c in data.get("checks") or []
+            if c.get("level") in ("warning", "error")
+        ],
+        "href": href,
+        "json_href": f"{quote(slug)}/{quote(week)}.json",
+    }
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Largest first by unique users, then by name (the order without the page's script)."""
+    return sorted(rows, key=lambda r: (-(r["unique_users"] or 0), r["stream_name"].casefold()))
+
+
 def portfolio_rows(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """One row per stream folder of ``out_dir``: its newest week's numbers, from the sidecar.
 
@@ -113,51 +160,22 @@ def portfolio_rows(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if found is None:
             continue
         week, data = found
-        kpis = data.get("kpis") or {}
-        previous = data.get("previous_kpis") or {}
-        change = (data.get("change") or {}).get("unique_users") or {}
-        share, before = (
-            _number(kpis.get("returning_share")),
-            _number(previous.get("returning_share")),
-        )
         html = stream_dir / f"{week}.html"
         rows.append(
-            {
-                "stream_id": str(data.get("stream_id") or ""),
-                "stream_name": str(data.get("stream_name") or stream_dir.name),
-                "platform": platform_label(data),
-                "host": str(data.get("host") or ""),
-                "slug": stream_dir.name,
-                "week": week,
-                "start": str(data.get("start") or ""),
-                "end": str(data.get("end") or ""),
-                "unique_users": _number(kpis.get("unique_users")),
-                "unique_change": _number(change.get("pct_change")),
-                "new_users": _number(kpis.get("new_users")),
-                "returning_share": share,
-                "returning_share_change": (
-                    share - before if share is not None and before is not None else None
-                ),
-                "history": [
-                    {"week": str(h.get("week", "")), "unique_users": _number(h.get("unique_users"))}
-                    for h in data.get("history") or []
-                    if isinstance(h, dict)
-                ],
-                "alerts": [str(a.get("message", "")) for a in data.get("alerts") or []],
-                "failed_checks": [
-                    str(c.get("message", ""))
-                    for c in data.get("checks") or []
-                    if c.get("level") in ("warning", "error")
-                ],
-                "href": f"{quote(stream_dir.name)}/{quote(week)}.html" if html.is_file() else None,
-                "json_href": f"{quote(stream_dir.name)}/{quote(week)}.json",
-            }
+            sidecar_row(
+                data,
+                slug=stream_dir.name,
+                week=week,
+                href=f"{quote(stream_dir.name)}/{quote(week)}.html" if html.is_file() else None,
+            )
         )
-    rows.sort(key=lambda r: (-(r["unique_users"] or 0), r["stream_name"].casefold()))
-    return rows
+    return sort_rows(rows)
 
 
-def _totals(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def portfolio_totals(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The totals row: sums of each bot's counts (with :data:`NOT_ADDITIVE_NOTE`), alerts,
+    failed checks, the platforms."""
+
     def total(key: str) -> float | None:
         values = [r[key] for r in rows if r[key] is not None]
         return sum(values) if values else None
@@ -178,7 +196,7 @@ def portfolio_data(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     rows = portfolio_rows(out_dir)
     return {
         "rows": rows,
-        "totals": _totals(rows),
+        "totals": portfolio_totals(rows),
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "toolkit_version": __version__,
     }
