@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from test_delivery are used by name
 """The portfolio digest (``digest = true``): one email for the run over real SMTP (aiosmtpd on
 loopback): alerts first, the portfolio table with text-bar sparklines, links, no script, SVG
 or image; the same as text for chat."""
