@@ -1,7 +1,23 @@
 """How the toolkit writes things for people: numbers as short texts, and output that fits
 where it is read (a terminal of any width, or a log file).
 
-Numbers: shared by the report blocks, the index page, the CLI summary and the messages.
+**The number vocabulary** (one module, used by every surface: the report's blocks and KPI
+table, the index page, the command line's summaries, the email, chat and webhook messages,
+the alert messages and the Explorer):
+
+==========================  ====================================================
+counts                      ``12,345`` (thousands separators, no decimals)
+averages                    ``87.7`` (one decimal)
+shares                      ``45.0 %``
+a count's change            ``+37 (+8.0 %)``: the difference, the relative change
+a share's change            ``+13.9 pp (+20.1 %)``: percentage points, then relative
+a relative change           ``+8.0 %``, ``−6.9 %`` (one minus sign, U+2212)
+in words                    ``up 8.0 %``, ``down 6.9 %`` (never "down −6.9 %"), ``unchanged``
+a number that does not exist ``n/a`` or ``n/a (no users the week before)``
+timestamps                  ``2025-12-01 09:30:12 UTC`` (to the second)
+==========================  ====================================================
+
+A sign is shown only when the digits shown are not all zero (``0.0 pp``, not ``+0.0 pp``).
 
 Commands print rich tables to a terminal and plain lines (one per row, never wrapped by
 rich) when their output goes to a file, a pipe or a cron log. Paths are shown relative to the
@@ -10,21 +26,252 @@ current folder when they are inside it, so a row fits an 80-column screen.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.io.formats.style import Styler
     from rich.console import Console
 
 __all__ = [
+    "MINUS",
+    "NA",
+    "average_text",
+    "change_phrase",
+    "change_text",
     "count_text",
     "display_path",
+    "kpi_kind",
+    "kpi_sentence",
+    "kpi_text",
+    "na_text",
+    "number_or_none",
+    "people_frame",
+    "people_table",
     "plain_output",
-    "points_text",
     "share_text",
     "signed_percent",
+    "timestamp_text",
 ]
+
+#: The one minus sign (U+2212) every surface writes.
+MINUS = "\u2212"
+#: What a number that does not exist reads as (:func:`na_text` adds the reason).
+NA = "n/a"
+
+#: KPIs that are shares (a fraction shown as percent; their change is in percentage points).
+SHARE_KPIS = frozenset({"returning_share", "stickiness"})
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+def number_or_none(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` (``None``, NaN, ``pd.NA``, text, booleans)."""
+    if value is None or isinstance(value, bool | str | bytes):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def na_text(reason: str | None = None) -> str:
+    """``"n/a"``, or ``"n/a (reason)"`` when the reason is known."""
+    return f"{NA} ({reason})" if reason else NA
+
+
+def _signed(magnitude: str, number: float) -> str:
+    """``magnitude`` with ``+``/``−`` in front, none when the digits shown are all zero."""
+    if not any(ch in "123456789" for ch in magnitude):
+        return magnitude
+    return ("+" if number > 0 else MINUS) + magnitude
+
+
+def count_text(value: Any, *, reason: str | None = None) -> str:
+    """``12345`` → ``"12,345"``; a count that does not exist → ``"n/a"`` (with ``reason``)."""
+    number = number_or_none(value)
+    if number is None:
+        return na_text(reason)
+    return _signed(f"{abs(number):,.0f}", number) if number < 0 else f"{number:,.0f}"
+
+
+def average_text(value: Any, *, reason: str | None = None) -> str:
+    """``87.66`` → ``"87.7"`` (one decimal, thousands separators)."""
+    number = number_or_none(value)
+    if number is None:
+        return na_text(reason)
+    return _signed(f"{abs(number):,.1f}", number) if number < 0 else f"{number:,.1f}"
+
+
+def share_text(value: Any, *, reason: str | None = None) -> str:
+    """A fraction as percent: ``0.829`` → ``"82.9 %"``."""
+    number = number_or_none(value)
+    if number is None:
+        return na_text(reason)
+    text = f"{abs(number) * 100:.1f} %"
+    return _signed(text, number) if number < 0 else text
+
+
+def signed_percent(value: Any) -> str:
+    """A relative change: ``0.125`` → ``"+12.5 %"``, ``-0.05`` → ``"−5.0 %"``, ``None`` →
+    ``"n/a"``, ``0.0001`` → ``"0.0 %"`` (no sign on zero digits)."""
+    number = number_or_none(value)
+    if number is None:
+        return NA
+    return _signed(f"{abs(number) * 100:.1f} %", number)
+
+
+def kpi_kind(kpi: str) -> str:
+    """``"share"``, ``"average"`` or ``"count"``: how a KPI's numbers are written."""
+    if kpi in SHARE_KPIS or kpi.endswith("_share") or kpi.endswith("_rate"):
+        return "share"
+    if kpi.startswith("avg_") or kpi.startswith("mean_"):
+        return "average"
+    return "count"
+
+
+def kpi_text(kpi: str, value: Any, *, reason: str | None = None) -> str:
+    """A KPI's value: counts ``1,234``, averages ``87.7``, shares ``45.0 %``."""
+    kind = kpi_kind(kpi)
+    if kind == "share":
+        return share_text(value, reason=reason)
+    if kind == "average":
+        return average_text(value, reason=reason)
+    return count_text(value, reason=reason)
+
+
+def change_text(kpi: str, change: Any, pct: Any = None, *, relative: bool = True) -> str:
+    """A KPI's change from the period before, signed.
+
+    Counts ``+37 (+8.0 %)``, averages ``−1.2 (−3.0 %)``, shares in percentage points
+    ``+13.9 pp (+20.1 %)``; the relative change in brackets when ``relative`` and known.
+    ``n/a`` when there is no change (no period before).
+    """
+    number = number_or_none(change)
+    if number is None:
+        return NA
+    kind = kpi_kind(kpi)
+    if kind == "share":
+        text = _signed(f"{abs(number) * 100:.1f} pp", number)
+    elif kind == "average":
+        text = _signed(f"{abs(number):,.1f}", number)
+    else:
+        text = _signed(f"{abs(number):,.0f}", number)
+    ratio = number_or_none(pct)
+    if relative and ratio is not None:
+        text += f" ({signed_percent(ratio)})"
+    return text
+
+
+def change_phrase(value: Any, previous: Any, pct: Any) -> str:
+    """The change in words: ``"up 8.0 %"``, ``"down 6.9 %"`` (no sign after the word),
+    ``"unchanged"``; ``"up"``/``"down"`` alone when the relative change does not exist."""
+    now, before = number_or_none(value), number_or_none(previous)
+    if now is None or before is None or now == before:
+        return "unchanged" if now is not None and now == before else ""
+    word = "up" if now > before else "down"
+    ratio = number_or_none(pct)
+    return f"{word} {abs(ratio) * 100:.1f} %" if ratio is not None else word
+
+
+def kpi_sentence(
+    kpi: str, label: str, value: Any, previous: Any = None, change: Any = None, pct: Any = None
+) -> str:
+    """One KPI in one line: ``"Returning share 82.9 %, +13.9 pp (+20.1 %) from 69.0 %"``.
+
+    Without a previous value: ``"Returning share 82.9 %"``.
+    """
+    text = f"{label} {kpi_text(kpi, value)}"
+    if number_or_none(previous) is None:
+        return text
+    return f"{text}, {change_text(kpi, change, pct)} from {kpi_text(kpi, previous)}"
+
+
+def timestamp_text(value: Any) -> str:
+    """A moment to the second, in UTC when it has a zone: ``"2025-12-01 09:30:12 UTC"``.
+
+    Takes a ``datetime``, a pandas ``Timestamp`` or an ISO 8601 text; other values as text.
+    """
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+# -- tables for people -------------------------------------------------------------------------
+
+
+def _column_kind(name: str, series: pd.Series) -> str:
+    import pandas as pd
+
+    lowered = str(name).lower()
+    if pd.api.types.is_bool_dtype(series):
+        return "text"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "time"
+    if not pd.api.types.is_numeric_dtype(series):
+        return "text"
+    if any(w in lowered for w in ("share", "rate", "retention", "pct", "percent", "stickiness")):
+        return "share"
+    if pd.api.types.is_integer_dtype(series):
+        return "count"
+    values = series.dropna()
+    if len(values) and bool((values == values.round()).all()) and not lowered.startswith("avg"):
+        return "count"
+    return "average"
+
+
+def _formatters(
+    frame: pd.DataFrame, kinds: Mapping[str, str] | None
+) -> dict[Any, Callable[[Any], str]]:
+    by_kind: dict[str, Callable[[Any], str]] = {
+        "count": count_text,
+        "average": average_text,
+        "share": share_text,
+        "time": lambda v: "" if v is None or v != v else timestamp_text(v),
+    }
+    out = {}
+    for column in frame.columns:
+        kind = (kinds or {}).get(column) or _column_kind(column, frame[column])
+        if kind in by_kind:
+            out[column] = by_kind[kind]
+    return out
+
+
+def people_frame(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """``frame`` with its numbers as texts of the vocabulary: counts ``1,234``, averages one
+    decimal, shares (columns named ``*share*``, ``*rate*``, ``*retention*``) as percent,
+    timestamps to the second, missing numbers ``n/a``.
+
+    ``kinds`` maps a column to ``"count"``, ``"average"``, ``"share"``, ``"time"`` or
+    ``"text"`` where the name does not tell. The index is kept.
+    """
+    out = frame.copy()
+    for column, fmt in _formatters(frame, kinds).items():
+        out[column] = [fmt(v) for v in frame[column]]
+    return out
+
+
+def people_table(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> Styler:
+    """``frame`` as a pandas ``Styler`` a notebook shows as a readable table (the formats of
+    :func:`people_frame`; numbers right-aligned, the numbers themselves kept)."""
+    return frame.style.format(_formatters(frame, kinds), na_rep=NA)  # type: ignore[arg-type]
+
+
+# -- where output goes -------------------------------------------------------------------------
 
 
 def display_path(
@@ -54,33 +301,3 @@ def plain_output(console: Console) -> bool:
     """Whether ``console`` writes to something other than a terminal (a file, a pipe, a log):
     then print one plain line per row instead of a table wrapped to a guessed width."""
     return not console.is_terminal
-
-
-def signed_percent(value: float | None) -> str:
-    """``0.125`` → ``"+12.5 %"``, ``-0.05`` → ``"−5.0 %"`` (a real minus), ``None`` → ``"n/a"``."""
-    if value is None:
-        return "n/a"
-    return f"{value * 100:+.1f} %".replace("-", "−")
-
-
-def count_text(value: Any) -> str:
-    """``12345`` → ``"12,345"``; anything that is not a number → ``"–"``."""
-    return f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else "–"
-
-
-def share_text(value: Any) -> str:
-    """A fraction as percent: ``0.829`` → ``"82.9 %"``; not a number → ``"n/a"``."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
-        return "n/a"
-    return f"{value * 100:.1f} %"
-
-
-def points_text(value: Any) -> str:
-    """A change of a share in percentage points: ``0.139`` → ``"+13.9 pp"``, ``-0.02`` →
-    ``"−2.0 pp"``, ``0`` → ``"0.0 pp"``; not a number → ``"n/a"``."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
-        return "n/a"
-    text = f"{abs(value) * 100:.1f} pp"
-    if not any(ch in "123456789" for ch in text):
-        return text
-    return ("+" if value > 0 else "−") + text

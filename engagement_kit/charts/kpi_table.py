@@ -7,49 +7,24 @@ import pandas as pd
 from engagement_kit import metrics
 from engagement_kit.charts.html import render_block
 from engagement_kit.charts.theme import DOWN_COLOR, FONT, NEUTRAL_COLOR, UP_COLOR
+from engagement_kit.formatting import MINUS, NA, change_text, kpi_text, number_or_none
 
 # -- KPI table -----------------------------------------------------------------------------------------
 
-_SHARES = {"returning_share", "stickiness"}
-_AVERAGES = {"avg_unique_users_per_day", "avg_new_users_per_day", "avg_returning_users_per_day"}
-
 
 def _fmt_value(kpi: str, value: object) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    number = float(value)  # type: ignore[arg-type]
-    if kpi in _SHARES:
-        return f"{number:.1%}"
-    if kpi in _AVERAGES:
-        return f"{number:,.1f}"
-    return f"{number:,.0f}" if number == round(number) else f"{number:,.1f}"
-
-
-def _signed(magnitude: str, number: float) -> str:
-    """Prefix ``+``/``−`` (a real minus sign), none when the shown digits are all zero."""
-    if not any(ch in "123456789" for ch in magnitude):
-        return magnitude
-    return ("+" if number > 0 else "−") + magnitude
+    return kpi_text(kpi, value)
 
 
 def _fmt_change(kpi: str, change: object, pct: object) -> tuple[str, str, str]:
-    """(arrow, text, colour) of a change cell; no arrow when the shown change is zero."""
-    if change is None or pd.isna(change):
-        return "", "–", NEUTRAL_COLOR
-    number = float(change)  # type: ignore[arg-type]
-    size = abs(number)
-    if kpi in _SHARES:
-        text = _signed(f"{size * 100:.1f}", number) + " pp"
-    elif kpi in _AVERAGES:
-        text = _signed(f"{size:,.1f}", number)
-    else:
-        text = _signed(f"{size:,.0f}" if size == round(size) else f"{size:,.1f}", number)
-    if pct is not None and not pd.isna(pct):
-        ratio = float(pct)  # type: ignore[arg-type]
-        text += f" ({_signed(f'{abs(ratio):.1%}', ratio)})"
+    """(arrow, text, colour) of a change cell (:func:`formatting.change_text`); no arrow when
+    the shown change is zero."""
+    if number_or_none(change) is None:
+        return "", NA, NEUTRAL_COLOR
+    text = change_text(kpi, change, pct)
     if text[0] == "+":
         return "▲", text, UP_COLOR
-    if text[0] == "−":
+    if text[0] == MINUS:
         return "▼", text, DOWN_COLOR
     return "", text, NEUTRAL_COLOR
 

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, out
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def fetch(
     stream_id: Annotated[str, typer.Argument(help="The stream (app) id.")],
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
@@ -37,6 +37,8 @@ def fetch(
     """Fetch one range and print its summary (and optionally save the tidy trend as CSV)."""
     from rich.table import Table
 
+    from engagement_kit.formatting import kpi_text
+
     client = _client(demo=demo, host=host)
     with client:
         data = client.fetch(
@@ -55,11 +57,7 @@ def fetch(
         shown = (
             ("not available (see below)" if name in data.summary_notes else "n/a")
             if _isna(value)
-            else (
-                f"{value:,.0f}"
-                if str(name).endswith("_users") and not str(name).startswith("avg")
-                else f"{value:,.2f}"
-            )
+            else kpi_text(str(name), value)
         )
         table.add_row(str(name), shown)
     out.print(table)
@@ -73,7 +71,7 @@ def fetch(
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def backfill(
     stream: Annotated[str, typer.Option("--stream", help="The stream (app) id.")],
     since: Annotated[

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, out
 from engagement_kit.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ from engagement_kit.errors import ConfigError
         "engagement-kit report --stream st-... --name 'Support bot' --tz Asia/Kolkata."
     )
 )
-@_friendly
+@friendly_errors
 def report(
     demo: Annotated[
         bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
@@ -63,6 +63,14 @@ def report(
     keep_notebook: Annotated[
         bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
     ] = False,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained",
+            help="Inline the chart libraries into each page (one file that travels alone) "
+            "instead of sharing reports/_assets/.",
+        ),
+    ] = False,
     send: Annotated[
         bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
     ] = False,
@@ -71,6 +79,21 @@ def report(
     ] = False,
     resend: Annotated[
         bool, typer.Option("--resend", help="With --send: send again what was sent already.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="K/N",
+            help="Report only part K of N of the streams (split by stream id, for a CI matrix "
+            "or a scheduler); the index is left to --index-only.",
+        ),
+    ] = None,
+    index_only: Annotated[
+        bool,
+        typer.Option(
+            "--index-only",
+            help="Write no report: rebuild the index from the reports already in the folder.",
+        ),
     ] = False,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
@@ -87,6 +110,19 @@ def report(
 
     if config is not None and stream is not None:
         raise ConfigError("give either --config or --stream, not both")
+    if index_only:
+        if shard or send or dry_run or stream or week:
+            raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
+        from engagement_kit.formatting import display_path
+        from engagement_kit.report.index import write_index
+
+        reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+        if not reports_dir.is_dir():
+            raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
+        index = write_index(reports_dir)
+        out.print(f"index: {display_path(index)}")
+        raise typer.Exit(0)
+    part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
     if stream is None and (name or tz or channels):
@@ -120,6 +156,12 @@ def report(
                 f"{exc}; or use --demo (the built-in demo platform), --config FILE or --stream ID"
             ) from None
         config_file = load_settings().streams_file
+    if part is not None:
+        all_streams = len(configs)
+        configs = rpt.shard_streams(configs, *part)
+        err.print(f"shard {part[0]}/{part[1]}: {len(configs)} of {all_streams} streams")
+        if not configs:
+            raise typer.Exit(0)
     from engagement_kit import delivery
 
     plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
@@ -130,13 +172,22 @@ def report(
         out_dir=reports_dir,
         jobs=jobs,
         keep_notebook=keep_notebook,
+        self_contained=self_contained,
         source="demo" if demo else "platform",
         host=host,
         console=err,
         streams_file=config_file,
+        index=part is None,
     )
     sent = delivery.after_reports(
-        results, plan, reports_dir, send=send, dry_run=dry_run, resend=resend, console=err
+        results,
+        plan,
+        reports_dir,
+        send=send,
+        dry_run=dry_run,
+        resend=resend,
+        console=err,
+        index=part is None,
     )
     raise typer.Exit(max(exit_code(results), sent))
 
@@ -148,7 +199,7 @@ def report(
         "engagement-kit send --resend."
     )
 )
-@_friendly
+@friendly_errors
 def send(
     config: Annotated[
         Path | None,
@@ -186,6 +237,7 @@ def send(
     failed (the others are still sent), 2 for bad settings.
     """
     from engagement_kit import delivery
+    from engagement_kit.report import summary as rpt_summary
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
@@ -194,11 +246,11 @@ def send(
     outcomes = delivery.send_written(
         plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
     )
-    raise typer.Exit(delivery.exit_code(outcomes))
+    raise typer.Exit(rpt_summary.exit_code(outcomes, nothing_done=0))
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def alerts(
     backtest: Annotated[
         int | None,

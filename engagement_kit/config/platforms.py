@@ -34,12 +34,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from engagement_kit.config.settings import find_project
+from engagement_kit.config.hosts import normalize_host
+from engagement_kit.config.settings import find_project, load_settings
+from engagement_kit.config.settings import known_secrets as settings_secrets
 from engagement_kit.errors import ConfigError
 
 __all__ = [
     "PLATFORM_KEYS",
     "PlatformProfile",
+    "known_secrets",
     "parse_platforms",
     "reference_env",
 ]
@@ -163,8 +166,6 @@ def parse_platforms(doc: Mapping[str, Any], file: Path) -> dict[str, PlatformPro
         Naming the file, the platform and the key: an unknown key, no host, no credentials,
         a secret written in the file.
     """
-    from engagement_kit.config.streams import normalize_host
-
     tables = doc.get("platform", {})
     if not isinstance(tables, Mapping):
         raise ConfigError(
@@ -221,3 +222,22 @@ def parse_platforms(doc: Mapping[str, Any], file: Path) -> dict[str, PlatformPro
             )
         profiles[name] = PlatformProfile(name=name, **values)
     return profiles
+
+
+def known_secrets() -> list[str]:
+    """Every secret value to keep out of parameters, messages and pages: the settings' (client
+    secret, token) and those of the streams file's ``[platform.NAME]`` profiles; ``[]`` for
+    what cannot be read."""
+    import tomllib
+
+    found = settings_secrets()
+    try:
+        file = load_settings().streams_file
+        if file is not None and file.is_file():
+            doc = tomllib.loads(file.read_text(encoding="utf-8"))
+            env = reference_env()
+            for profile in parse_platforms(doc, file).values():
+                found += profile.secrets(env)
+    except (ConfigError, OSError, UnicodeDecodeError, ValueError):
+        pass
+    return list(dict.fromkeys(found))

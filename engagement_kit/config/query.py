@@ -89,7 +89,9 @@ def parse_date(value: object, *, field: str = "date") -> dt.date:
 class EngagementQuery(BaseModel):
     """One request's parameters, validated and normalised.
 
-    Parameters
+    Build it with these fields as keyword arguments.
+
+    Attributes
     ----------
     stream_id : str
         The app (stream) id: letters, digits, ``-`` and ``_`` only.

@@ -300,22 +300,13 @@ def kernel_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def known_secrets() -> list[str]:
-    """The secret values in the settings (client secret, token) and in the streams file's
-    ``[platform.NAME]`` profiles, to keep out of parameters, messages and pages; ``[]`` when
-    the settings cannot be read."""
+    """The secret values in the settings (client secret, token), to keep out of parameters,
+    messages and pages; ``[]`` when the settings cannot be read (the profiles' secrets too:
+    :func:`engagement_kit.config.platforms.known_secrets`)."""
     try:
         settings = load_settings()
     except ConfigError:
         settings = None
-    profile_secrets: list[str] = []
-    if settings is not None and settings.streams_file is not None:
-        from engagement_kit.config.streams import load_platforms
-
-        try:
-            for profile in load_platforms(settings.streams_file).values():
-                profile_secrets += profile.secrets()
-        except ConfigError:
-            pass
     values = [
         os.environ.get("KORE_CLIENT_SECRET", ""),
         os.environ.get("KORE_JWT", ""),
@@ -324,6 +315,5 @@ def known_secrets() -> list[str]:
             for s in ((settings.client_secret, settings.jwt) if settings else ())
             if s is not None
         ),
-        *profile_secrets,
     ]
     return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))

@@ -25,16 +25,15 @@ Without ``platform`` a stream uses the project's settings (``KORE_HOST`` and cre
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, model_validator
 
+from engagement_kit.config.hosts import normalize_host
 from engagement_kit.config.platforms import PlatformProfile, parse_platforms
 from engagement_kit.config.query import EngagementQuery, channel_list
 from engagement_kit.config.settings import STREAMS_EXAMPLE, Settings, load_settings
@@ -50,72 +49,8 @@ __all__ = [
     "normalize_host",
 ]
 
-_LOOPBACK_NAMES = {"localhost"}
 #: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
 DELIVERY_KEYS = frozenset({"deliver", "alert"})
-
-
-def normalize_host(host: str) -> str:
-    """Check and normalise an API host to ``scheme://host[:port]`` without a trailing slash.
-
-    ``platform.kore.ai`` becomes ``https://platform.kore.ai``. Only ``https://`` is accepted,
-    except for loopback hosts (``localhost``, ``127.0.0.0/8``, ``::1``), which may use
-    ``http://`` (the demo platform and local test servers).
-
-    Raises
-    ------
-    ConfigError
-        For an empty host, another scheme, plain ``http://`` to a non-loopback host, a path,
-        query or credentials in the URL.
-    """
-    if not isinstance(host, str) or not host.strip():
-        raise ConfigError(
-            "host: empty; set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            "host) or pass host="
-        )
-    text = host.strip()
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise ConfigError(f"host: {host!r} is not a valid URL ({exc})") from exc
-    scheme = parts.scheme.lower()
-    if not hostname:
-        raise ConfigError(f"host: {host!r} has no host name; use e.g. https://platform.kore.ai")
-    if parts.username or parts.password:
-        raise ConfigError(
-            "host: credentials in the URL are not allowed; give the host only and put the "
-            "credentials in KORE_CLIENT_ID/KORE_CLIENT_SECRET or KORE_JWT"
-        )
-    if parts.path.strip("/") or parts.query or parts.fragment:
-        shown = f"{scheme}://{parts.netloc}{parts.path}"  # the query may hold a token: not shown
-        raise ConfigError(
-            f"host: {shown!r} has a path or query; give only the host, e.g. "
-            "https://platform.kore.ai (the API path is added for you)"
-        )
-    if scheme == "http":
-        if not _is_loopback(hostname):
-            raise ConfigError(
-                f"host: {host!r} uses plain http://, which would send the token unencrypted; "
-                "use https:// (plain http:// is allowed only for localhost/127.0.0.1/[::1])"
-            )
-    elif scheme != "https":
-        raise ConfigError(f"host: {host!r} must start with https:// (got {scheme}://)")
-    netloc = parts.netloc.lower()
-    return f"{scheme}://{netloc}"
-
-
-def _is_loopback(hostname: str) -> bool:
-    name = hostname.strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def host_from_env(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engagement_kit.delivery.messages import Email, WeekReport
-from engagement_kit.formatting import count_text, points_text, share_text, signed_percent
+from engagement_kit.formatting import change_text, count_text, share_text, signed_percent
 from engagement_kit.report.portfolio import (
     portfolio_totals,
     sidecar_row,
@@ -96,7 +96,7 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
             f"{_e(signed_percent(r['unique_change']))}</td>"
             f'<td style="{_TD}">{_e(count_text(r["new_users"]))}</td>'
             f'<td style="{_TD}">{_e(share_text(r["returning_share"]))}</td>'
-            f'<td style="{_TD}">{_e(points_text(r["returning_share_change"]))}</td>'
+            f'<td style="{_TD}">{_e(change_text("returning_share", r["returning_share_change"]))}</td>'
             f'<td style="{_TL};font-family:monospace;letter-spacing:1px;color:#1f5fa8" '
             f'class="bars">{_e(text_bars(r["history"]))}</td>'
             f'<td style="{_TD}{";color:" + _RED if alerts else ""}">{alerts}</td>'
@@ -155,7 +155,8 @@ def digest_text(reports: Sequence[WeekReport]) -> tuple[str, str]:
             f"{r['stream_name']} ({r['platform']}), {r['week']}: "
             f"{count_text(r['unique_users'])} users ({signed_percent(r['unique_change'])}), "
             f"{count_text(r['new_users'])} new, returning {share_text(r['returning_share'])} "
-            f"({points_text(r['returning_share_change'])}) {text_bars(r['history'])} "
+            f"({change_text('returning_share', r['returning_share_change'])}) "
+            f"{text_bars(r['history'])} "
             f"{r['href']}"
         )
     lines.append(portfolio_totals(rows)["note"])

@@ -1,9 +1,10 @@
 """What delivery sends: the email (HTML + inline charts + the report), chat text, webhook JSON.
 
 Everything here is built from files already written by ``engagement-kit report``: the sidecar
-``<week>.json`` (every number) and the page ``<week>.html`` (attached as it is; its two charts
-are re-drawn as PNG images with vl-convert from the Vega-Lite specs the page carries, so the
-email shows exactly the report's charts without fetching anything again).
+``<week>.json`` (every number) and the page ``<week>.html`` (attached as one self-contained file,
+its shared chart libraries inlined; its two charts are re-drawn as PNG images with vl-convert
+from the Vega-Lite specs the page carries, so the email shows exactly the report's charts
+without fetching anything again).
 
 The email body is plain HTML with inline styles and no script, so it reads the same in Outlook,
 Gmail or a phone's mail app; images are referenced as ``cid:<name>`` and travel in the message.
@@ -21,7 +22,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engagement_kit.delivery.rules import alert_items, format_kpi, format_pct
+from engagement_kit.delivery.rules import alert_items
+from engagement_kit.formatting import (
+    change_phrase,
+    change_text,
+    count_text,
+    kpi_sentence,
+    kpi_text,
+    signed_percent,
+)
 
 __all__ = [
     "CHARTS",
@@ -174,12 +183,10 @@ def _headline(sidecar: Mapping[str, Any]) -> str:
     pct = ((sidecar.get("change") or {}).get("unique_users") or {}).get("pct_change")
     if value is None:
         return "The platform gave no user count for this week."
-    text = f"{format_kpi('unique_users', value)} unique users this week"
+    text = f"{count_text(value)} unique users this week"
     if previous is None:
         return text + "."
-    word = "up" if value > previous else "down" if value < previous else "unchanged"
-    change = f" {format_pct(pct)}" if pct is not None and word != "unchanged" else ""
-    return f"{text}, {word}{change} from {format_kpi('unique_users', previous)} the week before."
+    return f"{text}, {change_phrase(value, previous, pct)} from {count_text(previous)} the week before."
 
 
 def _kpi_table(sidecar: Mapping[str, Any]) -> str:
@@ -189,13 +196,14 @@ def _kpi_table(sidecar: Mapping[str, Any]) -> str:
     for kpi in EMAIL_KPIS:
         value = (sidecar.get("kpis") or {}).get(kpi)
         previous = (sidecar.get("previous_kpis") or {}).get(kpi)
-        pct = ((sidecar.get("change") or {}).get(kpi) or {}).get("pct_change")
-        color = "#1a7f37" if (pct or 0) > 0 else "#b42318" if (pct or 0) < 0 else "#5f6b7a"
+        change = (sidecar.get("change") or {}).get(kpi) or {}
+        shown = change_text(kpi, change.get("change"), change.get("pct_change"))
+        color = "#1a7f37" if shown[0] == "+" else "#b42318" if shown[0] == "−" else "#5f6b7a"
         rows.append(
             f'<tr data-kpi="{_e(kpi)}"><th style="{_TH}">{_e(KPI_LABELS.get(kpi, kpi))}</th>'
-            f'<td style="{_TD}">{_e(format_kpi(kpi, value))}</td>'
-            f'<td style="{_TD}">{_e(format_kpi(kpi, previous))}</td>'
-            f'<td style="{_TD};color:{color}">{_e(format_pct(pct))}</td></tr>'
+            f'<td style="{_TD}">{_e(kpi_text(kpi, value))}</td>'
+            f'<td style="{_TD}">{_e(kpi_text(kpi, previous))}</td>'
+            f'<td style="{_TD};color:{color}">{_e(shown)}</td></tr>'
         )
     head = "".join(
         f'<th style="{_TH if i == 0 else _TH + ";text-align:right"}">{h}</th>'
@@ -226,9 +234,9 @@ def _unusual_days(sidecar: Mapping[str, Any]) -> str:
     rows = "".join(
         f'<tr><td style="{_TH};font-weight:400">{_e(a.get("date"))}</td>'
         f'<td style="{_TD}">{_e(a.get("metric"))}</td>'
-        f'<td style="{_TD}">{_e(format_kpi("unique_users", a.get("value")))}</td>'
-        f'<td style="{_TD}">{_e(format_kpi("unique_users", a.get("low")))}–'
-        f"{_e(format_kpi('unique_users', a.get('high')))}</td>"
+        f'<td style="{_TD}">{_e(count_text(a.get("value")))}</td>'
+        f'<td style="{_TD}">{_e(count_text(a.get("low")))}–'
+        f"{_e(count_text(a.get('high')))}</td>"
         f'<td style="{_TD}">{"higher" if a.get("direction") == "up" else "lower"} than usual</td>'
         "</tr>"
         for a in found
@@ -278,7 +286,9 @@ def email_message(reports: Sequence[WeekReport]) -> Email:
 
     The HTML body holds, per report: the alerts, the headline, the KPI table with the change
     from the week before, the new-vs-returning and peak-hours charts (inline PNG, ``cid:``), the
-    unusual days, the failed data checks and the link; each report page is attached as it is.
+    unusual days, the failed data checks and the link; each report page is attached as one
+    self-contained file (a page that loads the reports folder's shared chart libraries gets them
+    inlined: the recipient has no ``_assets/`` folder).
     """
     if not reports:
         raise ValueError("an email needs at least one report")
@@ -286,11 +296,13 @@ def email_message(reports: Sequence[WeekReport]) -> Email:
     files: list[Attachment] = []
     sections = []
     for report in reports:
-        page_bytes = report.html_path.read_bytes()
-        pngs = chart_pngs(page_bytes.decode("utf-8", "replace"), report.slug)
+        page = report.html_path.read_bytes().decode("utf-8", "replace")
+        pngs = chart_pngs(page, report.slug)
         images.extend(img for img, _ in pngs)
         attached = f"{report.slug}-{report.week}.html"
-        files.append(Attachment(attached, page_bytes, "text/html"))
+        files.append(
+            Attachment(attached, _self_contained_page(page, report.html_path), "text/html")
+        )
         sections.append(_section(report, pngs, attached))
     subject = _subject(reports)
     body = (
@@ -303,6 +315,14 @@ def email_message(reports: Sequence[WeekReport]) -> Email:
     return Email(subject, body, chat_text(reports)[1], tuple(images), tuple(files))
 
 
+def _self_contained_page(page: str, path: Path) -> bytes:
+    """The page at ``path`` as a single file: its shared chart libraries inlined (see
+    :func:`engagement_kit.report.export.inline_assets`)."""
+    from engagement_kit.report.export import inline_assets
+
+    return inline_assets(page, path).encode("utf-8")
+
+
 def _subject(reports: Sequence[WeekReport]) -> str:
     alerts = sum(len(r.alerts) for r in reports)
     flag = f"[{alerts} alert{'s' if alerts != 1 else ''}] " if alerts else ""
@@ -310,8 +330,10 @@ def _subject(reports: Sequence[WeekReport]) -> str:
         r = reports[0]
         kpis = r.sidecar.get("kpis") or {}
         pct = ((r.sidecar.get("change") or {}).get("unique_users") or {}).get("pct_change")
-        users = format_kpi("unique_users", kpis.get("unique_users"))
-        return f"{flag}Weekly report: {r.stream_name}, {r.week}: {users} users ({format_pct(pct)})"
+        users = count_text(kpis.get("unique_users"))
+        return (
+            f"{flag}Weekly report: {r.stream_name}, {r.week}: {users} users ({signed_percent(pct)})"
+        )
     weeks = ", ".join(sorted({r.week for r in reports}))
     return f"{flag}Weekly reports, {weeks}: {len(reports)} streams"
 
@@ -355,9 +377,16 @@ def chat_text(reports: Sequence[WeekReport]) -> tuple[str, str]:
         s = r.sidecar
         lines = [f"{r.stream_name}, {r.week}: {_headline(s)}"]
         for kpi in CHAT_KPIS:
-            value = (s.get("kpis") or {}).get(kpi)
-            pct = ((s.get("change") or {}).get(kpi) or {}).get("pct_change")
-            lines.append(f"- {KPI_LABELS[kpi]}: {format_kpi(kpi, value)} ({format_pct(pct)})")
+            change = (s.get("change") or {}).get(kpi) or {}
+            sentence = kpi_sentence(
+                kpi,
+                KPI_LABELS[kpi] + ":",
+                (s.get("kpis") or {}).get(kpi),
+                (s.get("previous_kpis") or {}).get(kpi),
+                change.get("change"),
+                change.get("pct_change"),
+            )
+            lines.append(f"- {sentence}")
         lines.extend(f"! ALERT {a.get('message', '')}" for a in r.alerts)
         lines.append(f"Full report: {r.link}")
         blocks.append("\n".join(lines))

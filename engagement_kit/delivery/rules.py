@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from engagement_kit.errors import ConfigError
+from engagement_kit.formatting import MINUS, kpi_sentence, number_or_none
 
 __all__ = [
     "ANOMALY_METRIC",
@@ -176,8 +177,11 @@ def _threshold_text(rule: AlertRule) -> str:
     if value is None:
         return ""
     if rule.percent:
-        return f"{value * 100:+.0f} %" if rule.rule.startswith("change") else f"{value:.0%}"
-    return f"{value:+,g}" if rule.rule.startswith("change") else f"{value:,g}"
+        text = f"{value * 100:+.0f} %" if rule.rule.startswith("change") else f"{value:.0%}"
+        text = text.replace("%", " %") if not text.endswith(" %") else text
+    else:
+        text = f"{value:+,g}" if rule.rule.startswith("change") else f"{value:,g}"
+    return text.replace("-", MINUS)
 
 
 def parse_rules(entries: object, *, where: str) -> tuple[AlertRule, ...]:
@@ -219,10 +223,7 @@ def parse_rules(entries: object, *, where: str) -> tuple[AlertRule, ...]:
 # =============================================================================================
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+_num = number_or_none
 
 
 def rule_fires(rule: AlertRule, sidecar: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -287,36 +288,21 @@ def _alert(rule: AlertRule, sidecar: Mapping[str, Any], **extra: Any) -> dict[st
     }
 
 
-def format_kpi(kpi: str, value: Any) -> str:
-    """A KPI value as shown in messages: counts ``1,234``, averages ``87.7``, shares ``45.0 %``."""
-    number = _num(value)
-    if number is None:
-        return "n/a"
-    if kpi == "returning_share":
-        return f"{number * 100:.1f} %"
-    if kpi == "stickiness":
-        return f"{number:.3f}"
-    if kpi.startswith("avg_"):
-        return f"{number:,.1f}"
-    return f"{number:,.0f}"
-
-
-def format_pct(value: Any) -> str:
-    """A fraction as a signed percentage (``+5.0 %``, ``−12.3 %``), ``n/a`` when missing."""
-    number = _num(value)
-    return "n/a" if number is None else f"{number * 100:+.1f} %".replace("-", "−")
-
-
 def _measure_text(rule: AlertRule, sidecar: Mapping[str, Any]) -> str:
     from engagement_kit.metrics import KPI_LABELS
 
     kpi = rule.kpi or ""
     value = (sidecar.get("kpis") or {}).get(kpi)
     previous = (sidecar.get("previous_kpis") or {}).get(kpi)
-    pct = ((sidecar.get("change") or {}).get(kpi) or {}).get("pct_change")
-    text = f"{KPI_LABELS.get(kpi, kpi)} {format_kpi(kpi, value)}"
-    if previous is not None:
-        text += f" ({format_pct(pct)} from {format_kpi(kpi, previous)})"
+    change = (sidecar.get("change") or {}).get(kpi) or {}
+    text = kpi_sentence(
+        kpi,
+        KPI_LABELS.get(kpi, kpi),
+        value,
+        previous,
+        change.get("change"),
+        change.get("pct_change"),
+    )
     return f"{text}; rule: {rule.describe()}"
 
 

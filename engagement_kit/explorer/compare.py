@@ -32,6 +32,8 @@ __all__ = [
     "compare_chart",
     "compare_frame",
     "compare_table",
+    "compare_table_html",
+    "platform_clients",
     "stream_label",
 ]
 
@@ -165,7 +167,7 @@ def compare_chart(frame: pd.DataFrame, metric: str, *, indexed: bool = False) ->
     )
 
 
-def _platform_clients(default: Callable[[], Any]) -> Callable[[StreamConfig], Any]:
+def platform_clients(default: Callable[[], Any]) -> Callable[[StreamConfig], Any]:
     """A client per stream: ``default()`` for the project's own platform (and for the demo,
     whose client answers every demo stream), else one client per ``[platform.NAME]`` profile."""
     from engagement_kit.demo import DEMO_HOST
@@ -217,7 +219,7 @@ class CompareTab:
         import ipywidgets as widgets
 
         self.streams = list(streams)
-        self.clients = clients or _platform_clients(lambda: client)
+        self.clients = clients or platform_clients(lambda: client)
         self._by_label = {stream_label(s): s for s in self.streams}
         labels = list(self._by_label)
         self.picker = widgets.SelectMultiple(
@@ -292,7 +294,7 @@ class CompareTab:
         bool
             Whether it worked.
         """
-        from engagement_kit.explorer.controls import CHART_FORMAT, _error_text
+        from engagement_kit.explorer.controls import CHART_FORMAT, error_text
 
         indexed = self.mode.value == "indexed"
         try:
@@ -302,7 +304,7 @@ class CompareTab:
             buffer = io.StringIO()
             self.chart.save(buffer, format=CHART_FORMAT)
         except Exception as exc:  # one readable sentence in the tab, never a traceback
-            self.error = _error_text(exc)
+            self.error = error_text(exc)
             self.error_area.value = f"<b style='color:#b42318'>{html.escape(self.error)}</b>"
             return False
         self.error = ""

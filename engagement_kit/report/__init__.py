@@ -2,10 +2,12 @@
 
 One report per stream and ISO week::
 
-    reports/<stream-slug>/<YYYY-Www>.html    self-contained page: no network needed, charts
-                                             interactive, one copy of the chart JavaScript
+    reports/<stream-slug>/<YYYY-Www>.html    the page: no network needed, charts interactive
     reports/<stream-slug>/<YYYY-Www>.json    the numbers the page shows, for machines
-    reports/index.html                       every stream and week found under reports/
+    reports/_assets/vega-<versions>-<hash>.js  the chart libraries every page there loads
+                                             (``self_contained=True``: inlined instead)
+    reports/index.html                       the latest week of every stream, recent weeks
+    reports/<stream-slug>/history/           one stream's every week, a page per year
 
 The pieces, in the order they run:
 
@@ -15,14 +17,14 @@ The pieces, in the order they run:
 * In a worker, papermill's Python API executes ``notebooks/reports/weekly_report.ipynb`` with
   literal parameters only (:func:`report_parameters`; never a credential: the kernel reads those
   from its environment). A kernel that fails to *start* (port race) is retried once.
-* In the kernel, the notebook calls :func:`setup_notebook` (our altair renderer and the charts
-  theme), :func:`load_weekly` (every number, through the client and :mod:`~engagement_kit.metrics`)
+* In the kernel, the notebook calls :func:`engagement_kit.setup_notebook` with
+  ``renderer="report"`` (our altair renderer and the charts theme), :func:`load_weekly` (every number, through the client and :mod:`~engagement_kit.metrics`)
   and finally emits the sidecar data as one output (:meth:`WeeklyReport.sidecar_output`): the
   notebook is the single source of the numbers, the runner only copies them.
 * Back in the worker, :func:`notebook_to_html` renders the executed notebook with nbconvert's
   public ``HTMLExporter`` and our ``ek_report`` template (the lab template without CDN scripts,
-  plus the Vega bundle of ``vl_convert.javascript_bundle`` inlined once), and every file is
-  written atomically (:func:`atomic_write`).
+  plus the Vega bundle of ``vl_convert.javascript_bundle``, shared in ``_assets/`` or inlined
+  once), and every file is written atomically (:func:`atomic_write`).
 
 A failed stream does not stop the others: its error (one readable sentence) goes into the
 summary, ``<week>.error.json`` and the index, and its executed notebook is kept as
@@ -52,7 +54,6 @@ _NAMES: dict[str, str] = {
     "ANOMALY_WEEKS": ".weekly:ANOMALY_WEEKS",
     "WeeklyReport": ".weekly:WeeklyReport",
     "load_weekly": ".weekly:load_weekly",
-    "setup_notebook": ".weekly:setup_notebook",
     # parameters and secrets
     "DEFAULT_WEEKS_OF_HISTORY": ".params:DEFAULT_WEEKS_OF_HISTORY",
     "PARAMETER_NAMES": ".params:PARAMETER_NAMES",
@@ -69,8 +70,11 @@ _NAMES: dict[str, str] = {
     "OVERRIDDEN_LAB_BLOCKS": ".export:OVERRIDDEN_LAB_BLOCKS",
     "TEMPLATES": ".export:TEMPLATES",
     "TEMPLATE_NAME": ".export:TEMPLATE_NAME",
+    "ASSETS_DIR": ".export:ASSETS_DIR",
+    "inline_assets": ".export:inline_assets",
     "notebook_to_html": ".export:notebook_to_html",
     "vega_bundle": ".export:vega_bundle",
+    "write_assets": ".export:write_assets",
     # one stream in a worker, many in a pool
     "ReportResult": ".task:ReportResult",
     "MAX_DEFAULT_JOBS": ".batch:MAX_DEFAULT_JOBS",
@@ -80,6 +84,8 @@ _NAMES: dict[str, str] = {
     # the index page and the command line's summary
     "INDEX_TEMPLATE": ".index:INDEX_TEMPLATE",
     "write_index": ".index:write_index",
+    "parse_shard": ".shards:parse_shard",
+    "shard_streams": ".shards:shard_streams",
     "exit_code": "engagement_kit.report.summary:exit_code",
     "print_summary": "engagement_kit.report.summary:print_summary",
     "summary_lines": "engagement_kit.report.summary:summary_lines",
@@ -95,6 +101,7 @@ _SUBMODULES = frozenset(
         "index",
         "kernels",
         "params",
+        "shards",
         "task",
         "weekly",
         "worker",
@@ -102,6 +109,7 @@ _SUBMODULES = frozenset(
 )
 
 __all__ = [
+    "ASSETS_DIR",
     "DEFAULT_WEEKS_OF_HISTORY",
     "SIDECAR_MIMETYPE",
     "ReportResult",
@@ -110,16 +118,19 @@ __all__ = [
     "default_notebook",
     "execute_notebook",
     "exit_code",
+    "inline_assets",
     "load_weekly",
     "notebook_to_html",
+    "parse_shard",
     "print_summary",
     "render_all",
     "render_report",
     "report_parameters",
-    "setup_notebook",
+    "shard_streams",
     "summary_lines",
     "summary_table",
     "vega_bundle",
+    "write_assets",
     "write_index",
 ]
 
@@ -130,7 +141,13 @@ __getattr__, __dir__ = lazy_attributes(__name__, _NAMES, _SUBMODULES, globals())
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engagement_kit.report.batch import default_jobs, render_all, render_report
     from engagement_kit.report.execute import default_notebook, execute_notebook
-    from engagement_kit.report.export import notebook_to_html, vega_bundle
+    from engagement_kit.report.export import (
+        ASSETS_DIR,
+        inline_assets,
+        notebook_to_html,
+        vega_bundle,
+        write_assets,
+    )
     from engagement_kit.report.index import write_index
     from engagement_kit.report.params import (
         DEFAULT_WEEKS_OF_HISTORY,
@@ -139,4 +156,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from engagement_kit.report.summary import exit_code, print_summary, summary_lines, summary_table
     from engagement_kit.report.task import ReportResult
-    from engagement_kit.report.weekly import WeeklyReport, load_weekly, setup_notebook
+    from engagement_kit.report.weekly import WeeklyReport, load_weekly

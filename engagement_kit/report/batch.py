@@ -61,7 +61,7 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
 
 
-def _resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
+def resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
     return ended_week(week, config.tz, today=today)
 
 
@@ -157,6 +157,7 @@ def render_all(
     out_dir: str | os.PathLike[str] = "reports",
     jobs: int | None = None,
     keep_notebook: bool = False,
+    self_contained: bool = False,
     source: str = "demo",
     host: str | None = None,
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
@@ -165,6 +166,7 @@ def render_all(
     quiet: bool = False,
     today: dt.date | None = None,
     streams_file: str | os.PathLike[str] | None = None,
+    index: bool = True,
 ) -> list[ReportResult]:
     """Write the weekly report of every stream, in parallel, then the index page.
 
@@ -181,6 +183,10 @@ def render_all(
         Parallel notebook runs (worker processes); default :func:`default_jobs`.
     keep_notebook : bool
         Also keep each executed notebook as ``<week>.ipynb``.
+    self_contained : bool
+        Inline the chart libraries (about 900 KB) into every page. Default: the pages share
+        one copy, written once into ``out_dir/_assets/`` (see :func:`write_assets`), and load
+        it by relative path; they open offline as long as the folder travels whole.
     source : {"demo", "platform"}
     host : str, optional
         The API host for ``source="platform"`` (default ``$KORE_HOST``); credentials always come
@@ -196,6 +202,9 @@ def render_all(
     streams_file : path, optional
         The streams file the configs came from, when it is not the project's ``streams.toml``:
         a stream with ``platform = "NAME"`` uses that file's ``[platform.NAME]`` profile.
+    index : bool
+        Rebuild ``out_dir/index.html`` afterwards (a shard of a split batch leaves it to the
+        final ``report --index-only``).
 
     Returns
     -------
@@ -236,7 +245,7 @@ def render_all(
     tasks: list[ReportTask] = []
     folders = _folders(configs, hosts)
     for key, (config, slug) in enumerate(zip(configs, folders, strict=True)):
-        stream_week = _resolve_week(config, week, today)
+        stream_week = resolve_week(config, week, today)
         params = report_parameters(
             config,
             stream_week,
@@ -252,6 +261,7 @@ def render_all(
                 out_dir=str(out.resolve()),
                 notebook=str(nb_path.resolve()),
                 keep_notebook=keep_notebook,
+                self_contained=self_contained,
             )
         )
 
@@ -260,8 +270,9 @@ def render_all(
         _streams_file_for_kernels(streams_file),
         _progress(tasks, console=console, quiet=quiet) as update,
     ):
-        results = _run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
-    write_index(out)
+        results = run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
+    if index:
+        write_index(out)
     if not quiet:
         print_summary(results, console=console)
     return results
@@ -271,7 +282,7 @@ def render_report(config: StreamConfig, **options: Any) -> ReportResult:
     """Write one stream's weekly report (in one worker process) and refresh the index.
 
     The keyword arguments of :func:`render_all` (``week``, ``out_dir``, ``keep_notebook``,
-    ``source``, ``host``, ``weeks_of_history``, ``notebook``, ``console``, ``quiet``,
+    ``self_contained``, ``source``, ``host``, ``weeks_of_history``, ``notebook``, ``console``, ``quiet``,
     ``today``), for a single stream.
 
     Returns
@@ -323,7 +334,7 @@ def _progress(
 _kernels: KernelPool | None = None
 
 
-def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
+def init_worker(queue: object, plan: PoolPlan | None = None) -> None:
     """Pool initializer: progress queue, the quick-import switch, and the warm kernels.
 
     With a ``plan`` (:class:`~engagement_kit.report.kernels.PoolPlan`) the worker starts
@@ -357,7 +368,7 @@ def _run_task(task: ReportTask) -> ReportResult:
         return run_task(task, km=km)
 
 
-def _run_tasks(
+def run_tasks(
     tasks: Sequence[ReportTask],
     *,
     jobs: int,
@@ -401,7 +412,7 @@ def _run_tasks(
     results: list[ReportResult] = []
     try:
         with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages, plan)
+            max_workers=jobs, mp_context=ctx, initializer=init_worker, initargs=(messages, plan)
         ) as pool:
             try:
                 futures = [pool.submit(call_in_worker, _run_task, t) for t in tasks]

@@ -16,7 +16,7 @@ from engagement_kit import __version__
 from engagement_kit.charts import kpi_table_html
 from engagement_kit.charts.channels import channel_mix_html
 from engagement_kit.charts.html import Markup, render_block
-from engagement_kit.formatting import signed_percent
+from engagement_kit.formatting import change_phrase, count_text
 from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix
 from engagement_kit.tidy.frames import json_number
 
@@ -89,19 +89,20 @@ def generated_note(report: WeeklyReport) -> HTML:
 
 
 def headline(report: WeeklyReport) -> HTML:
-    """One sentence: this week's unique users and the change from last week."""
+    """One sentence: this week's unique users and the change from last week ("down 6.9 %")."""
     row = report.kpis.loc["unique_users"]
     value, prev, pct = (json_number(row[k]) for k in ("value", "previous", "pct_change"))
     word = css = change = ""
     if value is not None and prev is not None:
-        word = "up" if value > prev else "down" if value < prev else "unchanged"
+        phrase = change_phrase(value, prev, pct)
+        word, _, rest = phrase.partition(" ")
         css = "ek-up" if word == "up" else "ek-down" if word == "down" else "ek-muted"
-        change = f" {signed_percent(pct)}" if pct is not None and word != "unchanged" else ""
+        change = f" {rest}" if rest else ""
     return HTML(
         render_block(
             "headline",
-            value=None if value is None else f"{value:,}",
-            previous=None if prev is None else f"{prev:,}",
+            value=None if value is None else count_text(value),
+            previous=None if prev is None else count_text(prev),
             word=word,
             css=css,
             change=change,
@@ -136,9 +137,9 @@ def anomalies_table(report: WeeklyReport, *, weeks: int) -> HTML:
         {
             "day": f"{r['date']:%A %d %B}",
             "metric": r["metric"],
-            "value": f"{json_number(r['value']):,}",
-            "low": f"{r['low']:,.0f}",
-            "high": f"{r['high']:,.0f}",
+            "value": count_text(r["value"]),
+            "low": count_text(r["low"]),
+            "high": count_text(r["high"]),
             "up": r["direction"] == "up",
         }
         for _, r in report.anomalies.iterrows()
@@ -182,9 +183,19 @@ def cohorts_section(report: WeeklyReport) -> HTML:
     )
 
 
+def parameter_text(value: Any) -> str:
+    """A parameter as a user types it on the command line: ``hr-bot``, ``true``, ``12`` (not
+    a Python repr), ``(none)`` for an empty one."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or value == "":
+        return "(none)"
+    return str(value)
+
+
 def footer(report: WeeklyReport) -> HTML:
     """Whether the numbers were settled (and recent revisions), the toolkit version and the
     parameters this report was made with."""
-    parameters = [(k, repr(v)) for k, v in report.parameters.items()]
+    parameters = [(k, parameter_text(v)) for k, v in report.parameters.items()]
     notes = report.store_note.text() if report.store_note is not None else []
     return HTML(render_block("footer", version=__version__, parameters=parameters, notes=notes))

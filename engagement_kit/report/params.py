@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from engagement_kit.config.platforms import known_secrets
 from engagement_kit.config.settings import kernel_environment as settings_environment
-from engagement_kit.config.settings import known_secrets
 from engagement_kit.data_source import check_source
 from engagement_kit.errors import ReportError
 

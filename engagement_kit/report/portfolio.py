@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 
 from engagement_kit import __version__
 from engagement_kit.charts.html import TEMPLATES
-from engagement_kit.formatting import count_text, points_text, share_text, signed_percent
+from engagement_kit.formatting import change_text, count_text, share_text, signed_percent
 from engagement_kit.store.files import atomic_write, stream_slug
 
 __all__ = [
@@ -258,7 +258,7 @@ def _env() -> jinja2.Environment:
     env.filters["users"] = count_text
     env.filters["pct"] = signed_percent
     env.filters["share"] = share_text
-    env.filters["points"] = points_text
+    env.filters["points"] = lambda v: change_text("returning_share", v)
     env.filters["spark"] = lambda h: Markup(sparkline_svg(h))
     env.filters["bars"] = text_bars
     return env

@@ -16,10 +16,9 @@ from engagement_kit import charts as c
 from engagement_kit import metrics as m
 from engagement_kit.charts import renderer
 from engagement_kit.config.query import EngagementQuery
-from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.metrics import cohorts
 from engagement_kit.tidy import METRICS, Engagement
-from tests.builders import trend_frame
+from tests.builders import quick_demo_client, trend_frame
 
 NA = pd.NA
 
@@ -450,13 +449,13 @@ def test_kpi_table_html_arrows_colours_and_formats():
             "stickiness",
         )
     }
-    assert "1,200" in row["unique_users"] and "▲ +200 (+20.0%)" in row["unique_users"]
+    assert "1,200" in row["unique_users"] and "▲ +200 (+20.0 %)" in row["unique_users"]
     assert f"color:{c.UP_COLOR}" in row["unique_users"]
-    assert "▼ −10 (−10.0%)" in row["new_users"] and f"color:{c.DOWN_COLOR}" in row["new_users"]
+    assert "▼ −10 (−10.0 %)" in row["new_users"] and f"color:{c.DOWN_COLOR}" in row["new_users"]
     assert "▲ +5<" in row["returning_users"]  # no percentage from zero
-    assert "50.0%" in row["returning_share"] and "▲ +25.0 pp (+100.0%)" in row["returning_share"]
+    assert "50.0 %" in row["returning_share"] and "▲ +25.0 pp (+100.0 %)" in row["returning_share"]
     assert "▲" not in row["stickiness"] and "▼" not in row["stickiness"]
-    assert ">0.0 pp (0.0%)<" in row["stickiness"]
+    assert ">0.0 pp (0.0 %)<" in row["stickiness"]
     assert out.startswith('<table class="ek-kpis"') and out.endswith("</table>")
     assert "<caption" in out and "Week 2025-W49" in out
     for forbidden in ("<link", "<script", "<style", "http://", "https://", 'class="ek-kpis" href'):
@@ -477,7 +476,7 @@ def test_kpi_table_html_escapes_text_and_handles_no_previous():
     nothing = m.kpis(engagement(trend_frame(DAILY)))
     nothing.loc["stickiness", "value"] = NA
     assert '<tr data-kpi="stickiness"><td' in c.kpi_table_html(nothing)
-    assert ">–</td></tr>" in c.kpi_table_html(nothing)
+    assert ">n/a</td></tr>" in c.kpi_table_html(nothing)
 
 
 def test_long_ranges_are_summed_to_keep_the_spec_small():
@@ -572,14 +571,7 @@ def engagement_2(trend: pd.DataFrame, tz: str = "UTC") -> Engagement:
 
 @functools.cache
 def sessions() -> pd.DataFrame:
-    platform = DemoPlatform(lambda: NOW, rate_limit=False)
-    with demo_client(
-        store=False,
-        platform=platform,
-        clock=lambda: NOW,
-        requests_per_minute=None,
-        requests_per_hour=None,
-    ) as client:
+    with quick_demo_client(NOW) as client:
         return client.fetch_sessions(
             "st-demo-hr-us", "2025-02-03", "2025-03-30", tz="UTC", cache=False, progress=False
         )

@@ -98,7 +98,7 @@ def test_an_unset_reference_names_platform_and_variable_never_a_value(tmp_path):
 
 
 def test_profile_secrets_are_known_secrets(tmp_path, monkeypatch):
-    from engagement_kit.config.settings import known_secrets
+    from engagement_kit.config.platforms import known_secrets
 
     write(tmp_path, '[platform.eu]\nhost = "https://x.kore.ai"\ntoken = "${EU_JWT}"\n' + STREAM)
     (tmp_path / ".env").write_text("EU_JWT=the-eu-token-value\n")

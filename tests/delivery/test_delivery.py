@@ -11,7 +11,6 @@ import email.policy
 import http.server
 import json
 import re
-import socket
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,10 +22,12 @@ from engagement_kit import delivery, report
 from engagement_kit.charts import renderer
 from engagement_kit.cli import app
 from engagement_kit.config.streams import load_streams
+from engagement_kit.config.weeks import parse_iso_week
+from engagement_kit.delivery import transport
 from engagement_kit.delivery.rules import AlertRule, evaluate, parse_rules, rule_fires, simulate
 from engagement_kit.errors import ConfigError
 from engagement_kit.store import files as report_files
-from tests.builders import REPO
+from tests.builders import REPO, free_port
 
 WEEK = "2025-W47"
 HR = ("st-demo-hr-us", "PeopleFirst HR Helpdesk (US)", "America/New_York")
@@ -39,12 +40,6 @@ runner = CliRunner()
 # =============================================================================================
 # Loopback servers
 # =============================================================================================
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Smtp:
@@ -67,7 +62,7 @@ class _Smtp:
             outer.logins.append((auth_data.login.decode(), auth_data.password.decode()))
             return AuthResult(success=auth_data.password.decode() == SECRET)
 
-        self.port = _free_port()
+        self.port = free_port()
         self.controller = Controller(
             Handler(),
             hostname="127.0.0.1",
@@ -160,7 +155,7 @@ def tls_hook(tmp_path):
 def _page(weekly) -> str:
     from engagement_kit import charts
 
-    report.setup_notebook()
+    charts.setup_notebook(renderer="report")
     parts = [
         renderer.chart_mimebundle(chart.to_dict())["text/html"]
         for chart in (
@@ -169,10 +164,11 @@ def _page(weekly) -> str:
             charts.peak_hours_heatmap(weekly.hourly, title="Average users by weekday and hour"),
         )
     ]
+    # as the runner writes it into a reports folder: loading the folder's shared chart bundle
+    shared = f"../{report.ASSETS_DIR}/{report.export.bundle_file_name()}"
     return (
-        "<!DOCTYPE html><html><body><main><h1>Report</h1>"
-        + "".join(parts)
-        + "</main></body></html>"
+        f'<!DOCTYPE html><html><head><script id="ek-vega-bundle" src="{shared}"></script>'
+        "</head><body><main><h1>Report</h1>" + "".join(parts) + "</main></body></html>"
     )
 
 
@@ -182,6 +178,7 @@ def write_report(
     weekly = report.load_weekly(stream[0], week, stream_name=stream[1], tz=stream[2], client=client)
     folder = out / report_files.stream_slug(stream[1])
     folder.mkdir(parents=True, exist_ok=True)
+    report.write_assets(out)
     html_path = report_files.atomic_write(folder / f"{week}.html", _page(weekly))
     json_path = report_files.atomic_write(folder / f"{week}.json", json.dumps(weekly.sidecar()))
     return html_path, json_path
@@ -262,7 +259,7 @@ def mail_url(smtp: _Smtp) -> str:
 
 @pytest.fixture
 def no_wait(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads it
 
 
 # =============================================================================================
@@ -344,7 +341,8 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
         assert int(this_week.replace(",", "")) == sidecar["kpis"][kpi]
         assert int(before.replace(",", "")) == sidecar["previous_kpis"][kpi]
         pct = sidecar["change"][kpi]["pct_change"]
-        assert float(change.replace("−", "-").rstrip(" %")) == pytest.approx(pct * 100, abs=0.05)
+        relative = change.split("(")[1].rstrip(")")  # "+60 (+9.2 %)"
+        assert float(relative.replace("−", "-").rstrip(" %")) == pytest.approx(pct * 100, abs=0.05)
     share = table.rows["returning_share"][1]
     assert float(share.rstrip(" %")) == pytest.approx(
         sidecar["kpis"]["returning_share"] * 100, abs=0.05
@@ -362,8 +360,11 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
     attached = [p for p in msg.walk() if p.get_filename() and p.get_content_type() == "text/html"]
     assert len(attached) == 1
     assert attached[0].get_content_disposition() == "attachment"
-    page = (out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.html").read_bytes()
-    assert attached[0].get_payload(decode=True) == page
+    # the page as one file: the reports folder's shared chart libraries inlined
+    page_path = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.html"
+    page = report.inline_assets(page_path.read_text(encoding="utf-8"), page_path)
+    assert attached[0].get_payload(decode=True).decode() == page
+    assert "window.vegaEmbed=" in page and "_assets/" not in page
     assert (
         "https://intranet.example.com/engagement/peoplefirst-hr-helpdesk-us/2025-W47.html" in body
     )
@@ -493,6 +494,9 @@ def test_dry_run_sends_nothing_writes_the_eml_and_masks_secrets(
     assert SECRET.encode() not in eml.read_bytes()
     cids = {p["Content-ID"] for p in msg.walk() if p.get_content_type() == "image/png"}
     assert len(cids) == 2
+    (page,) = [p for p in msg.walk() if p.get_filename() and p.get_content_type() == "text/html"]
+    page_text = page.get_payload(decode=True).decode()
+    assert "window.vegaEmbed=" in page_text and "_assets/" not in page_text  # one file
     # nothing recorded: a real run still sends
     with delivery.Ledger() as ledger:
         assert ledger.sent(HR[0], WEEK, mail_url(smtp), "report") is None
@@ -761,7 +765,7 @@ def test_parse_rules_rejects_duplicate_names():
 
 
 def test_the_week_key_orders_weeks_across_years():
-    assert delivery._week_key("2024-W52") < delivery._week_key("2025-W01")
+    assert parse_iso_week("2024-W52") < parse_iso_week("2025-W01")
 
 
 # =============================================================================================
@@ -907,7 +911,7 @@ def test_teams_workflows_plugin_posts_the_short_message_to_a_loopback_host(out, 
 def test_apprise_log_lines_stay_out_of_our_logs(caplog):
     import logging
 
-    with caplog.at_level(logging.DEBUG), delivery._quiet_apprise():
+    with caplog.at_level(logging.DEBUG), transport.quiet_apprise():
         logging.getLogger("apprise").warning("Login ID: reports %s", SECRET)
     assert SECRET not in caplog.text
     assert logging.getLogger("apprise").propagate is True  # restored
@@ -952,7 +956,7 @@ class Hook:
 
 @pytest.fixture
 def hook_2(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads it
     server = Hook()
     yield server
     server.server.shutdown()
@@ -968,7 +972,8 @@ def sidecar(stream_id: str, name: str, users: int = 1200, alerts=()) -> dict:
         "end": "2025-11-23",
         "tz": "UTC",
         "kpis": {"unique_users": users, "new_users": 200, "returning_users": users - 200},
-        "change": {"unique_users": {"pct_change": 0.1}},
+        "previous_kpis": {"unique_users": round(users / 1.1)},
+        "change": {"unique_users": {"change": users - round(users / 1.1), "pct_change": 0.1}},
         "checks": [],
         "anomalies": [],
         "alerts": list(alerts),
@@ -1021,7 +1026,7 @@ def test_send_delivers_records_skips_and_resends(tmp_path, hook_2, monkeypatch):
     assert json.loads(envelope["message"]) == sidecar("st-a", "Alpha Bot")
     assert envelope["title"] == "Weekly report: Alpha Bot, 2025-W47: 1,200 users (+10.0 %)"
     text = json.loads(bodies[f"/hooks/{TOKEN_2}"])["text"]
-    assert "Alpha Bot, 2025-W47: 1,200 unique users this week." in text
+    assert "Alpha Bot, 2025-W47: 1,200 unique users this week, up 10.0 % from 1,091" in text
     assert "Full report: https://intranet.example.com/engagement/alpha-bot/2025-W47.html" in text
     # the summary table: stream names, statuses, the failure with its attempts; no secret
     output = result.output
@@ -1068,8 +1073,9 @@ def test_send_delivers_records_skips_and_resends(tmp_path, hook_2, monkeypatch):
     assert sent.destination == ok
     assert sent.detail == "Weekly report: Alpha Bot, 2025-W47: 1,300 users (+10.0 %)"
     assert json.loads(json.loads(hook_2.requests[0][1])["message"])["kpis"]["unique_users"] == 1300
-    assert delivery.exit_code([sent, skipped]) == 0
-    assert delivery.exit_code([sent, again[2]]) == 1
+    assert report.exit_code([sent, skipped]) == 0
+    assert report.exit_code([sent, again[2]]) == 1
+    assert report.exit_code([], nothing_done=0) == 0  # nothing to send is no failure
 
 
 def test_a_digest_is_one_message_per_destination_and_alerts_go_on_their_own(tmp_path, hook_2):
@@ -1125,7 +1131,7 @@ def test_dry_run_prints_instead_of_sending_and_writes_the_email(tmp_path, hook_2
     eml = out / "alpha-bot" / f"{WEEK_2}.eml"
     assert f"email written to {eml}" in output
     # the chat message's body is shown, indented; the token is not
-    assert "\n    - Unique users: 1,200 (+10.0 %)" in result.output
+    assert "\n    - Unique users: 1,200, +109 (+10.0 %) from 1,091" in result.output
     assert TOKEN_2 not in result.output and "${MM_TOKEN}" in output
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert (msg["From"], msg["To"]) == ("reports@example.com", "team@example.com")
@@ -1251,7 +1257,7 @@ def test_the_delivery_summary_shows_a_long_destination_whole(tmp_path):
     plan = delivery.load_plan(streams_toml_2(tmp_path, [long_url], []))
     outcome = delivery.Outcome(("st-a",), WEEK_2, long_url, "report", "failed", "HTTP 500")
     console = Console(width=80, force_terminal=True, record=True)
-    console.print(delivery.summary_table([outcome], plan))
+    console.print(delivery.delivery_table([outcome], plan))
     text = console.export_text()
     rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
     destination = "".join(row[4].strip() for row in rows)

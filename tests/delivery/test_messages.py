@@ -56,10 +56,12 @@ def sidecar(**changes):
             "stickiness": 0.1234,
         },
         "change": {
-            "unique_users": {"pct_change": 0.5},
-            "new_users": {"pct_change": -1 / 7},
-            "returning_users": {"pct_change": 2.0},
-            "stickiness": {"pct_change": 0.0},
+            "unique_users": {"change": 500, "pct_change": 0.5},
+            "new_users": {"change": -100, "pct_change": -1 / 7},
+            "returning_users": {"change": 600, "pct_change": 2.0},
+            "avg_unique_users_per_day": {"change": 50.25, "pct_change": 0.25125},
+            "returning_share": {"change": 0.3, "pct_change": 1.0},
+            "stickiness": {"change": 0.0, "pct_change": 0.0},
         },
         "anomalies": [
             {
@@ -116,18 +118,20 @@ def test_email_body_has_headline_kpi_table_unusual_days_checks_and_link(tmp_path
     body = mail.html
     assert "Support &amp; Sales: 2025-W49" in body
     assert "2025-12-01 to 2025-12-07, Europe/Berlin" in body
-    assert "1,500 unique users this week, up +50.0 % from 1,000 the week before." in body
+    assert "1,500 unique users this week, up 50.0 % from 1,000 the week before." in body
     # the KPI table: every row, this week, the week before and the change in its colour
     for kpi in ("unique_users", "new_users", "returning_users", "avg_unique_users_per_day"):
         assert f'data-kpi="{kpi}"' in body
     row = body.split('data-kpi="new_users"')[1].split("</tr>")[0]
-    assert ">600<" in row and ">700<" in row and "color:#b42318" in row and "−14.3 %" in row
+    assert (
+        ">600<" in row and ">700<" in row and "color:#b42318" in row and ">−100 (−14.3 %)<" in row
+    )
     row = body.split('data-kpi="returning_users"')[1].split("</tr>")[0]
-    assert "color:#1a7f37" in row and "+200.0 %" in row
+    assert "color:#1a7f37" in row and ">+600 (+200.0 %)<" in row
     row = body.split('data-kpi="stickiness"')[1].split("</tr>")[0]
-    assert "color:#5f6b7a" in row and ">0.123<" in row
+    assert "color:#5f6b7a" in row and ">12.3 %<" in row and ">0.0 pp (0.0 %)<" in row
     row = body.split('data-kpi="returning_share"')[1].split("</tr>")[0]
-    assert ">60.0 %<" in row and ">30.0 %<" in row and ">n/a<" in row
+    assert ">60.0 %<" in row and ">30.0 %<" in row and ">+30.0 pp (+100.0 %)<" in row
     assert ">250.2<" in body.split('data-kpi="avg_unique_users_per_day"')[1].split("</tr>")[0]
     for head in ("This week", "Week before", "Change"):
         assert f">{head}</th>" in body
@@ -155,6 +159,34 @@ def test_email_body_has_headline_kpi_table_unusual_days_checks_and_link(tmp_path
     assert mail.attachments == mail.images + mail.files
 
 
+def test_a_page_sharing_its_chart_libraries_is_attached_with_them_inlined(tmp_path):
+    """The recipient of an email (or of a dry run's .eml) has no reports/_assets/ folder."""
+    folder = tmp_path / "reports" / "support"
+    folder.mkdir(parents=True)
+    assets = tmp_path / "reports" / "_assets"
+    assets.mkdir()
+    (assets / "vega-1-vega-lite-1-vega-embed-1-abc.js").write_text("window.vegaEmbed=LIB;\n")
+    shared = PAGE.replace(
+        "<body>",
+        '<head><script id="ek-vega-bundle" src="../_assets/vega-1-vega-lite-1-vega-embed-1-abc.js">'
+        "</script></head><body>",
+    )
+    report = week_report(folder)
+    report.html_path.write_text(shared, encoding="utf-8")
+    mail = email_message([report])
+    attached = mail.files[0].data.decode()
+    assert '<script id="ek-vega-bundle">\nwindow.vegaEmbed=LIB;\n</script>' in attached
+    assert "src=" not in attached and attached.count("window.vegaEmbed=") == 1
+    assert report.html_path.read_text(encoding="utf-8") == shared  # the page itself unchanged
+    assert [i.name for i in mail.images] == ["support-new-vs-returning.png"]
+    part = next(
+        p
+        for p in email.message_from_bytes(to_mime(mail), policy=email.policy.default).walk()
+        if p.get_filename() == "support-2025-W49.html"
+    )
+    assert part.get_payload(decode=True).decode() == attached
+
+
 def test_email_of_a_quiet_week_says_so(tmp_path):
     report = week_report(tmp_path, anomalies=[], checks=[{"level": "info", "message": "ok"}])
     body = email_message([report]).html
@@ -171,7 +203,7 @@ def test_email_of_a_quiet_week_says_so(tmp_path):
             {"unique_users": 8},
             {"unique_users": 10},
             {"unique_users": {"pct_change": -0.2}},
-            "8 unique users this week, down −20.0 % from 10 the week before.",
+            "8 unique users this week, down 20.0 % from 10 the week before.",
         ),
         (
             {"unique_users": 10},
@@ -251,9 +283,9 @@ def test_chat_text_lists_three_kpis_with_changes_alerts_and_the_link(tmp_path):
     title, body = chat_text([report])
     assert title == "[2 alerts] Weekly report: Support & Sales, 2025-W49: 1,500 users (+50.0 %)"
     assert body.splitlines()[1:] == [
-        "- Unique users: 1,500 (+50.0 %)",
-        "- New users: 600 (−14.3 %)",
-        "- Returning users: 900 (+200.0 %)",
+        "- Unique users: 1,500, +500 (+50.0 %) from 1,000",
+        "- New users: 600, −100 (−14.3 %) from 700",
+        "- Returning users: 900, +600 (+200.0 %) from 300",
         "! ALERT new users fell",
         "! ALERT ",
         f"Full report: {report.link}",

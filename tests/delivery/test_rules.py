@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from engagement_kit.client.ranges import limit_from_message
-from engagement_kit.delivery.rules import AlertRule, format_kpi, format_pct, parse_rules, rule_fires
+from engagement_kit.delivery.rules import AlertRule, parse_rules, rule_fires
 from engagement_kit.errors import ConfigError
+from engagement_kit.formatting import kpi_text, signed_percent
 
 
 # -- alert rules -------------------------------------------------------------------------------
@@ -58,8 +59,8 @@ def test_an_alert_carries_the_change_it_fired_on():
 
 
 def test_missing_numbers_read_n_a():
-    assert format_pct(None) == "n/a" and format_kpi("new_users", None) == "n/a"
-    assert format_pct(-0.123) == "−12.3 %" and format_pct(0.05) == "+5.0 %"
+    assert signed_percent(None) == "n/a" and kpi_text("new_users", None) == "n/a"
+    assert signed_percent(-0.123) == "−12.3 %" and signed_percent(0.05) == "+5.0 %"
 
 
 # -- the platform's range limit, read from its message -----------------------------------------

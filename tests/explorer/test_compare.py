@@ -123,7 +123,7 @@ def test_compare_in_the_explorer_with_an_error_as_one_sentence():
 
 
 def test_a_stream_on_a_profile_gets_that_profiles_client(tmp_path, monkeypatch):
-    from engagement_kit.explorer.compare import _platform_clients
+    from engagement_kit.explorer.compare import platform_clients
 
     (tmp_path / "streams.toml").write_text(
         '[platform.eu]\nhost = "https://de-platform.kore.ai"\ntoken = "${EU_JWT}"\n'
@@ -132,7 +132,7 @@ def test_a_stream_on_a_profile_gets_that_profiles_client(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EU_JWT", "opaque-token")
     default = object()
-    clients = _platform_clients(lambda: default)
+    clients = platform_clients(lambda: default)
     eu = clients(StreamConfig(id="st-1", name="Bot", tz="UTC", platform="eu"))
     assert eu.host == "https://de-platform.kore.ai"
     assert clients(StreamConfig(id="st-2", name="Other", tz="UTC")) is default

@@ -226,7 +226,16 @@ def test_the_index_escapes_every_text_and_links_nowhere_outside(tmp_path):
     assert "&lt;script&gt;alert(" in page  # shown, as text
     assert page.count('class="stream-row"') == 2  # W48 report + W47 failure, odd folders skipped
     after = sorted(p for p in tmp_path.rglob("*"))
-    assert [p for p in after if p not in before] == [out / "index.html"]
+    history = out / "good" / "history"
+    catalogue = out / "_catalogue"
+    assert [p for p in after if p not in before] == sorted(
+        [out / "index.html", catalogue, catalogue / "_index.json", catalogue / "good.json"]
+        + [history, history / "index.html", history / "2025.html"]
+    )
+    for extra in (history / "index.html", history / "2025.html"):  # escaped as the index is
+        text = extra.read_text(encoding="utf-8")
+        assert "<script>" not in text and "<img" not in text and "<b>" not in text, extra
+        assert "&lt;script&gt;alert(" in text and text.count('class="stream-row"') == 2
 
 
 def test_the_index_never_links_a_failed_notebook_outside_the_streams_folder(tmp_path):
@@ -276,7 +285,7 @@ def test_plain_http_or_another_scheme_to_anything_but_loopback_is_refused(host, 
 def test_tls_verification_is_on_in_the_client_the_toolkit_builds():
     client = EngagementClient("https://platform.kore.ai", store=False)
     # httpx.Client -> HTTPTransport -> httpcore.ConnectionPool: the SSL context it will use
-    context = client._http._transport._pool._ssl_context
+    context = client.http._transport._pool._ssl_context
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
     client.close()
