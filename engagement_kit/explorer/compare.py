@@ -168,15 +168,19 @@ def compare_chart(frame: pd.DataFrame, metric: str, *, indexed: bool = False) ->
 
 
 def platform_clients(default: Callable[[], Any]) -> Callable[[StreamConfig], Any]:
-    """A client per stream: ``default()`` for the project's own platform (and for the demo,
-    whose client answers every demo stream), else one client per ``[platform.NAME]`` profile."""
-    from engagement_kit.demo import DEMO_HOST
+    """A client per stream: ``default()`` for the project's own platform, else one client per
+    ``[platform.NAME]`` profile. With the demo (whose client answers every demo stream) or a
+    stand-in that is not an :class:`~engagement_kit.client.EngagementClient`, always
+    ``default()``."""
+    from engagement_kit.client import EngagementClient
+    from engagement_kit.demo import DEMO_REGIONS
 
+    demo_hosts = {r.host for r in DEMO_REGIONS.values()}
     made: dict[str, Any] = {}
 
     def client(stream: StreamConfig) -> Any:
         own = default()
-        if not stream.platform or getattr(own, "host", None) == DEMO_HOST:
+        if not stream.platform or not isinstance(own, EngagementClient) or own.host in demo_hosts:
             return own
         if stream.platform not in made:
             from engagement_kit.data_source import client_for

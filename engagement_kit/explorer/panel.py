@@ -336,7 +336,7 @@ class Explorer(ControlsState):
     def stream_client(self) -> Any:
         """The client of the selected stream's platform (its ``[platform.NAME]`` profile), else
         :attr:`client`."""
-        return self._client_of(self._stream_choice())
+        return self._client_of(self.selected_stream())
 
     def _fetch(self, query: EngagementQuery) -> Engagement:
         return self.stream_client.fetch(

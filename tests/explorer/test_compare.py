@@ -131,10 +131,21 @@ def test_a_stream_on_a_profile_gets_that_profiles_client(tmp_path, monkeypatch):
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EU_JWT", "opaque-token")
-    default = object()
+    from engagement_kit.client import EngagementClient
+    from engagement_kit.client.auth import Credentials
+
+    default = EngagementClient(
+        "https://platform.kore.ai", credentials=Credentials(token="t"), store=False
+    )
     clients = platform_clients(lambda: default)
     eu = clients(StreamConfig(id="st-1", name="Bot", tz="UTC", platform="eu"))
     assert eu.host == "https://de-platform.kore.ai"
     assert clients(StreamConfig(id="st-2", name="Other", tz="UTC")) is default
     assert clients(StreamConfig(id="st-3", name="Again", tz="UTC", platform="eu")) is eu
+    demo = demo_client(store=False)  # the demo answers every demo stream itself
+    assert (
+        platform_clients(lambda: demo)(StreamConfig(id="x", name="X", tz="UTC", platform="eu"))
+        is demo
+    )
     eu.close()
+    default.close()
