@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: The keys of a ``[platform.NAME]`` table.
-PLATFORM_KEYS = ("host", "client_id", "client_secret", "token", "region")
+PLATFORM_KEYS = ("host", "client_id", "client_secret", "token")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 #: Keys whose value is a secret: only a ``${NAME}`` reference is accepted.
@@ -84,8 +84,6 @@ class PlatformProfile(BaseModel):
         The API host, normalised (``https://de-platform.kore.ai``).
     client_id, client_secret, token : str or None
         As written; the secret and the token are ``${NAME}`` references.
-    region : str
-        What the portfolio shows in its platform column (default: the name).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -95,12 +93,6 @@ class PlatformProfile(BaseModel):
     client_id: str | None = None
     client_secret: str | None = None
     token: str | None = None
-    region: str = ""
-
-    @property
-    def label(self) -> str:
-        """``region`` when given, else the profile's name."""
-        return self.region or self.name
 
     @property
     def references(self) -> list[str]:
