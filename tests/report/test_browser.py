@@ -399,4 +399,12 @@ def test_a_published_folder_draws_its_charts_from_its_own_assets(browser, report
         assert page.evaluate("typeof window.vegaEmbed") == "function"
         assets = [u for u in requested if f"/{report.ASSETS_DIR}/" in u]
         assert assets == [root + f"{report.ASSETS_DIR}/{report.export.bundle_file_name()}"]
+        # the index links the stream's history page, whose row opens the same report
+        slug = relative.split("/")[0]
+        page.goto(root + "index.html")
+        page.locator(f'tr.stream-latest[data-stream="{slug}"] a', has_text="week").click()
+        assert page.url == root + f"{slug}/history/index.html"
+        page.locator(f'tr.stream-row[data-slug="{slug}"] a', has_text="report").click()
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        assert page.url == root + relative
     seen.assert_clean()
