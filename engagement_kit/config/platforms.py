@@ -26,7 +26,6 @@ The identity of a stream is its host and id: the same id on two hosts is two str
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,8 +34,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from engagement_kit.config.hosts import normalize_host
-from engagement_kit.config.settings import find_project, load_settings
 from engagement_kit.config.settings import known_secrets as settings_secrets
+from engagement_kit.config.settings import load_settings, reference_env
 from engagement_kit.errors import ConfigError
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
     "PlatformProfile",
     "known_secrets",
     "parse_platforms",
-    "reference_env",
 ]
 
 #: The keys of a ``[platform.NAME]`` table.
@@ -53,24 +51,6 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 #: Keys whose value is a secret: only a ``${NAME}`` reference is accepted.
 _SECRET_KEYS = ("client_secret", "token")
-
-
-def reference_env() -> dict[str, str]:
-    """Where ``${NAME}`` values come from: the environment over the project folder's ``.env``
-    (every variable of it, not only the toolkit's)."""
-    from dotenv import dotenv_values
-
-    values: dict[str, str] = {}
-    env_file = find_project().env_file
-    if env_file is not None:
-        try:
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v})
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"{env_file}: cannot read it ({exc.__class__.__name__}); fix or delete the file"
-            ) from exc
-    values.update({k: v for k, v in os.environ.items() if v})
-    return values
 
 
 class PlatformProfile(BaseModel):
