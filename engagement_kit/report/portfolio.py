@@ -191,12 +191,14 @@ def portfolio_totals(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def portfolio_data(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """What ``portfolio.json`` holds: the rows of :func:`portfolio_rows` and the totals."""
-    rows = portfolio_rows(out_dir)
+def portfolio_data(
+    out_dir: str | os.PathLike[str], rows: Sequence[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What ``portfolio.json`` holds: the rows (default :func:`portfolio_rows`) and the totals."""
+    ordered = sort_rows(list(rows)) if rows is not None else portfolio_rows(out_dir)
     return {
-        "rows": rows,
-        "totals": portfolio_totals(rows),
+        "rows": ordered,
+        "totals": portfolio_totals(ordered),
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "toolkit_version": __version__,
     }
@@ -264,8 +266,14 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def write_portfolio(out_dir: str | os.PathLike[str] = "reports") -> Path:
-    """Write ``out_dir/portfolio.html`` and ``out_dir/portfolio.json`` from the sidecars.
+def write_portfolio(
+    out_dir: str | os.PathLike[str] = "reports", rows: Sequence[dict[str, Any]] | None = None
+) -> Path:
+    """Write ``out_dir/portfolio.html`` and ``out_dir/portfolio.json``.
+
+    ``rows`` are the streams' rows when the caller has them (:func:`~engagement_kit.report.
+    write_index` keeps each stream's in its catalogue, read once with the sidecar); without
+    them every stream folder's newest sidecar is read (:func:`portfolio_rows`).
 
     Returns
     -------
@@ -274,7 +282,7 @@ def write_portfolio(out_dir: str | os.PathLike[str] = "reports") -> Path:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data = portfolio_data(out)
+    data = portfolio_data(out, rows)
     atomic_write(out / "portfolio.json", json.dumps(data, indent=2, ensure_ascii=False))
     page = (
         _env()
