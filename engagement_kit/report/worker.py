@@ -75,6 +75,30 @@ def sidecar_from(nb: Any) -> dict[str, Any]:
     return dict(found[0])
 
 
+def _on_platform(error: str, params: dict[str, Any]) -> str:
+    """The error sentence, naming the stream's platform profile when it has one (a wrong secret
+    on one platform fails that platform's streams: the reader must see which)."""
+    name = params.get("platform")
+    if not name or error.startswith(f"platform {name}"):
+        return error
+    host = params.get("host") or ""
+    where = f"platform {name}{f' ({host})' if host else ''}"
+    status = next((code for code in ("401", "403") if f"HTTP {code}" in error), None)
+    if status is not None:
+        names = "its client id and secret"
+        with contextlib.suppress(Exception):  # the sentence without the names rather than none
+            from engagement_kit.data_source import platform_profile
+
+            if params.get("source") == "platform":
+                names = " and ".join(platform_profile(name).references) or names
+        what = "refused the credentials" if status == "401" else "refused this stream"
+        return one_sentence(
+            f"{where} {what} (HTTP {status}); check {names} in the environment or .env and "
+            f"that the app may read stream {params.get('stream_id')}"
+        )
+    return one_sentence(f"{where}: {error}")
+
+
 def _now_utc() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -104,7 +128,12 @@ def _write_report(
 
 
 def _record_failure(
-    stream_dir: Path, week: str, base: dict[str, Any], tmp_nb: Path, error: str
+    stream_dir: Path,
+    week: str,
+    base: dict[str, Any],
+    tmp_nb: Path,
+    error: str,
+    params: dict[str, Any],
 ) -> Path | None:
     """Keep the executed notebook as ``<week>.failed.ipynb`` and write ``<week>.error.json``,
     as far as the disk allows (a full disk must not hide the error itself)."""
@@ -119,6 +148,7 @@ def _record_failure(
             json.dumps(
                 {
                     **{k: base[k] for k in ("stream_id", "stream_name", "week")},
+                    "platform": params.get("platform") or "",
                     "error": error,
                     "notebook": failed_nb.name if failed_nb else None,
                     "failed_at": _now_utc(),
@@ -193,8 +223,8 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
                 stream_dir, week, params["stream_id"], page, sidecar
             )
         except Exception as exc:
-            error = describe_error(exc, stream_dir)
-            failed_nb = _record_failure(stream_dir, week, base, tmp_nb, error)
+            error = _on_platform(describe_error(exc, stream_dir), params)
+            failed_nb = _record_failure(stream_dir, week, base, tmp_nb, error, params)
             emit(task.key, -1, max(total_steps["n"], 1))
             return ReportResult(
                 **base,
