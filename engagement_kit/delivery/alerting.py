@@ -71,15 +71,16 @@ def _store_alerts(
     json_path: Path,
     ledger: Ledger,
 ) -> None:
-    from engagement_kit.store.files import atomic_write
+    from engagement_kit.store.files import atomic_write_all
 
     ledger.set_firings(stream_id, week, [a["name"] for a in alerts])
     sidecar["alerts"] = alerts
-    atomic_write(json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))
     page = html_path.read_text(encoding="utf-8")
     new_page = put_banner(page, alerts)
-    if new_page != page:
-        atomic_write(html_path, new_page)
+    files: list[tuple[Path, str]] = [(json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))]
+    atomic_write_all(
+        files + ([(html_path, new_page)] if new_page != page else [])
+    )  # both or neither
 
 
 def refresh_alerts(

@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from engagement_kit.config.platforms import known_secrets
 from engagement_kit.config.settings import kernel_environment as settings_environment
-from engagement_kit.config.settings import known_secrets
 from engagement_kit.data_source import check_source
 from engagement_kit.errors import ReportError
 
@@ -46,6 +46,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "channels_breakdown",
     "cohorts",
     "stream_note",
+    "platform",
 )
 #: Parameters that are ``True``/``False`` (every other one is a string or an integer).
 BOOL_PARAMETERS = frozenset({"cohorts"})
@@ -87,6 +88,7 @@ def report_parameters(
         "channels_breakdown": ",".join(config.channels_breakdown),
         "cohorts": bool(config.cohorts),
         "stream_note": str(stream_note or ""),
+        "platform": config.platform or "",
     }
     check_no_secret(params)
     return params

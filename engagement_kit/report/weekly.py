@@ -101,6 +101,8 @@ class WeeklyReport:
     store_note: StoreNote | None = None
     cohort_section: CohortSection | None = None
     stream_note: str = ""
+    #: The stream's ``[platform.NAME]`` profile (empty: the project's settings).
+    platform: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -213,6 +215,7 @@ class WeeklyReport:
             "cohorts": self.cohort_section is not None,
             "source": self.source,
             "host": self.host,
+            "platform": self.platform,
             "weeks_of_history": len(self.history),
             "stream_note": self.stream_note,
         }
@@ -250,6 +253,8 @@ class WeeklyReport:
                 "source": self.source,
                 "status": self.status,
                 "stream_note": self.stream_note,
+                "platform": self.platform,
+                "host": self.host,
                 "kpis": {k: n(v) for k, v in kpis["value"].items()},
                 "previous_kpis": {k: n(v) for k, v in kpis["previous"].items()},
                 "change": {
@@ -419,6 +424,7 @@ def load_weekly(
     channels_breakdown: str | Sequence[str] | None = None,
     cohorts: bool = False,
     stream_note: str = "",
+    platform: str = "",
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
 
@@ -438,6 +444,9 @@ def load_weekly(
     source : {"demo", "platform"}
         The built-in demo platform, or ``host`` (default ``$KORE_HOST``) with credentials from
         the environment.
+    platform : str
+        The stream's ``[platform.NAME]`` profile (its host and credentials; for the demo one of
+        its two demo platforms); empty for the project's settings.
     weeks_of_history : int
         Weeks in the history chart, ending with ``week``.
     client : EngagementClient, optional
@@ -484,7 +493,8 @@ def load_weekly(
     }
     fetch_filters = {**filters, "channels": list(probe.channels) or None}
     owns = client is None
-    client = client_for(source, host) if client is None else client
+    client = client_for(source, host, platform or None) if client is None else client
+    api_host = client.host
     try:
         weeks = max(weeks_of_history, ANOMALY_WEEKS + 1)
         history = client.fetch_weeks(
@@ -532,7 +542,8 @@ def load_weekly(
         end=end,
         filters=filters,
         source=source,
-        host=host or "",
+        host=api_host,
+        platform=platform or "",
         current=daily[-1],
         previous=daily[-2],
         hourly=hourly,
