@@ -45,8 +45,8 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "weeks_of_history",
     "channels_breakdown",
     "cohorts",
-    "stream_note",
     "platform",
+    "stream_note",
 )
 #: Parameters that are ``True``/``False`` (every other one is a string or an integer).
 BOOL_PARAMETERS = frozenset({"cohorts"})
@@ -87,8 +87,8 @@ def report_parameters(
         "weeks_of_history": int(weeks_of_history),
         "channels_breakdown": ",".join(config.channels_breakdown),
         "cohorts": bool(config.cohorts),
-        "stream_note": str(stream_note or ""),
         "platform": config.platform or "",
+        "stream_note": str(stream_note or ""),
     }
     check_no_secret(params)
     return params
