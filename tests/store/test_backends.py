@@ -12,7 +12,6 @@ import sys
 import time
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
