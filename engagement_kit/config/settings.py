@@ -21,10 +21,17 @@ The variables (``.env.example`` lists them):
     The app's credentials; the secret and the token are :class:`~pydantic.SecretStr`, so they
     never show in a ``repr`` or an error message.
 ``ENGAGEMENT_KIT_STORE``
-    The response store's file (a relative path counts from the project folder); see
-    :mod:`engagement_kit.store`.
+    The response store: a file (SQLite; a relative path counts from the project folder) or a
+    ``postgresql://`` URL (a team's store; ``${NAME}`` references are filled from the
+    environment or ``.env``); see :mod:`engagement_kit.store` and docs/store.md.
+``ENGAGEMENT_KIT_CLAIM_TIMEOUT``
+    Seconds after which a message claimed by a ``send`` that never finished is claimed again
+    (default 900; see docs/delivery.md).
 ``ENGAGEMENT_KIT_HOME``
     The project folder (only from the environment: it says where ``.env`` is).
+``ENGAGEMENT_KIT_STREAMS``
+    The streams file when it is not the project's ``streams.toml`` (``report --config FILE``
+    sets it for its report kernels, which read their stream's ``[platform.NAME]`` profile there).
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ STREAMS_FILE = "streams.toml"
 STREAMS_EXAMPLE = "streams.example.toml"
 #: The variable naming the project folder explicitly (``--project DIR`` sets it).
 HOME_ENV = "ENGAGEMENT_KIT_HOME"
+#: The variable naming a streams file other than the project's ``streams.toml``.
+STREAMS_ENV = "ENGAGEMENT_KIT_STREAMS"
 _MARKERS = (ENV_FILE, STREAMS_FILE)
 
 # the mapping that stands in for os.environ while load_settings(env=...) builds a Settings
@@ -176,6 +185,9 @@ class Settings(BaseSettings):
     client_secret: SecretStr | None = Field(None, validation_alias="KORE_CLIENT_SECRET")
     jwt: SecretStr | None = Field(None, validation_alias="KORE_JWT")
     store: str | None = Field(None, validation_alias="ENGAGEMENT_KIT_STORE")
+    streams: str | None = Field(None, validation_alias=STREAMS_ENV)
+    #: Seconds after which an unfinished claim on a message (its sender died) is taken over.
+    claim_timeout: float = Field(900.0, gt=0, validation_alias="ENGAGEMENT_KIT_CLAIM_TIMEOUT")
     #: Where the settings were read from (not a setting itself).
     project: Any = Field(None, exclude=True)
 
@@ -196,18 +208,34 @@ class Settings(BaseSettings):
 
     @property
     def streams_file(self) -> Path | None:
-        """The project's ``streams.toml`` when it exists."""
+        """``ENGAGEMENT_KIT_STREAMS`` when set, else the project's ``streams.toml`` when it
+        exists."""
+        if self.streams:
+            path = Path(self.streams.strip()).expanduser()
+            if not path.is_absolute() and self.project is not None:
+                path = self.project.folder / path
+            return path
         return self.project.streams_file if self.project is not None else None
 
     @property
     def store_path(self) -> Path | None:
         """``ENGAGEMENT_KIT_STORE`` as a path (relative ones count from the project folder)."""
-        if not self.store:
+        if not self.store or self.store_url:
             return None
         path = Path(self.store.strip()).expanduser()
         if not path.is_absolute() and self.project is not None:
             path = self.project.folder / path
         return path
+
+    @property
+    def store_url(self) -> str | None:
+        """``ENGAGEMENT_KIT_STORE`` when it is a ``postgresql://`` URL (a team's store), as
+        written (``${NAME}`` references unexpanded)."""
+        import re
+
+        if self.store and re.match(r"^\s*postgres(ql)?(\+\w+)?://", self.store, re.IGNORECASE):
+            return self.store.strip()
+        return None
 
     @property
     def has_platform(self) -> bool:
@@ -289,7 +317,8 @@ def kernel_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def known_secrets() -> list[str]:
     """The secret values in the settings (client secret, token), to keep out of parameters,
-    messages and pages; ``[]`` when the settings cannot be read."""
+    messages and pages; ``[]`` when the settings cannot be read (the profiles' secrets too:
+    :func:`engagement_kit.config.platforms.known_secrets`)."""
     try:
         settings = load_settings()
     except ConfigError:
@@ -304,3 +333,21 @@ def known_secrets() -> list[str]:
         ),
     ]
     return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+def reference_env() -> dict[str, str]:
+    """Where ``${NAME}`` values come from: the environment over the project folder's ``.env``
+    (the file this module reads; every variable of it, not only ours)."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    env_file = find_project().env_file
+    if env_file is not None:
+        try:
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v})
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{env_file}: cannot read it ({exc.__class__.__name__}); fix or delete the file"
+            ) from exc
+    values.update({k: v for k, v in os.environ.items() if v})
+    return values
