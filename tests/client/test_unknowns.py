@@ -342,13 +342,14 @@ def test_on_filter_mismatch_is_validated():
 
 
 def test_demo_client_never_writes_the_real_store(tmp_path, monkeypatch):
-    from engagement_kit.demo import DEMO_ANSWERS_VERSION, demo_store_path
+    from engagement_kit.demo import demo_store_path
     from engagement_kit.store import default_store_path
 
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path / "real" / "responses.sqlite3"))
     real = default_store_path()
-    name = f"demo-responses.v{DEMO_ANSWERS_VERSION}.sqlite3"  # the demo answers' version
-    assert demo_store_path() == tmp_path / "real" / name
+    # beside the real one, named with the version of the demo's answers (an older toolkit's
+    # stored demo answers, e.g. sessions without today's outcomes, are never served)
+    assert demo_store_path() == tmp_path / "real" / "demo-responses.v2.sqlite3"
     platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False)
     with demo_client(platform=platform, clock=lambda: NOW_LATE) as client:
         assert client.store.path == demo_store_path() != real
