@@ -145,7 +145,26 @@ def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
         streams.append(StreamPlan(config, deliver, rules, deadline))
     plan = DeliveryPlan(tuple(streams), digest=digest, link=link.strip() if link else None)
     _check_schemes(plan.destinations, file)
+    _check_one_id_per_delivery(plan, file)
     return plan
+
+
+def _check_one_id_per_delivery(plan: DeliveryPlan, file: Path) -> None:
+    """Delivery records what it sent and which alerts fired by stream id: the same id on two
+    platforms (two streams) with destinations or rules would share that record, so refuse it."""
+    seen: dict[str, StreamPlan] = {}
+    for stream in plan.streams:
+        first = seen.setdefault(stream.id, stream)
+        if first is stream:
+            continue
+        if first.deliver or first.alerts or stream.deliver or stream.alerts:
+            raise ConfigError(
+                f"{file}: stream {stream.id} is listed on two platforms "
+                f"({first.config.platform or 'the project settings'} and "
+                f"{stream.config.platform or 'the project settings'}) and has deliver or alert "
+                "keys; delivery keeps one record per stream id, so deliver only one of them "
+                "(or give the other deliver = [] and no alert rules)"
+            )
 
 
 def _check_schemes(destinations: Sequence[Destination], file: Path) -> None:
