@@ -165,8 +165,8 @@ def test_a_build_reads_only_the_new_report_and_lists_only_its_stream(tmp_path, m
     _age(tmp_path)
     report.write_index(tmp_path)  # settles what the first build saw as too recent
     reads, listed = [], []
-    real_read, real_scan = index._read_json, index.os.scandir
-    monkeypatch.setattr(index, "_read_json", lambda p: reads.append(p.name) or real_read(p))
+    real_read, real_scan = index.read_json_object, index.os.scandir
+    monkeypatch.setattr(index, "read_json_object", lambda p: reads.append(p.name) or real_read(p))
     monkeypatch.setattr(index.os, "scandir", lambda p: listed.append(Path(p).name) or real_scan(p))
     _write(tmp_path / "beta", "2024-W31.json", _sidecar("beta", "2024-W31", 999))
     page = report.write_index(tmp_path).read_text()
