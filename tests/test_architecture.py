@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import pkgutil
 import subprocess
 import sys
@@ -293,3 +294,61 @@ TOP_LEVEL = {"__init__.py", "_lazy.py", "errors.py", "formatting.py", "data_sour
 
 def test_only_the_entry_and_the_shared_modules_sit_at_the_top():
     assert {p.name for p in PACKAGE.glob("*.py")} == TOP_LEVEL
+
+
+# -- types -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_mypy_is_clean_on_the_package():
+    """``make lint`` runs mypy with pyproject.toml's [tool.mypy]; so does this test, for CI."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(REPO / ".mypy_cache")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Success: no issues found" in done.stdout
+
+
+def _unannotated(fn: object, where: str) -> list[str]:
+    try:
+        signature = inspect.signature(fn)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return []
+    missing = [
+        f"{where}({p.name})"
+        for p in signature.parameters.values()
+        if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty
+    ]
+    if signature.return_annotation is inspect.Signature.empty:
+        missing.append(f"{where} -> ?")
+    return missing
+
+
+def test_the_public_api_is_fully_annotated():
+    """Every function of ``engagement_kit.__all__`` and every public method of its classes has
+    annotated parameters and return (JupyterLab's completion and mypy read them)."""
+    missing = []
+    for name in ek.__all__:
+        obj = getattr(ek, name)
+        if inspect.ismodule(obj):
+            continue
+        if not inspect.isclass(obj):
+            missing += _unannotated(obj, name)
+            continue
+        for attr, member in vars(obj).items():
+            if attr.startswith("_") and attr != "__init__":
+                continue
+            fn = (
+                member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+            )
+            if inspect.isfunction(fn) and fn.__module__.startswith("engagement_kit"):
+                missing += _unannotated(fn, f"{name}.{attr}")
+    assert missing == []
+
+
+def test_the_package_says_it_is_typed():
+    assert (PACKAGE / "py.typed").is_file()  # PEP 561; package-data ships it

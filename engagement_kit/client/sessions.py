@@ -402,7 +402,7 @@ def fetch_sessions(
         IANA zone of the days and of the frame's ``start``/``end``.
     config : SessionsConfig, optional
         Window, page size, containment and rate-limit settings (default: the client's
-        ``sessions_config`` attribute if it has one, as the demo client does, else
+        ``sessions_config`` option, as the demo client has, else
         ``SessionsConfig()``).
     refresh : bool
         Ask the platform again even for stored (closed) windows.
@@ -421,7 +421,7 @@ def fetch_sessions(
     """
     from engagement_kit.store.session_windows import SessionCache
 
-    config = config or getattr(client, "sessions_config", None) or SessionsConfig()
+    config = config or client.sessions_config or SessionsConfig()
     first, last, lo, hi = _local_range(start, end, tz)
     if not isinstance(stream_id, str) or not stream_id.strip():
         raise InvalidQueryError("stream_id: give the app's stream id (st-…)", field="stream_id")

@@ -7,7 +7,7 @@ stands in for the chart until then and fetches on :meth:`CohortView.save`.
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from engagement_kit.config.query import EngagementQuery
 
@@ -16,7 +16,10 @@ __all__ = ["CohortView", "cohort_period"]
 _TYPES = {"all": None, "interactive": "interactive", "non_interactive": "non-interactive"}
 
 
-def cohort_period(days: int) -> str:
+Period = Literal["day", "week", "month"]
+
+
+def cohort_period(days: int) -> Period:
     """Day cohorts for ranges under four weeks, week cohorts up to half a year, else months."""
     if days < 28:
         return "day"
@@ -53,7 +56,7 @@ class CohortView:
             self.sessions = self.client.fetch_sessions(
                 q.stream_id, q.start, q.end, tz=q.tz, progress=False
             )
-        filters = {
+        filters: dict[str, Any] = {
             "channels": list(q.channels) or None,
             "session_type": _TYPES.get(q.conversation_type),
             "status": None if q.conversation_status == "all" else q.conversation_status,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import altair as alt
     import pandas as pd
 
+    from engagement_kit.explorer.cohorts_tab import CohortView
     from engagement_kit.tidy import Engagement
 
 __all__ = ["Explorer"]
@@ -126,7 +127,7 @@ class Explorer(ControlsState):
         self.today = today
         self.background = in_kernel() if background is None else bool(background)
 
-        self.charts: dict[str, alt.Chart] = {}
+        self.charts: dict[str, alt.TopLevelMixin | CohortView] = {}
         self.kpis: pd.DataFrame | None = None
         self.checks: pd.DataFrame | None = None
         self.channel_mix: pd.DataFrame | None = None
@@ -393,7 +394,7 @@ class Explorer(ControlsState):
         self.channel_mix = channel_mix(frame)
         return channel_mix_html(self.channel_mix, title=daily.describe())
 
-    def _show_chart(self, panel: str, chart: alt.Chart) -> None:
+    def _show_chart(self, panel: str, chart: alt.TopLevelMixin | CohortView) -> None:
         """Keep the chart; draw it now if its tab is visible, else when the tab is opened.
 
         Converting a chart to SVG costs a few hundred milliseconds, so a load only pays for

@@ -432,7 +432,7 @@ def load_weekly(
         conversation_status=conversation_status,
         channels=channels,
     )
-    filters = {
+    filters: dict[str, Any] = {
         "conversation_type": probe.conversation_type,
         "conversation_status": probe.conversation_status,
         "channels": list(probe.channels),
