@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -83,11 +84,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
     stream_dir = inside(Path(task.out_dir), task.slug)
     stream_dir.mkdir(parents=True, exist_ok=True)
     sweep_stale_temp_files(stream_dir)
-    fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
-    os.close(fd)
-    tmp_nb = Path(tmp_name)
-    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
-    tmp_nb.chmod(0o644)
+    tmp_nb = _temp_notebook(stream_dir, week)
     base = {
         "stream_id": params["stream_id"],
         "stream_name": params["stream_name"],
@@ -102,45 +99,10 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
 
     try:
         try:
-            with kernel_environment():
-                nb = execute_notebook(
-                    task.notebook,
-                    tmp_nb,
-                    params,
-                    kernel_name=task.kernel_name,
-                    on_cell=on_cell,
-                    km=km,
-                )
-            sidecar = sidecar_from(nb)
-            if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
-                raise ReportError("the notebook reported another stream or week than asked")
-            assets_src = None
-            if not task.self_contained:  # the folder's shared copy, written once
-                asset = write_assets(task.out_dir)
-                assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
-            page = notebook_to_html(
-                nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
-            )
+            sidecar, page = _execute_and_render(task, tmp_nb, km=km, on_cell=on_cell)
         except Exception as exc:
             error = describe_error(exc)
-            failed_nb: Path | None = None
-            if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
-                failed_nb = stream_dir / f"{week}.failed.ipynb"
-                os.replace(tmp_nb, failed_nb)
-            atomic_write(
-                stream_dir / f"{week}.error.json",
-                json.dumps(
-                    {
-                        **{k: base[k] for k in ("stream_id", "stream_name", "week")},
-                        "error": error,
-                        "notebook": failed_nb.name if failed_nb else None,
-                        "failed_at": _now_utc(),
-                        "toolkit_version": __version__,
-                    },
-                    indent=2,
-                    ensure_ascii=False,
-                ),
-            )
+            failed_nb = _record_failure(stream_dir, base, tmp_nb, error)
             emit(task.key, -1, max(total_steps["n"], 1))
             return ReportResult(
                 **base,
@@ -149,17 +111,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
                 error=error,
                 seconds=time.perf_counter() - started,
             )
-        html_path = atomic_write(stream_dir / f"{week}.html", page)
-        json_path = atomic_write(
-            stream_dir / f"{week}.json", json.dumps(sidecar, indent=2, ensure_ascii=False)
-        )
-        kept: Path | None = None
-        if task.keep_notebook:
-            kept = stream_dir / f"{week}.ipynb"
-            os.replace(tmp_nb, kept)
-        for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
-            with contextlib.suppress(FileNotFoundError):
-                (stream_dir / stale).unlink()
+        html_path, json_path, kept = _write_report(task, stream_dir, tmp_nb, sidecar, page)
         emit(task.key, total_steps["n"] or 1, total_steps["n"] or 1)
         unique = sidecar.get("kpis", {}).get("unique_users")
         change = sidecar.get("change", {}).get("unique_users", {}).get("pct_change")
@@ -176,3 +128,82 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_nb.unlink()
+
+
+def _temp_notebook(stream_dir: Path, week: str) -> Path:
+    """An empty temporary notebook file in the stream's folder, removed even on SIGTERM."""
+    fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
+    os.close(fd)
+    tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
+    tmp_nb.chmod(0o644)
+    return tmp_nb
+
+
+def _execute_and_render(
+    task: ReportTask, tmp_nb: Path, *, km: Any, on_cell: Callable[[int, int], None]
+) -> tuple[dict[str, Any], str]:
+    """Run the notebook into ``tmp_nb``; its sidecar (checked) and the report's HTML page."""
+    params = task.parameters
+    week = params["week"]
+    with kernel_environment():
+        nb = execute_notebook(
+            task.notebook, tmp_nb, params, kernel_name=task.kernel_name, on_cell=on_cell, km=km
+        )
+    sidecar = sidecar_from(nb)
+    if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
+        raise ReportError("the notebook reported another stream or week than asked")
+    assets_src = None
+    if not task.self_contained:  # the folder's shared copy, written once
+        asset = write_assets(task.out_dir)
+        assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
+    page = notebook_to_html(
+        nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
+    )
+    return sidecar, page
+
+
+def _record_failure(
+    stream_dir: Path, base: dict[str, Any], tmp_nb: Path, error: str
+) -> Path | None:
+    """Keep the failed notebook (if it got that far) and write ``<week>.error.json``."""
+    week = base["week"]
+    failed_nb: Path | None = None
+    if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
+        failed_nb = stream_dir / f"{week}.failed.ipynb"
+        os.replace(tmp_nb, failed_nb)
+    atomic_write(
+        stream_dir / f"{week}.error.json",
+        json.dumps(
+            {
+                **{k: base[k] for k in ("stream_id", "stream_name", "week")},
+                "error": error,
+                "notebook": failed_nb.name if failed_nb else None,
+                "failed_at": _now_utc(),
+                "toolkit_version": __version__,
+            },
+            indent=2,
+            ensure_ascii=False,
+        ),
+    )
+    return failed_nb
+
+
+def _write_report(
+    task: ReportTask, stream_dir: Path, tmp_nb: Path, sidecar: dict[str, Any], page: str
+) -> tuple[Path, Path, Path | None]:
+    """Write the page and its sidecar atomically, keep the notebook if asked, and remove what a
+    failed run of the week left; ``(html, json, notebook kept or None)``."""
+    week = task.parameters["week"]
+    html_path = atomic_write(stream_dir / f"{week}.html", page)
+    json_path = atomic_write(
+        stream_dir / f"{week}.json", json.dumps(sidecar, indent=2, ensure_ascii=False)
+    )
+    kept: Path | None = None
+    if task.keep_notebook:
+        kept = stream_dir / f"{week}.ipynb"
+        os.replace(tmp_nb, kept)
+    for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (stream_dir / stale).unlink()
+    return html_path, json_path, kept
