@@ -113,15 +113,7 @@ def report(
     if index_only:
         if shard or send or dry_run or stream or week:
             raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
-        from engagement_kit.formatting import display_path
-        from engagement_kit.report.index import write_index
-
-        reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
-        if not reports_dir.is_dir():
-            raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
-        index = write_index(reports_dir)
-        out.print(f"index: {display_path(index)}")
-        raise typer.Exit(0)
+        _write_index_only(out_dir)
     part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
@@ -290,6 +282,19 @@ def alerts(
     delivery.print_alerts(
         plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
     )
+
+
+def _write_index_only(out_dir: Path | None) -> None:
+    """``report --index-only``: rebuild the index of the reports folder, write no report."""
+    from engagement_kit.formatting import display_path
+    from engagement_kit.report.index import write_index
+
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    if not reports_dir.is_dir():
+        raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
+    index = write_index(reports_dir)
+    out.print(f"index: {display_path(index)}")
+    raise typer.Exit(0)
 
 
 def _streams_file(config: Path | None) -> Path:

@@ -147,6 +147,14 @@ class Explorer(ControlsState):
 
     # -- widgets --------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
+        self._build_controls()
+        self._build_tabs()
+        self._apply_stream_defaults(self.streams[0])
+        self._observe()
+        self._lay_out()
+
+    def _build_controls(self) -> None:
+        """The stream, range and filter controls, the Load button and the status lines."""
         first = self.streams[0]
         style = {"description_width": "110px"}
         wide = widgets.Layout(width="360px")
@@ -197,6 +205,8 @@ class Explorer(ControlsState):
         self.status = widgets.HTML(value="Choose a stream and a range, then press <b>Load</b>.")
         self.error_area = widgets.HTML(value="")
 
+    def _build_tabs(self) -> None:
+        """One tab per panel, each with a placeholder until it is drawn."""
         self.panels: dict[str, widgets.Widget] = {
             "kpis": widgets.HTML(value=_placeholder("KPIs")),
             "trend": widgets.Output(),
@@ -209,7 +219,8 @@ class Explorer(ControlsState):
         self.tabs = widgets.Tab(children=list(self.panels.values()))
         self.tabs.titles = tuple(PANELS.values())
 
-        self._apply_stream_defaults(first)
+    def _observe(self) -> None:
+        """What each control does when it changes."""
         self.stream.observe(self._on_stream, names="value")
         self.preset.observe(self._on_preset, names="value")
         self.start.observe(self._on_date, names="value")
@@ -218,6 +229,8 @@ class Explorer(ControlsState):
         self.load_button.on_click(self._on_click)
         self.tabs.observe(self._on_tab, names="selected_index")
 
+    def _lay_out(self) -> None:
+        """The controls in two columns, the button and status below, then the tabs."""
         controls = widgets.HBox(
             [
                 widgets.VBox([self.stream, self.preset, self.start, self.end]),
