@@ -287,6 +287,41 @@ def test_modules_stay_readable_in_size():
     assert not too_big, f"split these by job (at most {MAX_LINES} lines): {too_big}"
 
 
+#: A function's body (signature and docstring left out: a Typer command's options and a numpy
+#: docstring say what it takes, not what it does) stays at most this many lines; a longer one
+#: is split into the steps it reads as, or a registry (``metrics.checks.CHECKS``).
+MAX_FUNCTION_LINES = 80
+
+
+def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = node.body
+    first = body[0]
+    docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    if docstring and isinstance(first.value.value, str) and len(body) > 1:  # type: ignore[attr-defined]
+        body = body[1:]
+    assert node.end_lineno is not None
+    return node.end_lineno - body[0].lineno + 1
+
+
+def test_functions_stay_readable_in_length():
+    too_long = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = _body_lines(node)
+                if lines > MAX_FUNCTION_LINES:
+                    too_long[f"{path.relative_to(PACKAGE).as_posix()}:{node.name}"] = lines
+    assert not too_long, f"split these (at most {MAX_FUNCTION_LINES} lines of body): {too_long}"
+
+
+def test_the_length_counts_the_body_only():
+    source = (
+        'def f(\n    a,\n    b,\n):\n    """Doc.\n\n    More.\n    """\n    x = 1\n    return x\n'
+    )
+    (node,) = ast.parse(source).body
+    assert isinstance(node, ast.FunctionDef) and _body_lines(node) == 2
+
+
 #: The top level holds the package's entry, its errors and two small modules every layer
 #: shares; everything else lives in the package of its layer.
 TOP_LEVEL = {"__init__.py", "_lazy.py", "errors.py", "formatting.py", "data_source.py"}
