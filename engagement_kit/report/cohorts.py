@@ -296,7 +296,7 @@ def load_cohorts(
         return CohortSection(
             "unavailable", "Cohorts need the response store (the client was made with store=False)."
         )
-    table = FirstSeenTable(client.store.path)
+    table = FirstSeenTable(client.store.location)
     meta = table.meta(client.host, stream_id)
     seeded = False
     if meta is not None and sunday < meta["horizon"]:
