@@ -168,6 +168,7 @@ def report(
         source="demo" if demo else "platform",
         host=host,
         console=err,
+        streams_file=config_file,
         index=part is None,
     )
     sent = delivery.after_reports(

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engagement_kit.delivery.destinations import Destination
+from engagement_kit.delivery.digest import digest_email, digest_text
 from engagement_kit.delivery.messages import (
     WeekReport,
     alert_text,
@@ -162,10 +163,11 @@ def fill_email(message: OutgoingMessage, emails: dict[tuple[str, ...], Any]) -> 
     if message.kind == "alerts":
         return
     kind = message.destination.kind
+    digest = message.kind == "digest"
     if kind == "email":
-        key = tuple(f"{r.stream_id} {r.week}" for r in message.reports)
+        key = (message.kind, *(f"{r.stream_id} {r.week}" for r in message.reports))
         if key not in emails:
-            emails[key] = email_message(message.reports)
+            emails[key] = (digest_email if digest else email_message)(message.reports)
         email_ = emails[key]
         message.email = email_
         message.title, message.body, message.body_format = email_.subject, email_.html, "html"
@@ -173,4 +175,4 @@ def fill_email(message: OutgoingMessage, emails: dict[tuple[str, ...], Any]) -> 
     elif kind == "json":
         message.title, message.body = json_text(message.reports)
     else:
-        message.title, message.body = chat_text(message.reports)
+        message.title, message.body = (digest_text if digest else chat_text)(message.reports)

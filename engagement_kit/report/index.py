@@ -39,6 +39,7 @@ import jinja2
 from engagement_kit import __version__
 from engagement_kit.charts.html import TEMPLATES
 from engagement_kit.formatting import count_text, signed_percent
+from engagement_kit.report.portfolio import sidecar_row, write_portfolio
 from engagement_kit.store.files import atomic_write, stream_slug
 
 __all__ = [
@@ -61,7 +62,7 @@ RECENT_WEEKS = 8
 #: A history page's newest weeks (one year).
 HISTORY_WEEKS = 53
 #: Bumped when an entry's fields change: an older catalogue is rebuilt from the sidecars.
-CATALOGUE_FORMAT = 1
+CATALOGUE_FORMAT = 2
 _TOP = "_index.json"
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.json")
 _ERROR_FILE = re.compile(r"(\d{4}-W\d{2})\.error\.json")
@@ -159,6 +160,10 @@ def _week_entry(stream_dir: Path, week: str, names: set[str]) -> dict[str, Any] 
                 entry.setdefault(key, fallback)
         if kind == "report":
             entry["report"] = _report_entry(slug, week, data, names)
+            # the portfolio's row, read with the sidecar (the portfolio reads no file itself)
+            entry["report"]["row"] = sidecar_row(
+                data, slug=slug, week=week, href=entry["report"]["href"]
+            )
             delivery = f"{week}.delivery.json"
             entry["deliveries"] = _deliveries(
                 read_json_object(stream_dir / delivery) if delivery in names else None
@@ -304,6 +309,15 @@ def _by_week(entries: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     return weeks
 
 
+def _portfolio_row(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The portfolio's row of a stream: its newest week with a report."""
+    for entry in summary["recent"]:
+        row = (entry.get("report") or {}).get("row")
+        if row is not None:
+            return row
+    return None
+
+
 def _render(template: str, **context: Any) -> str:
     return (
         _index_env()
@@ -413,11 +427,15 @@ def write_index(out_dir: str | os.PathLike[str] = "reports") -> Path:
 
     streams = sorted(catalogue.streams.items(), key=lambda kv: kv[1]["name"].casefold())
     recent = _by_week(e for _, s in streams for e in s["recent"])
+    portfolio = write_portfolio(  # the page the index links first, from the catalogue
+        out, [row for _, s in streams if (row := _portfolio_row(s)) is not None]
+    )
     page = _render(
         INDEX_TEMPLATE,
         latest=[(slug, s, s["recent"][0]) for slug, s in streams],
         weeks=dict(list(recent.items())[:RECENT_WEEKS]),
         streams=len(streams),
         recent_weeks=RECENT_WEEKS,
+        portfolio=portfolio.name if streams else None,
     )
     return atomic_write(out / "index.html", page)

@@ -65,6 +65,30 @@ def sidecar_from(nb: Any) -> dict[str, Any]:
     return dict(found[0])
 
 
+def _on_platform(error: str, params: dict[str, Any]) -> str:
+    """The error sentence, naming the stream's platform profile when it has one (a wrong secret
+    on one platform fails that platform's streams: the reader must see which)."""
+    name = params.get("platform")
+    if not name or error.startswith(f"platform {name}"):
+        return error
+    host = params.get("host") or ""
+    where = f"platform {name}{f' ({host})' if host else ''}"
+    status = next((code for code in ("401", "403") if f"HTTP {code}" in error), None)
+    if status is not None:
+        names = "its client id and secret"
+        with contextlib.suppress(Exception):  # the sentence without the names rather than none
+            from engagement_kit.data_source import platform_profile
+
+            if params.get("source") == "platform":
+                names = " and ".join(platform_profile(name).references) or names
+        what = "refused the credentials" if status == "401" else "refused this stream"
+        return one_sentence(
+            f"{where} {what} (HTTP {status}); check {names} in the environment or .env and "
+            f"that the app may read stream {params.get('stream_id')}"
+        )
+    return one_sentence(f"{where}: {error}")
+
+
 def _now_utc() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -101,8 +125,8 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
         try:
             sidecar, page = _execute_and_render(task, tmp_nb, km=km, on_cell=on_cell)
         except Exception as exc:
-            error = describe_error(exc)
-            failed_nb = _record_failure(stream_dir, base, tmp_nb, error)
+            error = _on_platform(describe_error(exc), params)
+            failed_nb = _record_failure(stream_dir, base, tmp_nb, error, params.get("platform"))
             emit(task.key, -1, max(total_steps["n"], 1))
             return ReportResult(
                 **base,
@@ -164,7 +188,7 @@ def _execute_and_render(
 
 
 def _record_failure(
-    stream_dir: Path, base: dict[str, Any], tmp_nb: Path, error: str
+    stream_dir: Path, base: dict[str, Any], tmp_nb: Path, error: str, platform: str | None
 ) -> Path | None:
     """Keep the failed notebook (if it got that far) and write ``<week>.error.json``."""
     week = base["week"]
@@ -177,6 +201,7 @@ def _record_failure(
         json.dumps(
             {
                 **{k: base[k] for k in ("stream_id", "stream_name", "week")},
+                "platform": platform or "",
                 "error": error,
                 "notebook": failed_nb.name if failed_nb else None,
                 "failed_at": _now_utc(),
