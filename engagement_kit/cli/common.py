@@ -97,9 +97,20 @@ def _main(
             "streams.toml.",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="The response store: a file (SQLite) or a postgresql:// URL (a team's store; "
+            "${NAME} references are filled from the environment or .env). Default: "
+            "$ENGAGEMENT_KIT_STORE, else responses.sqlite3 in the user data folder.",
+        ),
+    ] = None,
 ) -> None:
     if project is not None:
         _use_project(project)
+    if store is not None:
+        _use_store(store)
     if verbose:
         import logging
 
@@ -110,6 +121,21 @@ def _main(
         )
         for noisy in ("httpcore", "httpx", "asyncio", "traitlets", "papermill"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _use_store(location: str) -> None:
+    """``--store``: this command (and every kernel it starts) uses that store."""
+    import os
+
+    from engagement_kit.store.database import is_url
+    from engagement_kit.store.location import STORE_ENV
+
+    if not location.strip():
+        _print_error(ConfigError("--store: empty; give a file path or a postgresql:// URL"))
+        raise typer.Exit(2)
+    os.environ[STORE_ENV] = (
+        location if is_url(location) else str(Path(location).expanduser().resolve())
+    )
 
 
 def _use_project(folder: Path) -> None:

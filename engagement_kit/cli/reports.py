@@ -5,7 +5,7 @@ list or backtest the alert rules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -95,6 +95,14 @@ def report(
             help="Write no report: rebuild the index from the reports already in the folder.",
         ),
     ] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Each attempt of each destination ends within this time (default: deadline "
+            "in streams.toml, else 60).",
+        ),
+    ] = None,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -149,14 +157,12 @@ def report(
             ) from None
         config_file = load_settings().streams_file
     if part is not None:
-        all_streams = len(configs)
-        configs = rpt.shard_streams(configs, *part)
-        err.print(f"shard {part[0]}/{part[1]}: {len(configs)} of {all_streams} streams")
-        if not configs:
-            raise typer.Exit(0)
+        configs = _shard_of(configs, part)
     from engagement_kit import delivery
 
-    plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
+    plan = delivery.plan_for(
+        configs, config_file, send=send or dry_run, dry_run=dry_run, deadline=deadline
+    )
     reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
     results = rpt.render_all(
         configs,
@@ -220,6 +226,14 @@ def send(
     resend: Annotated[
         bool, typer.Option("--resend", help="Send again what was sent already.")
     ] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Each attempt of each destination ends within this time (default: deadline "
+            "in streams.toml, else 60).",
+        ),
+    ] = None,
 ) -> None:
     """Deliver reports already written (email, chat, webhooks) and their alerts.
 
@@ -232,7 +246,12 @@ def send(
     from engagement_kit.report import summary as rpt_summary
 
     plan = delivery.plan_for(
-        None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
+        None,
+        _streams_file(config),
+        send=True,
+        dry_run=dry_run,
+        stream_ids=stream,
+        deadline=deadline,
     )
     reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
     outcomes = delivery.send_written(
@@ -283,6 +302,17 @@ def alerts(
     delivery.print_alerts(
         plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
     )
+
+
+def _shard_of(configs: list[Any], part: tuple[int, int]) -> list[Any]:
+    """``--shard K/N``: this part's streams, said on stderr; none left is a successful run."""
+    from engagement_kit.report import shard_streams
+
+    shard = shard_streams(configs, *part)
+    err.print(f"shard {part[0]}/{part[1]}: {len(shard)} of {len(configs)} streams")
+    if not shard:
+        raise typer.Exit(0)
+    return shard
 
 
 def _write_index_only(out_dir: Path | None) -> None:

@@ -21,7 +21,10 @@ def store_info() -> None:
     from engagement_kit.store import ResponseStore
 
     info = ResponseStore().info()
-    out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
+    out.print(
+        f"store: {info['path']} ({info['backend']}, {info['size_bytes'] / 1024:,.0f} KiB)",
+        markup=False,
+    )
     out.print(
         f"ranges: {info['entries']:,} ({info['final_entries']:,} final, "
         f"{info['revisions']:,} answers kept), "
@@ -133,6 +136,29 @@ def store_backup(
     store = ResponseStore()
     target = store.backup(file)
     out.print(f"backed up {store.shown} to {target}")
+
+
+@store_app.command("copy")
+@friendly_errors
+def store_copy(
+    source: Annotated[
+        str, typer.Argument(help="The store to copy: a file or a postgresql:// URL.")
+    ],
+    destination: Annotated[
+        str, typer.Argument(help="The store to copy into (created if new): a file or a URL.")
+    ],
+) -> None:
+    """Copy a store into another, e.g. SQLite to PostgreSQL: every revision and record.
+
+    Copying again adds nothing; the destination keeps what it had (a range it holds keeps its
+    answer in use; copied answers join it as older revisions).
+    """
+    from engagement_kit.store import ResponseStore
+
+    src, dst = ResponseStore(source), ResponseStore(destination)
+    added = src.copy_to(dst)
+    parts = ", ".join(f"{n:,} {name}" for name, n in added.items() if n)
+    out.print(f"copied {src.shown} to {dst.shown}: {parts or 'nothing new'}", markup=False)
 
 
 @store_app.command("clear")

@@ -106,7 +106,8 @@ class EngagementClient:
     shared_rate_limit : bool, str, Path or None
         Share those limits with every process on the machine through a SQLite file (see
         :mod:`engagement_kit.client.ratelimit`): ``True`` uses
-        :func:`~engagement_kit.client.ratelimit.default_budget_path`, a path names the file,
+        :func:`~engagement_kit.client.ratelimit.default_budget_path` (with a PostgreSQL store:
+        that database, shared by every machine using it), a path names the file,
         ``False`` paces this client alone. ``None`` (default): shared unless a ``clock`` is
         given (a simulated time cannot be shared).
     retry_budget : float
@@ -215,6 +216,8 @@ class EngagementClient:
             if shared_rate_limit is True
             else (None if shared_rate_limit is False else shared_rate_limit)
         )
+        if shared_rate_limit is True and self.store is not None and self.store.url:
+            budget = self.store.url  # a team's store: the budget is shared by every machine
         self.rate_limiter = StreamRateLimiter(
             requests_per_minute,
             requests_per_hour,

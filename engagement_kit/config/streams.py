@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
-DELIVERY_KEYS = frozenset({"deliver", "alert"})
+DELIVERY_KEYS = frozenset({"deliver", "alert", "deadline"})
 
 
 def host_from_env(
@@ -284,7 +284,7 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
             label += f" ({entry['id']})"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{label}: expected a [[stream]] table")
-        try:  # deliver/alert are read by engagement_kit.delivery
+        try:  # deliver/alert/deadline: engagement_kit.delivery
             stream = StreamConfig(**{k: v for k, v in entry.items() if k not in DELIVERY_KEYS})
         except ConfigError as exc:
             raise ConfigError(f"{label}: {exc}") from exc

@@ -33,14 +33,14 @@ from engagement_kit.config.streams import (
 )
 from engagement_kit.config.weeks import ended_week
 from engagement_kit.data_source import check_source
-from engagement_kit.errors import ConfigError, InvalidQueryError
+from engagement_kit.errors import ConfigError, InvalidQueryError, WriteError
 from engagement_kit.report.index import write_index
 from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
 from engagement_kit.report.signals import call_in_worker, stop_pool, worker_stops_on_signals
 from engagement_kit.report.summary import print_summary
 from engagement_kit.report.task import ReportResult, ReportTask, set_progress_queue
 from engagement_kit.report.zygote import Zygote
-from engagement_kit.store.files import stream_slug
+from engagement_kit.store.files import stream_slug, write_error
 
 if TYPE_CHECKING:
     from engagement_kit.config.platforms import PlatformProfile
@@ -218,6 +218,9 @@ def render_all(
         Bad arguments or settings, before anything runs: an invalid or unfinished week, an
         unknown source, no host or credentials for ``source="platform"``, two streams with the
         same folder name, no streams.
+    WriteError
+        The index (or the reports folder) could not be written, e.g. out of space: raised
+        after the summary; reports that could not be written are failed results instead.
     """
     source = check_source(source)
     if not configs:
@@ -240,7 +243,10 @@ def render_all(
     if not nb_path.is_file():
         raise ConfigError(f"notebook: {nb_path} does not exist")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out, exc) from exc
 
     tasks: list[ReportTask] = []
     folders = _folders(configs, hosts)
@@ -271,10 +277,16 @@ def render_all(
         _progress(tasks, console=console, quiet=quiet) as update,
     ):
         results = run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
+    index_error: WriteError | None = None
     if index:
-        write_index(out)
+        try:
+            write_index(out)
+        except WriteError as exc:  # a full disk: the summary first, then the one sentence
+            index_error = exc
     if not quiet:
-        print_summary(results, console=console)
+        print_summary(results, console=console, index=index and index_error is None)
+    if index_error is not None:
+        raise index_error
     return results
 
 

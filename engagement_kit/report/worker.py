@@ -18,21 +18,32 @@ from urllib.parse import quote
 from papermill.exceptions import PapermillExecutionError
 
 from engagement_kit import __version__
-from engagement_kit.errors import EngagementError, ReportError
+from engagement_kit.errors import EngagementError, ReportError, WriteError
 from engagement_kit.report.execute import execute_notebook, kernel_start_failed
 from engagement_kit.report.export import notebook_to_html, write_assets
 from engagement_kit.report.params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
 from engagement_kit.report.signals import remove_on_stop
 from engagement_kit.report.task import ReportResult, ReportTask, emit
-from engagement_kit.store.files import atomic_write, inside, sweep_stale_temp_files
+from engagement_kit.store.files import (
+    atomic_write,
+    atomic_write_all,
+    inside,
+    sweep_stale_temp_files,
+    write_error,
+)
 
 __all__ = ["describe_error", "run_task", "sidecar_from"]
 
 
-def describe_error(exc: BaseException) -> str:
-    """A one-sentence, secret-free description of why a report failed."""
+def describe_error(exc: BaseException, folder: Path | None = None) -> str:
+    """A one-sentence, secret-free description of why a report failed (an ``OSError`` that
+    names no file, such as papermill saving onto a full disk, names ``folder``)."""
     if isinstance(exc, PapermillExecutionError):
         return one_sentence(f"{exc.ename}: {exc.evalue}")
+    if isinstance(exc, WriteError):
+        return one_sentence(str(exc))
+    if isinstance(exc, OSError) and (exc.filename or folder is not None):
+        return one_sentence(str(write_error(exc.filename or f"{folder}{os.sep}", exc)))
     if isinstance(exc, EngagementError):
         return one_sentence(f"{type(exc).__name__}: {exc}")
     if kernel_start_failed(exc):
@@ -93,75 +104,62 @@ def _now_utc() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
-    """Execute the notebook, render HTML, write files atomically. Never raises.
-
-    Parameters
-    ----------
-    km : kernel manager, optional
-        A warm kernel to run the notebook in (see :mod:`~engagement_kit.report.kernels`); the
-        caller discards it afterwards. Default: papermill starts a fresh kernel.
-    """
-    started = time.perf_counter()
-    params = task.parameters
-    week = params["week"]
-    stream_dir = inside(Path(task.out_dir), task.slug)
-    stream_dir.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temp_files(stream_dir)
-    tmp_nb = _temp_notebook(stream_dir, week)
-    base = {
-        "stream_id": params["stream_id"],
-        "stream_name": params["stream_name"],
-        "slug": task.slug,
-        "week": week,
-    }
-    total_steps = {"n": 0}
-
-    def on_cell(done: int, total: int) -> None:
-        total_steps["n"] = total + 1  # + rendering the HTML
-        emit(task.key, done, total + 1)
-
+def _write_report(
+    stream_dir: Path, week: str, stream_id: str, page: str, sidecar: dict[str, Any]
+) -> tuple[Path, Path]:
+    """The page and its sidecar, both or neither (a full disk leaves the old pair intact);
+    never over the report of another stream."""
+    json_path = stream_dir / f"{week}.json"
     try:
-        try:
-            sidecar, page = _execute_and_render(task, tmp_nb, km=km, on_cell=on_cell)
-        except Exception as exc:
-            error = _on_platform(describe_error(exc), params)
-            failed_nb = _record_failure(stream_dir, base, tmp_nb, error, params.get("platform"))
-            emit(task.key, -1, max(total_steps["n"], 1))
-            return ReportResult(
-                **base,
-                status="failed",
-                notebook=failed_nb,
-                error=error,
-                seconds=time.perf_counter() - started,
-            )
-        html_path, json_path, kept = _write_report(task, stream_dir, tmp_nb, sidecar, page)
-        emit(task.key, total_steps["n"] or 1, total_steps["n"] or 1)
-        unique = sidecar.get("kpis", {}).get("unique_users")
-        change = sidecar.get("change", {}).get("unique_users", {}).get("pct_change")
-        return ReportResult(
-            **base,
-            status="written",
-            html=html_path,
-            json=json_path,
-            notebook=kept,
-            unique_users=unique if isinstance(unique, int) else None,
-            change=float(change) if isinstance(change, int | float) else None,
-            seconds=time.perf_counter() - started,
+        owner = json.loads(json_path.read_text(encoding="utf-8")).get("stream_id")
+    except (OSError, ValueError, AttributeError):
+        owner = None
+    if owner and owner != stream_id:
+        raise ReportError(
+            f"{json_path} is the report of stream {owner!r}; it is not replaced by the report "
+            f"of {stream_id!r} (two streams must not share one folder)"
         )
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_nb.unlink()
+    html_path, json_path = atomic_write_all(
+        [
+            (stream_dir / f"{week}.html", page),
+            (json_path, json.dumps(sidecar, indent=2, ensure_ascii=False)),
+        ]
+    )
+    return html_path, json_path
 
 
-def _temp_notebook(stream_dir: Path, week: str) -> Path:
-    """An empty temporary notebook file in the stream's folder, removed even on SIGTERM."""
-    fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
-    os.close(fd)
-    tmp_nb = Path(tmp_name)
-    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
-    tmp_nb.chmod(0o644)
-    return tmp_nb
+def _record_failure(
+    stream_dir: Path,
+    week: str,
+    base: dict[str, Any],
+    tmp_nb: Path,
+    error: str,
+    params: dict[str, Any],
+) -> Path | None:
+    """Keep the executed notebook as ``<week>.failed.ipynb`` and write ``<week>.error.json``,
+    as far as the disk allows (a full disk must not hide the error itself)."""
+    failed_nb: Path | None = None
+    with contextlib.suppress(OSError):
+        if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
+            failed_nb = stream_dir / f"{week}.failed.ipynb"
+            os.replace(tmp_nb, failed_nb)
+    with contextlib.suppress(OSError):  # WriteError too: the result carries the error
+        atomic_write(
+            stream_dir / f"{week}.error.json",
+            json.dumps(
+                {
+                    **{k: base[k] for k in ("stream_id", "stream_name", "week")},
+                    "platform": params.get("platform") or "",
+                    "error": error,
+                    "notebook": failed_nb.name if failed_nb else None,
+                    "failed_at": _now_utc(),
+                    "toolkit_version": __version__,
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
+        )
+    return failed_nb
 
 
 def _execute_and_render(
@@ -187,43 +185,10 @@ def _execute_and_render(
     return sidecar, page
 
 
-def _record_failure(
-    stream_dir: Path, base: dict[str, Any], tmp_nb: Path, error: str, platform: str | None
-) -> Path | None:
-    """Keep the failed notebook (if it got that far) and write ``<week>.error.json``."""
-    week = base["week"]
-    failed_nb: Path | None = None
-    if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
-        failed_nb = stream_dir / f"{week}.failed.ipynb"
-        os.replace(tmp_nb, failed_nb)
-    atomic_write(
-        stream_dir / f"{week}.error.json",
-        json.dumps(
-            {
-                **{k: base[k] for k in ("stream_id", "stream_name", "week")},
-                "platform": platform or "",
-                "error": error,
-                "notebook": failed_nb.name if failed_nb else None,
-                "failed_at": _now_utc(),
-                "toolkit_version": __version__,
-            },
-            indent=2,
-            ensure_ascii=False,
-        ),
-    )
-    return failed_nb
-
-
-def _write_report(
-    task: ReportTask, stream_dir: Path, tmp_nb: Path, sidecar: dict[str, Any], page: str
-) -> tuple[Path, Path, Path | None]:
-    """Write the page and its sidecar atomically, keep the notebook if asked, and remove what a
-    failed run of the week left; ``(html, json, notebook kept or None)``."""
+def _keep_and_tidy(task: ReportTask, stream_dir: Path, tmp_nb: Path) -> Path | None:
+    """After a written report: keep the executed notebook if asked (its path, else ``None``)
+    and remove what a failed run of the same week left."""
     week = task.parameters["week"]
-    html_path = atomic_write(stream_dir / f"{week}.html", page)
-    json_path = atomic_write(
-        stream_dir / f"{week}.json", json.dumps(sidecar, indent=2, ensure_ascii=False)
-    )
     kept: Path | None = None
     if task.keep_notebook:
         kept = stream_dir / f"{week}.ipynb"
@@ -231,4 +196,77 @@ def _write_report(
     for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
         with contextlib.suppress(FileNotFoundError):
             (stream_dir / stale).unlink()
-    return html_path, json_path, kept
+    return kept
+
+
+def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
+    """Execute the notebook, render HTML, write files atomically. Never raises.
+
+    Parameters
+    ----------
+    km : kernel manager, optional
+        A warm kernel to run the notebook in (see :mod:`~engagement_kit.report.kernels`); the
+        caller discards it afterwards. Default: papermill starts a fresh kernel.
+    """
+    started = time.perf_counter()
+    params = task.parameters
+    week = params["week"]
+    base = {
+        "stream_id": params["stream_id"],
+        "stream_name": params["stream_name"],
+        "slug": task.slug,
+        "week": week,
+    }
+    stream_dir = inside(Path(task.out_dir), task.slug)
+    try:
+        stream_dir.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temp_files(stream_dir)
+        fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
+    except OSError as exc:  # a read-only or full reports folder: this stream fails, in words
+        emit(task.key, -1, 1)
+        error = one_sentence(str(write_error(exc.filename or stream_dir, exc)))
+        return ReportResult(**base, status="failed", error=error)
+    os.close(fd)
+    tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
+    tmp_nb.chmod(0o644)
+    total_steps = {"n": 0}
+
+    def on_cell(done: int, total: int) -> None:
+        total_steps["n"] = total + 1  # + rendering the HTML
+        emit(task.key, done, total + 1)
+
+    try:
+        try:
+            sidecar, page = _execute_and_render(task, tmp_nb, km=km, on_cell=on_cell)
+            html_path, json_path = _write_report(
+                stream_dir, week, params["stream_id"], page, sidecar
+            )
+        except Exception as exc:
+            error = _on_platform(describe_error(exc, stream_dir), params)
+            failed_nb = _record_failure(stream_dir, week, base, tmp_nb, error, params)
+            emit(task.key, -1, max(total_steps["n"], 1))
+            return ReportResult(
+                **base,
+                status="failed",
+                notebook=failed_nb,
+                error=error,
+                seconds=time.perf_counter() - started,
+            )
+        kept = _keep_and_tidy(task, stream_dir, tmp_nb)
+        emit(task.key, total_steps["n"] or 1, total_steps["n"] or 1)
+        unique = sidecar.get("kpis", {}).get("unique_users")
+        change = sidecar.get("change", {}).get("unique_users", {}).get("pct_change")
+        return ReportResult(
+            **base,
+            status="written",
+            html=html_path,
+            json=json_path,
+            notebook=kept,
+            unique_users=unique if isinstance(unique, int) else None,
+            change=float(change) if isinstance(change, int | float) else None,
+            seconds=time.perf_counter() - started,
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_nb.unlink()

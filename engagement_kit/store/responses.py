@@ -306,6 +306,7 @@ class ResponseStore(HostLimits, Upkeep):
         select_key = sa.select(*REVISION_COLUMNS).where(_R.key == key).order_by(_R.id)
 
         def work(conn: sa.Connection) -> str:
+            self.lock(conn, f"revisions {key}")  # two writers of one range: one after the other
             rows = [tuple(row) for row in conn.execute(select_key)]
             same = next((row for row in rows if row[9] == digest), None)
             seq = max((row[-1] for row in rows), default=0) + 1

@@ -137,3 +137,22 @@ def test_the_digest_as_text_for_chat(out):
     assert title.startswith("[1 alert] Portfolio")
     assert lines[0].startswith("! ALERT") and "unique users do not add up" in lines[-1]
     assert len(lines) == 2 + len(reports)
+
+
+def test_one_id_on_two_platforms_with_delivery_is_refused_in_one_sentence(tmp_path):
+    from engagement_kit.errors import ConfigError
+
+    path = tmp_path / "streams.toml"
+    path.write_text(
+        '[defaults]\ndeliver = ["json://127.0.0.1:9/x"]\n'
+        '[platform.eu]\nhost = "https://de-platform.kore.ai"\ntoken = "${EU_JWT}"\n'
+        '[[stream]]\nid = "st-1"\nname = "Bot"\ntz = "UTC"\n'
+        '[[stream]]\nid = "st-1"\nname = "Bot EU"\ntz = "UTC"\nplatform = "eu"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        delivery.load_plan(path)
+    assert "stream st-1 is listed on two platforms (the project settings and eu)" in str(err.value)
+    path.write_text(
+        path.read_text().replace('[defaults]\ndeliver = ["json://127.0.0.1:9/x"]\n', "")
+    )
+    assert len(delivery.load_plan(path).streams) == 2  # without delivery: two streams, fine

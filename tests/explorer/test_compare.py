@@ -149,3 +149,21 @@ def test_a_stream_on_a_profile_gets_that_profiles_client(tmp_path, monkeypatch):
     )
     eu.close()
     default.close()
+
+
+def test_the_dashboard_serves_a_project_whose_streams_all_name_platforms(tmp_path, monkeypatch):
+    from engagement_kit.explorer.dashboard_app import app_source
+
+    for name in ("KORE_HOST", "KORE_CLIENT_ID", "KORE_CLIENT_SECRET", "KORE_JWT"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "streams.toml").write_text(
+        '[platform.eu]\nhost = "https://de-platform.kore.ai"\ntoken = "${EU_JWT}"\n'
+        '[platform.jp]\nhost = "https://jp-platform.kore.ai"\ntoken = "${JP_JWT}"\n'
+        '[[stream]]\nid = "st-1"\nname = "Bot"\ntz = "UTC"\nplatform = "eu"\n'
+        '[[stream]]\nid = "st-1"\nname = "Bot JP"\ntz = "UTC"\nplatform = "jp"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    source = app_source(env={})
+    assert not source.demo
+    assert source.host == "https://de-platform.kore.ai, https://jp-platform.kore.ai"
+    assert "de-platform.kore.ai" in source.describe()

@@ -20,6 +20,7 @@ from engagement_kit.client.auth import Credentials
 from engagement_kit.config.streams import load_platforms, load_streams
 from engagement_kit.demo import DemoPlatform, get_stream, running_server
 from engagement_kit.report.weekly import load_weekly
+from engagement_kit.store.files import stream_slug
 
 pytestmark = pytest.mark.slow
 
@@ -112,12 +113,17 @@ def run(tmp_path_factory):
         yield results, home, console.getvalue(), servers, expected
 
 
+US_FOLDER = stream_slug("PeopleFirst HR", HR.id)
+EU_FOLDER = stream_slug("PeopleFirst HR eu", HR.id)  # the same bot in two regions: two folders
+IT_FOLDER = stream_slug("Servicedesk IT", IT.id)
+
+
 def test_each_stream_has_its_own_platforms_numbers(run):
     results, home, _, servers, expected = run
     by_slug = {r.slug: r for r in results}
-    assert set(by_slug) == {"peoplefirst-hr", "peoplefirst-hr-eu", "servicedesk-it"}
-    us = json.loads((home / "reports/peoplefirst-hr" / f"{WEEK}.json").read_text())
-    eu = json.loads((home / "reports/peoplefirst-hr-eu" / f"{WEEK}.json").read_text())
+    assert set(by_slug) == {US_FOLDER, EU_FOLDER, IT_FOLDER}
+    us = json.loads((home / "reports" / US_FOLDER / f"{WEEK}.json").read_text())
+    eu = json.loads((home / "reports" / EU_FOLDER / f"{WEEK}.json").read_text())
     assert us["kpis"] == expected["us"]["kpis"]
     assert eu["kpis"] == expected["eu"]["kpis"]
     assert us["kpis"]["unique_users"] != eu["kpis"]["unique_users"]  # two streams, one id
@@ -128,11 +134,7 @@ def test_each_stream_has_its_own_platforms_numbers(run):
 def test_a_wrong_secret_fails_only_its_platform_naming_it(run):
     results, _, _console, servers, _ = run
     status = {r.slug: r.status for r in results}
-    assert status == {
-        "peoplefirst-hr": "written",
-        "peoplefirst-hr-eu": "written",
-        "servicedesk-it": "failed",
-    }
+    assert status == {US_FOLDER: "written", EU_FOLDER: "written", IT_FOLDER: "failed"}
     (failed,) = [r for r in results if r.status == "failed"]
     assert failed.error == (
         f"platform jp ({servers['jp'][0]}) refused the credentials (HTTP 401); check "
@@ -159,7 +161,7 @@ def test_no_secret_in_any_file_or_output(run):
             data = file.read_bytes()
             assert not any(s.encode() in data for s in secrets), file
     assert not any(s in console for s in secrets)
-    assert "peoplefirst-hr-eu" in console or "PeopleFirst HR" in console
+    assert "PeopleFirst HR" in console
 
 
 def test_profiles_are_read_from_the_file(run):
