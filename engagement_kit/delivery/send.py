@@ -3,6 +3,7 @@ sent, recorded after), or, on a dry run, shown (see :mod:`.dry_run`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -158,7 +159,16 @@ def _deliver_one(
             return _skipped(message, ledger.sent, dest.template)
         message.reports = claimed
         ids = tuple(r.stream_id for r in claimed)
-    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
+    try:
+        outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
+    except BaseException:  # Ctrl-C, SIGTERM: the attempt was killed; free the claim now so
+        if not dry_run:  # the next run tries again (not only after the claim timeout)
+            for r in message.reports:
+                with contextlib.suppress(Exception):  # the stop itself must go on
+                    ledger.release(
+                        r.stream_id, r.week, dest.template, kind, "stopped during the attempt"
+                    )
+        raise
     if not dry_run:
         for r in message.reports:
             if outcome.status == "sent":

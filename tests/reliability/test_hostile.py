@@ -231,7 +231,10 @@ def test_the_index_escapes_every_text_and_links_nowhere_outside(tmp_path):
     assert [p for p in after if p not in before] == sorted(
         [out / "index.html", catalogue, catalogue / "_index.json", catalogue / "good.json"]
         + [history, history / "index.html", history / "2025.html"]
+        + [out / "portfolio.html", out / "portfolio.json"]
     )
+    portfolio = (out / "portfolio.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in portfolio and "<img" not in portfolio and "<b>" not in portfolio
     for extra in (history / "index.html", history / "2025.html"):  # escaped as the index is
         text = extra.read_text(encoding="utf-8")
         assert "<script>" not in text and "<img" not in text and "<b>" not in text, extra
