@@ -341,7 +341,7 @@ def people_kpis(frame: pd.DataFrame, labels: Mapping[str, str] | None = None) ->
 def people_table(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> Styler:
     """``frame`` as a pandas ``Styler`` a notebook shows as a readable table (the formats of
     :func:`people_frame`; numbers right-aligned, the numbers themselves kept)."""
-    return frame.style.format(_formatters(frame, kinds), na_rep=NA)  # type: ignore[arg-type]
+    return frame.style.format(_formatters(frame, kinds), na_rep=NA)
 
 
 # -- where output goes -------------------------------------------------------------------------

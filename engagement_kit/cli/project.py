@@ -74,8 +74,8 @@ def streams(
         from engagement_kit.demo import DEMO_STREAMS
 
         table.title = "Demo streams (built-in demo platform)"
-        for s in DEMO_STREAMS:
-            table.add_row(s.id, s.name, s.tz, "all")
+        for demo_stream in DEMO_STREAMS:
+            table.add_row(demo_stream.id, demo_stream.name, demo_stream.tz, "all")
     else:
         from engagement_kit.config.streams import load_streams
 

@@ -5,7 +5,7 @@ list or backtest the alert rules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -130,15 +130,7 @@ def report(
     if index_only:
         if shard or send or dry_run or stream or week:
             raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
-        from engagement_kit.formatting import display_path
-        from engagement_kit.report.index import write_index
-
-        reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
-        if not reports_dir.is_dir():
-            raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
-        index = write_index(reports_dir)
-        out.print(f"index: {display_path(index)}")
-        raise typer.Exit(0)
+        _write_index_only(out_dir)
     part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
@@ -185,11 +177,7 @@ def report(
             ) from None
         config_file = load_settings().streams_file
     if part is not None:
-        all_streams = len(configs)
-        configs = rpt.shard_streams(configs, *part)
-        err.print(f"shard {part[0]}/{part[1]}: {len(configs)} of {all_streams} streams")
-        if not configs:
-            raise typer.Exit(0)
+        configs = _shard_of(configs, part)
     from engagement_kit import delivery
 
     plan = delivery.plan_for(
@@ -335,6 +323,30 @@ def alerts(
     delivery.print_alerts(
         plan, backtest=backtest, stream_ids=stream, week=week, demo=demo, host=host, console=out
     )
+
+
+def _shard_of(configs: list[Any], part: tuple[int, int]) -> list[Any]:
+    """``--shard K/N``: this part's streams, said on stderr; none left is a successful run."""
+    from engagement_kit.report import shard_streams
+
+    shard = shard_streams(configs, *part)
+    err.print(f"shard {part[0]}/{part[1]}: {len(shard)} of {len(configs)} streams")
+    if not shard:
+        raise typer.Exit(0)
+    return shard
+
+
+def _write_index_only(out_dir: Path | None) -> None:
+    """``report --index-only``: rebuild the index of the reports folder, write no report."""
+    from engagement_kit.formatting import display_path
+    from engagement_kit.report.index import write_index
+
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    if not reports_dir.is_dir():
+        raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
+    index = write_index(reports_dir)
+    out.print(f"index: {display_path(index)}")
+    raise typer.Exit(0)
 
 
 def _streams_file(config: Path | None) -> Path:

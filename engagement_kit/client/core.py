@@ -51,6 +51,7 @@ from engagement_kit.store import ResponseStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from engagement_kit.client.sessions import SessionsConfig
     from engagement_kit.tidy import Engagement
 
 __all__ = [
@@ -126,6 +127,9 @@ class EngagementClient:
     close_store : bool, optional
         Close the store when the client is closed. Default: only the default store the client
         opened itself (``store=None``); ``True`` hands a given store over to the client.
+    sessions_config : SessionsConfig, optional
+        The getSessions paging and settling of :meth:`fetch_sessions` when it is given none
+        (default :class:`~engagement_kit.client.sessions.SessionsConfig`'s).
 
     Attributes
     ----------
@@ -163,6 +167,7 @@ class EngagementClient:
         on_filter_mismatch: str = "error",
         shared_rate_limit: bool | str | os.PathLike[str] | None = None,
         close_store: bool | None = None,
+        sessions_config: SessionsConfig | None = None,
     ) -> None:
         from engagement_kit.client.filter_echo import FILTER_MODES
 
@@ -191,6 +196,7 @@ class EngagementClient:
             raise TypeError("store must be a ResponseStore, None (the default store) or False")
         if close_store is not None:
             self.close_store = bool(close_store)
+        self.sessions_config = sessions_config
         check_number("timeout", timeout, minimum=0.001)
         check_number("retry_budget", retry_budget, minimum=0.0)
         check_int("max_retries", max_retries, minimum=0)

@@ -150,9 +150,7 @@ class StreamRateLimiter:
 
         #: The team's PostgreSQL store keeping the budget (``shared`` was its URL), else None.
         self.database: Database | None = Database(str(shared)) if is_url(shared) else None
-        self.shared = (
-            None if shared is None or self.database is not None else Path(shared)  # type: ignore[arg-type]
-        )
+        self.shared = None if shared is None or self.database is not None else Path(shared)
         self.scope = scope
         self._windows = tuple(float(w) for w in windows)
         self._rates: list[Rate] | None = None  # built on the first acquire
@@ -281,7 +279,7 @@ class StreamRateLimiter:
                         .offset(count - rate.limit)
                         .limit(1)
                     ).scalar()
-                    wait = max(wait, float(frees) + window - now)
+                    wait = max(wait, (now if frees is None else float(frees)) + window - now)
             if wait > 0:
                 return math.ceil(wait * 1000)
             conn.execute(sa.insert(rate_sends).values(key=full, sent_at=now))

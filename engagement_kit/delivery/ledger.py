@@ -72,7 +72,9 @@ class Ledger(Database):
         ``ENGAGEMENT_KIT_CLAIM_TIMEOUT``, else 900).
     """
 
-    def __init__(self, location=None, *, claim_timeout: float | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, location: str | os.PathLike[str] | None = None, *, claim_timeout: float | None = None
+    ) -> None:
         super().__init__(location)
         if claim_timeout is None:
             from engagement_kit.config.settings import load_settings

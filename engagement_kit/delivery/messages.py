@@ -356,7 +356,10 @@ def to_mime(email_: Email, *, sender: str = "", to: Sequence[str] = ()) -> bytes
     msg["To"] = ", ".join(to) or "undisclosed-recipients:;"
     msg.set_content(email_.text)
     msg.add_alternative(email_.html, subtype="html")
-    html_part = msg.get_payload()[-1]
+    parts = msg.get_payload()  # text, then the HTML alternative just added
+    assert isinstance(parts, list)
+    html_part = parts[-1]
+    assert isinstance(html_part, EmailMessage)
     for img in email_.images:
         html_part.add_related(img.data, "image", "png", cid=f"<{img.name}>", filename=img.name)
     for file in email_.files:

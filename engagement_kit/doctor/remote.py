@@ -181,7 +181,11 @@ def check_accepted(
             why = "the host cannot be reached"
         return skipped_check(name, why)
     refused = [e for e in answered if e.status in (401, 403)]
-    judged = [e for e in answered if e.status not in (401, 403, 429) and e.status < 500]
+    judged = [
+        e
+        for e in answered
+        if e.status is not None and e.status not in (401, 403, 429) and e.status < 500
+    ]
     if judged:
         return Check(name, OK, f"the platform accepted it ({len(judged)} answer(s) not 401/403)")
     if not refused:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
@@ -65,7 +65,7 @@ PANEL_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 #: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
-CHART_FORMAT = "svg"
+CHART_FORMAT: Literal["svg"] = "svg"
 
 TYPE_LABELS = {"all": "All", "interactive": "Interactive", "non_interactive": "Non Interactive"}
 STATUS_LABELS = {"all": "All", "active": "Active", "closed": "Closed"}

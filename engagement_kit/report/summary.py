@@ -238,5 +238,5 @@ def print_summary(
             line(Text(text, style="yellow" if text.startswith("warning") else ""))
     written = [r for r in results if r.html is not None]
     if written and index:
-        index = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
-        line(f"Index: {display_path(index)}")
+        index_page = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
+        line(f"Index: {display_path(index_page)}")

@@ -468,71 +468,40 @@ def load_weekly(
     InvalidQueryError, ConfigError, ApiError, ...
         The client's errors, unchanged.
     """
-    check_source(source)
-    parse_iso_week(week)
-    if not isinstance(weeks_of_history, int) or weeks_of_history < 1:
-        raise InvalidQueryError(
-            f"weeks_of_history: {weeks_of_history!r} must be a whole number of weeks >= 1",
-            field="weeks_of_history",
-        )
-    if isinstance(channels, str):
-        channels = [c for c in channels.split(",") if c.strip()] or None
-    probe = EngagementQuery(
-        stream_id=stream_id,
-        start="2000-01-03",
-        end="2000-01-03",
-        tz=tz,
-        conversation_type=conversation_type,
-        conversation_status=conversation_status,
-        channels=channels,
+    probe = _report_probe(
+        stream_id,
+        week,
+        tz,
+        conversation_type,
+        conversation_status,
+        channels,
+        source,
+        weeks_of_history,
     )
-    filters = {
+    filters: dict[str, Any] = {
         "conversation_type": probe.conversation_type,
         "conversation_status": probe.conversation_status,
         "channels": list(probe.channels),
     }
-    fetch_filters = {**filters, "channels": list(probe.channels) or None}
     owns = client is None
     client = client_for(source, host, platform or None) if client is None else client
     api_host = client.host
     try:
-        weeks = max(weeks_of_history, ANOMALY_WEEKS + 1)
-        history = client.fetch_weeks(
-            probe.stream_id, weeks, end_week=week, tz=probe.tz, **fetch_filters
+        got = _fetch_week(
+            client,
+            probe,
+            week,
+            weeks_of_history=weeks_of_history,
+            channels_breakdown=channels_breakdown,
+            cohorts=cohorts,
+            demo=source == "demo",
         )
-        history = history.iloc[len(history) - weeks_of_history :].reset_index(drop=True)
-        labels = week_labels(week, ANOMALY_WEEKS + 1)
-        daily = [
-            client.fetch(probe.stream_id, *week_bounds(label), tz=probe.tz, **fetch_filters)
-            for label in labels
-        ]  # already in the store: fetch_weeks asked for exactly these weeks
-        start, end = week_bounds(week)
-        hourly = client.fetch(
-            probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
-        )
-        breakdown = None
-        if channels_breakdown:
-            breakdown = client.fetch_channels(
-                probe.stream_id,
-                start,
-                end,
-                channels=channels_breakdown,
-                conversation_type=probe.conversation_type,
-                conversation_status=probe.conversation_status,
-                tz=probe.tz,
-            )
-        store_note = _store_note(client, probe, week_labels(week, weeks))
-        cohort_section = None
-        if cohorts:
-            from engagement_kit.report.cohorts import load_cohorts
-
-            cohort_section = load_cohorts(
-                client, probe.stream_id, week, tz=probe.tz, demo=source == "demo"
-            )
     finally:
         if owns:
             client.close()
-    recent = merge_engagements(daily, probe.replace(start=week_bounds(labels[0])[0], end=end))
+    start, end = week_bounds(week)
+    first_day = week_bounds(week_labels(week, ANOMALY_WEEKS + 1)[0])[0]
+    recent = merge_engagements(got.daily, probe.replace(start=first_day, end=end))
     return WeeklyReport(
         stream_id=probe.stream_id,
         stream_name=(stream_name or "").strip() or probe.stream_id,
@@ -544,17 +513,109 @@ def load_weekly(
         source=source,
         host=api_host,
         platform=platform or "",
-        current=daily[-1],
-        previous=daily[-2],
-        hourly=hourly,
+        current=got.daily[-1],
+        previous=got.daily[-2],
+        hourly=got.hourly,
         recent=recent,
-        history=history,
+        history=got.history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
-        channels=breakdown,
-        store_note=store_note,
-        cohort_section=cohort_section,
+        channels=got.breakdown,
+        store_note=got.store_note,
+        cohort_section=got.cohort_section,
         stream_note=str(stream_note or ""),
     )
+
+
+def _report_probe(
+    stream_id: str,
+    week: str,
+    tz: str,
+    conversation_type: str,
+    conversation_status: str,
+    channels: str | Sequence[str] | None,
+    source: str,
+    weeks_of_history: int,
+) -> EngagementQuery:
+    """The arguments checked, as one query of the stream and its filters (dates are a stand-in)."""
+    check_source(source)
+    parse_iso_week(week)
+    if not isinstance(weeks_of_history, int) or weeks_of_history < 1:
+        raise InvalidQueryError(
+            f"weeks_of_history: {weeks_of_history!r} must be a whole number of weeks >= 1",
+            field="weeks_of_history",
+        )
+    if isinstance(channels, str):
+        channels = [c for c in channels.split(",") if c.strip()] or None
+    return EngagementQuery(
+        stream_id=stream_id,
+        start="2000-01-03",
+        end="2000-01-03",
+        tz=tz,
+        conversation_type=conversation_type,
+        conversation_status=conversation_status,
+        channels=channels,
+    )
+
+
+@dataclasses.dataclass
+class _WeekData:
+    """What one report fetched: the history, the daily weeks, the hourly week and the rest."""
+
+    history: pd.DataFrame
+    daily: list[Engagement]
+    hourly: Engagement
+    breakdown: pd.DataFrame | None
+    store_note: StoreNote
+    cohort_section: Any
+
+
+def _fetch_week(
+    client: EngagementClient,
+    probe: EngagementQuery,
+    week: str,
+    *,
+    weeks_of_history: int,
+    channels_breakdown: str | Sequence[str] | None,
+    cohorts: bool,
+    demo: bool,
+) -> _WeekData:
+    """Every request of one report (see :func:`load_weekly`), in the stream's zone."""
+    fetch_filters: dict[str, Any] = {
+        "conversation_type": probe.conversation_type,
+        "conversation_status": probe.conversation_status,
+        "channels": list(probe.channels) or None,
+    }
+    weeks = max(weeks_of_history, ANOMALY_WEEKS + 1)
+    history = client.fetch_weeks(
+        probe.stream_id, weeks, end_week=week, tz=probe.tz, **fetch_filters
+    )
+    history = history.iloc[len(history) - weeks_of_history :].reset_index(drop=True)
+    daily = [
+        client.fetch(probe.stream_id, *week_bounds(label), tz=probe.tz, **fetch_filters)
+        for label in week_labels(week, ANOMALY_WEEKS + 1)
+    ]  # already in the store: fetch_weeks asked for exactly these weeks
+    start, end = week_bounds(week)
+    hourly = client.fetch(
+        probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
+    )
+    breakdown = None
+    if channels_breakdown:
+        breakdown = client.fetch_channels(
+            probe.stream_id,
+            start,
+            end,
+            channels=channels_breakdown,
+            conversation_type=probe.conversation_type,
+            conversation_status=probe.conversation_status,
+            tz=probe.tz,
+        )
+    store_note = _store_note(client, probe, week_labels(week, weeks))
+    cohort_section = None
+    if cohorts:
+        from engagement_kit.report.cohorts import load_cohorts
+
+        cohort_section = load_cohorts(client, probe.stream_id, week, tz=probe.tz, demo=demo)
+    return _WeekData(history, daily, hourly, breakdown, store_note, cohort_section)
 
 
 def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> StoreNote:

@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -188,6 +189,43 @@ def _record_failure(
     return failed_nb
 
 
+def _execute_and_render(
+    task: ReportTask, tmp_nb: Path, *, km: Any, on_cell: Callable[[int, int], None]
+) -> tuple[dict[str, Any], str]:
+    """Run the notebook into ``tmp_nb``; its sidecar (checked) and the report's HTML page."""
+    params = task.parameters
+    week = params["week"]
+    with kernel_environment():
+        nb = execute_notebook(
+            task.notebook, tmp_nb, params, kernel_name=task.kernel_name, on_cell=on_cell, km=km
+        )
+    sidecar = sidecar_from(nb)
+    if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
+        raise ReportError("the notebook reported another stream or week than asked")
+    assets_src = None
+    if not task.self_contained:  # the folder's shared copy, written once
+        asset = write_assets(task.out_dir)
+        assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
+    page = notebook_to_html(
+        nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
+    )
+    return sidecar, page
+
+
+def _keep_and_tidy(task: ReportTask, stream_dir: Path, tmp_nb: Path) -> Path | None:
+    """After a written report: keep the executed notebook if asked (its path, else ``None``)
+    and remove what a failed run of the same week left."""
+    week = task.parameters["week"]
+    kept: Path | None = None
+    if task.keep_notebook:
+        kept = stream_dir / f"{week}.ipynb"
+        os.replace(tmp_nb, kept)
+    for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (stream_dir / stale).unlink()
+    return kept
+
+
 def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
     """Execute the notebook, render HTML, write files atomically. Never raises.
 
@@ -227,25 +265,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
 
     try:
         try:
-            with kernel_environment():
-                nb = execute_notebook(
-                    task.notebook,
-                    tmp_nb,
-                    params,
-                    kernel_name=task.kernel_name,
-                    on_cell=on_cell,
-                    km=km,
-                )
-            sidecar = sidecar_from(nb)
-            if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
-                raise ReportError("the notebook reported another stream or week than asked")
-            assets_src = None
-            if not task.self_contained:  # the folder's shared copy, written once
-                asset = write_assets(task.out_dir)
-                assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
-            page = notebook_to_html(
-                nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
-            )
+            sidecar, page = _execute_and_render(task, tmp_nb, km=km, on_cell=on_cell)
             html_path, json_path = _write_report(
                 stream_dir, week, params["stream_id"], page, sidecar
             )
@@ -260,13 +280,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
                 error=error,
                 seconds=time.perf_counter() - started,
             )
-        kept: Path | None = None
-        if task.keep_notebook:
-            kept = stream_dir / f"{week}.ipynb"
-            os.replace(tmp_nb, kept)
-        for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
-            with contextlib.suppress(FileNotFoundError):
-                (stream_dir / stale).unlink()
+        kept = _keep_and_tidy(task, stream_dir, tmp_nb)
         emit(task.key, total_steps["n"] or 1, total_steps["n"] or 1)
         unique = sidecar.get("kpis", {}).get("unique_users")
         change = sidecar.get("change", {}).get("unique_users", {}).get("pct_change")

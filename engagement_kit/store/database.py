@@ -188,7 +188,7 @@ class Database:
         self._adopt = location is None and not store_is_configured()
         if location is None:
             location = default_store_location(adopt=False)
-        self.url: str | None = location.strip() if is_url(location) else None
+        self.url: str | None = str(location).strip() if is_url(location) else None
         #: The SQLite file (``None`` for a PostgreSQL store).
         self.path: Path | None = None if self.url else Path(location).expanduser()
         self._ready = False
@@ -423,11 +423,11 @@ class Database:
     def insert(self, table: sa.Table) -> Any:
         """This backend's ``INSERT`` into ``table`` (with ``on_conflict_do_nothing`` /
         ``on_conflict_do_update``)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
         if self.url:
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` (one sentence with the fix) unless the store can record

@@ -154,7 +154,7 @@ class ResponseStore(HostLimits, Upkeep):
         *,
         ttl: float = DEFAULT_TTL,
         settle: dt.timedelta | float = DEFAULT_SETTLE,
-    ):
+    ) -> None:
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
             raise ValueError(f"ttl: {ttl!r} must be a number of seconds >= 0")
         if isinstance(settle, int | float) and not isinstance(settle, bool):

@@ -555,6 +555,43 @@ def test_anomalies_on_empty_data():
 # -- data checks --------------------------------------------------------------------------------
 
 
+def test_the_checks_are_a_registry_run_in_order(fixture_payload, monkeypatch):
+    from engagement_kit.metrics import checks
+
+    assert list(checks.CHECKS) == [
+        "dates_contiguous",
+        "data_points_count",
+        "hours_per_day",
+        "no_negative_counts",
+        "new_le_unique",
+        "returning_le_unique",
+        "unique_le_new_plus_returning",
+        "unique_equals_new_plus_returning",
+        "new_users_sum",
+        "period_unique_bounds",
+    ]
+    eng = parse_response(fixture_payload("daily"))
+    counted = sum(c.counted and c.applies(checks.Answer.of(eng)) for c in checks.CHECKS.values())
+    assert m.check_data(eng)["message"].iloc[0].startswith(f"All {counted} data checks passed")
+
+    # a new check is one function: registered, run after the others, its findings named
+    monkeypatch.setattr(checks, "CHECKS", dict(checks.CHECKS))
+
+    @checks.data_check("always_warns")
+    def _always(answer):
+        yield ("warning", f"{len(answer.dates)} days looked at.")
+
+    @checks.data_check("cannot_run")
+    def _cannot(answer):
+        raise checks.SkipCheck("nothing to compare with")
+
+    found = m.check_data(eng)
+    assert found["check"].tolist() == ["always_warns"]
+    assert found["message"].iloc[0] == f"{len(checks.Answer.of(eng).dates)} days looked at."
+    del checks.CHECKS["always_warns"]
+    assert "Skipped: cannot_run (nothing to compare with)." in m.check_data(eng)["message"].iloc[0]
+
+
 def test_check_data_clean_answer_gives_one_info_row(fixture_payload):
     for kind in ("daily", "hourly"):
         eng = parse_response(fixture_payload(kind))
