@@ -142,25 +142,10 @@ def report(
     config_file = config
     stream_notes: dict[str, str] = {}
     if stream is not None:
-        named = named_stream(
-            stream,
-            demo=demo,
-            config=config,
-            name=name,
-            tz=tz,
-            conversation_type=conversation_type,
-            conversation_status=conversation_status,
-            channels=channels,
-        )
-        configs = [named.config]
-        if named.note():
-            stream_notes[named.config.id] = named.note()
-        if config is None and named.where == "streams.toml":
-            from engagement_kit.config.settings import load_settings
-
-            config_file = load_settings().streams_file  # its delivery and alert rules
-        if not named.configured or named.where == "the demo streams":
-            config_file = None  # no delivery settings
+        overrides = {"name": name, "tz": tz, "channels": channels}
+        overrides |= {"conversation_type": conversation_type}
+        overrides |= {"conversation_status": conversation_status}
+        configs, stream_notes, config_file = _one_stream(stream, demo, config, overrides)
     elif config is not None:
         configs = load_streams(config)
     elif demo:
@@ -366,3 +351,20 @@ def _project_folder() -> Path:
     from engagement_kit.config.settings import find_project
 
     return find_project().folder
+
+
+def _one_stream(
+    stream: str, demo: bool, config: Path | None, overrides: dict[str, str | None]
+) -> tuple[list[Any], dict[str, str], Path | None]:
+    """``report --stream ID``: the stream it names (its settings from streams.toml, each flag
+    overriding one), its note for the page, and the file with its delivery and alert rules."""
+    named = named_stream(stream, demo=demo, config=config, **overrides)
+    notes = {named.config.id: named.note()} if named.note() else {}
+    config_file = config
+    if config is None and named.where == "streams.toml":
+        from engagement_kit.config.settings import load_settings
+
+        config_file = load_settings().streams_file  # its delivery and alert rules
+    if not named.configured or named.where == "the demo streams":
+        config_file = None  # no delivery settings
+    return [named.config], notes, config_file

@@ -18,6 +18,7 @@ from engagement_kit.charts.channels import channel_mix_html
 from engagement_kit.charts.html import Markup, render_block
 from engagement_kit.formatting import change_phrase, count_text
 from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix
+from engagement_kit.report.data_status import NO_DATA, no_data_note
 from engagement_kit.tidy.frames import json_number
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ def headline(report: WeeklyReport) -> HTML:
             word=word,
             css=css,
             change=change,
-            no_data=getattr(report, "status_note", ""),
+            no_data=no_data_note(report.week, f"{report.start:%d %B %Y} to {report.end:%d %B %Y}")
+            if report.status == NO_DATA
+            else "",
         )
     )
 

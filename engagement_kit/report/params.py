@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_WEEKS_OF_HISTORY",
     "PARAMETER_NAMES",
     "SIDECAR_MIMETYPE",
+    "SidecarOutput",
     "check_no_secret",
     "kernel_environment",
     "one_sentence",
@@ -51,6 +52,20 @@ PARAMETER_NAMES: tuple[str, ...] = (
 #: Parameters that are ``True``/``False`` (every other one is a string or an integer).
 BOOL_PARAMETERS = frozenset({"cohorts"})
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
+
+
+class SidecarOutput:
+    """Displays as :data:`SIDECAR_MIMETYPE` (JSON) plus a one-line text: the report notebook's
+    last output, which the runner reads back as the sidecar."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {
+            SIDECAR_MIMETYPE: self.data,
+            "text/plain": f"<report data: {self.data['stream_id']} {self.data['week']}>",
+        }
 
 
 def report_parameters(

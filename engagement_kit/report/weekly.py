@@ -22,7 +22,8 @@ from engagement_kit.config.weeks import parse_iso_week, week_bounds, week_labels
 from engagement_kit.data_source import check_source, client_for
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.report import blocks
-from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE
+from engagement_kit.report.data_status import week_status
+from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE, SidecarOutput
 from engagement_kit.store.history import report_note
 from engagement_kit.tidy import METRICS, Engagement, merge_engagements
 from engagement_kit.tidy.frames import json_number, json_ready
@@ -78,8 +79,7 @@ class WeeklyReport:
         The *Cohorts* section (:mod:`engagement_kit.report.cohorts`) when the stream sets
         ``cohorts = true``; else ``None``.
     stream_note : str
-        Where the stream's settings came from when not all from ``streams.toml``
-        (``"tz from the command line"``, ``"ad hoc: not in streams.toml"``); empty otherwise.
+        Where the settings came from when not all from ``streams.toml`` (empty otherwise).
     """
 
     stream_id: str
@@ -182,24 +182,9 @@ class WeeklyReport:
 
     @functools.cached_property
     def status(self) -> str:
-        """``"no_data"`` when the platform reports no users at all for the week (before the
-        stream had users, or older than the platform keeps), else ``"ok"``. A week without
-        data is not a quiet week: the page says so and alert rules are not evaluated on it."""
-        daily = metrics.daily_totals(self.current)
-        values = (
-            [json_number(v) for v in daily[list(METRICS)].to_numpy().ravel()] if len(daily) else []
-        )
-        unique = json_number(self.kpis.loc["unique_users", "value"])
-        if not unique and not any(values):
-            return "no_data"
-        return "ok"
-
-    @property
-    def status_note(self) -> str:
-        """The page's sentence for a week with no data (empty for an ``"ok"`` week)."""
-        if self.status != "no_data":
-            return ""
-        return no_data_note(self.week, f"{self.start:%d %B %Y} to {self.end:%d %B %Y}")
+        """``"no_data"`` when the platform reports no users at all for the week, else ``"ok"``
+        (:mod:`engagement_kit.report.data_status`): not a quiet week, and no alert fires."""
+        return week_status(self.current, self.kpis)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -316,9 +301,9 @@ class WeeklyReport:
             }
         )
 
-    def sidecar_output(self) -> _SidecarOutput:
+    def sidecar_output(self) -> SidecarOutput:
         """The sidecar as a notebook output the runner reads back (:data:`SIDECAR_MIMETYPE`)."""
-        return _SidecarOutput(self.sidecar())
+        return SidecarOutput(self.sidecar())
 
     # -- display pieces (HTML from templates/blocks, every dynamic text escaped) ---------------
     def header(self) -> Any:
@@ -393,19 +378,6 @@ class WeeklyReport:
     def footer(self) -> Any:
         """Toolkit version and the parameters this report was made with."""
         return blocks.footer(self)
-
-
-class _SidecarOutput:
-    """Displays as :data:`SIDECAR_MIMETYPE` (JSON) plus a one-line text."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {
-            SIDECAR_MIMETYPE: self.data,
-            "text/plain": f"<report data: {self.data['stream_id']} {self.data['week']}>",
-        }
 
 
 def load_weekly(
@@ -624,14 +596,4 @@ def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> 
     hourly = probe.replace(aggregation="hourly", start=daily[-1].start, end=daily[-1].end)
     return report_note(
         client.store, client.host, [*daily[-2:], hourly], now=client.now(), revised=daily
-    )
-
-
-def no_data_note(week: str, dates: str = "") -> str:
-    """The sentence every surface shows for a week with no data at all (status ``no_data``)."""
-    when = f"{week} ({dates})" if dates else week
-    return (
-        f"The platform reports no users at all in {when}: either the stream had no users yet "
-        "or the week is older than the platform keeps. The zeros below are not a quiet week, "
-        "and no alert rule was evaluated on them."
     )

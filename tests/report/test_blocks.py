@@ -83,6 +83,7 @@ def test_generated_note_and_footer(weekly):
 
 def _kpis(value, previous, pct):
     return types.SimpleNamespace(
+        status="ok",
         kpis=pd.DataFrame(
             {"value": [value], "previous": [previous], "pct_change": [pct]},
             index=["unique_users"],
