@@ -87,7 +87,7 @@ def _kpis(value, previous, pct):
         kpis=pd.DataFrame(
             {"value": [value], "previous": [previous], "pct_change": [pct]},
             index=["unique_users"],
-        )
+        ),
     )
 
 
