@@ -165,7 +165,7 @@ _RULE = '[[stream.alert]]\nname = "drop"\nkpi = "unique_users"\nrule = "above"\n
 def _digest_and_per_stream(tmp_path, smtp, hook):
     """Both streams go to a digest email destination (``digest = true`` on that destination
     only) and to a per-stream webhook; the IT stream's rule fires."""
-    digest = '{ url = "%s", digest = true }' % mail_url(smtp)
+    digest = '{ url = "' + mail_url(smtp) + '", digest = true }'
     webhook = f"json://127.0.0.1:{hook.port}/stream"
     path = streams_toml(tmp_path, ["@D", webhook], ["@D", webhook])
     path.write_text(path.read_text().replace('"@D"', digest) + _RULE)
@@ -235,5 +235,5 @@ def test_a_deliver_table_names_url_and_digest_only(tmp_path):
             '["json://127.0.0.1:9/x"]', '[{ url = "json://127.0.0.1:9/x", digst = true }]'
         )
     )
-    with pytest.raises(ConfigError, match="a deliver table takes url and digest.*not digst"):
+    with pytest.raises(ConfigError, match=r"a deliver table takes url and digest.*not digst"):
         delivery.load_plan(path)
