@@ -151,7 +151,7 @@ def print_alerts(
     if not any(s.alerts for s in plan.streams):
         raise ConfigError(
             "no alert rules: add [[stream.alert]] tables (or [[defaults.alert]]) with name, kpi, "
-            "rule and value (see README, Delivery and alerts)"
+            "rule and value (see docs/delivery.md, Delivery and alerts)"
         )
     if backtest is None:
         table = Table("stream", "rule", "fires when", "cooldown", "sent to", title="Alert rules")
