@@ -3,7 +3,9 @@
 Each benchmark module has ``run() -> list[dict]``; every dict is one line of the results table
 with at least ``what``, ``baseline``, ``baseline_seconds``, ``ours_seconds``, ``ratio``, ``target``,
 ``met`` (True/False/None) and ``runs``. Ratios are measured side by side in one run, because these
-machines are shared and noisy. ``python -m benchmarks parse import`` runs a subset.
+machines are shared and noisy. ``python -m benchmarks parse import`` runs a subset: its rows
+replace the section of RESULTS.md that the same subset wrote last time (or are added as a new
+section), and every other row and note of the file stays.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from ._util import machine
 
-ORDER = ["parse", "fetch", "demo", "report", "import", "memory", "backfill"]
+ORDER = ["parse", "fetch", "demo", "report", "import", "memory", "backfill", "scale", "install"]
 HERE = Path(__file__).resolve().parent
 
 
@@ -31,6 +33,17 @@ def _fmt_seconds(value: object) -> str:
 
 def _fmt_ratio(value: object) -> str:
     return f"{value:.2f}×" if isinstance(value, int | float) else ""
+
+
+def _with_section(text: str, names: list[str], lines: list[str]) -> str:
+    """``text`` with the section of this subset replaced by ``lines`` (or appended)."""
+    start, end = f"<!-- bench: {' '.join(names)} -->", f"<!-- /bench: {' '.join(names)} -->"
+    body = "\n".join(["## " + lines[0].lstrip("# ") + f": {' '.join(names)}", *lines[1:]])
+    section = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        return before + section + rest.split(end, 1)[1]
+    return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
 def main(argv: list[str]) -> int:
@@ -83,9 +96,11 @@ def main(argv: list[str]) -> int:
         lines += [f"- {r['what']}: {r['note']}" for r in notes]
     if failures:
         lines += ["", "## Benchmarks that failed to run", "", "```", *failures, "```"]
-    if argv:
-        lines += ["", f"(subset: {' '.join(argv)})"]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    results = HERE / "RESULTS.md"
+    if argv and results.is_file():
+        results.write_text(_with_section(results.read_text(), argv, lines))
+    else:
+        results.write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'RESULTS.md'}")
     return 1 if failures else 0
 

@@ -151,6 +151,7 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
             out_dir=str(home / "single"),
             notebook=str(notebook),
             keep_notebook=True,
+            self_contained=True,  # as the floor's page: the same bytes written
         )
         kept = Path(task.out_dir) / task.slug / f"{WEEK}.ipynb"
         in_cells: dict[str, list[float]] = {"ours": [], "cold": []}

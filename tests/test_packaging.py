@@ -51,7 +51,7 @@ def _requirement_bounds(reqs: list[str]) -> dict[str, str]:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    wanted = _requirement_bounds(project["dependencies"] + extras["dev"] + extras["docs"])
+    wanted = _requirement_bounds(project["dependencies"] + [r for e in extras.values() for r in e])
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     have = _requirement_bounds([d for d in conda if not d.startswith(("python", "pip"))])

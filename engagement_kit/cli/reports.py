@@ -63,6 +63,14 @@ def report(
     keep_notebook: Annotated[
         bool, typer.Option(help="Also keep each executed notebook (<week>.ipynb).")
     ] = False,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained",
+            help="Inline the chart libraries into each page (one file that travels alone) "
+            "instead of sharing reports/_assets/.",
+        ),
+    ] = False,
     send: Annotated[
         bool, typer.Option("--send", help="Then deliver each report (deliver = [...]).")
     ] = False,
@@ -164,6 +172,7 @@ def report(
         out_dir=reports_dir,
         jobs=jobs,
         keep_notebook=keep_notebook,
+        self_contained=self_contained,
         source="demo" if demo else "platform",
         host=host,
         console=err,

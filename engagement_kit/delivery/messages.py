@@ -1,9 +1,10 @@
 """What delivery sends: the email (HTML + inline charts + the report), chat text, webhook JSON.
 
 Everything here is built from files already written by ``engagement-kit report``: the sidecar
-``<week>.json`` (every number) and the page ``<week>.html`` (attached as it is; its two charts
-are re-drawn as PNG images with vl-convert from the Vega-Lite specs the page carries, so the
-email shows exactly the report's charts without fetching anything again).
+``<week>.json`` (every number) and the page ``<week>.html`` (attached as one self-contained file,
+its shared chart libraries inlined; its two charts are re-drawn as PNG images with vl-convert
+from the Vega-Lite specs the page carries, so the email shows exactly the report's charts
+without fetching anything again).
 
 The email body is plain HTML with inline styles and no script, so it reads the same in Outlook,
 Gmail or a phone's mail app; images are referenced as ``cid:<name>`` and travel in the message.
@@ -285,7 +286,9 @@ def email_message(reports: Sequence[WeekReport]) -> Email:
 
     The HTML body holds, per report: the alerts, the headline, the KPI table with the change
     from the week before, the new-vs-returning and peak-hours charts (inline PNG, ``cid:``), the
-    unusual days, the failed data checks and the link; each report page is attached as it is.
+    unusual days, the failed data checks and the link; each report page is attached as one
+    self-contained file (a page that loads the reports folder's shared chart libraries gets them
+    inlined: the recipient has no ``_assets/`` folder).
     """
     if not reports:
         raise ValueError("an email needs at least one report")
@@ -293,11 +296,13 @@ def email_message(reports: Sequence[WeekReport]) -> Email:
     files: list[Attachment] = []
     sections = []
     for report in reports:
-        page_bytes = report.html_path.read_bytes()
-        pngs = chart_pngs(page_bytes.decode("utf-8", "replace"), report.slug)
+        page = report.html_path.read_bytes().decode("utf-8", "replace")
+        pngs = chart_pngs(page, report.slug)
         images.extend(img for img, _ in pngs)
         attached = f"{report.slug}-{report.week}.html"
-        files.append(Attachment(attached, page_bytes, "text/html"))
+        files.append(
+            Attachment(attached, _self_contained_page(page, report.html_path), "text/html")
+        )
         sections.append(_section(report, pngs, attached))
     subject = _subject(reports)
     body = (
@@ -308,6 +313,14 @@ def email_message(reports: Sequence[WeekReport]) -> Email:
         + '<p style="color:#5f6b7a;font-size:13px">Sent by engagement-kit.</p></body></html>'
     )
     return Email(subject, body, chat_text(reports)[1], tuple(images), tuple(files))
+
+
+def _self_contained_page(page: str, path: Path) -> bytes:
+    """The page at ``path`` as a single file: its shared chart libraries inlined (see
+    :func:`engagement_kit.report.export.inline_assets`)."""
+    from engagement_kit.report.export import inline_assets
+
+    return inline_assets(page, path).encode("utf-8")
 
 
 def _subject(reports: Sequence[WeekReport]) -> str:

@@ -53,12 +53,14 @@ from engagement_kit.explorer.dashboard_app import APP_TITLE, AppSource, app_cell
 __all__ = [
     "DEFAULT_PORT",
     "HOST",
+    "INSTALL_DASHBOARD",
     "NOTEBOOK_RELATIVE",
     "TEMPLATE_NAME",
     "Dashboard",
     "DashboardError",
     "app_notebook",
     "default_notebook",
+    "require_voila",
     "running_dashboard",
     "serve",
     "voila_command",
@@ -200,6 +202,22 @@ def voila_command(
         f"--pool_size={int(pool_size)}",
         "--KernelManager.transport=ipc",
     ]
+
+
+#: What to run when Voilà is missing (the ``dashboard`` extra; ``make dashboard`` installs it).
+INSTALL_DASHBOARD = "pip install 'engagement-kit[dashboard]'"
+
+
+def require_voila() -> None:
+    """Raise :class:`DashboardError` in one sentence when Voilà (the ``dashboard`` extra) is
+    not installed: reports and notebooks do not need it, so a plain install leaves it out."""
+    import importlib.util
+
+    if importlib.util.find_spec("voila") is None:
+        raise DashboardError(
+            f"the dashboard needs Voilà, which is not installed here: run {INSTALL_DASHBOARD} "
+            "(in a clone: make dashboard)"
+        )
 
 
 def _free_port() -> int:
@@ -390,6 +408,7 @@ def running_dashboard(
         The port is taken, or Voilà exited or stayed silent while starting (the message ends
         with the last lines of its log).
     """
+    require_voila()
     source = Path(notebook) if notebook is not None else default_notebook()
     if not source.is_file():
         raise ConfigError(

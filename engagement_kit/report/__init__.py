@@ -2,10 +2,12 @@
 
 One report per stream and ISO week::
 
-    reports/<stream-slug>/<YYYY-Www>.html    self-contained page: no network needed, charts
-                                             interactive, one copy of the chart JavaScript
+    reports/<stream-slug>/<YYYY-Www>.html    the page: no network needed, charts interactive
     reports/<stream-slug>/<YYYY-Www>.json    the numbers the page shows, for machines
-    reports/index.html                       every stream and week found under reports/
+    reports/_assets/vega-<versions>-<hash>.js  the chart libraries every page there loads
+                                             (``self_contained=True``: inlined instead)
+    reports/index.html                       the latest week of every stream, recent weeks
+    reports/<stream-slug>/history/           one stream's every week, a page per year
 
 The pieces, in the order they run:
 
@@ -21,8 +23,8 @@ The pieces, in the order they run:
   notebook is the single source of the numbers, the runner only copies them.
 * Back in the worker, :func:`notebook_to_html` renders the executed notebook with nbconvert's
   public ``HTMLExporter`` and our ``ek_report`` template (the lab template without CDN scripts,
-  plus the Vega bundle of ``vl_convert.javascript_bundle`` inlined once), and every file is
-  written atomically (:func:`atomic_write`).
+  plus the Vega bundle of ``vl_convert.javascript_bundle``, shared in ``_assets/`` or inlined
+  once), and every file is written atomically (:func:`atomic_write`).
 
 A failed stream does not stop the others: its error (one readable sentence) goes into the
 summary, ``<week>.error.json`` and the index, and its executed notebook is kept as
@@ -69,8 +71,11 @@ _NAMES: dict[str, str] = {
     "OVERRIDDEN_LAB_BLOCKS": ".export:OVERRIDDEN_LAB_BLOCKS",
     "TEMPLATES": ".export:TEMPLATES",
     "TEMPLATE_NAME": ".export:TEMPLATE_NAME",
+    "ASSETS_DIR": ".export:ASSETS_DIR",
+    "inline_assets": ".export:inline_assets",
     "notebook_to_html": ".export:notebook_to_html",
     "vega_bundle": ".export:vega_bundle",
+    "write_assets": ".export:write_assets",
     # one stream in a worker, many in a pool
     "ReportResult": ".task:ReportResult",
     "MAX_DEFAULT_JOBS": ".batch:MAX_DEFAULT_JOBS",
@@ -105,6 +110,7 @@ _SUBMODULES = frozenset(
 )
 
 __all__ = [
+    "ASSETS_DIR",
     "DEFAULT_WEEKS_OF_HISTORY",
     "SIDECAR_MIMETYPE",
     "ReportResult",
@@ -113,6 +119,7 @@ __all__ = [
     "default_notebook",
     "execute_notebook",
     "exit_code",
+    "inline_assets",
     "load_weekly",
     "notebook_to_html",
     "parse_shard",
@@ -125,6 +132,7 @@ __all__ = [
     "summary_lines",
     "summary_table",
     "vega_bundle",
+    "write_assets",
     "write_index",
 ]
 
@@ -135,7 +143,13 @@ __getattr__, __dir__ = lazy_attributes(__name__, _NAMES, _SUBMODULES, globals())
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from engagement_kit.report.batch import default_jobs, render_all, render_report
     from engagement_kit.report.execute import default_notebook, execute_notebook
-    from engagement_kit.report.export import notebook_to_html, vega_bundle
+    from engagement_kit.report.export import (
+        ASSETS_DIR,
+        inline_assets,
+        notebook_to_html,
+        vega_bundle,
+        write_assets,
+    )
     from engagement_kit.report.index import write_index
     from engagement_kit.report.params import (
         DEFAULT_WEEKS_OF_HISTORY,

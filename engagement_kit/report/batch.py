@@ -76,6 +76,7 @@ def render_all(
     out_dir: str | os.PathLike[str] = "reports",
     jobs: int | None = None,
     keep_notebook: bool = False,
+    self_contained: bool = False,
     source: str = "demo",
     host: str | None = None,
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
@@ -100,6 +101,10 @@ def render_all(
         Parallel notebook runs (worker processes); default :func:`default_jobs`.
     keep_notebook : bool
         Also keep each executed notebook as ``<week>.ipynb``.
+    self_contained : bool
+        Inline the chart libraries (about 900 KB) into every page. Default: the pages share
+        one copy, written once into ``out_dir/_assets/`` (see :func:`write_assets`), and load
+        it by relative path; they open offline as long as the folder travels whole.
     source : {"demo", "platform"}
     host : str, optional
         The API host for ``source="platform"`` (default ``$KORE_HOST``); credentials always come
@@ -175,6 +180,7 @@ def render_all(
                 out_dir=str(out.resolve()),
                 notebook=str(nb_path.resolve()),
                 keep_notebook=keep_notebook,
+                self_contained=self_contained,
             )
         )
 
@@ -192,7 +198,7 @@ def render_report(config: StreamConfig, **options: Any) -> ReportResult:
     """Write one stream's weekly report (in one worker process) and refresh the index.
 
     The keyword arguments of :func:`render_all` (``week``, ``out_dir``, ``keep_notebook``,
-    ``source``, ``host``, ``weeks_of_history``, ``notebook``, ``console``, ``quiet``,
+    ``self_contained``, ``source``, ``host``, ``weeks_of_history``, ``notebook``, ``console``, ``quiet``,
     ``today``), for a single stream.
 
     Returns

@@ -63,6 +63,8 @@ class ReportTask:
     notebook: str
     keep_notebook: bool
     kernel_name: str = DEFAULT_KERNEL
+    #: Inline the chart libraries into the page instead of sharing ``out_dir/_assets/``.
+    self_contained: bool = False
 
 
 # progress plumbing: each worker process gets the parent's queue from the pool initializer and

@@ -12,13 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from papermill.exceptions import PapermillExecutionError
 
 from engagement_kit import __version__
 from engagement_kit.errors import EngagementError, ReportError
 from engagement_kit.report.execute import execute_notebook, kernel_start_failed
-from engagement_kit.report.export import notebook_to_html
+from engagement_kit.report.export import notebook_to_html, write_assets
 from engagement_kit.report.params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
 from engagement_kit.report.signals import remove_on_stop
 from engagement_kit.report.task import ReportResult, ReportTask, emit
@@ -113,7 +114,13 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
             sidecar = sidecar_from(nb)
             if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
                 raise ReportError("the notebook reported another stream or week than asked")
-            page = notebook_to_html(nb, title=f"Weekly report: {params['stream_name']}, {week}")
+            assets_src = None
+            if not task.self_contained:  # the folder's shared copy, written once
+                asset = write_assets(task.out_dir)
+                assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
+            page = notebook_to_html(
+                nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
+            )
         except Exception as exc:
             error = describe_error(exc)
             failed_nb: Path | None = None

@@ -169,10 +169,11 @@ def _page(weekly) -> str:
             charts.peak_hours_heatmap(weekly.hourly, title="Average users by weekday and hour"),
         )
     ]
+    # as the runner writes it into a reports folder: loading the folder's shared chart bundle
+    shared = f"../{report.ASSETS_DIR}/{report.export.bundle_file_name()}"
     return (
-        "<!DOCTYPE html><html><body><main><h1>Report</h1>"
-        + "".join(parts)
-        + "</main></body></html>"
+        f'<!DOCTYPE html><html><head><script id="ek-vega-bundle" src="{shared}"></script>'
+        "</head><body><main><h1>Report</h1>" + "".join(parts) + "</main></body></html>"
     )
 
 
@@ -182,6 +183,7 @@ def write_report(
     weekly = report.load_weekly(stream[0], week, stream_name=stream[1], tz=stream[2], client=client)
     folder = out / report_files.stream_slug(stream[1])
     folder.mkdir(parents=True, exist_ok=True)
+    report.write_assets(out)
     html_path = report_files.atomic_write(folder / f"{week}.html", _page(weekly))
     json_path = report_files.atomic_write(folder / f"{week}.json", json.dumps(weekly.sidecar()))
     return html_path, json_path
@@ -345,9 +347,7 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
         assert int(before.replace(",", "")) == sidecar["previous_kpis"][kpi]
         pct = sidecar["change"][kpi]["pct_change"]
         relative = change.split("(")[1].rstrip(")")  # "+60 (+9.2 %)"
-        assert float(relative.replace("−", "-").rstrip(" %")) == pytest.approx(
-            pct * 100, abs=0.05
-        )
+        assert float(relative.replace("−", "-").rstrip(" %")) == pytest.approx(pct * 100, abs=0.05)
     share = table.rows["returning_share"][1]
     assert float(share.rstrip(" %")) == pytest.approx(
         sidecar["kpis"]["returning_share"] * 100, abs=0.05
@@ -365,8 +365,11 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
     attached = [p for p in msg.walk() if p.get_filename() and p.get_content_type() == "text/html"]
     assert len(attached) == 1
     assert attached[0].get_content_disposition() == "attachment"
-    page = (out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.html").read_bytes()
-    assert attached[0].get_payload(decode=True) == page
+    # the page as one file: the reports folder's shared chart libraries inlined
+    page_path = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.html"
+    page = report.inline_assets(page_path.read_text(encoding="utf-8"), page_path)
+    assert attached[0].get_payload(decode=True).decode() == page
+    assert "window.vegaEmbed=" in page and "_assets/" not in page
     assert (
         "https://intranet.example.com/engagement/peoplefirst-hr-helpdesk-us/2025-W47.html" in body
     )
@@ -496,6 +499,9 @@ def test_dry_run_sends_nothing_writes_the_eml_and_masks_secrets(
     assert SECRET.encode() not in eml.read_bytes()
     cids = {p["Content-ID"] for p in msg.walk() if p.get_content_type() == "image/png"}
     assert len(cids) == 2
+    (page,) = [p for p in msg.walk() if p.get_filename() and p.get_content_type() == "text/html"]
+    page_text = page.get_payload(decode=True).decode()
+    assert "window.vegaEmbed=" in page_text and "_assets/" not in page_text  # one file
     # nothing recorded: a real run still sends
     with delivery.Ledger() as ledger:
         assert ledger.sent(HR[0], WEEK, mail_url(smtp), "report") is None

@@ -159,6 +159,34 @@ def test_email_body_has_headline_kpi_table_unusual_days_checks_and_link(tmp_path
     assert mail.attachments == mail.images + mail.files
 
 
+def test_a_page_sharing_its_chart_libraries_is_attached_with_them_inlined(tmp_path):
+    """The recipient of an email (or of a dry run's .eml) has no reports/_assets/ folder."""
+    folder = tmp_path / "reports" / "support"
+    folder.mkdir(parents=True)
+    assets = tmp_path / "reports" / "_assets"
+    assets.mkdir()
+    (assets / "vega-1-vega-lite-1-vega-embed-1-abc.js").write_text("window.vegaEmbed=LIB;\n")
+    shared = PAGE.replace(
+        "<body>",
+        '<head><script id="ek-vega-bundle" src="../_assets/vega-1-vega-lite-1-vega-embed-1-abc.js">'
+        "</script></head><body>",
+    )
+    report = week_report(folder)
+    report.html_path.write_text(shared, encoding="utf-8")
+    mail = email_message([report])
+    attached = mail.files[0].data.decode()
+    assert '<script id="ek-vega-bundle">\nwindow.vegaEmbed=LIB;\n</script>' in attached
+    assert "src=" not in attached and attached.count("window.vegaEmbed=") == 1
+    assert report.html_path.read_text(encoding="utf-8") == shared  # the page itself unchanged
+    assert [i.name for i in mail.images] == ["support-new-vs-returning.png"]
+    part = next(
+        p
+        for p in email.message_from_bytes(to_mime(mail), policy=email.policy.default).walk()
+        if p.get_filename() == "support-2025-W49.html"
+    )
+    assert part.get_payload(decode=True).decode() == attached
+
+
 def test_email_of_a_quiet_week_says_so(tmp_path):
     report = week_report(tmp_path, anomalies=[], checks=[{"level": "info", "message": "ok"}])
     body = email_message([report]).html

@@ -7,8 +7,8 @@ import pytest
 
 from engagement_kit.client.ranges import limit_from_message
 from engagement_kit.delivery.rules import AlertRule, parse_rules, rule_fires
-from engagement_kit.formatting import kpi_text, signed_percent
 from engagement_kit.errors import ConfigError
+from engagement_kit.formatting import kpi_text, signed_percent
 
 
 # -- alert rules -------------------------------------------------------------------------------

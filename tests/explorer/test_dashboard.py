@@ -258,3 +258,27 @@ def test_running_dashboard_serves_an_offline_page_and_stops_the_whole_group(tmp_
     assert "fontawesome" not in page.lower()
     for code in ("import engagement_kit", "explorer.load()"):
         assert code not in page  # sources stripped
+
+
+def test_without_voila_the_dashboard_says_how_to_install_it_in_one_sentence(monkeypatch):
+    """Voilà is the ``dashboard`` extra: a plain install (``make report``) leaves it out."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from engagement_kit.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "voila" else real(name, *a)
+    )
+    with (
+        pytest.raises(DashboardError, match=r"pip install 'engagement-kit\[dashboard\]'"),
+        running_dashboard(port=None),
+    ):
+        pass  # pragma: no cover - never reached
+    result = CliRunner().invoke(app, ["dashboard", "--port", "0"])
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    assert "the dashboard needs Voilà" in text and "engagement-kit[dashboard]" in text
+    assert "Traceback" not in result.output

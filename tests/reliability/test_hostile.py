@@ -226,7 +226,16 @@ def test_the_index_escapes_every_text_and_links_nowhere_outside(tmp_path):
     assert "&lt;script&gt;alert(" in page  # shown, as text
     assert page.count('class="stream-row"') == 2  # W48 report + W47 failure, odd folders skipped
     after = sorted(p for p in tmp_path.rglob("*"))
-    assert [p for p in after if p not in before] == [out / "index.html"]
+    history = out / "good" / "history"
+    catalogue = out / "_catalogue"
+    assert [p for p in after if p not in before] == sorted(
+        [out / "index.html", catalogue, catalogue / "_index.json", catalogue / "good.json"]
+        + [history, history / "index.html", history / "2025.html"]
+    )
+    for extra in (history / "index.html", history / "2025.html"):  # escaped as the index is
+        text = extra.read_text(encoding="utf-8")
+        assert "<script>" not in text and "<img" not in text and "<b>" not in text, extra
+        assert "&lt;script&gt;alert(" in text and text.count('class="stream-row"') == 2
 
 
 def test_the_index_never_links_a_failed_notebook_outside_the_streams_folder(tmp_path):

@@ -16,6 +16,7 @@ is launched, and :class:`Watch` (console errors and requests outside what a page
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -331,4 +332,71 @@ def test_index_lists_every_report_with_its_numbers_and_links_open_them(browser, 
             page.wait_for_selector("tr.stream-row")
     finally:
         context.close()
+    seen.assert_clean()
+
+
+# -- a published folder: copied, zipped and unzipped elsewhere, served over HTTP -----------------
+
+
+@contextlib.contextmanager
+def _served(folder: Path) -> Iterator[str]:
+    """``folder`` over HTTP on a free loopback port (the standard library's file server)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _publish(reports: Path, tmp_path: Path, how: str) -> Path:
+    """The reports folder as a reader gets it: copied elsewhere, or zipped then unzipped."""
+    if how == "zip":
+        archive = shutil.make_archive(str(tmp_path / "reports"), "zip", root_dir=reports)
+        target = tmp_path / "elsewhere" / "unzipped"
+        shutil.unpack_archive(archive, target)
+        return target
+    target = tmp_path / "published" / "reports"
+    shutil.copytree(reports, target)
+    return target
+
+
+@pytest.mark.parametrize("how", ["folder", "zip", "http"])
+def test_a_published_folder_draws_its_charts_from_its_own_assets(browser, reports, tmp_path, how):
+    """Pages share reports/_assets/: a copy of the folder, an unzipped archive of it and a web
+    server of it all draw every chart with tooltips, and nothing is fetched from anywhere else
+    (not even from the folder the reports were written to)."""
+    published = _publish(reports, tmp_path, "zip" if how == "zip" else "folder")
+    stream = STREAMS[0]
+    relative = _report_file(reports, stream).relative_to(reports).as_posix()
+    assert not (published / relative).read_text(encoding="utf-8").count("window.vegaEmbed=")
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(_served(published)) if how == "http" else published.as_uri()
+        root = root.rstrip("/") + "/"
+        context = browser.new_context(viewport=VIEWPORT)
+        stack.callback(context.close)
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        seen = watch(page, allowed=lambda u: u.startswith(root))
+        page.goto(root + relative)
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
+        assert len(charts) == 5 + 2 * stream.cohorts
+        for chart_id in charts:
+            page.mouse.move(0, 0)
+            page.locator(f"#{chart_id}").locator(_DATA_MARKS).first.hover(force=True)
+            page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+            assert re.search(r"\d", page.inner_text("#vg-tooltip-element")), chart_id
+        assert page.evaluate("typeof window.vegaEmbed") == "function"
+        assets = [u for u in requested if f"/{report.ASSETS_DIR}/" in u]
+        assert assets == [root + f"{report.ASSETS_DIR}/{report.export.bundle_file_name()}"]
     seen.assert_clean()

@@ -4,7 +4,9 @@ benchmarks/MUTATION.md): what each row of ``reports/index.html`` says."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 from engagement_kit import report
@@ -116,3 +118,117 @@ def test_folders_that_are_not_stream_slugs_are_not_listed(tmp_path):
     page = report.write_index(tmp_path).read_text()
     assert "Odd" not in page and "Fine" in page
     assert "1 stream," in page
+
+
+# -- the catalogue: a build reads what changed, the index stays short, every week has a page ----
+
+PAST_NS = 1_700_000_000 * 10**9  # 2023-11-14: timestamps too old to be "racy"
+
+
+def _sidecar(slug: str, week: str, users: int) -> dict:
+    return {
+        "stream_id": f"st-{slug}",
+        "stream_name": slug.title(),
+        "week": week,
+        "start": "s",
+        "end": "e",
+        "tz": "UTC",
+        "kpis": {"unique_users": users, "new_users": 1, "returning_users": 2},
+        "change": {"unique_users": {"pct_change": 0.1}},
+    }
+
+
+def _weeks(first_year: int, n: int) -> list[str]:
+    return [f"{first_year + i // 52}-W{i % 52 + 1:02d}" for i in range(n)]
+
+
+def _age(out: Path) -> None:
+    """Every file and folder under ``out`` as if written long ago (distinct, old timestamps)."""
+    for i, path in enumerate(sorted(out.rglob("*"), reverse=True)):
+        os.utime(path, ns=(PAST_NS + i * 10**9, PAST_NS + i * 10**9))
+
+
+def _links_resolve(page_path: Path) -> list[str]:
+    hrefs = re.findall(r'href="([^"]+)"', page_path.read_text(encoding="utf-8"))
+    for href in hrefs:
+        assert (page_path.parent / href).is_file(), f"{page_path.name}: {href}"
+    return hrefs
+
+
+def test_a_build_reads_only_the_new_report_and_lists_only_its_stream(tmp_path, monkeypatch):
+    from engagement_kit.report import index
+
+    for slug in ("alpha", "beta"):
+        for i, week in enumerate(_weeks(2024, 30)):
+            _write(tmp_path / slug, f"{week}.json", _sidecar(slug, week, 100 + i))
+    report.write_index(tmp_path)
+    _age(tmp_path)
+    report.write_index(tmp_path)  # settles what the first build saw as too recent
+    reads, listed = [], []
+    real_read, real_scan = index._read_json, index.os.scandir
+    monkeypatch.setattr(index, "_read_json", lambda p: reads.append(p.name) or real_read(p))
+    monkeypatch.setattr(index.os, "scandir", lambda p: listed.append(Path(p).name) or real_scan(p))
+    _write(tmp_path / "beta", "2024-W31.json", _sidecar("beta", "2024-W31", 999))
+    page = report.write_index(tmp_path).read_text()
+    assert reads == ["_index.json", "beta.json", "2024-W31.json"]  # the catalogue, then the new
+    assert sorted(listed) == sorted([tmp_path.name, "beta"])  # alpha's folder: not even listed
+    assert _row(page, "beta", "2024-W31")
+    latest = re.search(r'data-stream="beta">(.*?)</tr>', page, re.S).group(1)
+    assert "2024-W31" in latest and "999" in latest
+
+
+def test_changed_and_removed_sidecars_and_a_lost_catalogue_are_noticed(tmp_path):
+    from engagement_kit.store.files import atomic_write
+
+    for week in _weeks(2025, 3):
+        _write(tmp_path / "alpha", f"{week}.json", _sidecar("alpha", week, 10))
+    first = report.write_index(tmp_path).read_text()
+    assert _cells(_row(first, "alpha", "2025-W03"))[1] == "10"
+    # rewritten at once, same size: caught because it is too recent to trust its timestamp
+    atomic_write(
+        tmp_path / "alpha" / "2025-W03.json", json.dumps(_sidecar("alpha", "2025-W03", 20))
+    )
+    assert _cells(_row(report.write_index(tmp_path).read_text(), "alpha", "2025-W03"))[1] == "20"
+    _age(tmp_path)
+    report.write_index(tmp_path)
+    (tmp_path / "alpha" / "2025-W03.json").unlink()
+    page = report.write_index(tmp_path).read_text()
+    assert 'data-week="2025-W03"' not in page and _row(page, "alpha", "2025-W02")
+    shutil.rmtree(tmp_path / "_catalogue")
+    rebuilt = report.write_index(tmp_path).read_text()
+    assert re.sub(r"Updated [^<]* by", "", rebuilt) == re.sub(r"Updated [^<]* by", "", page)
+    (tmp_path / "_catalogue" / "_index.json").write_text('{"format": 0, "streams": {}}')
+    assert _row(report.write_index(tmp_path).read_text(), "alpha", "2025-W02")
+    shutil.rmtree(tmp_path / "alpha")
+    assert "No reports yet" in report.write_index(tmp_path).read_text()
+    assert not (tmp_path / "_catalogue" / "alpha.json").exists()
+
+
+def test_the_index_shows_every_streams_latest_and_recent_weeks_history_pages_the_rest(tmp_path):
+    weeks = _weeks(2024, 60)  # 2024-W01 .. 2025-W08
+    for i, week in enumerate(weeks):
+        _write(tmp_path / "alpha", f"{week}.json", _sidecar("alpha", week, i))
+        (tmp_path / "alpha" / f"{week}.html").write_text("<html></html>")
+    _write(tmp_path / "old", "2020-W10.json", _sidecar("old", "2020-W10", 5))  # stopped long ago
+    index_path = report.write_index(tmp_path)
+    page = index_path.read_text()
+    shown = re.findall(r'class="stream-row" data-slug="([^"]+)" data-week="([^"]+)"', page)
+    assert shown == [("alpha", w) for w in weeks[::-1][: report.index.RECENT_WEEKS]]
+    latest = re.findall(r'data-stream="([^"]+)">(.*?)</tr>', page, re.S)
+    assert [slug for slug, _ in latest] == ["alpha", "old"]  # by name
+    assert (
+        '<a href="alpha/2025-W08.html">2025-W08</a>' in latest[0][1] and "60 weeks" in latest[0][1]
+    )
+    assert "2020-W10" in latest[1][1] and "1 week<" in latest[1][1]
+    hrefs = _links_resolve(index_path)
+    assert "alpha/history/index.html" in hrefs and "old/history/index.html" in hrefs
+    history = tmp_path / "alpha" / "history"
+    newest = history / "index.html"
+    rows = re.findall(r'data-week="([^"]+)"', newest.read_text())
+    assert rows == weeks[::-1][: report.index.HISTORY_WEEKS]
+    assert set(_links_resolve(newest)) >= {"2024.html", "2025.html", "../../alpha/2025-W08.html"}
+    for year, count in (("2024", 52), ("2025", 8)):
+        text = (history / f"{year}.html").read_text()
+        assert re.findall(r'data-week="([^"]+)"', text) == [w for w in weeks[::-1] if w[:4] == year]
+        assert len(re.findall(r'class="stream-row"', text)) == count
+        _links_resolve(history / f"{year}.html")

@@ -162,17 +162,26 @@ def test_no_file_is_written_outside_the_output_folder(batch):
     assert sorted(p for p in home.parent.iterdir() if not p.is_dir()) == batch["files_beside"]
     assert list(home.parent.rglob("outside*")) == []  # "../../outside" stayed in a slug
     assert not (home / PWNED).exists()  # the parameter injection stayed a string
-    slugs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    # the streams' folders, and the shared chart bundle and the index's catalogue
+    slugs = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("_"))
     assert slugs == sorted(batch["slugs"])
     assert all(set(s) <= set("abcdefghijklmnopqrstuvwxyz0123456789-") for s in slugs)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("_")) == [
+        "_assets",
+        "_catalogue",
+    ]
+    root = out.resolve()
+    folders = [root / "_assets", root / "_catalogue"]
+    folders += [root / s for s in slugs] + [root / s / "history" for s in slugs]
     for path in all_files(out):
-        assert path.resolve().parent in (out.resolve(), *(out.resolve() / s for s in slugs))
+        assert path.resolve().parent in (root, *folders), path
 
 
 def test_hostile_names_are_escaped_in_every_html_page(batch):
     out = batch["out"]
     pages = [p for p in all_files(out) if p.suffix == ".html"]
-    assert len(pages) == 3  # two reports and the index
+    # two reports, the index, and each of the three streams' history (newest weeks, the year)
+    assert len(pages) == 3 + 3 * 2
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert "<script>alert" not in text and "<img src=x" not in text, page.name

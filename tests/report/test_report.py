@@ -59,16 +59,26 @@ def parse_links(page: str) -> _Links:
     return parser
 
 
-def assert_offline(page: str, *, charts: int) -> None:
-    """The checks every report page must pass (shared with test_report_run.py)."""
+def assert_offline(page: str, *, charts: int, path: Path | None = None) -> None:
+    """The checks every report page must pass (shared with test_report_run.py).
+
+    With ``path`` (where the page was written in a reports folder) the page loads the folder's
+    shared bundle, ``../_assets/<name>``, which must be there; without, it inlines the bundle.
+    """
     links = parse_links(page)
-    assert links.srcs == [], f"external resources: {links.srcs}"
+    if path is None:
+        assert links.srcs == [], f"external resources: {links.srcs}"
+        assert page.count("window.vegaEmbed=") == 1, "the Vega bundle must be inlined exactly once"
+    else:
+        assert links.srcs == [f"../{report.ASSETS_DIR}/{report.export.bundle_file_name()}"]
+        shared = (path.parent / links.srcs[0]).read_text(encoding="utf-8")
+        assert shared.count("window.vegaEmbed=") == 1 and "window.vegaEmbed=" not in page
+        assert len(page.encode()) < 150_000, "a page that shares its bundle stays small"
     assert links.links == [], f"<link> elements: {links.links}"
     for host in CDN_HOSTS:
         assert host not in page
     assert "require.min.js" not in page and "MathJax" not in page and "mermaid" not in page
     assert page.count('id="ek-vega-bundle"') == 1
-    assert page.count("window.vegaEmbed=") == 1, "the Vega bundle must be inlined exactly once"
     # nbconvert re-serialises the page with BeautifulSoup: attribute order is not ours
     ids = re.findall(r'<div[^>]*\bid="(ek-chart-\d+)"', page)
     assert len(ids) == charts
@@ -238,6 +248,43 @@ def synthetic_page() -> str:
 
 def test_html_is_offline_with_one_bundle_and_every_chart(synthetic_page):
     assert_offline(synthetic_page, charts=2)
+
+
+def test_a_shared_bundle_is_written_once_and_inlining_it_gives_the_self_contained_page(
+    tmp_path,
+):
+    nb = _synthetic_notebook()
+    synthetic_page = report.notebook_to_html(nb, title="Weekly report: <Bot & co>")
+    name = report.export.bundle_file_name()
+    assert re.fullmatch(
+        r"vega-[0-9.]+-vega-lite-[0-9.]+-vega-embed-[0-9.]+-[0-9a-f]{12}\.js", name
+    ), name
+    assert alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0] in name  # altair's Vega-Lite
+    src = f"../{report.ASSETS_DIR}/{name}"
+    page = report.notebook_to_html(nb, title="Weekly report: <Bot & co>", assets_src=src)
+    (tmp_path / "bot").mkdir()
+    assert report.inline_assets(page, tmp_path / "bot" / "p.html") == synthetic_page  # built
+    asset = report.write_assets(tmp_path)
+    assert asset == tmp_path / "_assets" / name and asset.stat().st_size > 300_000
+    # written once: a second call leaves the file (its name holds its content's hash) alone
+    before = asset.stat().st_mtime_ns, asset.stat().st_ino
+    assert report.write_assets(tmp_path) == asset
+    assert (asset.stat().st_mtime_ns, asset.stat().st_ino) == before
+    page_path = tmp_path / "bot" / "2025-W48.html"
+    page_path.write_text(page, encoding="utf-8")
+    assert_offline(page, charts=2, path=page_path)
+    assert len(synthetic_page) / len(page) > 10  # the bundle is nearly all of a page
+    # the folder's copy is the one inlined (an older page keeps its own version's bundle)
+    old = page.replace(name, "vega-5.0.0-vega-lite-5.0-vega-embed-6.0.0-0123456789ab.js")
+    (tmp_path / "_assets" / "vega-5.0.0-vega-lite-5.0-vega-embed-6.0.0-0123456789ab.js").write_text(
+        "/* an older bundle */ window.vegaEmbed=1;\n"
+    )
+    inlined = report.inline_assets(old, page_path)
+    assert "/* an older bundle */" in inlined and parse_links(inlined).srcs == []
+    assert report.inline_assets(synthetic_page, page_path) == synthetic_page  # already one file
+    gone = old.replace("0123456789ab", "ba9876543210")
+    with pytest.raises(ReportError, match=r"copy the reports folder's _assets/ along with it"):
+        report.inline_assets(gone, page_path)
 
 
 def test_html_drops_code_prompts_prints_and_tagged_cells(synthetic_page):

@@ -116,7 +116,7 @@ def test_no_temporary_files_left(batch):
 def test_report_page_is_offline_and_clean(batch):
     results, _, _, _ = batch
     page = results[0].html.read_text()
-    assert_offline(page, charts=4)
+    assert_offline(page, charts=4, path=results[0].html)  # the folder's shared bundle
     assert "PeopleFirst HR &lt;Helpdesk&gt;" in page
     assert "<Helpdesk>" not in page
     for code in ("import engagement_kit", "load_weekly(", "setup_notebook", "weekly.header()"):
