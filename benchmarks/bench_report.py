@@ -123,7 +123,7 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
     home = Path(tempfile.mkdtemp(prefix="bench-report-"))
     previous_store = os.environ.get("ENGAGEMENT_KIT_STORE")
     os.environ["ENGAGEMENT_KIT_STORE"] = str(home / "store.sqlite3")
-    batch._init_worker(None)  # this process plays a worker: same import set-up
+    batch.init_worker(None)  # this process plays a worker: same import set-up
     zygote = Zygote()
     try:
         configs = [StreamConfig(id=s.id, name=s.name, tz=s.tz) for s in DEMO_STREAMS]
@@ -211,17 +211,17 @@ def run(*, single_runs: int = 5, batch_runs: int = 3) -> list[dict]:
         ]
 
         def batch_run(streams, warm: bool, name: str, memory: _PeakMemory | None = None):
-            real = batch._run_tasks
+            real = batch.run_tasks
 
             def go() -> None:
-                batch._run_tasks = lambda tasks, **kw: real(tasks, **kw, warm=warm)
+                batch.run_tasks = lambda tasks, **kw: real(tasks, **kw, warm=warm)
                 try:
                     with memory or contextlib.nullcontext():
                         results = report.render_all(
                             streams, week=WEEK, out_dir=home / name, jobs=2, quiet=True
                         )
                 finally:
-                    batch._run_tasks = real
+                    batch.run_tasks = real
                 if report.exit_code(results):
                     raise RuntimeError([r.error for r in results if not r.ok])
 

@@ -1,12 +1,47 @@
-"""Small hand-made inputs shared by the metrics and charts tests."""
+"""Small hand-made inputs and helpers shared by the tests (``from tests.builders import ...``;
+the fixtures built on them are in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from engagement_kit.tidy import METRICS
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that the OS says is free now (never a fixed port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def quick_demo_client(now: float, *, store: Any = False, platform: Any = None, **options: Any):
+    """A demo client whose time stands still at ``now`` (POSIX seconds) and that never waits.
+
+    No client-side rate limits, and unless a ``platform`` is given, a demo platform on the same
+    clock without its own rate limits. ``store`` is :func:`~engagement_kit.demo.demo_client`'s
+    (default ``False``: none); ``options`` go to the client. The caller closes it (the
+    ``demo_at`` fixture does that for a test).
+    """
+    from engagement_kit.demo import DemoPlatform, demo_client
+
+    if platform is None:
+        platform = DemoPlatform(lambda: now, rate_limit=False)
+    options = {"requests_per_minute": None, "requests_per_hour": None, **options}
+    return demo_client(store=store, platform=platform, clock=lambda: now, **options)
+
+
+def demo_dotenv(url: str, *extra: str) -> str:
+    """A project's ``.env`` pointing at a served demo platform, with the demo's credentials."""
+    from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+    lines = [f"KORE_HOST={url}", f"KORE_CLIENT_ID={DEMO_CLIENT_ID}"]
+    lines += [f"KORE_CLIENT_SECRET={DEMO_CLIENT_SECRET}", *extra]
+    return "\n".join(lines) + "\n"
 
 
 def trend_frame(

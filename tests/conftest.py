@@ -1,4 +1,5 @@
-"""Shared test set-up: an isolated store, a clean environment, the reference fixtures."""
+"""Shared test set-up: an isolated store, a clean environment, the reference fixtures, a free
+port, demo clients on a fixed clock and the demo platform served over HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.builders import FIXTURES, REPO  # noqa: F401  (the root folder and the samples)
+from tests.builders import FIXTURES, REPO, quick_demo_client  # noqa: F401  (the root folder and the samples)
+from tests.builders import free_port as _os_free_port
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -49,6 +51,39 @@ def store(tmp_path: Path):
     s = ResponseStore(tmp_path / "responses.sqlite3")
     yield s
     s.close()
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (from the OS, never a fixed one)."""
+    return _os_free_port()
+
+
+@pytest.fixture
+def demo_at():
+    """``demo_at(now, store=False, platform=None, **options)``: a demo client standing still at
+    ``now`` that never waits (:func:`tests.builders.quick_demo_client`); closed after the test."""
+    clients = []
+
+    def make(now: float, **kwargs):
+        client = quick_demo_client(now, **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def demo_server():
+    """The demo platform served over HTTP on a free loopback port for the test (a
+    :class:`~engagement_kit.demo.server.DemoServer`: ``.url``, ``.stats``); stopped afterwards.
+    Tests that need faults or another platform use ``running_server(...)`` themselves."""
+    from engagement_kit.demo import running_server
+
+    with running_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

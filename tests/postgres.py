@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.builders import free_port
+
 #: The password of the test role: the tests check it never shows in any output.
 TEST_PASSWORD = "pg-test-canary-5f3a9c"
 
@@ -31,12 +33,6 @@ def pg_bin() -> Path | None:
         return Path(found).parent
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(versions[-1]).parent if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_server_user(args: list[str]) -> list[str]:
@@ -60,7 +56,7 @@ def running_postgres() -> Iterator[dict[str, str | int]]:
     pwfile.write_text(TEST_PASSWORD)
     if os.geteuid() == 0:
         shutil.chown(pwfile, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
     subprocess.run(
         _as_server_user(

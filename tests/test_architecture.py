@@ -4,11 +4,12 @@ public submodule an attribute of ``engagement_kit``, modules of a readable size.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
-import re
 import subprocess
 import sys
+from pathlib import Path
 
 import grimp
 import pytest
@@ -118,10 +119,92 @@ def test_the_layers_hold():
     assert "0 broken" in done.stdout or "broken" not in done.stdout.lower(), done.stdout[-3000:]
 
 
-def test_charts_use_no_private_name_of_metrics():
-    for path in (PACKAGE / "charts").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        assert not re.search(r"\bmetrics\._|\b_m\._", text), path.name
+# -- private names -------------------------------------------------------------------------------
+# The underscore means private: a ``_name`` is used only in its own module (a ``_module`` only
+# inside its package), and an ``_attribute`` only by its own class (``self._x``, ``cls._x``).
+
+#: Underscore attributes that are other libraries' public protocols, not our privates.
+FOREIGN_PROTOCOLS = {
+    "_replace",  # namedtuple / urllib's SplitResult
+    "_asdict",  # namedtuple / SQLAlchemy rows
+    "_fields",
+    "_repr_mimebundle_",  # IPython's display protocol
+    "_load_env_vars",  # pydantic-settings' hook, overridden (super()._load_env_vars)
+    "_exit",  # os._exit, the standard library's
+    "_getframe",  # sys._getframe
+}
+
+#: Reads of another library's internals that a test needs, with the reason.
+FOREIGN_INTERNALS = {
+    # the TLS test checks the context httpx's pool really uses (there is no public way)
+    ("tests/reliability/test_hostile.py", "client.http._transport._pool._ssl_context"),
+    ("tests/reliability/test_hostile.py", "client.http._transport._pool"),
+    ("tests/reliability/test_hostile.py", "client.http._transport"),
+}
+
+#: Until the one database layer (issue 23.3, engineer hdb) lands, the store's own helpers are
+#: still shared under their old private names; that change removes them. Drop this then.
+STORE_PENDING = ("engagement_kit/store/", "engagement_kit/metrics/first_seen.py", "tests/store/")
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_uses(root: Path) -> list[str]:
+    """Every cross-module ``_name`` import and outside read of an ``_attribute`` under ``root``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        where = path.relative_to(REPO).as_posix()
+        if where.startswith(STORE_PENDING):
+            continue
+        package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "engagement_kit"
+            ):
+                module = node.module or ""
+                names = [a.name for a in node.names if _is_private(a.name)]
+                if names:
+                    found.append(f"{where}:{node.lineno} imports {names} from {module}")
+                parts = module.split(".")
+                for i, part in enumerate(parts):
+                    owner = ".".join(parts[:i])
+                    if _is_private(part) and not package.startswith(owner):
+                        found.append(f"{where}:{node.lineno} imports {module} from outside {owner}")
+            elif isinstance(node, ast.Attribute) and _is_private(node.attr):
+                owner = node.value
+                if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                    continue
+                if node.attr in FOREIGN_PROTOCOLS:
+                    continue
+                text = f"{ast.unparse(owner)}.{node.attr}"
+                if (where, text) not in FOREIGN_INTERNALS:
+                    found.append(f"{where}:{node.lineno} reads {text}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    assert _private_uses(PACKAGE) == []
+
+
+def test_no_test_or_benchmark_uses_private_names_of_the_package():
+    assert _private_uses(REPO / "tests") + _private_uses(REPO / "benchmarks") == []
+
+
+def test_the_private_name_check_finds_each_kind(tmp_path, monkeypatch):
+    sample = tmp_path / "pkg" / "sample.py"
+    sample.parent.mkdir()
+    sample.write_text(
+        "from engagement_kit.client.http_status import _hidden\n"
+        "from engagement_kit.charts._common import chart_title\n"
+        "client._clock()\nself._ok\nrow._asdict()\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    found = _private_uses(tmp_path / "pkg")
+    assert len(found) == 3, found
+    assert "['_hidden']" in found[0] and "outside engagement_kit.charts" in found[1]
+    assert "client._clock" in found[2]
 
 
 # -- the public API -----------------------------------------------------------------------------
@@ -178,7 +261,8 @@ def test_every_public_module_lists_names_that_resolve():
 def test_the_report_namespace_lazily_loads_its_own_names():
     from engagement_kit import report
 
-    assert report.setup_notebook.__module__ == "engagement_kit.report.weekly"
+    assert report.load_weekly.__module__ == "engagement_kit.report.weekly"
+    assert "setup_notebook" not in report.__all__  # one setup_notebook: engagement_kit.charts
     assert not [n for n in report.__all__ if n.startswith("_")]
     with pytest.raises(AttributeError, match="no_such_name"):
         report.no_such_name  # noqa: B018

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import REPO
+from tests.builders import REPO, free_port
 
 MAKE = shutil.which("make")
 pytestmark = pytest.mark.slow  # runs make (a subprocess)
@@ -49,15 +48,9 @@ def test_dashboard_needs_no_root_flag():
     assert "engagement-kit dashboard" in result.stdout and "allow-root" not in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_make_lab_starts_jupyterlab_as_this_user(tmp_path):
     """As root (CI, containers) this is the case that used to stop at once."""
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     args = (

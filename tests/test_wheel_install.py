@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import REPO
+from tests.builders import REPO, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_the_dashboard_serves_from_the_wheel(installed, tmp_path):
         **_env(),
         "ENGAGEMENT_KIT_STORE": str(tmp_path / "store.sqlite3"),
     }
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(installed / "engagement-kit"), "dashboard", "--port", str(port), "--demo"],
         cwd=tmp_path,
@@ -158,11 +158,3 @@ def test_the_dashboard_serves_from_the_wheel(installed, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

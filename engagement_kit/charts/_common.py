@@ -1,4 +1,5 @@
-"""Helpers shared by the chart builders (private)."""
+"""Helpers shared by the chart builders of this package (the module is the package's own: import
+its names only from inside engagement_kit.charts)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from engagement_kit.charts.theme import (
     METRIC_LABELS,
     NO_DATA_TEXT,
     WIDTH,
-    _alt,
+    lazy_altair,
 )
 from engagement_kit.config.weeks import MONTHS
 from engagement_kit.tidy import METRICS
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _message_chart(text: str, *, title: str | None = None, height: int = 120) -> alt.Chart:
-    alt = _alt()
+def message_chart(text: str, *, title: str | None = None, height: int = 120) -> alt.Chart:
+    alt = lazy_altair()
     frame = pd.DataFrame({"message": [text]})
     chart = (
         alt.Chart(frame)
@@ -39,32 +40,32 @@ def _message_chart(text: str, *, title: str | None = None, height: int = 120) ->
     return chart.properties(title=title) if title else chart
 
 
-def _no_data(title: str | None = None) -> alt.Chart:
-    return _message_chart(NO_DATA_TEXT, title=title)
+def no_data_chart(title: str | None = None) -> alt.Chart:
+    return message_chart(NO_DATA_TEXT, title=title)
 
 
-def _day_text(ts: pd.Timestamp, hour: int | None = None) -> str:
+def day_text(ts: pd.Timestamp, hour: int | None = None) -> str:
     """Locale-independent: ``Mon 01 Dec 2025`` or ``Mon 01 Dec 2025 17:00``."""
     text = f"{metrics.WEEKDAYS[ts.day_of_week][:3]} {ts.day:02d} {MONTHS[ts.month - 1]} {ts.year}"
     return text if hour is None else f"{text} {hour:02d}:00"
 
 
-def _iso_time(ts: pd.Timestamp, hour: int | None) -> str:
+def iso_time(ts: pd.Timestamp, hour: int | None) -> str:
     return f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{(hour or 0):02d}:00:00Z"
 
 
-def _zone(data: object, tz: str | None) -> str | None:
+def zone_of(data: object, tz: str | None) -> str | None:
     return tz or getattr(data, "tz", None)
 
 
-def _metric_key(name: str) -> str:
+def metric_key(name: str) -> str:
     """``unique_users``/``avg_new_users_per_day``/``new`` → ``unique``/``new``/``new``."""
     key = name.removeprefix("avg_").removesuffix("_per_day").removesuffix("_users")
     return key if key in METRICS else name
 
 
-def _metric_color(metrics: Sequence[str]) -> alt.Color:
-    alt = _alt()
+def metric_color(metrics: Sequence[str]) -> alt.Color:
+    alt = lazy_altair()
     domain = list(metrics)
     return alt.Color(
         "metric:N",
@@ -79,58 +80,58 @@ def _metric_color(metrics: Sequence[str]) -> alt.Color:
     )
 
 
-def _check_metrics(metrics: Sequence[str]) -> list[str]:
+def check_metrics(metrics: Sequence[str]) -> list[str]:
     for metric in metrics:
         _frames.check_metric(metric)
     return list(metrics)
 
 
-def _hourly_wide(
+def hourly_wide(
     data: object, metric: str, *, title: str | None, what: str
 ) -> tuple[pd.DataFrame, alt.Chart | None]:
     """The wide frame of hourly ``data``, or a message chart saying why there is nothing to draw."""
     _frames.check_metric(metric)
     wide = _frames.wide(data)
     if not len(wide):
-        return wide, _no_data(title)
+        return wide, no_data_chart(title)
     if not _frames.is_hourly(wide):
         text = f"{what} need hourly data: fetch with aggregation='hourly'"
-        return wide, _message_chart(text, title=title)
+        return wide, message_chart(text, title=title)
     return wide, None
 
 
-def _title(text: str | None, subtitle: str | None = None) -> Any:
-    alt = _alt()
+def chart_title(text: str | None, subtitle: str | None = None) -> Any:
+    alt = lazy_altair()
     if subtitle:
         return alt.Title(text or "", subtitle=subtitle)
     return alt.Title(text) if text else alt.Undefined
 
 
-def _bucket_frame(wide: pd.DataFrame) -> pd.DataFrame:
+def bucket_frame(wide: pd.DataFrame) -> pd.DataFrame:
     """Add ``time`` (wall clock as UTC ISO text) and ``when`` (tooltip text) to a wide frame."""
     hourly = _frames.is_hourly(wide)
     out = wide[["date", "hour", *METRICS]].copy()
     hours = [int(h) if hourly else None for h in out["hour"]]
-    out["time"] = [_iso_time(d, h) for d, h in zip(out["date"], hours, strict=True)]
-    out["when"] = [_day_text(d, h) for d, h in zip(out["date"], hours, strict=True)]
+    out["time"] = [iso_time(d, h) for d, h in zip(out["date"], hours, strict=True)]
+    out["when"] = [day_text(d, h) for d, h in zip(out["date"], hours, strict=True)]
     return out
 
 
-def _time_x(unit: str, zone: str | None) -> alt.X:
-    alt = _alt()
+def time_x(unit: str, zone: str | None) -> alt.X:
+    alt = lazy_altair()
     where = f" ({zone})" if zone else ""
     return alt.X(
         "time:T",
         title=f"{unit.capitalize()}{where}",
         scale=alt.Scale(type="utc"),
-        axis=alt.Axis(format=_AXIS_FORMAT[unit], labelAngle=0),
+        axis=alt.Axis(format=AXIS_FORMAT[unit], labelAngle=0),
     )
 
 
-_AXIS_FORMAT = {"hour": "%d %b %H:%M", "day": "%a %d %b", "week": "%d %b %Y"}
+AXIS_FORMAT = {"hour": "%d %b %H:%M", "day": "%a %d %b", "week": "%d %b %Y"}
 
 
-def _coarsen(wide: pd.DataFrame) -> tuple[pd.DataFrame, str, str | None]:
+def coarsen(wide: pd.DataFrame) -> tuple[pd.DataFrame, str, str | None]:
     """Keep the embedded data small: hourly → daily → weekly sums while a series would have
     more than :data:`MAX_POINTS` buckets.
 

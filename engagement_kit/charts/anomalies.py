@@ -8,13 +8,13 @@ import pandas as pd
 
 from engagement_kit import metrics
 from engagement_kit.charts._common import (
-    _alt,
-    _day_text,
-    _iso_time,
-    _no_data,
-    _time_x,
-    _title,
-    _zone,
+    chart_title,
+    day_text,
+    iso_time,
+    lazy_altair,
+    no_data_chart,
+    time_x,
+    zone_of,
 )
 from engagement_kit.charts.theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 from engagement_kit.tidy import frames as _frames
@@ -50,16 +50,16 @@ def anomaly_chart(
         (anomalies only, :data:`HIGHLIGHT_COLOR`) layers over ``x`` ``time``; tooltips ``when``,
         ``value``, ``expected``, ``low``, ``high``, ``score``, ``direction``.
     """
-    alt = _alt()
+    alt = lazy_altair()
     _frames.check_metric(metric)
     title = title if title is not None else f"{METRIC_LABELS[metric]} per day and expected range"
     found = metrics.anomalies(data, metric=metric, all_days=True, **options)
     if not len(found):
-        return _no_data(title)
+        return no_data_chart(title)
     frame = pd.DataFrame(
         {
-            "time": [_iso_time(d, None) for d in found["date"]],
-            "when": [_day_text(d) for d in found["date"]],
+            "time": [iso_time(d, None) for d in found["date"]],
+            "when": [day_text(d) for d in found["date"]],
             "value": [finite_or_none(v) for v in found["value"]],
             "expected": [finite_or_none(v) for v in found["expected"]],
             "low": [finite_or_none(v) for v in found["low"]],
@@ -71,7 +71,7 @@ def anomaly_chart(
             "is_anomaly": found["is_anomaly"].astype(bool).to_list(),
         }
     )
-    x = _time_x("day", _zone(data, tz))
+    x = time_x("day", zone_of(data, tz))
     tooltip = [
         alt.Tooltip("when:N", title="Day"),
         alt.Tooltip("value:Q", title="Users", format=","),
@@ -97,5 +97,5 @@ def anomaly_chart(
         .encode(x=x, y="value:Q", tooltip=tooltip)
     )
     return alt.layer(band, line, flagged).properties(
-        width=WIDTH, height=HEIGHT, title=_title(title)
+        width=WIDTH, height=HEIGHT, title=chart_title(title)
     )

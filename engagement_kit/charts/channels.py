@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from engagement_kit.charts.theme import HEIGHT, WIDTH, _alt
+from engagement_kit.charts.theme import HEIGHT, WIDTH, lazy_altair
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE
 
@@ -20,7 +20,7 @@ def channel_mix_chart(frame: pd.DataFrame, *, metric: str = "unique") -> alt.Cha
     The stacks are channel-users: a user on two channels in a day is in both stacks, so a
     stack's height can exceed the bot's unique users that day (the subtitle says so).
     """
-    alt = _alt()
+    alt = lazy_altair()
     if metric not in ("unique", "new", "returning"):
         raise InvalidQueryError(
             f"metric: {metric!r} is not one of 'unique', 'new', 'returning'", field="metric"

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from engagement_kit.charts._common import _no_data, _title
-from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, _alt
+from engagement_kit.charts._common import chart_title, no_data_chart
+from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, lazy_altair
 from engagement_kit.config.weeks import iso_week_label
 from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES
 
@@ -88,9 +88,9 @@ def cohort_heatmap(
         ``rect`` cells (``x`` offset, ``y`` cohort label, colour ``rate``) and ``text`` labels
         with the percentage; tooltip cohort, offset, users, retained, rate.
     """
-    alt = _alt()
+    alt = lazy_altair()
     if not len(triangle):
-        return _no_data(title)
+        return no_data_chart(title)
     cells, period = _triangle_cells(triangle)
     word = _PERIOD_WORD.get(period, "Period")
     base = alt.Chart(cells).encode(
@@ -140,7 +140,7 @@ def cohort_heatmap(
     )
     rows = cells["label"].nunique()
     return alt.layer(heat, text).properties(
-        width=WIDTH, height=alt.Step(22 if rows < 30 else 14), title=_title(title, subtitle)
+        width=WIDTH, height=alt.Step(22 if rows < 30 else 14), title=chart_title(title, subtitle)
     )
 
 
@@ -151,10 +151,10 @@ def retention_curves(
 
     Offset 0 (always 100 %) is left out so the curves use the height.
     """
-    alt = _alt()
+    alt = lazy_altair()
     data = triangle[triangle["offset"] > 0]
     if not len(data):
-        return _no_data(title)
+        return no_data_chart(title)
     cells, period = _triangle_cells(data)
     word = _PERIOD_WORD.get(period, "Period")
     grouped = data.groupby("offset")[["retained", "users"]].sum()
@@ -195,14 +195,16 @@ def retention_curves(
         )
     )
     subtitle = "Thin: one line per cohort; bold: the average weighted by cohort size"
-    return alt.layer(lines, mean).properties(width=WIDTH, height=260, title=_title(title, subtitle))
+    return alt.layer(lines, mean).properties(
+        width=WIDTH, height=260, title=chart_title(title, subtitle)
+    )
 
 
 def lifecycle_chart(frame: pd.DataFrame, *, title: str | None = "User lifecycle") -> alt.Chart:
     """Diverging stacked bars: new, returning, resurrecting up; dormant down (from ``lifecycle``)."""
-    alt = _alt()
+    alt = lazy_altair()
     if not len(frame):
-        return _no_data(title)
+        return no_data_chart(title)
     data = frame.copy()
     data["period"] = data["period"].dt.strftime("%Y-%m-%d")
     data["order"] = data["status"].map({s: i for i, s in enumerate(LIFECYCLE_STATUSES)})
@@ -234,7 +236,7 @@ def lifecycle_chart(frame: pd.DataFrame, *, title: str | None = "User lifecycle"
         "New: first seen; returning: also active the period before; resurrecting: back after "
         "a gap; dormant: active the period before, not now"
     )
-    return chart.properties(width=WIDTH, height=260, title=_title(title, subtitle))
+    return chart.properties(width=WIDTH, height=260, title=chart_title(title, subtitle))
 
 
 def stickiness_chart(
@@ -242,9 +244,9 @@ def stickiness_chart(
 ) -> alt.Chart:
     """Share of each week's users by their number of active days (from ``stickiness_histogram``),
     averaged over the weeks."""
-    alt = _alt()
+    alt = lazy_altair()
     if not len(histogram) or not histogram["users"].sum():
-        return _no_data(title)
+        return no_data_chart(title)
     totals = histogram.groupby("active_days")["users"].sum()
     data = pd.DataFrame(
         {
@@ -268,4 +270,4 @@ def stickiness_chart(
         )
     )
     subtitle = f"Over {weeks} complete week(s); a user counts once per week"
-    return chart.properties(width=WIDTH, height=220, title=_title(title, subtitle))
+    return chart.properties(width=WIDTH, height=220, title=chart_title(title, subtitle))

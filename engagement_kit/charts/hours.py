@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engagement_kit import metrics
-from engagement_kit.charts._common import _alt, _hourly_wide, _title, _zone
+from engagement_kit.charts._common import chart_title, hourly_wide, lazy_altair, zone_of
 from engagement_kit.charts.theme import (
     HEATMAP_SCHEMES,
     HEIGHT,
@@ -29,7 +29,7 @@ _DAY_TYPE_DASH = {"weekday": [1, 0], "weekend": [6, 4]}
 
 
 def _hour_axis(zone: str | None) -> Any:
-    alt = _alt()
+    alt = lazy_altair()
     return alt.Axis(
         values=list(range(0, 25, 3)),
         labelExpr="datum.value + ':00'",
@@ -60,11 +60,11 @@ def peak_hours_heatmap(
         are users): unfilled ``rect`` in :data:`HIGHLIGHT_COLOR` over ``start``..``end``;
         tooltip ``window``, ``share``, ``length``. Daily data gives a message chart.
     """
-    alt = _alt()
-    wide, message = _hourly_wide(data, metric, title=title, what="Peak hours")
+    alt = lazy_altair()
+    wide, message = hourly_wide(data, metric, title=title, what="Peak hours")
     if message is not None:
         return message
-    zone = _zone(data, tz)
+    zone = zone_of(data, tz)
     matrix = metrics.peak_hours(wide, metric=metric)
     cells = matrix.stack(future_stack=True).rename("users").reset_index()
     cells = cells[cells["users"].notna()].copy()
@@ -118,7 +118,9 @@ def peak_hours_heatmap(
     else:
         subtitle = "No users in this period"
         chart = heat
-    return chart.properties(width=WIDTH, height=alt.Step(26), title=_title(title or "", subtitle))
+    return chart.properties(
+        width=WIDTH, height=alt.Step(26), title=chart_title(title or "", subtitle)
+    )
 
 
 def _weekday_key(col: pd.Series) -> pd.Series:
@@ -160,8 +162,8 @@ def hour_profile_chart(
         metric's; tooltip ``day_type``, ``hours``, ``users``, ``share``. Daily data gives a
         message chart.
     """
-    alt = _alt()
-    wide, message = _hourly_wide(data, metric, title=title, what="Hour profiles")
+    alt = lazy_altair()
+    wide, message = hourly_wide(data, metric, title=title, what="Hour profiles")
     if message is not None:
         return message
     prof = metrics.hour_profile(wide, metric=metric)
@@ -170,7 +172,7 @@ def hour_profile_chart(
     prof["share"] = prof["share"].astype(float).round(4)
     prof["hours"] = [metrics.hour_label(h) for h in prof["hour"]]
     prof = prof.drop(columns="days")
-    zone = _zone(data, tz)
+    zone = zone_of(data, tz)
     return (
         alt.Chart(prof)
         .mark_line(
@@ -201,5 +203,5 @@ def hour_profile_chart(
                 alt.Tooltip("share:Q", title="Share of the day", format=".1%"),
             ],
         )
-        .properties(width=WIDTH, height=HEIGHT, title=_title(title))
+        .properties(width=WIDTH, height=HEIGHT, title=chart_title(title))
     )

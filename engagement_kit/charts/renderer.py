@@ -95,8 +95,8 @@ def chart_mimebundle(spec: dict[str, Any], **_metadata: Any) -> dict[str, str]:
 def enable_report_renderer(*, fast_imports: bool = True) -> None:
     """Prepare a report kernel: our altair renderer and the charts theme, both enabled.
 
-    ``setup_notebook(renderer="report")``; the report notebook calls it (as
-    ``ek.report.setup_notebook()``) in its first code cell. Calling it again is harmless.
+    What ``setup_notebook(renderer="report")`` does; the report notebook calls that (as
+    ``ek.setup_notebook(renderer="report")``) in its first code cell. Calling it again is harmless.
 
     Parameters
     ----------

@@ -127,7 +127,7 @@ def use_theme() -> str:
     return register_theme(enable=True)
 
 
-def _alt() -> Any:
+def lazy_altair() -> Any:
     """Import altair, register the theme, and enable it unless the user chose another one."""
     import altair as alt
 

@@ -9,19 +9,19 @@ import pandas as pd
 
 from engagement_kit import metrics
 from engagement_kit.charts._common import (
-    _AXIS_FORMAT,
-    _alt,
-    _bucket_frame,
-    _check_metrics,
-    _coarsen,
-    _day_text,
-    _iso_time,
-    _metric_color,
-    _metric_key,
-    _no_data,
-    _time_x,
-    _title,
-    _zone,
+    AXIS_FORMAT,
+    bucket_frame,
+    chart_title,
+    check_metrics,
+    coarsen,
+    day_text,
+    iso_time,
+    lazy_altair,
+    metric_color,
+    metric_key,
+    no_data_chart,
+    time_x,
+    zone_of,
 )
 from engagement_kit.charts.theme import HEIGHT, HIGHLIGHT_COLOR, METRIC_COLORS, METRIC_LABELS, WIDTH
 from engagement_kit.tidy import METRICS
@@ -67,29 +67,29 @@ def trend_chart(
         ``y`` ``users``, ``color`` ``metric``, ``strokeDash`` ``period`` when ``previous`` is
         given; tooltip ``when``, ``metric``, ``users``, ``period``.
     """
-    alt = _alt()
-    metrics = _check_metrics(metrics)
+    alt = lazy_altair()
+    metrics = check_metrics(metrics)
     wide = _frames.wide(data)
     if not len(wide) or not metrics:
-        return _no_data(title)
-    wide, unit, note = _coarsen(wide)
-    frames = [_long_series(_bucket_frame(wide), metrics, "current")]
+        return no_data_chart(title)
+    wide, unit, note = coarsen(wide)
+    frames = [_long_series(bucket_frame(wide), metrics, "current")]
     if previous is not None:
-        prev, _, _ = _coarsen(_frames.wide(previous))
+        prev, _, _ = coarsen(_frames.wide(previous))
         if len(prev):
             shift = wide["date"].min() - prev["date"].min()
-            aligned = _bucket_frame(prev)
+            aligned = bucket_frame(prev)
             aligned["time"] = [
-                _iso_time(d + shift, None if pd.isna(h) else int(h))
+                iso_time(d + shift, None if pd.isna(h) else int(h))
                 for d, h in zip(prev["date"], prev["hour"], strict=True)
             ]
             frames.append(_long_series(aligned, metrics, "previous"))
     long = pd.concat(frames, ignore_index=True)
     with_previous = long["period"].nunique() > 1
     encoding: dict[str, Any] = {
-        "x": _time_x(unit, _zone(data, tz)),
+        "x": time_x(unit, zone_of(data, tz)),
         "y": alt.Y("users:Q", title="Users"),
-        "color": _metric_color(metrics),
+        "color": metric_color(metrics),
         "tooltip": [
             alt.Tooltip("when:N", title="When"),
             alt.Tooltip("label:N", title="Metric"),
@@ -113,7 +113,7 @@ def trend_chart(
         alt.Chart(long)
         .mark_line(point=alt.OverlayMarkDef(size=18 if unit == "hour" else 45, filled=True))
         .encode(**encoding)
-        .properties(width=WIDTH, height=HEIGHT, title=_title(title, note))
+        .properties(width=WIDTH, height=HEIGHT, title=chart_title(title, note))
     )
     return chart
 
@@ -154,12 +154,12 @@ def new_vs_returning_chart(
         (stacked, or normalised), ``color`` ``metric`` (``new``, ``returning``); tooltip
         ``when``, ``metric``, ``users``, ``share`` (of the bucket's new + returning).
     """
-    alt = _alt()
+    alt = lazy_altair()
     wide = _frames.wide(data)
     if not len(wide):
-        return _no_data(title)
-    wide, unit, note = _coarsen(wide)
-    buckets = _bucket_frame(wide)
+        return no_data_chart(title)
+    wide, unit, note = coarsen(wide)
+    buckets = bucket_frame(wide)
     total = (buckets["new"] + buckets["returning"]).astype(float)
     parts = []
     for order, metric in enumerate(("returning", "new")):  # returning at the bottom
@@ -173,7 +173,7 @@ def new_vs_returning_chart(
     long = pd.concat(parts, ignore_index=True).sort_values(["time", "order"], kind="stable")
     long["share"] = long["share"].astype(float)  # NaN → null in the spec (altair sanitises)
     time_unit = "utcyearmonthdatehours" if unit == "hour" else "utcyearmonthdate"
-    zone = _zone(data, tz)
+    zone = zone_of(data, tz)
     return (
         alt.Chart(long)
         .mark_bar()
@@ -181,7 +181,7 @@ def new_vs_returning_chart(
             x=alt.X(
                 f"{time_unit}(time):T",
                 title=f"{unit.capitalize()}{f' ({zone})' if zone else ''}",
-                axis=alt.Axis(format=_AXIS_FORMAT[unit], labelAngle=0),
+                axis=alt.Axis(format=AXIS_FORMAT[unit], labelAngle=0),
             ),
             y=alt.Y(
                 "users:Q",
@@ -189,7 +189,7 @@ def new_vs_returning_chart(
                 stack="normalize" if normalize else "zero",
                 axis=alt.Axis(format="%" if normalize else ",d"),
             ),
-            color=_metric_color(["new", "returning"]),
+            color=metric_color(["new", "returning"]),
             order=alt.Order("order:Q"),
             tooltip=[
                 alt.Tooltip("when:N", title="When"),
@@ -198,7 +198,7 @@ def new_vs_returning_chart(
                 alt.Tooltip("share:Q", title="Share", format=".0%"),
             ],
         )
-        .properties(width=WIDTH, height=HEIGHT, title=_title(title, note))
+        .properties(width=WIDTH, height=HEIGHT, title=chart_title(title, note))
     )
 
 
@@ -222,10 +222,10 @@ def weekly_history_chart(
         the metric's, ``opacity`` and ``stroke`` from ``current``; tooltip ``week``, ``from``,
         ``to``, ``value``, ``change``, ``pct_change``, ``days``.
     """
-    alt = _alt()
+    alt = lazy_altair()
     title = title if title is not None else f"{_weekly_label(metric)} by ISO week"
     if weeks is None or not len(weeks):
-        return _no_data(title)
+        return no_data_chart(title)
     _frames.check_columns(weeks, ("week", metric), "weeks")
     wow = metrics.week_over_week(weeks, metrics=[metric])
     current_week = current_week or str(wow["week"].iloc[-1])
@@ -241,7 +241,7 @@ def weekly_history_chart(
         }
     )
     frame["current"] = frame["week"] == current_week
-    color = METRIC_COLORS.get(_metric_key(metric), METRIC_COLORS["unique"])
+    color = METRIC_COLORS.get(metric_key(metric), METRIC_COLORS["unique"])
     return (
         alt.Chart(frame)
         .mark_bar(color=color, strokeWidth=2.5)
@@ -268,7 +268,7 @@ def weekly_history_chart(
                 alt.Tooltip("days:Q", title="Days"),
             ],
         )
-        .properties(width=WIDTH, height=HEIGHT, title=_title(title))
+        .properties(width=WIDTH, height=HEIGHT, title=chart_title(title))
     )
 
 
@@ -279,4 +279,4 @@ def _weekly_label(metric: str) -> str:
 def _date_text(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    return _day_text(pd.Timestamp(value))
+    return day_text(pd.Timestamp(value))

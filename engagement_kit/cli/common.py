@@ -1,5 +1,5 @@
 """What every command of ``engagement-kit`` shares: the Typer app and its ``store`` group, the
-consoles, :func:`_friendly` (the toolkit's errors as one sentence and an exit code), the global
+consoles, :func:`friendly_errors` (the toolkit's errors as one sentence and an exit code), the global
 options (``--version``, ``--verbose``, ``--project``) and :func:`main`.
 """
 
@@ -41,7 +41,7 @@ out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _friendly(fn: F) -> F:
+def friendly_errors(fn: F) -> F:
     """Turn the toolkit's errors into one red sentence and the right exit code."""
 
     @wraps(fn)

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, out
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def fetch(
     stream_id: Annotated[str, typer.Argument(help="The stream (app) id.")],
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
@@ -71,7 +71,7 @@ def fetch(
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def backfill(
     stream: Annotated[str, typer.Option("--stream", help="The stream (app) id.")],
     since: Annotated[

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, out
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def doctor(
     config: Annotated[
         Path | None,
@@ -39,7 +39,7 @@ def doctor(
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def token() -> None:
     """Print a platform JWT minted from KORE_CLIENT_ID/KORE_CLIENT_SECRET (for curl).
 
@@ -54,7 +54,7 @@ def token() -> None:
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def streams(
     config: Annotated[
         Path | None,
@@ -89,7 +89,7 @@ def streams(
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def init(
     folder: Annotated[
         Path, typer.Argument(help="The project folder to create or complete (default: here).")

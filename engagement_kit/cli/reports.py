@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, err, out
+from engagement_kit.cli.common import app, err, friendly_errors, out
 from engagement_kit.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ from engagement_kit.errors import ConfigError
         "engagement-kit report --stream st-... --name 'Support bot' --tz Asia/Kolkata."
     )
 )
-@_friendly
+@friendly_errors
 def report(
     demo: Annotated[
         bool, typer.Option("--demo", help="Use the built-in demo platform (no credentials).")
@@ -198,7 +198,7 @@ def report(
         "engagement-kit send --resend."
     )
 )
-@_friendly
+@friendly_errors
 def send(
     config: Annotated[
         Path | None,
@@ -236,6 +236,7 @@ def send(
     failed (the others are still sent), 2 for bad settings.
     """
     from engagement_kit import delivery
+    from engagement_kit.report import summary as rpt_summary
 
     plan = delivery.plan_for(
         None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
@@ -244,11 +245,11 @@ def send(
     outcomes = delivery.send_written(
         plan, reports_dir, week=week, stream_ids=stream, dry_run=dry_run, resend=resend, console=err
     )
-    raise typer.Exit(delivery.exit_code(outcomes))
+    raise typer.Exit(rpt_summary.exit_code(outcomes, nothing_done=0))
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def alerts(
     backtest: Annotated[
         int | None,

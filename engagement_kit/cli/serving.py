@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, app, out
+from engagement_kit.cli.common import app, friendly_errors, out
 from engagement_kit.errors import ConfigError
 
 
 @app.command()
-@_friendly
+@friendly_errors
 def dashboard(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8866,
     open_browser: Annotated[
@@ -45,7 +45,7 @@ def dashboard(
 
 
 @app.command("serve-demo")
-@_friendly
+@friendly_errors
 def serve_demo(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8765,
     latency_ms: Annotated[float, typer.Option(help="Added latency per request, in ms.")] = 0,

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import _friendly, out, store_app
+from engagement_kit.cli.common import friendly_errors, out, store_app
 
 
 @store_app.command("info")
-@_friendly
+@friendly_errors
 def store_info() -> None:
     """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
@@ -41,7 +41,7 @@ def store_info() -> None:
 
 
 @store_app.command("history")
-@_friendly
+@friendly_errors
 def store_history(
     stream: Annotated[str, typer.Argument(help="The stream (app) id.")],
     week: Annotated[
@@ -82,7 +82,7 @@ def store_history(
 
 
 @store_app.command("export")
-@_friendly
+@friendly_errors
 def store_export(
     folder: Annotated[Path, typer.Argument(help="Folder for history.csv and answers.csv.")],
     stream: Annotated[
@@ -109,7 +109,7 @@ def store_export(
 
 
 @store_app.command("import")
-@_friendly
+@friendly_errors
 def store_import(
     folder: Annotated[Path, typer.Argument(help="A folder written by `store export`.")],
 ) -> None:
@@ -123,7 +123,7 @@ def store_import(
 
 
 @store_app.command("backup")
-@_friendly
+@friendly_errors
 def store_backup(
     file: Annotated[Path, typer.Argument(help="The copy to write, e.g. responses-backup.sqlite3")],
 ) -> None:
@@ -136,7 +136,7 @@ def store_backup(
 
 
 @store_app.command("clear")
-@_friendly
+@friendly_errors
 def store_clear(
     stream: Annotated[
         str | None, typer.Option("--stream", help="Only this stream's answers.")

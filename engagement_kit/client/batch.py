@@ -237,7 +237,7 @@ def fetch_weeks(
     probe = EngagementQuery(
         stream_id=stream_id, start="2000-01-03", end="2000-01-03", tz=tz, **filters
     )
-    today = today_in(probe.tz, now=client._now())
+    today = today_in(probe.tz, now=client.now())
     end_week = ended_week(end_week, probe.tz, today=today, field="end_week")
     labels = week_labels(end_week, weeks)
     bounds = [week_bounds(label) for label in labels]

@@ -2,7 +2,7 @@
 
 The reference says ``channels`` "filters analytics data by the specified channel": one channel.
 So :meth:`EngagementClient.fetch` takes at most one, and a breakdown is one request per channel
-(:func:`fetch_channels`, through the client's rate limiter and response store, one at a time).
+(``client.fetch_channels``, through the client's rate limiter and response store, one at a time).
 
 Unique users do **not** add up across channels: a user who came on WhatsApp and on the web chat
 is a unique user of each channel, and once of the whole bot. The sum of the channels' unique
@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from engagement_kit.config.query import EngagementQuery, channel_list
 
+if TYPE_CHECKING:
+    from engagement_kit.client.core import EngagementClient
+
 __all__ = ["fetch_channels"]
 
 
 def fetch_channels(
-    client: Any,
+    client: EngagementClient,
     stream_id: str,
     start: dt.date | str,
     end: dt.date | str,
@@ -38,11 +41,15 @@ def fetch_channels(
 ) -> pd.DataFrame:
     """One request per channel, as one tidy frame with a ``channel`` column.
 
+    This is the method :meth:`EngagementClient.fetch_channels
+    <engagement_kit.client.EngagementClient.fetch_channels>`: call it as
+    ``client.fetch_channels(stream_id, start, end, channels=[...])``.
+
     Parameters
     ----------
     client : EngagementClient
-        Anything with :meth:`~engagement_kit.client.EngagementClient.fetch` (its rate limiter
-        and store apply to every channel's request; they go one at a time).
+        The client (``self``): its rate limiter and store apply to every channel's request;
+        they go one at a time.
     channels : list of str or comma-separated str
         The channels to compare, e.g. ``["whatsapp", "rtm"]``.
     stream_id, start, end, aggregation, conversation_type, conversation_status, tz, refresh

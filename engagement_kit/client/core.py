@@ -32,6 +32,7 @@ import httpx
 from engagement_kit import __version__
 from engagement_kit.client.auth import Credentials, credentials_from_env
 from engagement_kit.client.batch import FetchResult, fetch_many, fetch_weeks
+from engagement_kit.client.channels import fetch_channels
 from engagement_kit.client.options import check_int, check_number
 from engagement_kit.client.range_limits import LearnedLimits
 from engagement_kit.client.ratelimit import (
@@ -121,6 +122,21 @@ class EngagementClient:
         :mod:`engagement_kit.client.filter_echo`): raise :class:`~engagement_kit.errors.ResponseFormatError`
         naming it (default), or warn with :class:`~engagement_kit.client.filter_echo.FilterEchoWarning` and
         keep the answer, for users who know their platform's quirks.
+    close_store : bool, optional
+        Close the store when the client is closed. Default: only the default store the client
+        opened itself (``store=None``); ``True`` hands a given store over to the client.
+
+    Attributes
+    ----------
+    store : ResponseStore or None
+        The response store (``None`` with ``store=False``).
+    clock, sleep : callable
+        The clock and the wait the client uses (the options, or ``time.time``/``time.sleep``).
+    http : httpx.Client
+        The HTTP connection pool every request goes through; its ``event_hooks`` let a caller
+        watch the exchanges (``engagement-kit doctor`` reads the ``Date`` headers that way).
+    rate_limiter : StreamRateLimiter
+        The client-side pacing per stream.
 
     Raises
     ------
@@ -145,6 +161,7 @@ class EngagementClient:
         sleep: Callable[[float], Any] | None = None,
         on_filter_mismatch: str = "error",
         shared_rate_limit: bool | str | os.PathLike[str] | None = None,
+        close_store: bool | None = None,
     ) -> None:
         from engagement_kit.client.filter_echo import FILTER_MODES
 
@@ -162,15 +179,17 @@ class EngagementClient:
             )
         if store is None:
             self.store: ResponseStore | None = ResponseStore()
-            self._owns_store = True
+            self.close_store = True
         elif store is False:
             self.store = None
-            self._owns_store = False
+            self.close_store = False
         elif isinstance(store, ResponseStore):
             self.store = store
-            self._owns_store = False
+            self.close_store = False
         else:
             raise TypeError("store must be a ResponseStore, None (the default store) or False")
+        if close_store is not None:
+            self.close_store = bool(close_store)
         check_number("timeout", timeout, minimum=0.001)
         check_number("retry_budget", retry_budget, minimum=0.0)
         check_int("max_retries", max_retries, minimum=0)
@@ -181,8 +200,8 @@ class EngagementClient:
         self.retry_budget = float(retry_budget)
         self.max_days_per_request = max_days_per_request
         self._limits = LearnedLimits(self.host, self.store)
-        self._clock: Callable[[], float] = clock or time.time
-        self._sleep: Callable[[float], Any] = sleep or time.sleep
+        self.clock: Callable[[], float] = clock or time.time
+        self.sleep: Callable[[float], Any] = sleep or time.sleep
         if shared_rate_limit is None:
             shared_rate_limit = clock is None
         budget = (
@@ -193,8 +212,8 @@ class EngagementClient:
         self.rate_limiter = StreamRateLimiter(
             requests_per_minute,
             requests_per_hour,
-            clock=self._clock,
-            sleep=self._sleep,
+            clock=self.clock,
+            sleep=self.sleep,
             shared=budget,
             scope=self.host,
         )
@@ -205,7 +224,7 @@ class EngagementClient:
         # frames reaches the cache
         self._parsed: OrderedDict[tuple[EngagementQuery, str], Engagement] = OrderedDict()
         self._parsed_lock = threading.Lock()
-        self._http = httpx.Client(
+        self.http = httpx.Client(
             transport=transport,
             timeout=self.timeout,
             headers={
@@ -218,9 +237,9 @@ class EngagementClient:
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
         """Close the HTTP connection pool (and the default store's connections)."""
-        self._http.close()
+        self.http.close()
         self.rate_limiter.close()
-        if self._owns_store and self.store is not None:
+        if self.close_store and self.store is not None:
             self.store.close()
 
     def __enter__(self) -> EngagementClient:
@@ -242,8 +261,9 @@ class EngagementClient:
                     self._credentials = credentials_from_env()
         return self._credentials
 
-    def _now(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+    def now(self) -> dt.datetime:
+        """The client's clock (the ``clock`` option) as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
     def url_for(self, stream_id: str) -> str:
         """The endpoint URL for a stream (the id percent-encoded), without the query string."""
@@ -398,24 +418,9 @@ class EngagementClient:
                 raise
         return parts
 
-    def fetch_channels(
-        self,
-        stream_id: str,
-        start: dt.date | str,
-        end: dt.date | str,
-        *,
-        channels: Iterable[str] | str,
-        **options: Any,
-    ) -> pd.DataFrame:
-        """A breakdown by channel: one request per channel, one tidy frame.
-
-        See :func:`engagement_kit.client.channels.fetch_channels` (``options`` are :meth:`fetch`'s:
-        ``aggregation``, ``conversation_type``, ``conversation_status``, ``tz``, ``refresh``).
-        Unique users do not add up across channels.
-        """
-        from engagement_kit.client.channels import fetch_channels
-
-        return fetch_channels(self, stream_id, start, end, channels=channels, **options)
+    #: A breakdown by channel: one request per channel, one tidy frame (unique users do not
+    #: add up across channels); see :func:`engagement_kit.client.channels.fetch_channels`.
+    fetch_channels = fetch_channels
 
     def fetch_sessions(
         self,
@@ -441,7 +446,7 @@ class EngagementClient:
 
     # -- one chunk ----------------------------------------------------------------------------
     def _fetch_chunk(self, query: EngagementQuery, *, refresh: bool) -> Engagement:
-        now = self._now()
+        now = self.now()
         final = query.end < today_in(query.tz, now=now)
         if self.store is not None and not refresh:
             payload = self.store.get(self.host, query, now=now)
@@ -469,7 +474,7 @@ class EngagementClient:
         if self.store is not None:
             # the store keeps every distinct answer but may keep using an earlier one, when
             # this one loses data it had (e.g. zeros for days the platform no longer keeps)
-            in_use = self.store.put(self.host, query, text, final=final, now=self._now())
+            in_use = self.store.put(self.host, query, text, final=final, now=self.now())
             if in_use != text:
                 data = self._parse(in_use, query)
         return data
@@ -521,10 +526,10 @@ class EngagementClient:
         """POST the query with retries; return the body of a 2xx answer or raise."""
         url = self.url_for(query.stream_id)
         full_url = url + "?" + urlencode(query.to_params(), quote_via=quote, safe="")
-        return self._post(
+        return self.post(
             full_url, limiter_key=query.stream_id, describe=query.describe(), days=query.days
         )
 
     #: POST paced and retried, shared by every endpoint (the trend API here, getSessions in
     #: :mod:`engagement_kit.client.sessions`); see :func:`engagement_kit.client.retry.post`.
-    _post = post
+    post = post

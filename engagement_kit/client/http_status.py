@@ -18,7 +18,7 @@ import httpx
 
 from engagement_kit.errors import ApiError, AuthError, NotFoundError, RateLimitError, ServerError
 
-__all__ = ["answer_text"]
+__all__ = ["answer_text", "is_rate_limited", "platform_message", "retry_after_seconds"]
 
 #: The platform's documented rate-limit message; treated as a 429 whatever the status.
 _RATE_LIMIT_TEXT = "rate limit for this api has been reached"
@@ -45,7 +45,7 @@ _HINTS = {
 }
 
 
-def _retry_after(response: httpx.Response, now: float) -> float | None:
+def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
     """``Retry-After`` in seconds (delta-seconds or an HTTP date), or ``None``."""
     value = response.headers.get("retry-after", "").strip()
     if not value:
@@ -65,7 +65,7 @@ def _retry_after(response: httpx.Response, now: float) -> float | None:
     return max(0.0, seconds)
 
 
-def _platform_message(response: httpx.Response) -> str:
+def platform_message(response: httpx.Response) -> str:
     """The platform's own words: ``{"errors": [{"msg": ...}]}``, ``{"message": ...}`` or text."""
     message = ""
     try:
@@ -104,11 +104,11 @@ def _platform_message(response: httpx.Response) -> str:
     return message or response.reason_phrase or "no message"
 
 
-def _is_rate_limited(response: httpx.Response) -> bool:
+def is_rate_limited(response: httpx.Response) -> bool:
     if response.status_code == 429:
         return True
     if response.status_code in (400, 403):
-        return _RATE_LIMIT_TEXT in _platform_message(response).lower()
+        return _RATE_LIMIT_TEXT in platform_message(response).lower()
     return False
 
 
@@ -130,13 +130,13 @@ def answer_text(
     status = response.status_code
     if 200 <= status < 300:
         return response.text
-    message = _platform_message(response)
+    message = platform_message(response)
     token = response.request.headers.get("auth")
     if token and token in message:  # never echo a token, even if the platform does
         message = message.replace(token, "<token>")
     tried = f" (after {attempts} attempts)" if attempts > 1 else ""
-    if _is_rate_limited(response):
-        retry_after = _retry_after(response, now)
+    if is_rate_limited(response):
+        retry_after = retry_after_seconds(response, now)
         hint = _HINTS[429]
         if retry_after is not None:
             hint += f" The platform asks to wait {retry_after:.0f}s."

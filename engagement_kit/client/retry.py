@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from engagement_kit.client.http_status import _is_rate_limited, _retry_after, answer_text
+from engagement_kit.client.http_status import answer_text, is_rate_limited, retry_after_seconds
 from engagement_kit.errors import ApiConnectionError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ _MIN_RETRY_WINDOW = 0.05  # seconds of budget below which no further attempt is 
 
 
 def _should_retry_response(response: httpx.Response) -> bool:
-    return response.status_code in RETRY_STATUSES or _is_rate_limited(response)
+    return response.status_code in RETRY_STATUSES or is_rate_limited(response)
 
 
 def _describe_failure(exc: BaseException, timeout: float) -> str:
@@ -106,24 +106,24 @@ def post(
 
     credentials = client.credentials  # ConfigError here, before anything is sent
     url = full_url.split("?", 1)[0]
-    started = client._clock()
+    started = client.clock()
     queued = 0.0  # seconds spent waiting for the client-side rate limiter
     attempts = 0
 
     def remaining() -> float:
-        return client.retry_budget - (client._clock() - started - queued)
+        return client.retry_budget - (client.clock() - started - queued)
 
     def retry_after_of(state: RetryCallState) -> float | None:
         outcome = state.outcome
         if outcome is None or outcome.failed:
             return None
-        return _retry_after(outcome.result(), client._clock())
+        return retry_after_seconds(outcome.result(), client.clock())
 
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
-        if outcome is not None and not outcome.failed and _is_rate_limited(outcome.result()):
+        if outcome is not None and not outcome.failed and is_rate_limited(outcome.result()):
             # send() recorded a cool-down in the rate limiter (shared by every process on the
             # machine): the next attempt waits there, as queued time
             return 0.0
@@ -148,7 +148,7 @@ def post(
         else:
             why = f"HTTP {outcome.result().status_code}"
         when = f"in {state.upcoming_sleep:.2f}s"
-        if not outcome.failed and _is_rate_limited(outcome.result()):
+        if not outcome.failed and is_rate_limited(outcome.result()):
             when = "after the stream's cool-down in the rate limiter"
         logger.info(
             "POST %s: %s; retrying %s (attempt %d of %d)",
@@ -163,10 +163,10 @@ def post(
         nonlocal attempts, queued
         attempts += 1
         queued += client.rate_limiter.acquire(limiter_key)
-        headers = {"auth": credentials.token(now=client._clock())}
+        headers = {"auth": credentials.token(now=client.clock())}
         t0 = time.perf_counter()
         try:
-            response = client._http.post(full_url, headers=headers, json=body)
+            response = client.http.post(full_url, headers=headers, json=body)
         except httpx.TransportError as exc:
             logger.debug(
                 "POST %s failed after %.3fs (attempt %d): %s",
@@ -183,11 +183,11 @@ def post(
             time.perf_counter() - t0,
             attempts,
         )
-        if _is_rate_limited(response):
+        if is_rate_limited(response):
             # the platform's window is full, whatever our send log says (another machine, a
             # restarted process without the budget file): nobody sends for this stream until
             # its Retry-After, else a whole window, has passed
-            hinted = _retry_after(response, client._clock())
+            hinted = retry_after_seconds(response, client.clock())
             client.rate_limiter.cool_down(
                 limiter_key, hinted if hinted is not None else client.rate_limiter.window
             )
@@ -195,7 +195,7 @@ def post(
 
     retrying = Retrying(
         # a zero wait (after a 429 the rate limiter does the waiting) is no sleep at all
-        sleep=lambda seconds: client._sleep(seconds) if seconds > 0 else None,
+        sleep=lambda seconds: client.sleep(seconds) if seconds > 0 else None,
         stop=stop,
         wait=wait,
         retry=retry_if_exception(_is_transient) | retry_if_result(_should_retry_response),
@@ -205,10 +205,10 @@ def post(
     try:
         response = retrying(send)
     except httpx.TransportError as exc:
-        spent = max(0.0, client._clock() - started - queued)  # no "-0.0s" from rounding
+        spent = max(0.0, client.clock() - started - queued)  # no "-0.0s" from rounding
         raise ApiConnectionError(
             f"could not reach {client.host} (POST {full_url}): "
             f"{_describe_failure(exc, client.timeout)}; gave up after {attempts} attempt(s) in "
             f"{spent:.1f}s. Check KORE_HOST, your network or proxy, and try again later."
         ) from exc
-    return answer_text(response, describe, full_url, attempts, days, now=client._clock())
+    return answer_text(response, describe, full_url, attempts, days, now=client.clock())

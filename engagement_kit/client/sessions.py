@@ -347,7 +347,7 @@ def _fetch_window(
             body = {"skip": skip, "limit": config.page_size, **window.body()}
             describe = f"getSessions {stream_id} {body['dateFrom']}..{body['dateTo']} skip {skip}"
             try:
-                text = client._post(full_url, limiter_key=key, describe=describe, body=body)
+                text = client.post(full_url, limiter_key=key, describe=describe, body=body)
             except AuthError as exc:
                 raise AuthError(
                     exc.message, status=exc.status, url=exc.url, hint=_SCOPE_HINT
@@ -429,7 +429,7 @@ def fetch_sessions(
         cache = SessionCache(client.store.path) if client.store is not None else None
     elif cache is False:
         cache = None
-    now = client._now()
+    now = client.now()
     windows = [w for w in windows_for(lo, hi, config.window_days) if w.start <= now]
     found: dict[Window, list[list[Any]]] = {}
     if cache is not None and not refresh:
@@ -444,7 +444,7 @@ def fetch_sessions(
             rows = _fetch_window(client, stream_id, window, config)
             found[window] = rows
             received += len(rows)
-            if cache is not None and window.closed(client._now(), config.settle_hours):
+            if cache is not None and window.closed(client.now(), config.settle_hours):
                 cache.put_window(client.host, stream_id, window, config.window_days, rows)
             if bar is not None:
                 bar.update(bar.task_ids[0], advance=1, sessions=received)

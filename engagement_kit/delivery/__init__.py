@@ -36,11 +36,6 @@ backtest, the ``alerts`` listing) and :mod:`.commands` (the CLI's glue).
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
-from engagement_kit.delivery import transport
 from engagement_kit.delivery.alerting import apply_alerts, backtest, backtest_fn, print_alerts
 from engagement_kit.delivery.commands import after_reports, send_written
 from engagement_kit.delivery.destinations import (
@@ -52,7 +47,6 @@ from engagement_kit.delivery.destinations import (
     reference_env,
 )
 from engagement_kit.delivery.ledger import Ledger
-from engagement_kit.delivery.ledger import _week_key as _week_key
 from engagement_kit.delivery.outbox import Outcome, find_reports
 from engagement_kit.delivery.plan import (
     DEFAULTS_KEYS,
@@ -62,9 +56,8 @@ from engagement_kit.delivery.plan import (
     plan_for,
 )
 from engagement_kit.delivery.send import deliver
-from engagement_kit.delivery.summary import exit_code, summary_table
+from engagement_kit.delivery.summary import delivery_table
 from engagement_kit.delivery.transport import ATTEMPTS, MAX_WAIT, RETRY_WAIT
-from engagement_kit.delivery.transport import _quiet_apprise as _quiet_apprise
 
 __all__ = [
     "ATTEMPTS",
@@ -84,7 +77,7 @@ __all__ = [
     "backtest_fn",
     "check_destination",
     "deliver",
-    "exit_code",
+    "delivery_table",
     "find_reports",
     "load_plan",
     "mask",
@@ -92,18 +85,4 @@ __all__ = [
     "print_alerts",
     "reference_env",
     "send_written",
-    "summary_table",
 ]
-
-
-class _Package(types.ModuleType):
-    """Setting ``ATTEMPTS``, ``RETRY_WAIT`` or ``MAX_WAIT`` here sets them where the sending
-    reads them (:mod:`.transport`), as it did when this package was one module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in transport.TUNABLES:
-            setattr(transport, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

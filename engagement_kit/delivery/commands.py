@@ -11,7 +11,8 @@ from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.outbox import Outcome
 from engagement_kit.delivery.plan import DeliveryPlan
 from engagement_kit.delivery.send import deliver
-from engagement_kit.delivery.summary import exit_code, summary_table
+from engagement_kit.delivery.summary import delivery_table
+from engagement_kit.report.summary import exit_code
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,7 +54,7 @@ def after_reports(
             return 0
         weeks = {r.stream_id: r.week for r in written}
         outcomes = _deliver_and_show(plan, out_dir, weeks, dry_run, resend, console, ledger)
-    return exit_code(outcomes)
+    return exit_code(outcomes, nothing_done=0)
 
 
 def _deliver_and_show(
@@ -76,7 +77,7 @@ def _deliver_and_show(
         echo=lambda t: console.print(t, markup=False, highlight=False),
     )
     if not dry_run:
-        console.print(summary_table(outcomes, plan))
+        console.print(delivery_table(outcomes, plan))
     return outcomes
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engagement_kit.delivery.messages import to_mime
-from engagement_kit.delivery.outbox import Outcome, _Message
+from engagement_kit.delivery.outbox import Outcome, OutgoingMessage
 
 
 def dry_run_outcome(
-    message: _Message,
+    message: OutgoingMessage,
     ids: tuple[str, ...],
     out: Path,
     url: str,

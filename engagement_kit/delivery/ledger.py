@@ -91,7 +91,7 @@ class Ledger:
     ) -> None:
         self._db().execute(
             "INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?, ?)",
-            (stream_id, week, destination, kind, content_hash, _now()),
+            (stream_id, week, destination, kind, content_hash, timestamp_now()),
         )
 
     def last_fired(self, stream_id: str, before_week: str) -> dict[str, str]:
@@ -119,9 +119,9 @@ class Ledger:
             )
             db.executemany(
                 "INSERT INTO alert_firings VALUES (?, ?, ?, ?)",
-                [(stream_id, r, week, _now()) for r in rules],
+                [(stream_id, r, week, timestamp_now()) for r in rules],
             )
 
 
-def _now() -> str:
+def timestamp_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -45,9 +45,14 @@ class Outcome:
     status: str
     detail: str = ""
 
+    @property
+    def ok(self) -> bool:
+        """Not failed (sent, skipped as already sent, or a dry run)."""
+        return self.status != "failed"
+
 
 @dataclasses.dataclass
-class _Message:
+class OutgoingMessage:
     reports: list[WeekReport]
     destination: Destination
     kind: str
@@ -120,8 +125,8 @@ def find_reports(
     return found, missing
 
 
-def _plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[_Message]:
-    messages: list[_Message] = []
+def plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[OutgoingMessage]:
+    messages: list[OutgoingMessage] = []
     if plan.digest:
         by_dest: dict[str, list[WeekReport]] = {}
         dests: dict[str, Destination] = {}
@@ -129,10 +134,12 @@ def _plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[_M
             for d in plan.stream(r.stream_id).deliver:  # type: ignore[union-attr]
                 by_dest.setdefault(d.template, []).append(r)
                 dests[d.template] = d
-        messages += [_Message(rs, dests[t], "digest") for t, rs in by_dest.items()]
+        messages += [OutgoingMessage(rs, dests[t], "digest") for t, rs in by_dest.items()]
     else:
         for r in reports:
-            messages += [_Message([r], d, "report") for d in plan.stream(r.stream_id).deliver]  # type: ignore[union-attr]
+            messages += [
+                OutgoingMessage([r], d, "report") for d in plan.stream(r.stream_id).deliver
+            ]  # type: ignore[union-attr]
     for r in reports:
         stream = plan.stream(r.stream_id)
         per_dest: dict[str, tuple[Destination, list[dict[str, Any]]]] = {}
@@ -141,11 +148,11 @@ def _plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[_M
                 per_dest.setdefault(d.template, (d, []))[1].append(alert)
         for d, alerts in per_dest.values():
             title, body = alert_text(r, alerts)
-            messages.append(_Message([r], d, "alerts", title, body))
+            messages.append(OutgoingMessage([r], d, "alerts", title, body))
     return messages
 
 
-def _fill(message: _Message, emails: dict[tuple[str, ...], Any]) -> None:
+def fill_email(message: OutgoingMessage, emails: dict[tuple[str, ...], Any]) -> None:
     """Build the message's content for its destination's kind (each email once per run)."""
     if message.kind == "alerts":
         return

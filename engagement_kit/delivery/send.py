@@ -12,9 +12,15 @@ from engagement_kit.delivery import transport
 from engagement_kit.delivery.destinations import mask, reference_env
 from engagement_kit.delivery.dry_run import dry_run_outcome
 from engagement_kit.delivery.ledger import Ledger
-from engagement_kit.delivery.outbox import Outcome, _fill, _Message, _plan_messages, find_reports
+from engagement_kit.delivery.outbox import (
+    Outcome,
+    OutgoingMessage,
+    fill_email,
+    find_reports,
+    plan_messages,
+)
 from engagement_kit.delivery.plan import DeliveryPlan
-from engagement_kit.delivery.summary import _write_delivery_files
+from engagement_kit.delivery.summary import write_delivery_files
 from engagement_kit.errors import ConfigError
 
 
@@ -56,7 +62,7 @@ def deliver(
     env = reference_env() if env is None else env
     echo = echo or (lambda text: None)
     reports, outcomes = find_reports(plan, out, weeks)
-    messages = _plan_messages(plan, reports)
+    messages = plan_messages(plan, reports)
     owns = ledger is None
     ledger = Ledger() if ledger is None else ledger
     all_dests = plan.destinations
@@ -67,7 +73,7 @@ def deliver(
         return mask(text, env, all_dests)
 
     try:
-        with transport._quiet_apprise():
+        with transport.quiet_apprise():
             for message in messages:
                 outcomes.append(
                     _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo, emails)
@@ -76,13 +82,13 @@ def deliver(
         if owns:
             ledger.close()
     if not dry_run:
-        _write_delivery_files(out, reports, outcomes, atomic_write)
+        write_delivery_files(out, reports, outcomes, atomic_write)
         write_index(out)
     return outcomes
 
 
 def _deliver_one(
-    message: _Message,
+    message: OutgoingMessage,
     ledger: Ledger,
     out: Path,
     env: Mapping[str, str],
@@ -119,14 +125,14 @@ def _deliver_one(
             return Outcome(ids, message.week, dest.template, kind, "failed", safe(str(exc)))
         url = ""
     try:
-        _fill(message, emails)
+        fill_email(message, emails)
     except Exception as exc:  # e.g. an unreadable report: this message only
         return Outcome(
             ids, message.week, dest.template, kind, "failed", safe(f"{type(exc).__name__}: {exc}")
         )
     if dry_run:
         return dry_run_outcome(message, ids, out, url, safe, echo)
-    ok, why, tries = transport._send_with_retry(url, message)
+    ok, why, tries = transport.send_with_retry(url, message)
     if not ok:
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
         return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))

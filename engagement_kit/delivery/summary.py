@@ -1,23 +1,23 @@
-"""What a run did: the ``<stream>/<week>.delivery.json`` record, the summary table and the
-exit status."""
+"""What a run did: the ``<stream>/<week>.delivery.json`` record and the summary table (its status
+words and the exit status are the reports' own: :mod:`engagement_kit.report.summary`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from engagement_kit.delivery.ledger import _now
+from engagement_kit.delivery.ledger import timestamp_now
 from engagement_kit.delivery.messages import WeekReport
 from engagement_kit.delivery.outbox import Outcome
 from engagement_kit.delivery.plan import DeliveryPlan
+from engagement_kit.report.summary import status_text
 
 
-def _write_delivery_files(
+def write_delivery_files(
     out: Path, reports: Sequence[WeekReport], outcomes: Sequence[Outcome], write: Callable
 ) -> None:
     """``<stream>/<week>.delivery.json``: the latest outcome per destination and kind."""
@@ -37,7 +37,7 @@ def _write_delivery_files(
                     "kind": o.kind,
                     "status": o.status,
                     "detail": o.detail,
-                    "at": _now(),
+                    "at": timestamp_now(),
                 }
         write(
             path,
@@ -49,25 +49,19 @@ def _write_delivery_files(
         )
 
 
-def exit_code(outcomes: Sequence[Outcome]) -> int:
-    """1 when any delivery failed, else 0."""
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
-
-
-def summary_table(outcomes: Sequence[Outcome], plan: DeliveryPlan) -> Any:
+def delivery_table(outcomes: Sequence[Outcome], plan: DeliveryPlan) -> Table:
     """A rich table of the outcomes: streams, week, kind, destination, status, detail."""
     names = {s.id: s.config.name for s in plan.streams}
     table = Table(title="Delivery", header_style="bold")
     for col in ("stream", "week", "kind", "destination", "status", "detail"):
         table.add_column(col, overflow="fold")
-    styles = {"sent": "green", "failed": "bold red", "skipped": "dim", "dry-run": "yellow"}
     for o in outcomes:
         table.add_row(
             Text(", ".join(names.get(s, s) for s in o.streams)),
             Text(o.week),
             Text(o.kind),
             Text(o.destination),
-            Text(o.status, style=styles.get(o.status, "")),
+            status_text(o.status),
             Text(o.detail),
         )
     return table

@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 if TYPE_CHECKING:
-    from engagement_kit.delivery.outbox import _Message
+    from engagement_kit.delivery.outbox import OutgoingMessage
 
 #: Tries per destination (the first and the retries) and the first backoff wait in seconds
-#: (doubling each time, at most :data:`MAX_WAIT`). Setting them on :mod:`engagement_kit.delivery`
-#: sets them here.
+#: (doubling each time, at most :data:`MAX_WAIT`). :func:`send_with_retry` reads them here, so
+#: a test that shortens the waits patches ``engagement_kit.delivery.transport``.
 ATTEMPTS = 3
 RETRY_WAIT = 2.0
 MAX_WAIT = 60.0
-TUNABLES = ("ATTEMPTS", "RETRY_WAIT", "MAX_WAIT")
 
 
-def _send_once(url: str, message: _Message) -> tuple[bool, str]:
+def send_once(url: str, message: OutgoingMessage) -> tuple[bool, str]:
     """One Apprise call; ``(ok, why)`` with Apprise's warnings as the reason."""
     import apprise
     from apprise.attachment.memory import AttachMemory
@@ -45,14 +44,14 @@ def _send_once(url: str, message: _Message) -> tuple[bool, str]:
     return False, "; ".join(dict.fromkeys(reasons)) or "the destination did not accept it"
 
 
-def _send_with_retry(url: str, message: _Message) -> tuple[bool, str, int]:
-    """:func:`_send_once` with exponential backoff; ``(ok, why, attempts)``."""
+def send_with_retry(url: str, message: OutgoingMessage) -> tuple[bool, str, int]:
+    """:func:`send_once` with exponential backoff; ``(ok, why, attempts)``."""
     tries = {"n": 0}
 
     def attempt() -> tuple[bool, str]:
         tries["n"] += 1
         try:
-            return _send_once(url, message)
+            return send_once(url, message)
         except Exception as exc:  # a plugin bug must not stop the other destinations
             return False, f"{type(exc).__name__}: {exc}"
 
@@ -67,7 +66,7 @@ def _send_with_retry(url: str, message: _Message) -> tuple[bool, str, int]:
 
 
 @contextlib.contextmanager
-def _quiet_apprise() -> Any:
+def quiet_apprise() -> Any:
     """Keep Apprise's own log lines (which may name a URL or a user) out of our logs and
     terminal; its warnings reach the summary through the result, masked."""
     logger = logging.getLogger("apprise")

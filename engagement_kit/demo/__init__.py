@@ -141,8 +141,8 @@ def demo_client(
         credentials=Credentials(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET),
         store=ResponseStore(demo_store_path()) if own_store else store,
         transport=httpx.MockTransport(platform.handle),
+        close_store=own_store,  # the demo store is closed with the client, like the default store
         **client_kwargs,
     )
-    client._owns_store = own_store  # closed with the client, like the default store
     client.sessions_config = SessionsConfig(page_size=1000)
     return client

@@ -109,7 +109,8 @@ class ServerStats:
         self._faults: Counter[str] = Counter()
         self._dropped = 0
 
-    def _record(self, *, request: bool = False, status: int | None = None, fault: str = "") -> None:
+    def record(self, *, request: bool = False, status: int | None = None, fault: str = "") -> None:
+        """Count one request, answer status or fault (the server calls it for each)."""
         with self._lock:
             self._requests += request
             if status is not None:
@@ -183,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         self.body = self.rfile.read(length) if length else b""
-        self.server.owner._answer(self)
+        self.server.owner.answer(self)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
@@ -364,11 +365,12 @@ class DemoServer:
                 self._burst_left = self.burst_429 - 1
             return fault
 
-    def _answer(self, handler: _Handler) -> None:
-        self.stats._record(request=True)
+    def answer(self, handler: _Handler) -> None:
+        """Answer one request of ``handler`` (the request handler calls it), faults included."""
+        self.stats.record(request=True)
         fault = self._next_fault()
         if fault:
-            self.stats._record(fault=fault)
+            self.stats.record(fault=fault)
         if self.latency_ms:
             self._stop.wait(self.latency_ms / 1000)
 
@@ -405,7 +407,7 @@ class DemoServer:
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", "text/plain; charset=utf-8"))
         # counted before sending: a client that has read the answer must find it in the stats
-        self.stats._record(status=status)
+        self.stats.record(status=status)
         handler.send(status, body, headers)
 
     @staticmethod

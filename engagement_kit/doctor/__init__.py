@@ -30,8 +30,6 @@ order) and :mod:`.show` (the table).
 """
 
 from engagement_kit.doctor.model import CLOCK_TOLERANCE, DEFAULT_TIMEOUT, Check, Diagnosis
-from engagement_kit.doctor.model import _Exchange as _Exchange
-from engagement_kit.doctor.remote import _clock_check as _clock_check
 from engagement_kit.doctor.run import diagnose
 from engagement_kit.doctor.show import print_diagnosis
 

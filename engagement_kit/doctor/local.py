@@ -17,7 +17,7 @@ from engagement_kit.store import ResponseStore
 _PROBE_STREAM = "engagement-kit-doctor-probe"
 
 
-def _settings() -> tuple[Settings | None, str | None, Credentials | None, Check]:
+def check_settings() -> tuple[Settings | None, str | None, Credentials | None, Check]:
 
     try:
         settings = load_settings()
@@ -50,7 +50,7 @@ def _settings() -> tuple[Settings | None, str | None, Credentials | None, Check]
     return settings, host, credentials, Check("settings", OK, detail)
 
 
-def _streams(
+def check_streams(
     config: str | os.PathLike[str] | None, settings: Settings | None
 ) -> tuple[list[StreamConfig], Check]:
 
@@ -70,11 +70,11 @@ def _streams(
     return streams, Check("streams.toml", OK, f"{count} in {display_path(path)} ({names})")
 
 
-def _stream_name(stream: StreamConfig) -> str:
+def stream_label(stream: StreamConfig) -> str:
     return f"stream {stream.name}"
 
 
-def _store_check() -> Check:
+def check_store() -> Check:
 
     name = "store"
     try:

@@ -65,7 +65,7 @@ class Diagnosis:
 
 
 @dataclasses.dataclass
-class _Exchange:
+class Exchange:
     """One request the doctor sent: when, and what came back."""
 
     sent: float
@@ -74,11 +74,11 @@ class _Exchange:
     date: str | None = None
 
 
-def _skipped(name: str, why: str) -> Check:
+def skipped_check(name: str, why: str) -> Check:
     return Check(name, SKIP, f"not checked: {why}")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     seconds = abs(float(seconds))
     if seconds < 120:
         return f"{seconds:.0f} s"

@@ -12,7 +12,7 @@ import httpx
 from engagement_kit.doctor.model import FAIL, OK, Check
 
 
-def _proxy_for(scheme: str, hostname: str) -> str | None:
+def proxy_for(scheme: str, hostname: str) -> str | None:
     """The proxy httpx would use for this host (from ``HTTPS_PROXY`` and friends), if any."""
     proxies = urllib.request.getproxies()
     proxy = proxies.get(scheme) or proxies.get("all")
@@ -21,7 +21,7 @@ def _proxy_for(scheme: str, hostname: str) -> str | None:
     return proxy
 
 
-def _without_credentials(url: str) -> str:
+def without_credentials(url: str) -> str:
     """A proxy URL without the user and password it may carry."""
     parts = urlsplit(url)
     if not (parts.username or parts.password):
@@ -30,7 +30,7 @@ def _without_credentials(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _resolve(hostname: str, port: int) -> Check:
+def check_resolves(hostname: str, port: int) -> Check:
     try:
         infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -46,7 +46,7 @@ def _resolve(hostname: str, port: int) -> Check:
     return Check("host name", OK, f"{hostname} → {shown}")
 
 
-def _connect(scheme: str, hostname: str, port: int, timeout: float) -> Check:
+def check_connects(scheme: str, hostname: str, port: int, timeout: float) -> Check:
     name = "TLS handshake"
     where = f"{hostname}:{port}"
     try:

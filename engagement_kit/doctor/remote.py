@@ -17,15 +17,15 @@ from engagement_kit.client.auth import Credentials
 from engagement_kit.config.streams import StreamConfig
 from engagement_kit.config.weeks import today_in
 from engagement_kit.doctor.cohorts import sessions_check
-from engagement_kit.doctor.local import _stream_name
+from engagement_kit.doctor.local import stream_label
 from engagement_kit.doctor.model import (
     CLOCK_TOLERANCE,
     FAIL,
     OK,
     Check,
-    _duration,
-    _Exchange,
-    _skipped,
+    Exchange,
+    duration_text,
+    skipped_check,
 )
 from engagement_kit.errors import (
     ApiConnectionError,
@@ -50,7 +50,7 @@ _STREAM_FIX = (
 )
 
 
-def _mint(credentials: Credentials, clock: Callable[[], float]) -> Check:
+def check_mint(credentials: Credentials, clock: Callable[[], float]) -> Check:
 
     now = clock()
     try:
@@ -63,7 +63,9 @@ def _mint(credentials: Credentials, clock: Callable[[], float]) -> Check:
         claims = {}
     exp = claims.get("exp")
     lasts = (
-        f"expires in {_duration(exp - now)}" if isinstance(exp, int | float) else "no expiry set"
+        f"expires in {duration_text(exp - now)}"
+        if isinstance(exp, int | float)
+        else "no expiry set"
     )
     if credentials.mode == "token":
         return Check("token minted", OK, f"KORE_JWT (not shown) is used as given; {lasts}")
@@ -72,18 +74,18 @@ def _mint(credentials: Credentials, clock: Callable[[], float]) -> Check:
     )
 
 
-def _ask_streams(
+def ask_streams(
     host: str,
     credentials: Credentials,
     streams: Sequence[StreamConfig],
     timeout: float,
     clock: Callable[[], float],
-    exchanges: list[_Exchange],
+    exchanges: list[Exchange],
 ) -> list[Check]:
     """One one-day request per stream (yesterday in its zone), no retries, no store."""
 
     def sent(request: httpx.Request) -> None:
-        exchanges.append(_Exchange(sent=clock()))
+        exchanges.append(Exchange(sent=clock()))
 
     def answered(response: httpx.Response) -> None:
         exchange = exchanges[-1]
@@ -101,13 +103,13 @@ def _ask_streams(
         timeout=timeout,
         clock=clock,
     ) as client:
-        # The Date header of each answer is needed for the clock check; the client keeps its
-        # httpx.Client private, and its event hooks are the one way to see the answers.
-        client._http.event_hooks = {"request": [sent], "response": [answered]}
+        # The Date header of each answer is needed for the clock check: the event hooks of the
+        # client's httpx.Client (client.http) see every answer.
+        client.http.event_hooks = {"request": [sent], "response": [answered]}
         for stream in streams:
-            name = _stream_name(stream)
+            name = stream_label(stream)
             if stop_why:
-                results.append(_skipped(name, stop_why))
+                results.append(skipped_check(name, stop_why))
                 continue
             day = today_in(stream.tz, now=dt.datetime.fromtimestamp(clock(), dt.UTC))
             day -= dt.timedelta(days=1)
@@ -115,7 +117,7 @@ def _ask_streams(
             try:
                 data = client.fetch(stream.id, day, day, **stream.filters())
             except EngagementError as exc:
-                check, stop_why = _stream_failure(name, asked, exc)
+                check, stop_why = stream_failure(name, asked, exc)
                 results.append(check)
                 continue
             users = data.summary.get("unique_users")
@@ -126,7 +128,7 @@ def _ask_streams(
     return results
 
 
-def _stream_failure(name: str, asked: str, exc: EngagementError) -> tuple[Check, str]:
+def stream_failure(name: str, asked: str, exc: EngagementError) -> tuple[Check, str]:
     """The row of a stream whose request failed, and why later streams are not asked ("")."""
     if isinstance(exc, ApiError):
         said = f"{asked}: HTTP {exc.status}: {exc.message}"
@@ -162,8 +164,8 @@ def _stream_failure(name: str, asked: str, exc: EngagementError) -> tuple[Check,
     return Check(name, FAIL, f"{asked}: {exc}", "see the message"), ""
 
 
-def _accepted(
-    exchanges: Sequence[_Exchange],
+def check_accepted(
+    exchanges: Sequence[Exchange],
     streams: Sequence[StreamConfig],
     clock_check: Check,
     reachable: bool,
@@ -174,13 +176,13 @@ def _accepted(
         why = "no stream was asked" if reachable and not streams else "no answer from the platform"
         if not reachable:
             why = "the host cannot be reached"
-        return _skipped(name, why)
+        return skipped_check(name, why)
     refused = [e for e in answered if e.status in (401, 403)]
     judged = [e for e in answered if e.status not in (401, 403, 429) and e.status < 500]
     if judged:
         return Check(name, OK, f"the platform accepted it ({len(judged)} answer(s) not 401/403)")
     if not refused:
-        return _skipped(name, "the platform answered only with errors (see the streams)")
+        return skipped_check(name, "the platform answered only with errors (see the streams)")
     status = refused[0].status
     fix = _SCOPE_FIX
     if clock_check.status == FAIL:
@@ -188,7 +190,7 @@ def _accepted(
     return Check(name, FAIL, f"HTTP {status} for every stream asked", fix)
 
 
-def _clock_check(exchanges: Sequence[_Exchange]) -> Check:
+def check_clock(exchanges: Sequence[Exchange]) -> Check:
     name = "clock"
     for exchange in exchanges:
         if exchange.date and exchange.received is not None:
@@ -208,12 +210,12 @@ def _clock_check(exchanges: Sequence[_Exchange]) -> Check:
             return Check(
                 name,
                 FAIL,
-                f"the local clock is {_duration(abs(skew))} {side} the platform's (its Date "
+                f"the local clock is {duration_text(abs(skew))} {side} the platform's (its Date "
                 "header)",
                 "set the clock right and keep it synchronised (e.g. timedatectl set-ntp true); "
                 "tokens carry iat and exp, so the platform refuses tokens from a wrong clock",
             )
-    return _skipped(name, "no answer with a Date header")
+    return skipped_check(name, "no answer with a Date header")
 
 
 def _is_number(value: Any) -> bool:

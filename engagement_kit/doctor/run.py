@@ -7,10 +7,22 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from engagement_kit.doctor.local import _settings, _store_check, _stream_name, _streams
-from engagement_kit.doctor.model import DEFAULT_TIMEOUT, OK, Check, Diagnosis, _Exchange, _skipped
-from engagement_kit.doctor.network import _connect, _proxy_for, _resolve, _without_credentials
-from engagement_kit.doctor.remote import _accepted, _ask_streams, _clock_check, _mint
+from engagement_kit.doctor.local import check_settings, check_store, check_streams, stream_label
+from engagement_kit.doctor.model import (
+    DEFAULT_TIMEOUT,
+    OK,
+    Check,
+    Diagnosis,
+    Exchange,
+    skipped_check,
+)
+from engagement_kit.doctor.network import (
+    check_connects,
+    check_resolves,
+    proxy_for,
+    without_credentials,
+)
+from engagement_kit.doctor.remote import ask_streams, check_accepted, check_clock, check_mint
 
 
 def diagnose(
@@ -38,60 +50,60 @@ def diagnose(
     add = checks.append
 
     # 1. settings -----------------------------------------------------------------------------
-    settings, host, credentials, settings_check = _settings()
+    settings, host, credentials, settings_check = check_settings()
     add(settings_check)
-    streams, streams_check = _streams(config, settings)
+    streams, streams_check = check_streams(config, settings)
     add(streams_check)
 
     # 3-4. the way to the host ------------------------------------------------------------------
     reachable = False
     if host is None:
-        add(_skipped("host name", "no usable KORE_HOST (see settings)"))
-        add(_skipped("TLS handshake", "no usable KORE_HOST (see settings)"))
+        add(skipped_check("host name", "no usable KORE_HOST (see settings)"))
+        add(skipped_check("TLS handshake", "no usable KORE_HOST (see settings)"))
     else:
         parts = urlsplit(host)
         hostname = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        proxy = _proxy_for(parts.scheme, hostname)
+        proxy = proxy_for(parts.scheme, hostname)
         if proxy:
-            where = f"through the proxy {_without_credentials(proxy)}"
+            where = f"through the proxy {without_credentials(proxy)}"
             add(Check("host name", OK, f"{hostname}: resolved by the proxy ({where})"))
             add(Check("TLS handshake", OK, f"{where}: checked by the stream requests below"))
             reachable = True
         else:
-            resolved = _resolve(hostname, port)
+            resolved = check_resolves(hostname, port)
             add(resolved)
             if resolved.status == OK:
-                connected = _connect(parts.scheme, hostname, port, timeout)
+                connected = check_connects(parts.scheme, hostname, port, timeout)
                 add(connected)
                 reachable = connected.status == OK
             else:
-                add(_skipped("TLS handshake", "the host name does not resolve"))
+                add(skipped_check("TLS handshake", "the host name does not resolve"))
 
     # 5. the token ------------------------------------------------------------------------------
     minted = False
     if credentials is None:
-        add(_skipped("token minted", "no credentials (see settings)"))
+        add(skipped_check("token minted", "no credentials (see settings)"))
     else:
-        token_check = _mint(credentials, clock)
+        token_check = check_mint(credentials, clock)
         add(token_check)
         minted = token_check.status == OK
 
     # 6-8. the platform: one request per stream -------------------------------------------------
-    exchanges: list[_Exchange] = []
+    exchanges: list[Exchange] = []
     accepted_at = len(checks)
-    add(_skipped("token accepted", "not asked"))  # replaced below
+    add(skipped_check("token accepted", "not asked"))  # replaced below
     if host is None or credentials is None or not minted:
         why = "the checks above failed"
-        checks.extend(_skipped(_stream_name(s), why) for s in streams)
+        checks.extend(skipped_check(stream_label(s), why) for s in streams)
     elif not reachable:
-        checks.extend(_skipped(_stream_name(s), f"{host} cannot be reached") for s in streams)
+        checks.extend(skipped_check(stream_label(s), f"{host} cannot be reached") for s in streams)
     else:
-        checks.extend(_ask_streams(host, credentials, streams, timeout, clock, exchanges))
-    clock_check = _clock_check(exchanges)
-    checks[accepted_at] = _accepted(exchanges, streams, clock_check, reachable)
+        checks.extend(ask_streams(host, credentials, streams, timeout, clock, exchanges))
+    clock_check = check_clock(exchanges)
+    checks[accepted_at] = check_accepted(exchanges, streams, clock_check, reachable)
     add(clock_check)
 
     # 9. the store ------------------------------------------------------------------------------
-    add(_store_check())
+    add(check_store())
     return Diagnosis(tuple(checks))

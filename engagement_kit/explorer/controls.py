@@ -67,8 +67,8 @@ PANEL_INPUTS: dict[str, tuple[str, ...]] = {
 #: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
 CHART_FORMAT = "svg"
 
-_TYPE_LABELS = {"all": "All", "interactive": "Interactive", "non_interactive": "Non Interactive"}
-_STATUS_LABELS = {"all": "All", "active": "Active", "closed": "Closed"}
+TYPE_LABELS = {"all": "All", "interactive": "Interactive", "non_interactive": "Non Interactive"}
+STATUS_LABELS = {"all": "All", "active": "Active", "closed": "Closed"}
 _COMMON_ZONES = (
     "UTC",
     "America/Los_Angeles",
@@ -79,8 +79,8 @@ _COMMON_ZONES = (
     "Asia/Singapore",
     "Australia/Sydney",
 )
-_LOADING = "Loading…"
-_LOAD = "Load"
+LOADING_LABEL = "Loading…"
+LOAD_LABEL = "Load"
 
 
 # -- pure helpers --------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
 #: model); the old name stays importable.
 
 
-def _stream_entry(stream: Any) -> StreamConfig:
+def stream_entry(stream: Any) -> StreamConfig:
     """One picker entry from a StreamConfig, a demo stream or a mapping (a clear error)."""
     try:
         return StreamConfig.from_stream(stream)
@@ -130,7 +130,7 @@ def _stream_entry(stream: Any) -> StreamConfig:
         raise InvalidQueryError(f"streams: {stream!r}: {exc}", field="streams") from None
 
 
-def _default_client() -> Any:
+def default_client() -> Any:
     """The real client when platform settings are present (environment or the project's
     ``.env``), else the built-in demo platform."""
     from engagement_kit.config.settings import load_settings
@@ -139,7 +139,7 @@ def _default_client() -> Any:
     return client_for("platform" if load_settings().has_platform else "demo")
 
 
-def _default_streams(*, demo: bool) -> list[StreamConfig]:
+def default_streams(*, demo: bool) -> list[StreamConfig]:
     """The demo streams for the demo platform; else the project's ``streams.toml``."""
     from engagement_kit.config.streams import project_streams
     from engagement_kit.demo import demo_streams
@@ -151,7 +151,7 @@ def _default_streams(*, demo: bool) -> list[StreamConfig]:
     return [s.model_copy(update={"channels_breakdown": ()}) for s in demo_streams()]
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
     """Whether we run inside a Jupyter kernel (where a background load keeps the UI live)."""
     try:
         from IPython import get_ipython
@@ -161,7 +161,7 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """A readable one-paragraph message for an error (never a traceback)."""
     if isinstance(exc, EngagementError):
         kind = {
@@ -206,7 +206,7 @@ class ControlsState:
     channels: widgets.Text
     tz: widgets.Combobox
 
-    def _stream_choice(self) -> StreamConfig:
+    def selected_stream(self) -> StreamConfig:
         return next(s for s in self.streams if s.id == self.stream.value)
 
     def _apply_stream_defaults(self, stream: StreamConfig) -> None:
@@ -229,9 +229,9 @@ class ControlsState:
         if self.today is not None:
             return self.today
         try:
-            return today_in(self.tz.value.strip() or self._stream_choice().tz)
+            return today_in(self.tz.value.strip() or self.selected_stream().tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            return today_in(self._stream_choice().tz)
+            return today_in(self.selected_stream().tz)
 
     def _apply_preset(self) -> None:
         if self.preset.value == "custom":
@@ -245,7 +245,7 @@ class ControlsState:
 
     # -- control callbacks (no fetching here) ---------------------------------------------------
     def _on_stream(self, change: Mapping[str, Any]) -> None:
-        self._apply_stream_defaults(self._stream_choice())
+        self._apply_stream_defaults(self.selected_stream())
 
     def _on_preset(self, change: Mapping[str, Any]) -> None:
         if not self._syncing:
@@ -298,7 +298,7 @@ class ControlsState:
             conversation_type=self.conversation_type.value,
             conversation_status=self.conversation_status.value,
             channels=self.channels.value or None,
-            tz=(self.tz.value or "").strip() or self._stream_choice().tz,
+            tz=(self.tz.value or "").strip() or self.selected_stream().tz,
         )
 
     def queries(self) -> dict[str, EngagementQuery]:

@@ -20,21 +20,21 @@ from engagement_kit.config.query import CONVERSATION_STATUSES, CONVERSATION_TYPE
 from engagement_kit.config.streams import StreamConfig
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.explorer.controls import (
-    _LOAD,
-    _LOADING,
-    _STATUS_LABELS,
-    _TYPE_LABELS,
     CHART_FORMAT,
     DEFAULT_PRESET,
+    LOAD_LABEL,
+    LOADING_LABEL,
     PANEL_INPUTS,
     PANELS,
     PRESETS,
+    STATUS_LABELS,
+    TYPE_LABELS,
     ControlsState,
-    _default_client,
-    _default_streams,
-    _error_text,
-    _in_kernel,
-    _stream_entry,
+    default_client,
+    default_streams,
+    error_text,
+    in_kernel,
+    stream_entry,
 )
 
 if TYPE_CHECKING:
@@ -111,11 +111,11 @@ class Explorer(ControlsState):
         background: bool | None = None,
     ) -> None:
         if client is None:
-            client = _default_client()
+            client = default_client()
         if streams is None:
-            streams = _default_streams(demo=_is_demo(client))
+            streams = default_streams(demo=_is_demo(client))
         self.client = client
-        self.streams: list[StreamConfig] = [_stream_entry(s) for s in streams]
+        self.streams: list[StreamConfig] = [stream_entry(s) for s in streams]
         if not self.streams:
             raise InvalidQueryError("streams: give at least one stream", field="streams")
         ids = [s.id for s in self.streams]
@@ -124,7 +124,7 @@ class Explorer(ControlsState):
         if today is not None and (not isinstance(today, dt.date) or isinstance(today, dt.datetime)):
             raise InvalidQueryError(f"today: {today!r} is not a date", field="today")
         self.today = today
-        self.background = _in_kernel() if background is None else bool(background)
+        self.background = in_kernel() if background is None else bool(background)
 
         self.charts: dict[str, alt.Chart] = {}
         self.kpis: pd.DataFrame | None = None
@@ -172,13 +172,13 @@ class Explorer(ControlsState):
             style={**style, "button_width": "90px"},
         )
         self.conversation_type = widgets.Dropdown(
-            options=[(_TYPE_LABELS[v], v) for v in CONVERSATION_TYPES],
+            options=[(TYPE_LABELS[v], v) for v in CONVERSATION_TYPES],
             description="Conversations",
             style=style,
             layout=wide,
         )
         self.conversation_status = widgets.Dropdown(
-            options=[(_STATUS_LABELS[v], v) for v in CONVERSATION_STATUSES],
+            options=[(STATUS_LABELS[v], v) for v in CONVERSATION_STATUSES],
             description="Status",
             style=style,
             layout=wide,
@@ -188,7 +188,7 @@ class Explorer(ControlsState):
             description="Time zone", ensure_option=False, style=style, layout=wide
         )
         self.load_button = widgets.Button(
-            description=_LOAD,
+            description=LOAD_LABEL,
             button_style="primary",
             icon="refresh",
             tooltip="Fetch the selected range and redraw the tabs whose inputs changed",
@@ -276,7 +276,7 @@ class Explorer(ControlsState):
                 return False
             self.busy = True
         self.load_button.disabled = True
-        self.load_button.description = _LOADING
+        self.load_button.description = LOADING_LABEL
         self.load_button.icon = "hourglass-half"
         return True
 
@@ -321,7 +321,7 @@ class Explorer(ControlsState):
         return True
 
     def _end(self) -> None:
-        self.load_button.description = _LOAD
+        self.load_button.description = LOAD_LABEL
         self.load_button.icon = "refresh"
         self.load_button.disabled = False
         with self._lock:
@@ -373,17 +373,15 @@ class Explorer(ControlsState):
     def _channels_html(self) -> str:
         """The Channels tab: the stream's ``channels_breakdown``, one request per channel."""
         from engagement_kit.charts.channels import channel_mix_html
-        from engagement_kit.client.channels import fetch_channels
         from engagement_kit.metrics.channels import channel_mix
 
-        names = self._stream_choice().channels_breakdown
+        names = self.selected_stream().channels_breakdown
         if not names:
             self.channel_mix = None
             return _channels_hint()
         daily = self.data["daily"].query
         assert daily is not None
-        frame = fetch_channels(
-            self.client,
+        frame = self.client.fetch_channels(
             daily.stream_id,
             daily.start,
             daily.end,
@@ -444,7 +442,7 @@ class Explorer(ControlsState):
 
     def _show_error(self, exc: BaseException | None) -> None:
         self.last_error = exc
-        self.error = "" if exc is None else _error_text(exc)
+        self.error = "" if exc is None else error_text(exc)
         self.error_area.value = (
             ""
             if exc is None

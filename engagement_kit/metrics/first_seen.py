@@ -165,7 +165,7 @@ def backfill(
     from engagement_kit.errors import InvalidQueryError
 
     first = parse_date(since, field="since")
-    yesterday = today_in(tz, now=client._now()) - dt.timedelta(days=1)
+    yesterday = today_in(tz, now=client.now()) - dt.timedelta(days=1)
     last = parse_date(until, field="until") if until is not None else yesterday
     if last > yesterday:
         raise InvalidQueryError(
@@ -242,7 +242,7 @@ def check_recent_week(
     from engagement_kit.config.weeks import last_complete_week, today_in, week_bounds
     from engagement_kit.metrics.cohorts import cross_check, daily_user_counts
 
-    label = week or last_complete_week(tz, today=today_in(tz, now=client._now()))
+    label = week or last_complete_week(tz, today=today_in(tz, now=client.now()))
     monday, sunday = week_bounds(label)
     sessions = client.fetch_sessions(stream_id, monday, sunday, tz=tz, progress=False)
     basis = "the week only"

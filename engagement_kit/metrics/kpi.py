@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from engagement_kit.metrics.retention import _ratio, stickiness
+from engagement_kit.metrics.retention import safe_ratio, stickiness
 from engagement_kit.tidy import SUMMARY_FIELDS
 from engagement_kit.tidy.frames import finite_or_none
 
@@ -35,7 +35,7 @@ _KPI_COLUMNS = ("value", "previous", "change", "pct_change")
 def _kpi_values(data: Engagement) -> pd.Series:
     summary = data.summary
     values = {name: summary.get(name, pd.NA) for name in SUMMARY_FIELDS.values()}
-    values["returning_share"] = _ratio(values["returning_users"], values["unique_users"])
+    values["returning_share"] = safe_ratio(values["returning_users"], values["unique_users"])
     values["stickiness"] = stickiness(data)
     return pd.Series([values[k] for k in KPI_NAMES], index=list(KPI_NAMES), dtype="Float64")
 

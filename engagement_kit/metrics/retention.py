@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from engagement_kit.tidy import Engagement
 
 
-def _ratio(num: object, den: object) -> float | Any:
+def safe_ratio(num: object, den: object) -> float | Any:
     """``num / den`` or ``pd.NA`` when either is missing or the denominator is 0."""
     if num is None or den is None or pd.isna(num) or pd.isna(den) or den == 0:
         return pd.NA
@@ -103,7 +103,7 @@ def stickiness(data: Engagement) -> float | Any:
     if _is_hourly(wide) or not len(wide):
         return pd.NA
     days = len(wide["date"].unique())
-    return _ratio(wide["unique"].sum() / days, data.summary.get("unique_users"))
+    return safe_ratio(wide["unique"].sum() / days, data.summary.get("unique_users"))
 
 
 def weekly_stickiness(data: Engagement | pd.DataFrame, weeks: pd.DataFrame) -> pd.DataFrame:
@@ -139,7 +139,7 @@ def weekly_stickiness(data: Engagement | pd.DataFrame, weeks: pd.DataFrame) -> p
                 "end": week.end,
                 "mean_daily_unique": mean,
                 "unique_users": week.unique_users,
-                "stickiness": _ratio(mean, week.unique_users),
+                "stickiness": safe_ratio(mean, week.unique_users),
             }
         )
     out = pd.DataFrame(

@@ -17,8 +17,8 @@ The pieces, in the order they run:
 * In a worker, papermill's Python API executes ``notebooks/reports/weekly_report.ipynb`` with
   literal parameters only (:func:`report_parameters`; never a credential: the kernel reads those
   from its environment). A kernel that fails to *start* (port race) is retried once.
-* In the kernel, the notebook calls :func:`setup_notebook` (our altair renderer and the charts
-  theme), :func:`load_weekly` (every number, through the client and :mod:`~engagement_kit.metrics`)
+* In the kernel, the notebook calls :func:`engagement_kit.setup_notebook` with
+  ``renderer="report"`` (our altair renderer and the charts theme), :func:`load_weekly` (every number, through the client and :mod:`~engagement_kit.metrics`)
   and finally emits the sidecar data as one output (:meth:`WeeklyReport.sidecar_output`): the
   notebook is the single source of the numbers, the runner only copies them.
 * Back in the worker, :func:`notebook_to_html` renders the executed notebook with nbconvert's
@@ -54,7 +54,6 @@ _NAMES: dict[str, str] = {
     "ANOMALY_WEEKS": ".weekly:ANOMALY_WEEKS",
     "WeeklyReport": ".weekly:WeeklyReport",
     "load_weekly": ".weekly:load_weekly",
-    "setup_notebook": ".weekly:setup_notebook",
     # parameters and secrets
     "DEFAULT_WEEKS_OF_HISTORY": ".params:DEFAULT_WEEKS_OF_HISTORY",
     "PARAMETER_NAMES": ".params:PARAMETER_NAMES",
@@ -127,7 +126,6 @@ __all__ = [
     "render_all",
     "render_report",
     "report_parameters",
-    "setup_notebook",
     "shard_streams",
     "summary_lines",
     "summary_table",
@@ -158,4 +156,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from engagement_kit.report.summary import exit_code, print_summary, summary_lines, summary_table
     from engagement_kit.report.task import ReportResult
-    from engagement_kit.report.weekly import WeeklyReport, load_weekly, setup_notebook
+    from engagement_kit.report.weekly import WeeklyReport, load_weekly

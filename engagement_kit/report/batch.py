@@ -54,7 +54,7 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
 
 
-def _resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
+def resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
     return ended_week(week, config.tz, today=today)
 
 
@@ -168,7 +168,7 @@ def render_all(
                 "them distinct names"
             )
         seen[slug] = config.id
-        stream_week = _resolve_week(config, week, today)
+        stream_week = resolve_week(config, week, today)
         params = report_parameters(
             config, stream_week, source=source, host=host, weeks_of_history=weeks_of_history
         )
@@ -186,7 +186,7 @@ def render_all(
 
     console = console or Console(stderr=True)
     with _progress(tasks, console=console, quiet=quiet) as update:
-        results = _run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
+        results = run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
     if index:
         write_index(out)
     if not quiet:
@@ -250,7 +250,7 @@ def _progress(
 _kernels: KernelPool | None = None
 
 
-def _init_worker(queue: object, plan: PoolPlan | None = None) -> None:
+def init_worker(queue: object, plan: PoolPlan | None = None) -> None:
     """Pool initializer: progress queue, the quick-import switch, and the warm kernels.
 
     With a ``plan`` (:class:`~engagement_kit.report.kernels.PoolPlan`) the worker starts
@@ -284,7 +284,7 @@ def _run_task(task: ReportTask) -> ReportResult:
         return run_task(task, km=km)
 
 
-def _run_tasks(
+def run_tasks(
     tasks: Sequence[ReportTask],
     *,
     jobs: int,
@@ -328,7 +328,7 @@ def _run_tasks(
     results: list[ReportResult] = []
     try:
         with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(messages, plan)
+            max_workers=jobs, mp_context=ctx, initializer=init_worker, initargs=(messages, plan)
         ) as pool:
             try:
                 futures = [pool.submit(call_in_worker, _run_task, t) for t in tasks]

@@ -289,6 +289,11 @@ class KernelPool:
         self._discarding: list[threading.Thread] = []
         atexit.register(self.close)
 
+    @property
+    def warming(self) -> bool:
+        """A kernel is warming (or warm) for this worker's next report."""
+        return self._next is not None
+
     def prepare(self) -> None:
         """Start warming a kernel if the batch still needs one."""
         if self._next is None and self.plan.claim_start():

@@ -1,14 +1,17 @@
 """What the command line prints after a batch of reports: the summary table and the exit code.
 
 Rich output belongs to the command line; :func:`~engagement_kit.report.render_all` prints the
-same table when it is given a console (or not told to be quiet).
+same table when it is given a console (or not told to be quiet). The status words and the exit
+status are shared with the delivery summary (:func:`engagement_kit.delivery.delivery_table`):
+:data:`STATUS_STYLES`, :func:`status_text` and :func:`exit_code` are the one place they are
+decided.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -20,12 +23,47 @@ from engagement_kit.formatting import count_text, display_path, plain_output, si
 if TYPE_CHECKING:
     from engagement_kit.report.task import ReportResult
 
-__all__ = ["exit_code", "print_summary", "summary_lines", "summary_table"]
+__all__ = [
+    "STATUS_STYLES",
+    "exit_code",
+    "print_summary",
+    "status_text",
+    "summary_lines",
+    "summary_table",
+]
+
+#: How each status word of a summary table looks: a report is written or failed; a delivery is
+#: sent, skipped, failed or a dry run.
+STATUS_STYLES = {
+    "written": "green",
+    "sent": "green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "dry-run": "yellow",
+}
 
 
-def exit_code(results: Sequence[ReportResult]) -> int:
-    """The command's exit status: 0 when every report was written, 1 when any failed."""
-    return 0 if results and all(r.ok for r in results) else 1
+class Succeeded(Protocol):
+    """Anything a summary counts: a report's result, a delivery's outcome."""
+
+    @property
+    def ok(self) -> bool: ...
+
+
+def status_text(status: str) -> Text:
+    """A status word in its colour (:data:`STATUS_STYLES`)."""
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def exit_code(results: Sequence[Succeeded], *, nothing_done: int = 1) -> int:
+    """A command's exit status: 0 when everything succeeded, 1 when anything failed.
+
+    ``nothing_done`` is the status when there is nothing at all: 1 for reports (no report
+    written is a failure), 0 for deliveries (nothing to send is not).
+    """
+    if not results:
+        return nothing_done
+    return 0 if all(r.ok for r in results) else 1
 
 
 def summary_table(results: Sequence[ReportResult], *, width: int | None = None) -> Table:
@@ -65,7 +103,7 @@ def summary_table(results: Sequence[ReportResult], *, width: int | None = None) 
             if len(weeks) > 1:
                 cells.append(Text(r.week))
             cells += [
-                Text("written", style="green") if r.ok else Text("failed", style="bold red"),
+                status_text("written" if r.ok else "failed"),
                 count_text(r.unique_users) if r.ok else "",
                 signed_percent(r.change) if r.ok else "",
             ]

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from engagement_kit import __version__, charts, metrics
-from engagement_kit.client.channels import fetch_channels
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.config.weeks import parse_iso_week, week_bounds, week_labels
 from engagement_kit.data_source import check_source, client_for
@@ -40,7 +39,6 @@ __all__ = [
     "SIDECAR_MIMETYPE",
     "WeeklyReport",
     "load_weekly",
-    "setup_notebook",
 ]
 
 #: Weeks of daily data before the report's week that the anomaly check compares with.
@@ -459,8 +457,7 @@ def load_weekly(
         )
         breakdown = None
         if channels_breakdown:
-            breakdown = fetch_channels(
-                client,
+            breakdown = client.fetch_channels(
                 probe.stream_id,
                 start,
                 end,
@@ -508,14 +505,5 @@ def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> 
     daily = [probe.replace(start=a, end=b) for a, b in map(week_bounds, labels)]
     hourly = probe.replace(aggregation="hourly", start=daily[-1].start, end=daily[-1].end)
     return report_note(
-        client.store, client.host, [*daily[-2:], hourly], now=client._now(), revised=daily
+        client.store, client.host, [*daily[-2:], hourly], now=client.now(), revised=daily
     )
-
-
-def setup_notebook(*, fast_imports: bool = True) -> None:
-    """Prepare a report kernel: our offline altair renderer and the charts theme, both enabled.
-
-    The report notebook calls it in its first code cell; it is
-    :func:`engagement_kit.charts.setup_notebook` with ``renderer="report"`` (and shows nothing).
-    """
-    charts.setup_notebook(renderer="report", fast_imports=fast_imports)

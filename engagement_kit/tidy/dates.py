@@ -19,7 +19,7 @@ _MONTH_NUMBER = {name: i for i, name in enumerate(MONTHS, start=1)}
 _API_DATE = re.compile(r"([A-Z][a-z]{2}) ([0-9]{1,2}) ([0-9]{4})")  # ASCII digits only
 
 
-def _short(value: object, limit: int = 60) -> str:
+def short_text(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -42,7 +42,7 @@ def parse_api_date(text: object, *, field: str = "date") -> dt.date:
             else:
                 if not _FIRST_DAY <= value <= _LAST_DAY:
                     raise ResponseFormatError(
-                        f"{_short(text)} is outside the dates a frame can hold "
+                        f"{short_text(text)} is outside the dates a frame can hold "
                         f"({_FIRST_DAY} to {_LAST_DAY})",
                         field=field,
                     )
@@ -50,7 +50,7 @@ def parse_api_date(text: object, *, field: str = "date") -> dt.date:
                     _date_cache[text] = value
                 return value
     raise ResponseFormatError(
-        f"expected a date like 'Dec 01 2025' (English month, day, year), got {_short(text)}",
+        f"expected a date like 'Dec 01 2025' (English month, day, year), got {short_text(text)}",
         field=field,
     )
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from engagement_kit.errors import ResponseFormatError
-from engagement_kit.tidy.dates import _short, parse_api_date
+from engagement_kit.tidy.dates import parse_api_date, short_text
 from engagement_kit.tidy.engagement import METRICS, SUMMARY_FIELDS, Engagement
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def parse_response(
             payload = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ResponseFormatError(
-                f"the answer is not JSON ({exc.__class__.__name__}: {_short(str(exc))}); "
+                f"the answer is not JSON ({exc.__class__.__name__}: {short_text(str(exc))}); "
                 "check the host points at the platform's API",
                 field="<body>",
             ) from exc
@@ -148,7 +148,7 @@ def _get(obj: Mapping[str, Any], key: str, kind: type, path: str) -> Any:
 def _check_count(value: object, path: str) -> int:
     if type(value) is not int:
         raise ResponseFormatError(
-            f"expected a whole number, got {_short(value)} ({_type_name(value)})", field=path
+            f"expected a whole number, got {short_text(value)} ({_type_name(value)})", field=path
         )
     if value < 0:
         raise ResponseFormatError(f"expected a count >= 0, got {value}", field=path)
@@ -164,7 +164,9 @@ def _parse_summary(raw: Mapping[str, Any], stream_id: str) -> pd.Series:
         value = raw[key]
         if key in _COUNT_FIELDS:
             if _check_count(value, path) >= _MAX_COUNT:
-                raise ResponseFormatError(f"implausibly large count {_short(value)}", field=path)
+                raise ResponseFormatError(
+                    f"implausibly large count {short_text(value)}", field=path
+                )
             values.append(float(value))
             continue
         if (
@@ -174,7 +176,7 @@ def _parse_summary(raw: Mapping[str, Any], stream_id: str) -> pd.Series:
             or value < 0
         ):
             raise ResponseFormatError(
-                f"expected a number >= 0, got {_short(value)} ({_type_name(value)})", field=path
+                f"expected a number >= 0, got {short_text(value)} ({_type_name(value)})", field=path
             )
         values.append(float(value))
     return pd.Series(
@@ -227,7 +229,7 @@ def _parse_dates(points: Mapping[str, list[Any]]) -> list[dt.date]:
             else:
                 i = next(i for i, (a, b) in enumerate(zip(raw, reference, strict=True)) if a != b)
                 detail = (
-                    f"point {i} is dated {_short(raw[i])} where uniqueUsersTrend has "
+                    f"point {i} is dated {short_text(raw[i])} where uniqueUsersTrend has "
                     f"{reference[i]!r}"
                 )
             raise ResponseFormatError(f"the trends disagree: {detail}", field=path)
@@ -263,9 +265,9 @@ def _values(points: list[Mapping[str, Any]], trend_key: str, aggregation: str) -
                     else "'date' and '0 - 1' … '23 - 0'"
                 )
                 raise ResponseFormatError(
-                    f"unknown key {_short(extra[0])} in a {aggregation} data point (expected "
+                    f"unknown key {short_text(extra[0])} in a {aggregation} data point (expected "
                     f"only {expected}); the numbers cannot be trusted to mean what we think",
-                    field=f"{path}[{i}][{_short(extra[0])}]",
+                    field=f"{path}[{i}][{short_text(extra[0])}]",
                 )
     arr = np.asarray(flat) if set(map(type, flat)) <= {int} else None
     if arr is None or (arr.size and (arr.dtype != np.int64 or arr.min() < 0 or arr.max() >= 2**62)):

@@ -16,10 +16,9 @@ from engagement_kit import charts as c
 from engagement_kit import metrics as m
 from engagement_kit.charts import renderer
 from engagement_kit.config.query import EngagementQuery
-from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.metrics import cohorts
 from engagement_kit.tidy import METRICS, Engagement
-from tests.builders import trend_frame
+from tests.builders import quick_demo_client, trend_frame
 
 NA = pd.NA
 
@@ -572,14 +571,7 @@ def engagement_2(trend: pd.DataFrame, tz: str = "UTC") -> Engagement:
 
 @functools.cache
 def sessions() -> pd.DataFrame:
-    platform = DemoPlatform(lambda: NOW, rate_limit=False)
-    with demo_client(
-        store=False,
-        platform=platform,
-        clock=lambda: NOW,
-        requests_per_minute=None,
-        requests_per_hour=None,
-    ) as client:
+    with quick_demo_client(NOW) as client:
         return client.fetch_sessions(
             "st-demo-hr-us", "2025-02-03", "2025-03-30", tz="UTC", cache=False, progress=False
         )

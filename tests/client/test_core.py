@@ -24,7 +24,7 @@ from engagement_kit import client as client_module
 from engagement_kit.client import EngagementClient, FetchResult, StreamRateLimiter
 from engagement_kit.client.auth import Credentials
 from engagement_kit.client.filter_echo import FilterEchoWarning
-from engagement_kit.client.http_status import _platform_message, _retry_after
+from engagement_kit.client.http_status import platform_message, retry_after_seconds
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import (
     ApiConnectionError,
@@ -1242,7 +1242,7 @@ def test_last_week_boundary_in_the_zone():
 def test_context_manager_closes_the_connection_pool():
     with make_client(Script(ok())) as client:
         fetch_dec(client)
-    assert client._http.is_closed
+    assert client.http.is_closed
     assert "platform.kore.ai" in repr(client) and SECRET not in repr(client)
 
 
@@ -1332,16 +1332,16 @@ def mock_client(handler, *, time: FakeTime_2 | None = None, **kwargs) -> Engagem
 )
 def test_the_message_builder_never_crashes_on_odd_error_bodies(body, expected):
     response = httpx.Response(400, json=body)
-    assert _platform_message(response) == expected
+    assert platform_message(response) == expected
 
 
 def test_an_empty_error_body_falls_back_to_the_reason_phrase():
-    assert _platform_message(httpx.Response(502, content=b"")) == "Bad Gateway"
-    assert _platform_message(httpx.Response(599, content=b"")) == "no message"
+    assert platform_message(httpx.Response(502, content=b"")) == "Bad Gateway"
+    assert platform_message(httpx.Response(599, content=b"")) == "no message"
 
 
 def test_a_long_message_is_cut_with_an_ellipsis():
-    text = _platform_message(httpx.Response(400, json={"message": "x" * 1000}))
+    text = platform_message(httpx.Response(400, json={"message": "x" * 1000}))
     assert len(text) == 300 and text.endswith("…")
 
 
@@ -1433,12 +1433,12 @@ def test_a_retry_after_date_without_a_zone_is_read_as_utc():
     naive = when.replace("+0000", "-0000")  # "-0000": no zone information, per RFC 5322
     assert email.utils.parsedate_to_datetime(naive).tzinfo is None
     response = httpx.Response(429, headers={"retry-after": naive})
-    assert _retry_after(response, NOW_2) == pytest.approx(30)
+    assert retry_after_seconds(response, NOW_2) == pytest.approx(30)
 
 
 def test_the_top_level_error_key_is_a_message_too():
     response = httpx.Response(401, json={"error": "invalid_client"})
-    assert _platform_message(response) == "invalid_client"
+    assert platform_message(response) == "invalid_client"
 
 
 # -- the client's own arguments ----------------------------------------------------------------

@@ -37,14 +37,14 @@ class FakeClock:
         self.now = start
         self.slept = 0.0
         self.sleeps = 0
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def __call__(self) -> float:
-        with self._lock:
+        with self.lock:
             return self.now
 
     def sleep(self, seconds: float) -> None:
-        with self._lock:
+        with self.lock:
             self.now += seconds
             self.slept += seconds
             self.sleeps += 1
@@ -127,7 +127,7 @@ class Network:
         self.rng = random.Random(seed)
 
     def __call__(self) -> float:
-        with self.clock._lock:
+        with self.clock.lock:
             sent = self.clock.now
             self.clock.now += self.rtt
         return sent + self.rng.uniform(0, self.rtt)

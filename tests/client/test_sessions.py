@@ -234,7 +234,7 @@ def test_active_sessions_carry_what_the_switch_says():
 def test_the_seven_day_rule_is_enforced_by_the_demo():
     rec = Recorder()
     with rec.client(store=False) as client:
-        response = client._http.post(
+        response = client.http.post(
             client.host + f"/api/public/bot/{STREAM}/getSessions",
             json={"dateFrom": "2025-03-01", "dateTo": "2025-03-08"},
         )

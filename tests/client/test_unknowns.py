@@ -20,6 +20,7 @@ from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.errors import ResponseFormatError
 from engagement_kit.report import load_weekly
 from engagement_kit.store import ResponseStore
+from tests.builders import quick_demo_client
 from tests.demo.test_platform import IT, NOW_LATE, Api, api_date, expected_answer
 
 SWITCHES: dict[str, dict[str, Any]] = {
@@ -36,13 +37,10 @@ RAW_FILTERS = {"ctype": "interactive", "status": "all", "channels": {"rtm"}}
 
 
 def _client(tmp_path, **switch: Any):
-    platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False, **switch)
-    return demo_client(
-        platform=platform,
+    return quick_demo_client(
+        NOW_LATE,
+        platform=DemoPlatform(lambda: NOW_LATE, rate_limit=False, **switch),
         store=ResponseStore(tmp_path / "store.sqlite3"),
-        clock=lambda: NOW_LATE,
-        requests_per_minute=None,
-        requests_per_hour=None,
     )
 
 
@@ -280,17 +278,11 @@ def test_an_ignored_filter_is_an_error_naming_it_and_nothing_is_stored(ignored, 
 
 
 @pytest.mark.parametrize("ignored", ["conversationType", "channels"])
-def test_warn_mode_keeps_the_answer_of_what_was_applied(ignored, tmp_path):
+def test_warn_mode_keeps_the_answer_of_what_was_applied(ignored, demo_at):
     from engagement_kit.client.filter_echo import FilterEchoWarning
 
     platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False, ignore_filter=ignored)
-    client = demo_client(
-        platform=platform,
-        store=False,
-        clock=lambda: NOW_LATE,
-        requests_per_minute=None,
-        on_filter_mismatch="warn",
-    )
+    client = demo_at(NOW_LATE, platform=platform, on_filter_mismatch="warn")
     with client, pytest.warns(FilterEchoWarning, match=ignored):
         data = client.fetch(IT, "2025-11-01", "2025-11-07", tz=TZ, **FILTERS)
     applied = {**RAW_FILTERS, _RAW_NAME[ignored]: None if ignored == "channels" else "all"}

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, running_server
+from tests.builders import demo_dotenv
 
 pytestmark = pytest.mark.slow
 
@@ -51,20 +51,17 @@ def _project(root: Path, env_lines: list[str]) -> Path:
     return root
 
 
-def test_a_kernel_in_notebooks_explore_reads_the_projects_dotenv(tmp_path, monkeypatch):
+def test_a_kernel_in_notebooks_explore_reads_the_projects_dotenv(
+    demo_server, tmp_path, monkeypatch
+):
     _clean_environment(monkeypatch)
     monkeypatch.chdir(tmp_path)  # the kernel gets its own working folder below
-    with running_server() as server:
-        root = _project(
-            tmp_path / "project",
-            [
-                f"KORE_HOST={server.url}",
-                f"KORE_CLIENT_ID={DEMO_CLIENT_ID}",
-                f"KORE_CLIENT_SECRET={DEMO_CLIENT_SECRET}",
-                "ENGAGEMENT_KIT_STORE=store.sqlite3",
-            ],
-        )
-        code = """\
+    server = demo_server
+    root = _project(
+        tmp_path / "project",
+        demo_dotenv(server.url, "ENGAGEMENT_KIT_STORE=store.sqlite3").splitlines(),
+    )
+    code = """\
 import json, os
 import engagement_kit as ek
 client = ek.EngagementClient()
@@ -80,10 +77,10 @@ print(json.dumps({
     "store": str(client.store.path),
 }))
 """
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-        cwd = root / "notebooks" / "explore"
-        NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(cwd)}}).execute()
-        requests, url = server.stats.requests, server.url
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    cwd = root / "notebooks" / "explore"
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(cwd)}}).execute()
+    requests, url = server.stats.requests, server.url
     out = json.loads(nb.cells[0].outputs[0]["text"])
     assert Path(out["cwd"]) == cwd.resolve()
     assert out["env"] == []  # nothing set: everything came from the project's .env

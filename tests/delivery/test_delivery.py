@@ -11,7 +11,6 @@ import email.policy
 import http.server
 import json
 import re
-import socket
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,10 +22,12 @@ from engagement_kit import delivery, report
 from engagement_kit.charts import renderer
 from engagement_kit.cli import app
 from engagement_kit.config.streams import load_streams
+from engagement_kit.config.weeks import parse_iso_week
+from engagement_kit.delivery import transport
 from engagement_kit.delivery.rules import AlertRule, evaluate, parse_rules, rule_fires, simulate
 from engagement_kit.errors import ConfigError
 from engagement_kit.store import files as report_files
-from tests.builders import REPO
+from tests.builders import REPO, free_port
 
 WEEK = "2025-W47"
 HR = ("st-demo-hr-us", "PeopleFirst HR Helpdesk (US)", "America/New_York")
@@ -39,12 +40,6 @@ runner = CliRunner()
 # =============================================================================================
 # Loopback servers
 # =============================================================================================
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Smtp:
@@ -67,7 +62,7 @@ class _Smtp:
             outer.logins.append((auth_data.login.decode(), auth_data.password.decode()))
             return AuthResult(success=auth_data.password.decode() == SECRET)
 
-        self.port = _free_port()
+        self.port = free_port()
         self.controller = Controller(
             Handler(),
             hostname="127.0.0.1",
@@ -160,7 +155,7 @@ def tls_hook(tmp_path):
 def _page(weekly) -> str:
     from engagement_kit import charts
 
-    report.setup_notebook()
+    charts.setup_notebook(renderer="report")
     parts = [
         renderer.chart_mimebundle(chart.to_dict())["text/html"]
         for chart in (
@@ -264,7 +259,7 @@ def mail_url(smtp: _Smtp) -> str:
 
 @pytest.fixture
 def no_wait(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads it
 
 
 # =============================================================================================
@@ -770,7 +765,7 @@ def test_parse_rules_rejects_duplicate_names():
 
 
 def test_the_week_key_orders_weeks_across_years():
-    assert delivery._week_key("2024-W52") < delivery._week_key("2025-W01")
+    assert parse_iso_week("2024-W52") < parse_iso_week("2025-W01")
 
 
 # =============================================================================================
@@ -916,7 +911,7 @@ def test_teams_workflows_plugin_posts_the_short_message_to_a_loopback_host(out, 
 def test_apprise_log_lines_stay_out_of_our_logs(caplog):
     import logging
 
-    with caplog.at_level(logging.DEBUG), delivery._quiet_apprise():
+    with caplog.at_level(logging.DEBUG), transport.quiet_apprise():
         logging.getLogger("apprise").warning("Login ID: reports %s", SECRET)
     assert SECRET not in caplog.text
     assert logging.getLogger("apprise").propagate is True  # restored
@@ -961,7 +956,7 @@ class Hook:
 
 @pytest.fixture
 def hook_2(monkeypatch):
-    monkeypatch.setattr(delivery, "RETRY_WAIT", 0.0)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)  # where send_with_retry reads it
     server = Hook()
     yield server
     server.server.shutdown()
@@ -1078,8 +1073,9 @@ def test_send_delivers_records_skips_and_resends(tmp_path, hook_2, monkeypatch):
     assert sent.destination == ok
     assert sent.detail == "Weekly report: Alpha Bot, 2025-W47: 1,300 users (+10.0 %)"
     assert json.loads(json.loads(hook_2.requests[0][1])["message"])["kpis"]["unique_users"] == 1300
-    assert delivery.exit_code([sent, skipped]) == 0
-    assert delivery.exit_code([sent, again[2]]) == 1
+    assert report.exit_code([sent, skipped]) == 0
+    assert report.exit_code([sent, again[2]]) == 1
+    assert report.exit_code([], nothing_done=0) == 0  # nothing to send is no failure
 
 
 def test_a_digest_is_one_message_per_destination_and_alerts_go_on_their_own(tmp_path, hook_2):
@@ -1261,7 +1257,7 @@ def test_the_delivery_summary_shows_a_long_destination_whole(tmp_path):
     plan = delivery.load_plan(streams_toml_2(tmp_path, [long_url], []))
     outcome = delivery.Outcome(("st-a",), WEEK_2, long_url, "report", "failed", "HTTP 500")
     console = Console(width=80, force_terminal=True, record=True)
-    console.print(delivery.summary_table([outcome], plan))
+    console.print(delivery.delivery_table([outcome], plan))
     text = console.export_text()
     rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
     destination = "".join(row[4].strip() for row in rows)

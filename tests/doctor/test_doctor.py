@@ -26,8 +26,9 @@ from engagement_kit.demo import (
     DemoPlatform,
     running_server,
 )
-from engagement_kit.doctor.network import _proxy_for
-from engagement_kit.doctor.remote import _stream_failure
+from engagement_kit.doctor.model import Exchange
+from engagement_kit.doctor.network import proxy_for
+from engagement_kit.doctor.remote import check_clock, stream_failure
 from engagement_kit.errors import ApiConnectionError, ApiError
 
 runner = CliRunner()
@@ -212,9 +213,9 @@ def test_a_skew_within_a_minute_passes():
 
         sent = time.time()
         response = httpx.post(server.url + "/x")
-        exchanges.append(doctor._Exchange(sent, time.time(), response.status_code))
+        exchanges.append(Exchange(sent, time.time(), response.status_code))
         exchanges[0].date = response.headers["date"]
-    check = doctor._clock_check(exchanges)
+    check = check_clock(exchanges)
     assert check.status == "ok" and re.search(r"within (29|30|31) s", check.detail)
 
 
@@ -345,14 +346,14 @@ def test_behind_a_proxy_the_proxy_is_named_without_its_password(project, monkeyp
 
 
 def test_run_from_a_subfolder_it_checks_the_project_folders_settings(
-    project, tmp_path, monkeypatch
+    demo_server, project, tmp_path, monkeypatch
 ):
     deeper = tmp_path / "notebooks" / "explore"
     deeper.mkdir(parents=True)
-    with running_server() as server:
-        project(server.url)
-        monkeypatch.chdir(deeper)  # where `make lab` starts its kernels
-        code, rows, output = _run()
+    server = demo_server
+    project(server.url)
+    monkeypatch.chdir(deeper)  # where `make lab` starts its kernels
+    code, rows, output = _run()
     assert code == 0, output
     from engagement_kit.formatting import display_path
 
@@ -394,23 +395,23 @@ def test_all_proxy_is_the_fallback_when_no_scheme_proxy_is_set(monkeypatch):
     # httpx sends the requests through ALL_PROXY too, so the doctor must say so
     _no_proxies(monkeypatch)
     monkeypatch.setenv("ALL_PROXY", "http://proxy.example.com:3128")
-    assert _proxy_for("https", "platform.example.com") == "http://proxy.example.com:3128"
+    assert proxy_for("https", "platform.example.com") == "http://proxy.example.com:3128"
     monkeypatch.setenv("HTTPS_PROXY", "http://tls-proxy.example.com:8080")
-    assert _proxy_for("https", "platform.example.com") == "http://tls-proxy.example.com:8080"
+    assert proxy_for("https", "platform.example.com") == "http://tls-proxy.example.com:8080"
     monkeypatch.setenv("NO_PROXY", "platform.example.com")
-    assert _proxy_for("https", "platform.example.com") is None
+    assert proxy_for("https", "platform.example.com") is None
 
 
 def test_no_proxy_settings_means_a_direct_connection(monkeypatch):
     _no_proxies(monkeypatch)
-    assert _proxy_for("https", "platform.example.com") is None
+    assert proxy_for("https", "platform.example.com") is None
 
 
 def _clock_with_skew(seconds: float) -> doctor.Check:
     now = time.time()
-    exchange = doctor._Exchange(now, now, 200)
+    exchange = Exchange(now, now, 200)
     exchange.date = email.utils.formatdate(now + seconds, usegmt=True)
-    return doctor._clock_check([exchange])
+    return check_clock([exchange])
 
 
 def test_a_clock_hours_off_is_said_in_hours_and_days_off_in_days():
@@ -423,22 +424,22 @@ def test_a_clock_hours_off_is_said_in_hours_and_days_off_in_days():
 
 
 def test_no_date_header_skips_the_clock_check_and_says_why():
-    check = doctor._clock_check([doctor._Exchange(time.time(), time.time(), 200)])
+    check = check_clock([Exchange(time.time(), time.time(), 200)])
     assert check.status == "skip"
     assert check.detail == "not checked: no answer with a Date header"
 
 
 def test_a_refused_query_without_a_hint_points_at_the_filters_and_zone():
-    check, stop = _stream_failure("stream X", "st-1, 2025-11-03", ApiError("bad", status=400))
+    check, stop = stream_failure("stream X", "st-1, 2025-11-03", ApiError("bad", status=400))
     assert check.status == "fail" and "HTTP 400: bad" in check.detail
     assert check.fix == "check the stream's filters and zone"
     assert stop == ""  # the next streams are still asked
     hinted = ApiError("bad", status=400, hint="use a zone like Europe/Berlin")
-    assert _stream_failure("stream X", "st-1", hinted)[0].fix == "use a zone like Europe/Berlin"
+    assert stream_failure("stream X", "st-1", hinted)[0].fix == "use a zone like Europe/Berlin"
 
 
 def test_a_lost_connection_points_at_kore_host_and_stops_the_other_streams():
-    check, stop = _stream_failure("stream X", "st-1", ApiConnectionError("connection reset"))
+    check, stop = stream_failure("stream X", "st-1", ApiConnectionError("connection reset"))
     assert check.status == "fail" and "connection reset" in check.detail
     assert check.fix == "check KORE_HOST and your network"
     assert stop == "the host stopped answering"
@@ -468,13 +469,13 @@ def test_an_unreachable_network_points_at_kore_host_and_the_network(monkeypatch)
     import errno
     import socket
 
-    from engagement_kit.doctor.network import _connect
+    from engagement_kit.doctor.network import check_connects
 
     def unreachable(address, timeout=None):
         raise OSError(errno.ENETUNREACH, "Network is unreachable")
 
     monkeypatch.setattr(socket, "create_connection", unreachable)
-    check = _connect("https", "platform.example.com", 443, 1.0)
+    check = check_connects("https", "platform.example.com", 443, 1.0)
     assert check.status == "fail"
     assert check.detail == "platform.example.com:443: cannot connect (Network is unreachable)"
     assert check.fix == "check KORE_HOST and your network"

@@ -26,6 +26,7 @@ from engagement_kit.client.auth import Credentials
 from engagement_kit.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, running_server
 from engagement_kit.explorer import previous_period
 from engagement_kit.explorer.dashboard import Dashboard, running_dashboard
+from tests.builders import demo_dotenv
 from tests.explorer.test_browser_dashboard import (
     LOAD_TIMEOUT,
     control,
@@ -48,10 +49,7 @@ def served(browser, tmp_path_factory) -> Iterator[tuple[Dashboard, Any]]:
     project = tmp_path_factory.mktemp("my-project")
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     with running_server() as server:
-        (project / ".env").write_text(
-            f"KORE_HOST={server.url}\nKORE_CLIENT_ID={DEMO_CLIENT_ID}\n"
-            f"KORE_CLIENT_SECRET={DEMO_CLIENT_SECRET}\nENGAGEMENT_KIT_STORE=store.sqlite3\n"
-        )
+        (project / ".env").write_text(demo_dotenv(server.url, "ENGAGEMENT_KIT_STORE=store.sqlite3"))
         (project / "streams.toml").write_text(
             "".join(
                 f'[[stream]]\nid = "{sid}"\nname = "{name}"\ntz = "{ZONES[sid]}"\n\n'

@@ -12,7 +12,7 @@ import pytest
 
 from engagement_kit.client.auth import Credentials
 from engagement_kit.config.streams import StreamConfig
-from engagement_kit.demo import DEMO_HOST, DEMO_STREAMS, DemoPlatform, demo_client
+from engagement_kit.demo import DEMO_HOST, DEMO_STREAMS, DemoPlatform
 from engagement_kit.errors import InvalidQueryError, RateLimitError
 from engagement_kit.explorer import (
     PANELS,
@@ -20,6 +20,7 @@ from engagement_kit.explorer import (
     preset_range,
     previous_period,
 )
+from tests.builders import quick_demo_client
 
 RETAIL = DEMO_STREAMS[0]  # st-demo-retail-in, Asia/Kolkata
 HR = DEMO_STREAMS[1]  # st-demo-hr-us, America/New_York
@@ -48,13 +49,7 @@ class RecordingClient:
 def make_client(**platform_kwargs: Any) -> Any:
     """A demo client on a fixed clock, without client-side rate limits or real sleeping."""
     platform = DemoPlatform(clock=lambda: NOW, **platform_kwargs)
-    return demo_client(
-        platform=platform,
-        requests_per_minute=None,
-        requests_per_hour=None,
-        clock=lambda: NOW,
-        sleep=lambda seconds: None,
-    )
+    return quick_demo_client(NOW, store=None, platform=platform, sleep=lambda seconds: None)
 
 
 @pytest.fixture(scope="module")
@@ -624,7 +619,7 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
         ],
     )
     assert one.channels.value == "rtm"
-    assert one._stream_choice().channels_breakdown == ("rtm", "slack")
+    assert one.selected_stream().channels_breakdown == ("rtm", "slack")
     with pytest.raises(InvalidQueryError, match="channels_breakdown"):
         Explorer(recorder, streams=[{"id": "a", "name": "A", "tz": "UTC", "channels": "rtm,slack"}])
     platform_spelling = {

@@ -15,11 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engagement_kit import metrics
-from engagement_kit.demo import DemoPlatform, demo_client, session_log
+from engagement_kit.demo import session_log
 from engagement_kit.demo.sessions import get_stream
 from engagement_kit.demo.sessions_api import user_ids
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.metrics import cohorts
+from tests.builders import quick_demo_client
 
 NOW = dt.datetime(2025, 4, 20, 12, tzinfo=dt.UTC).timestamp()
 STREAM = "st-demo-hr-us"
@@ -28,14 +29,7 @@ ZONES = ["UTC", "Asia/Kolkata", "America/New_York", "Europe/Berlin", "Pacific/Au
 
 
 def client():
-    platform = DemoPlatform(lambda: NOW, rate_limit=False)
-    return demo_client(
-        store=False,
-        platform=platform,
-        clock=lambda: NOW,
-        requests_per_minute=None,
-        requests_per_hour=None,
-    )
+    return quick_demo_client(NOW)
 
 
 @functools.cache

@@ -8,11 +8,12 @@ import datetime as dt
 import pytest
 from typer.testing import CliRunner
 
-from engagement_kit.demo import DemoPlatform, demo_client
+from engagement_kit.demo import DemoPlatform
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.metrics import cohorts
 from engagement_kit.metrics.first_seen import FirstSeenTable, SessionCache, backfill
 from engagement_kit.store import ResponseStore
+from tests.builders import quick_demo_client
 
 NOW = dt.datetime(2025, 6, 10, 12, tzinfo=dt.UTC).timestamp()
 STREAM, TZ = "st-demo-it-de", "Europe/Berlin"
@@ -27,12 +28,8 @@ def make_client(tmp_path, requests):
         return handle(request)
 
     platform.handle = counting
-    return demo_client(
-        store=ResponseStore(tmp_path / "store.sqlite3"),
-        platform=platform,
-        clock=lambda: NOW,
-        requests_per_minute=None,
-        requests_per_hour=None,
+    return quick_demo_client(
+        NOW, store=ResponseStore(tmp_path / "store.sqlite3"), platform=platform
     )
 
 

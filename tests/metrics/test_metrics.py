@@ -14,7 +14,7 @@ import pytest
 from engagement_kit import metrics as m
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import InvalidQueryError, ResponseFormatError
-from engagement_kit.metrics.retention import _ratio
+from engagement_kit.metrics.retention import safe_ratio
 from engagement_kit.tidy import SUMMARY_FIELDS, Engagement, format_api_date, parse_response
 from tests.builders import trend_frame
 
@@ -889,9 +889,9 @@ def test_errors_name_their_field():
 
 
 def test_a_missing_numerator_gives_na_not_an_error():
-    assert _ratio(pd.NA, 5) is pd.NA and _ratio(5, pd.NA) is pd.NA
-    assert _ratio(None, 5) is pd.NA and _ratio(1, 0) is pd.NA
-    assert _ratio(1, 4) == 0.25
+    assert safe_ratio(pd.NA, 5) is pd.NA and safe_ratio(5, pd.NA) is pd.NA
+    assert safe_ratio(None, 5) is pd.NA and safe_ratio(1, 0) is pd.NA
+    assert safe_ratio(1, 4) == 0.25
 
 
 # -- shapes and dtypes of the results ----------------------------------------------------------

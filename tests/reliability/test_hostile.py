@@ -285,7 +285,7 @@ def test_plain_http_or_another_scheme_to_anything_but_loopback_is_refused(host, 
 def test_tls_verification_is_on_in_the_client_the_toolkit_builds():
     client = EngagementClient("https://platform.kore.ai", store=False)
     # httpx.Client -> HTTPTransport -> httpcore.ConnectionPool: the SSL context it will use
-    context = client._http._transport._pool._ssl_context
+    context = client.http._transport._pool._ssl_context
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
     client.close()

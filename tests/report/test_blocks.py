@@ -12,23 +12,16 @@ import pandas as pd
 import pytest
 
 from engagement_kit.report import blocks, load_weekly
+from tests.builders import quick_demo_client
 
 HR = ("st-demo-hr-us", "PeopleFirst HR <Helpdesk>", "America/New_York")
 
 
 @pytest.fixture(scope="module")
 def weekly():
-    from engagement_kit.demo import DemoPlatform, demo_client
 
     now = dt.datetime(2025, 12, 3, 12, tzinfo=dt.UTC).timestamp()
-    platform = DemoPlatform(lambda: now, rate_limit=False)  # no waiting for the rate limits
-    with demo_client(
-        store=False,
-        platform=platform,
-        clock=lambda: now,
-        requests_per_minute=None,
-        requests_per_hour=None,
-    ) as client:
+    with quick_demo_client(now) as client:  # no waiting for the rate limits
         return load_weekly(
             HR[0], "2025-W47", stream_name=HR[1], tz=HR[2], weeks_of_history=1, client=client
         )

@@ -15,7 +15,7 @@ from engagement_kit import charts, demo, report
 from engagement_kit.client.sessions import fetch_sessions
 from engagement_kit.config.streams import StreamConfig, load_streams
 from engagement_kit.config.weeks import week_bounds, week_labels
-from engagement_kit.demo import DemoPlatform, demo_client
+from engagement_kit.demo import DemoPlatform
 from engagement_kit.demo.sessions_api import SessionsSwitches
 from engagement_kit.errors import ConfigError, ReportError
 from engagement_kit.metrics import cohorts
@@ -24,6 +24,7 @@ from engagement_kit.report import blocks
 from engagement_kit.report import params as report_params
 from engagement_kit.report.cohorts import COHORT_WEEKS, DEMO_SEED_WEEKS, load_cohorts
 from engagement_kit.store import ResponseStore
+from tests.builders import quick_demo_client
 
 STREAM, TZ, WEEK = "st-demo-hr-us", "America/New_York", "2025-W47"
 NOW = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC).timestamp()
@@ -50,12 +51,10 @@ class Counting:
 
 def client_for(tmp_path, platform: Counting | None = None, *, store: bool = True):
     platform = platform or Counting()
-    return demo_client(
-        store=ResponseStore(tmp_path / "store.sqlite3") if store else False,  # type: ignore[operator]
+    return quick_demo_client(
+        NOW,
+        store=ResponseStore(tmp_path / "store.sqlite3") if store else False,
         platform=platform.platform,
-        clock=lambda: NOW,
-        requests_per_minute=None,
-        requests_per_hour=None,
     )
 
 

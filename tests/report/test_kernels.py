@@ -100,7 +100,7 @@ def test_pool_hands_out_each_kernel_once_and_cleans_up(tmp_path):
     _notebook(tmp_path / "n.ipynb", "import os; print(os.getpid())")
     pool = KernelPool(_plan(2), zygote=Zygote())
     pool.prepare()
-    zygote_pid = pool.zygote._process.pid
+    zygote_pid = pool.zygote.pid
     seen = []
     for i in range(2):
         with pool.kernel() as km:
@@ -108,7 +108,7 @@ def test_pool_hands_out_each_kernel_once_and_cleans_up(tmp_path):
             nb = execute_notebook(tmp_path / "n.ipynb", tmp_path / f"o{i}.ipynb", {}, km=km)
             seen.append(int(_text(nb, 0)))
     assert seen[0] != seen[1]
-    assert pool._next is None  # two streams, two kernels: none warming for nobody
+    assert not pool.warming  # two streams, two kernels: none warming for nobody
     pool.close()
     assert not psutil.pid_exists(zygote_pid) or psutil.Process(zygote_pid).status() == "zombie"
     for pid in seen:

@@ -608,9 +608,9 @@ def test_render_all_refuses_streams_sharing_a_folder(tmp_path):
 
 def test_default_week_is_the_last_complete_one_in_the_streams_zone():
     monday = dt.date(2025, 12, 1)
-    assert batch._resolve_week(_config(), None, monday) == "2025-W48"
-    assert batch._resolve_week(_config(), None, dt.date(2025, 11, 30)) == "2025-W47"
-    assert batch._resolve_week(_config(), "2025-W10", monday) == "2025-W10"
+    assert batch.resolve_week(_config(), None, monday) == "2025-W48"
+    assert batch.resolve_week(_config(), None, dt.date(2025, 11, 30)) == "2025-W47"
+    assert batch.resolve_week(_config(), "2025-W10", monday) == "2025-W10"
 
 
 def test_default_jobs_is_bounded():

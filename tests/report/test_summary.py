@@ -132,3 +132,19 @@ def test_a_week_that_differs_between_streams_gets_its_own_column(results):
     assert [c.header for c in table.columns][:2] == ["stream", "week"]
     assert table.title == "Weekly reports"
     assert report.summary_table(results).title == f"Weekly reports, {WEEK}"
+
+
+def test_reports_and_deliveries_share_one_status_vocabulary_and_exit_rule():
+    from engagement_kit.delivery import Outcome
+    from engagement_kit.report.summary import STATUS_STYLES, exit_code, status_text
+
+    outcomes = [
+        Outcome(("st-a",), WEEK, "json://x", "report", status)
+        for status in ("sent", "skipped", "dry-run")
+    ]
+    assert {o.status for o in outcomes} | {"written", "failed"} == set(STATUS_STYLES)
+    assert status_text("failed").style == "bold red" and status_text("written").style == "green"
+    assert exit_code(outcomes) == 0
+    failed = Outcome(("st-a",), WEEK, "json://x", "report", "failed")
+    assert not failed.ok and exit_code([*outcomes, failed]) == 1
+    assert exit_code([]) == 1 and exit_code([], nothing_done=0) == 0
