@@ -51,9 +51,11 @@ __all__ = [
     "kpi_text",
     "na_text",
     "number_or_none",
+    "p_value_text",
     "people_frame",
     "people_table",
     "plain_output",
+    "ratio_text",
     "share_text",
     "signed_percent",
     "timestamp_text",
@@ -126,6 +128,23 @@ def signed_percent(value: Any) -> str:
     if number is None:
         return NA
     return _signed(f"{abs(number) * 100:.1f} %", number)
+
+
+def ratio_text(value: Any) -> str:
+    """How many times as much: ``1.437`` → ``"1.4×"``, ``None`` → ``"n/a"``."""
+    number = number_or_none(value)
+    return NA if number is None else f"{number:,.1f}×"
+
+
+def p_value_text(value: Any) -> str:
+    """A test's p-value: ``0.0312`` → ``"p = 0.03"``, ``0.004`` → ``"p = 0.004"``,
+    ``0.0004`` → ``"p < 0.001"``, ``None`` → ``"p n/a"``."""
+    number = number_or_none(value)
+    if number is None:
+        return f"p {NA}"
+    if number < 0.001:
+        return "p < 0.001"
+    return f"p = {number:.3f}" if number < 0.01 else f"p = {number:.2f}"
 
 
 def kpi_kind(kpi: str) -> str:

@@ -122,3 +122,12 @@ def postgres_url(postgres_server, request) -> str:
         timeout=60,
     )
     return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path: Path) -> str:
+    """The store on each backend: a SQLite file in the test's folder, then a fresh PostgreSQL
+    database (skipped with the reason when PostgreSQL is not installed)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "responses.sqlite3")
+    return request.getfixturevalue("postgres_url")

@@ -142,10 +142,6 @@ FOREIGN_INTERNALS = {
     ("tests/reliability/test_hostile.py", "client.http._transport"),
 }
 
-#: Until the one database layer (issue 23.3, engineer hdb) lands, the store's own helpers are
-#: still shared under their old private names; that change removes them. Drop this then.
-STORE_PENDING = ("engagement_kit/store/", "engagement_kit/metrics/first_seen.py", "tests/store/")
-
 
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
@@ -156,8 +152,6 @@ def _private_uses(root: Path) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
         where = path.relative_to(REPO).as_posix()
-        if where.startswith(STORE_PENDING):
-            continue
         package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(

@@ -42,7 +42,7 @@ def test_import_is_light():
 def _requirement_bounds(reqs: list[str]) -> dict[str, str]:
     out = {}
     for req in reqs:
-        m = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9a-z.]*)", req.strip())
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[a-z,]+\])?\s*>=\s*([0-9][0-9a-z.]*)", req.strip())
         assert m, f"every dependency needs a lower bound: {req!r}"
         out[m.group(1).lower()] = m.group(2)
     return out

@@ -35,6 +35,8 @@ from engagement_kit.charts.channels import channel_mix_chart
 from engagement_kit.charts.cohorts import (  # sessions
     cohort_heatmap,
     lifecycle_chart,
+    outcome_return_chart,
+    outcome_transitions_chart,
     retention_curves,
     stickiness_chart,
 )
@@ -85,6 +87,8 @@ __all__ = [
     "kpi_table_html",
     "lifecycle_chart",
     "new_vs_returning_chart",
+    "outcome_return_chart",
+    "outcome_transitions_chart",
     "peak_hours_heatmap",
     "register_theme",
     "retention_curves",

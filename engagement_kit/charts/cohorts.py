@@ -8,6 +8,9 @@
 * :func:`lifecycle_chart`: new / returning / resurrecting above zero and dormant below, per
   period (diverging stacked bars).
 * :func:`stickiness_chart`: the share of each week's users active on 1..7 days.
+* :func:`outcome_return_chart`: the share of first-seen users active again in each later
+  period, one colour per outcome of their first session, with the Wilson intervals as bars.
+* :func:`outcome_transitions_chart`: first vs next session outcome of returning users.
 
 Re-exported by :mod:`engagement_kit.charts` and :mod:`engagement_kit.charts.cohorts`. Like the
 other charts: inputs are not mutated, specs are deterministic, empty data
@@ -24,14 +27,18 @@ from engagement_kit.charts._common import chart_title, no_data_chart
 from engagement_kit.charts.theme import METRIC_COLORS, WIDTH, lazy_altair
 from engagement_kit.config.weeks import iso_week_label
 from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES
+from engagement_kit.metrics.outcomes import OUTCOME_LABELS, OUTCOMES
 
 if TYPE_CHECKING:
     import altair as alt
 
 __all__ = [
     "LIFECYCLE_COLORS",
+    "OUTCOME_COLORS",
     "cohort_heatmap",
     "lifecycle_chart",
+    "outcome_return_chart",
+    "outcome_transitions_chart",
     "retention_curves",
     "stickiness_chart",
 ]
@@ -45,6 +52,14 @@ LIFECYCLE_COLORS = {
     "dormant": "#999999",
 }
 _PERIOD_WORD = {"day": "Day", "week": "Week", "month": "Month"}
+#: First-session outcome colours (Okabe–Ito): self-service bluish green, drop-off vermillion,
+#: agent blue, unknown grey.
+OUTCOME_COLORS = {
+    "selfService": "#009E73",
+    "dropOff": "#D55E00",
+    "agent": "#0072B2",
+    "unknown": "#999999",
+}
 
 
 def _cohort_label(ts: pd.Timestamp, period: str) -> str:
@@ -271,3 +286,118 @@ def stickiness_chart(
     )
     subtitle = f"Over {weeks} complete week(s); a user counts once per week"
     return chart.properties(width=WIDTH, height=220, title=chart_title(title, subtitle))
+
+
+def outcome_return_chart(
+    result: object,
+    *,
+    title: str | None = "Back after the first conversation",
+    period: str | None = None,
+) -> alt.LayerChart | alt.Chart:
+    """Share of first-seen users active again at each offset, by the outcome of their first
+    session, with Wilson intervals (from ``retention_by_outcome``: its result or its
+    ``retention`` frame).
+
+    Returns
+    -------
+    altair.LayerChart
+        ``rule`` interval bars (``low``..``high``) and ``point`` marks (one per outcome
+        with users and offset; tooltip outcome, offset, users, retained, rate, interval).
+    """
+    alt = lazy_altair()
+    frame = getattr(result, "retention", result)
+    period = period or getattr(result, "period", "week")
+    confidence = getattr(result, "confidence", 0.95)
+    if getattr(result, "by_channel", False):
+        raise ValueError("outcome_return_chart: pass a result without by_channel=True")
+    assert isinstance(frame, pd.DataFrame)
+    data = frame[frame["users"] > 0].copy()
+    if not len(data):
+        return no_data_chart(title)
+    data["label"] = data["outcome"].map(OUTCOME_LABELS)
+    for name in ("rate", "low", "high"):  # 6 digits: a tooltip rounds as the sidecar's would
+        data[name] = data[name].astype(float).round(6)
+    data = data[
+        ["outcome", "label", "offset", "cohorts", "users", "retained", "rate", "low", "high"]
+    ]
+    word = _PERIOD_WORD.get(period, "Period")
+    shown = [o for o in OUTCOMES if o in set(data["outcome"])]
+    labels = [OUTCOME_LABELS[o] for o in shown]
+    color = alt.Color(
+        "label:N",
+        title="First conversation",
+        sort=labels,
+        scale=alt.Scale(domain=labels, range=[OUTCOME_COLORS[o] for o in shown]),
+        legend=alt.Legend(orient="top"),
+    )
+    x = alt.X("offset:O", title=f"{word}s since first seen", axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset("label:N", sort=labels, scale=alt.Scale(paddingOuter=0.3))
+    tooltip = [
+        alt.Tooltip("label:N", title="First conversation"),
+        alt.Tooltip("offset:Q", title=f"{word} offset"),
+        alt.Tooltip("users:Q", title="New users", format=","),
+        alt.Tooltip("retained:Q", title="Active again", format=","),
+        alt.Tooltip("rate:Q", title="Share", format=".1%"),
+        alt.Tooltip("low:Q", title=f"{confidence:.0%} interval from", format=".1%"),
+        alt.Tooltip("high:Q", title=f"{confidence:.0%} interval to", format=".1%"),
+    ]
+    base = alt.Chart(data).encode(x=x, xOffset=offset, color=color)
+    bars = base.mark_rule(strokeWidth=2, opacity=0.55).encode(
+        y=alt.Y("low:Q", title=f"Active again in that {period}", axis=alt.Axis(format=".0%")),
+        y2="high:Q",
+        tooltip=tooltip,
+    )
+    points = base.mark_point(filled=True, size=70, opacity=1).encode(
+        y=alt.Y("rate:Q"), tooltip=tooltip
+    )
+    subtitle = (
+        f"Share of each outcome's new users active again in the {period} at each offset; "
+        f"bars: {confidence:.0%} Wilson intervals"
+    )
+    return alt.layer(bars, points).properties(
+        width=WIDTH, height=260, title=chart_title(title, subtitle)
+    )
+
+
+def outcome_transitions_chart(
+    transitions: pd.DataFrame, *, title: str | None = "First vs next conversation"
+) -> alt.LayerChart | alt.Chart:
+    """A heatmap of returning users: the outcome of their first session (rows) against that of
+    their next one (columns), the cells' share of the row (from ``outcome_transitions``)."""
+    alt = lazy_altair()
+    data = transitions[transitions.groupby("first")["users"].transform("sum") > 0].copy()
+    if not len(data) or not data["users"].sum():
+        return no_data_chart(title)
+    data["first_label"] = data["first"].map(OUTCOME_LABELS)
+    data["next_label"] = data["next"].map(OUTCOME_LABELS)
+    data["share"] = data["share"].astype(float).round(6)
+    data["percent"] = [f"{v:.0%}" for v in data["share"]]
+    order = [OUTCOME_LABELS[o] for o in OUTCOMES]
+    tooltip = [
+        alt.Tooltip("first_label:N", title="First conversation"),
+        alt.Tooltip("next_label:N", title="Next conversation"),
+        alt.Tooltip("users:Q", title="Users", format=","),
+        alt.Tooltip("share:Q", title="Share of the row", format=".1%"),
+    ]
+    base = alt.Chart(data).encode(
+        x=alt.X("next_label:O", title="Next conversation", sort=order, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("first_label:O", title="First conversation", sort=order),
+    )
+    heat = base.mark_rect().encode(
+        color=alt.Color(
+            "share:Q",
+            title="Share of row",
+            scale=alt.Scale(scheme="blues", domain=[0, 1]),
+            legend=alt.Legend(format=".0%"),
+        ),
+        tooltip=tooltip,
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text="percent:N",
+        tooltip=tooltip,
+        color=alt.condition("datum.share > 0.6", alt.value("white"), alt.value("#222222")),
+    )
+    subtitle = "Returning users: the outcome of their first conversation and of the next one"
+    return alt.layer(heat, text).properties(
+        width=WIDTH // 2, height=alt.Step(32), title=chart_title(title, subtitle)
+    )

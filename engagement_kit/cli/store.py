@@ -119,7 +119,7 @@ def store_import(
 
     store = ResponseStore()
     done = import_history(store, folder)
-    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.path}")
+    out.print(f"read {done['read']:,} answers; {done['added']:,} were new to {store.shown}")
 
 
 @store_app.command("backup")
@@ -132,7 +132,7 @@ def store_backup(
 
     store = ResponseStore()
     target = store.backup(file)
-    out.print(f"backed up {store.path} to {target}")
+    out.print(f"backed up {store.shown} to {target}")
 
 
 @store_app.command("clear")
@@ -145,14 +145,24 @@ def store_clear(
 ) -> None:
     """Delete stored answers (all, or one stream's). Also repairs a corrupt store file."""
     from engagement_kit.store import ResponseStore
+    from engagement_kit.store.database import CorruptStoreError
 
     store = ResponseStore()
     what = f"stream {stream}'s answers" if stream else "every stored answer"
+    try:
+        store.engine  # noqa: B018 - a store of a newer engagement-kit is refused here, untouched
+    except CorruptStoreError:
+        if stream:
+            raise
+        what = "the corrupt store (it is copied aside first; what was sent is kept if readable)"
     if not yes and not typer.confirm(
-        f"Delete {what} from {store.path}? Answers older than the platform's ~6 months "
+        f"Delete {what} from {store.shown}? Answers older than the platform's ~6 months "
         "cannot be fetched again",
         default=False,
     ):
         raise typer.Exit(1)
     n = store.clear(stream_id=stream)
-    out.print(f"deleted {n:,} answers from {store.path}")
+    if store.set_aside is not None:
+        out.print(f"the corrupt store was copied to {store.set_aside}; {store.shown} is new")
+    else:
+        out.print(f"deleted {n:,} answers from {store.shown}")

@@ -249,7 +249,7 @@ class EngagementClient:
         self.close()
 
     def __repr__(self) -> str:
-        store = "no store" if self.store is None else f"store={str(self.store.path)!r}"
+        store = "no store" if self.store is None else f"store={self.store.shown!r}"
         return f"<EngagementClient {self.host} {store}>"
 
     @property

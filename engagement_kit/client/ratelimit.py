@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engagement_kit.errors import ConfigError
+from engagement_kit.store.sqlite_file import sqlite_connection
 
 if TYPE_CHECKING:
     from pyrate_limiter import AbstractBucket, Rate
@@ -60,7 +61,6 @@ DEFAULT_REQUESTS_PER_MINUTE = 57
 DEFAULT_REQUESTS_PER_HOUR = 1750
 #: Environment variable naming the shared budget file.
 RATELIMIT_ENV = "ENGAGEMENT_KIT_RATELIMIT_DB"
-_BUSY_TIMEOUT = 30.0
 _COOLDOWN_TABLE = "rl_cooldown"
 
 
@@ -165,11 +165,7 @@ class StreamRateLimiter:
             return self._conn
         try:
             self.shared.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.shared, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn = sqlite_connection(self.shared)  # the store's layer: WAL, busy timeout
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {_COOLDOWN_TABLE} (key TEXT PRIMARY KEY, until REAL)"
             )

@@ -426,7 +426,7 @@ def fetch_sessions(
     if not isinstance(stream_id, str) or not stream_id.strip():
         raise InvalidQueryError("stream_id: give the app's stream id (st-…)", field="stream_id")
     if cache is None:
-        cache = SessionCache(client.store.path) if client.store is not None else None
+        cache = SessionCache(client.store.location) if client.store is not None else None
     elif cache is False:
         cache = None
     now = client.now()

@@ -21,8 +21,12 @@ The variables (``.env.example`` lists them):
     The app's credentials; the secret and the token are :class:`~pydantic.SecretStr`, so they
     never show in a ``repr`` or an error message.
 ``ENGAGEMENT_KIT_STORE``
-    The response store's file (a relative path counts from the project folder); see
-    :mod:`engagement_kit.store`.
+    The response store: a file (SQLite; a relative path counts from the project folder) or a
+    ``postgresql://`` URL (a team's store; ``${NAME}`` references are filled from the
+    environment or ``.env``); see :mod:`engagement_kit.store` and docs/store.md.
+``ENGAGEMENT_KIT_CLAIM_TIMEOUT``
+    Seconds after which a message claimed by a ``send`` that never finished is claimed again
+    (default 900; see docs/delivery.md).
 ``ENGAGEMENT_KIT_HOME``
     The project folder (only from the environment: it says where ``.env`` is).
 """
@@ -176,6 +180,8 @@ class Settings(BaseSettings):
     client_secret: SecretStr | None = Field(None, validation_alias="KORE_CLIENT_SECRET")
     jwt: SecretStr | None = Field(None, validation_alias="KORE_JWT")
     store: str | None = Field(None, validation_alias="ENGAGEMENT_KIT_STORE")
+    #: Seconds after which an unfinished claim on a message (its sender died) is taken over.
+    claim_timeout: float = Field(900.0, gt=0, validation_alias="ENGAGEMENT_KIT_CLAIM_TIMEOUT")
     #: Where the settings were read from (not a setting itself).
     project: Any = Field(None, exclude=True)
 
@@ -202,12 +208,22 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path | None:
         """``ENGAGEMENT_KIT_STORE`` as a path (relative ones count from the project folder)."""
-        if not self.store:
+        if not self.store or self.store_url:
             return None
         path = Path(self.store.strip()).expanduser()
         if not path.is_absolute() and self.project is not None:
             path = self.project.folder / path
         return path
+
+    @property
+    def store_url(self) -> str | None:
+        """``ENGAGEMENT_KIT_STORE`` when it is a ``postgresql://`` URL (a team's store), as
+        written (``${NAME}`` references unexpanded)."""
+        import re
+
+        if self.store and re.match(r"^\s*postgres(ql)?(\+\w+)?://", self.store, re.IGNORECASE):
+            return self.store.strip()
+        return None
 
     @property
     def has_platform(self) -> bool:
@@ -304,3 +320,21 @@ def known_secrets() -> list[str]:
         ),
     ]
     return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+def reference_env() -> dict[str, str]:
+    """Where ``${NAME}`` values come from: the environment over the project folder's ``.env``
+    (the file this module reads; every variable of it, not only ours)."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    env_file = find_project().env_file
+    if env_file is not None:
+        try:
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v})
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{env_file}: cannot read it ({exc.__class__.__name__}); fix or delete the file"
+            ) from exc
+    values.update({k: v for k, v in os.environ.items() if v})
+    return values

@@ -36,6 +36,7 @@ backtest, the ``alerts`` listing) and :mod:`.commands` (the CLI's glue).
 
 from __future__ import annotations
 
+from engagement_kit.config.settings import reference_env
 from engagement_kit.delivery.alerting import apply_alerts, backtest, backtest_fn, print_alerts
 from engagement_kit.delivery.commands import after_reports, send_written
 from engagement_kit.delivery.destinations import (
@@ -44,7 +45,6 @@ from engagement_kit.delivery.destinations import (
     Destination,
     check_destination,
     mask,
-    reference_env,
 )
 from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.outbox import Outcome, find_reports

@@ -7,14 +7,10 @@ values in only when sending, and :func:`mask` takes them out of anything shown.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
-from dotenv import dotenv_values
-
-from engagement_kit.config.settings import find_project
 from engagement_kit.errors import ConfigError
 
 EMAIL_SCHEMES = ("mailto", "mailtos")
@@ -128,22 +124,6 @@ def check_destination(url: object, where: str) -> Destination:
                 f"the file; put it in the environment or .env and write {key}=${{NAME}} instead"
             )
     return Destination(url)
-
-
-def reference_env() -> dict[str, str]:
-    """Where ``${NAME}`` values come from: the environment over the project folder's ``.env``
-    (the file :mod:`engagement_kit.config.settings` reads; every variable of it, not only ours)."""
-    values: dict[str, str] = {}
-    env_file = find_project().env_file
-    if env_file is not None:
-        try:
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v})
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"{env_file}: cannot read it ({exc.__class__.__name__}); fix or delete the file"
-            ) from exc
-    values.update({k: v for k, v in os.environ.items() if v})
-    return values
 
 
 def mask(text: str, env: Mapping[str, str], destinations: Iterable[Destination] = ()) -> str:

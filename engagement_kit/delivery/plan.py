@@ -8,8 +8,9 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from engagement_kit.config.settings import reference_env
 from engagement_kit.config.streams import StreamConfig, load_streams
-from engagement_kit.delivery.destinations import Destination, check_destination, reference_env
+from engagement_kit.delivery.destinations import Destination, check_destination
 from engagement_kit.delivery.rules import AlertRule, parse_rules
 from engagement_kit.errors import ConfigError
 

@@ -1,5 +1,5 @@
-"""Sending a run: each message to its destination once (the ledger), or, on a dry run, shown
-(see :mod:`.dry_run`)."""
+"""Sending a run: each message to its destination once (claimed in the ledger before it is
+sent, recorded after), or, on a dry run, shown (see :mod:`.dry_run`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engagement_kit.config.settings import reference_env
 from engagement_kit.delivery import transport
-from engagement_kit.delivery.destinations import mask, reference_env
+from engagement_kit.delivery.destinations import mask
 from engagement_kit.delivery.dry_run import dry_run_outcome
 from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.outbox import (
@@ -65,6 +66,8 @@ def deliver(
     messages = plan_messages(plan, reports)
     owns = ledger is None
     ledger = Ledger() if ledger is None else ledger
+    if not dry_run and messages:
+        ledger.check_writable()  # before the first message: nothing is sent if it cannot record
     all_dests = plan.destinations
 
     emails: dict[tuple[str, ...], Any] = {}
@@ -99,25 +102,76 @@ def _deliver_one(
     emails: dict[tuple[str, ...], Any],
 ) -> Outcome:
     dest = message.destination
-    ids = tuple(r.stream_id for r in message.reports)
     kind = message.kind
-    if not resend:
-        pending = [
-            r for r in message.reports if not ledger.sent(r.stream_id, r.week, dest.template, kind)
-        ]
-        if not pending:
-            first = message.reports[0]
-            sent_hash, at = ledger.sent(first.stream_id, first.week, dest.template, kind) or (
-                "",
-                "",
-            )
-            note = f"already sent {at}"
-            if kind != "alerts" and sent_hash != first.content_hash:
-                note += "; the report's numbers changed since (--resend sends the new version)"
-            return Outcome(ids, message.week, dest.template, kind, "skipped", note)
-        if kind == "digest":
-            message.reports = pending
-            ids = tuple(r.stream_id for r in pending)
+    if dry_run:
+        ids = tuple(r.stream_id for r in message.reports)
+        if not resend:
+            pending = [
+                r
+                for r in message.reports
+                if not ledger.sent(r.stream_id, r.week, dest.template, kind)
+            ]
+            if not pending:
+                return _skipped(message, ledger.sent, dest.template)
+            if kind == "digest":
+                message.reports = pending
+                ids = tuple(r.stream_id for r in pending)
+    else:
+        claimed, notes = [], []
+        for r in message.reports:
+            got = ledger.claim(r.stream_id, r.week, dest.template, kind, resend=resend)
+            if got.status == "claimed":
+                claimed.append(r)
+                if got.took_over:
+                    echo(
+                        f"{r.stream_id} {r.week} {kind} to {safe(dest.template)}: taking over the "
+                        f"claim of {got.took_over}, which never finished (it may have been sent "
+                        "already)"
+                    )
+            elif got.status == "busy":
+                notes.append(
+                    f"being sent by {got.owner} (claimed {got.at}); skipped here "
+                    f"(a claim that never finishes is taken over after {ledger.claim_timeout:g}s)"
+                )
+        if not claimed:
+            if notes:
+                ids = tuple(r.stream_id for r in message.reports)
+                return Outcome(ids, message.week, dest.template, kind, "skipped", notes[0])
+            return _skipped(message, ledger.sent, dest.template)
+        message.reports = claimed
+        ids = tuple(r.stream_id for r in claimed)
+    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails)
+    if not dry_run:
+        for r in message.reports:
+            if outcome.status == "sent":
+                done = message.content_hash if kind == "alerts" else r.content_hash
+                ledger.record(r.stream_id, r.week, dest.template, kind, done)
+            else:
+                ledger.release(r.stream_id, r.week, dest.template, kind, outcome.detail)
+    return outcome
+
+
+def _skipped(message: OutgoingMessage, sent: Callable[..., Any], template: str) -> Outcome:
+    first = message.reports[0]
+    sent_hash, at = sent(first.stream_id, first.week, template, message.kind) or ("", "")
+    note = f"already sent {at}"
+    if message.kind != "alerts" and sent_hash != first.content_hash:
+        note += "; the report's numbers changed since (--resend sends the new version)"
+    ids = tuple(r.stream_id for r in message.reports)
+    return Outcome(ids, message.week, template, message.kind, "skipped", note)
+
+
+def _send_claimed(
+    message: OutgoingMessage,
+    ids: tuple[str, ...],
+    out: Path,
+    env: Mapping[str, str],
+    safe: Callable[[str], str],
+    dry_run: bool,
+    echo: Callable[[str], None],
+    emails: dict[tuple[str, ...], Any],
+) -> Outcome:
+    dest, kind = message.destination, message.kind
     try:
         url = dest.resolve(env)
     except ConfigError as exc:
@@ -136,8 +190,5 @@ def _deliver_one(
     if not ok:
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
         return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))
-    for r in message.reports:
-        done = message.content_hash if kind == "alerts" else r.content_hash
-        ledger.record(r.stream_id, r.week, dest.template, kind, done)
     note = f" after {tries} attempts" if tries > 1 else ""
     return Outcome(ids, message.week, dest.template, kind, "sent", safe(message.title + note))

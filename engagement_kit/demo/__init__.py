@@ -89,17 +89,24 @@ def demo_streams() -> list[StreamConfig]:
     ]
 
 
+#: Changes whenever the demo platform's answers for the same request change (2: sessions carry
+#: outcomes that depend on stream, channel, hour and the user), so that a machine's stored demo
+#: answers of an older toolkit are never served as today's.
+DEMO_ANSWERS_VERSION = 2
+
+
 def demo_store_path() -> Path:
-    """The demo platform's own response store: ``demo-responses.sqlite3`` beside the real one.
+    """The demo platform's own response store: ``demo-responses.v2.sqlite3`` beside the real one.
 
     Demo answers never go into the store of real answers (``$ENGAGEMENT_KIT_STORE`` or the
     default), so a demo run can neither mix invented numbers into a real store nor be mistaken
-    for its long-term record.
+    for its long-term record. The name carries :data:`DEMO_ANSWERS_VERSION`.
     """
     from engagement_kit.store import default_store_path
 
     real = default_store_path()
-    return real.with_name(f"demo-{real.stem}{real.suffix or '.sqlite3'}")
+    version = f".v{DEMO_ANSWERS_VERSION}"
+    return real.with_name(f"demo-{real.stem}{version}{real.suffix or '.sqlite3'}")
 
 
 def demo_client(

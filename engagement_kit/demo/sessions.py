@@ -22,7 +22,9 @@ How the log is made
   changes, so the draw is one Poisson count plus a ``searchsorted`` on an append-only cumulative
   sum: vectorised per day, about half a second for two years of the largest stream.
 * Each session also gets a channel (the user's home channel most of the time), a conversation
-  type (Non Interactive a small share) and an "open for" duration. A session is **active** at
+  type (Non Interactive a small share) and an "open for" duration.
+* And an **outcome** (``containmentType``) whose mix depends on the stream, channel, home hour
+  and the user's return propensity (:mod:`engagement_kit.demo.outcomes`). A session is **active** at
   ``now`` when ``instant <= now < instant + open_for`` and **closed** afterwards; most sessions
   close within minutes and a few stay open (idle) for hours, so Active is a small share and only
   occurs within the last day before ``now``. Sessions after ``now`` do not exist yet.
@@ -42,6 +44,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from engagement_kit.demo.buffers import GrowableArray
+from engagement_kit.demo.outcomes import (
+    OUTCOMES,
+    channel_outcome_weights,
+    check_outcome_mix,
+    draw_outcomes,
+)
 
 __all__ = [
     "DEMO_STREAMS",
@@ -114,6 +124,9 @@ class DemoStream:
         Probability a session uses the user's home channel (else one drawn from the mix).
     long_open_share : float
         Share of sessions left open (idle) for 1 to 24 hours; the rest close within minutes.
+    outcome_mix : tuple of 3 floats
+        The stream's (self-service, drop-off, agent) weights of interactive sessions before the
+        channel, hour and propensity tilts (see the module docstring).
     """
 
     id: str
@@ -131,6 +144,7 @@ class DemoStream:
     extra_sessions_first_day: float = 0.2
     channel_loyalty: float = 0.85
     long_open_share: float = 0.08
+    outcome_mix: tuple[float, float, float] = (0.70, 0.22, 0.08)
 
     def __post_init__(self) -> None:
         if len(self.weekday_weights) != 7 or len(self.hour_weights) != 24:
@@ -142,6 +156,7 @@ class DemoStream:
         if any(c.lifetime_days < 20 for c in self.return_classes):
             # exp(k / lifetime) must stay finite for the decades a query might reach
             raise ValueError(f"{self.id}: return lifetimes must be at least 20 days")
+        check_outcome_mix(self.id, self.outcome_mix)
         zoneinfo.ZoneInfo(self.tz)
 
     @property
@@ -179,6 +194,7 @@ DEMO_STREAMS: tuple[DemoStream, ...] = (
         return_classes=(ReturnClass(0.08, 0.12, 90.0), ReturnClass(0.92, 0.02, 25.0)),
         non_interactive_share=0.06,
         extra_sessions_first_day=0.25,
+        outcome_mix=(0.60, 0.30, 0.10),  # shoppers give up easily; few agents
     ),
     DemoStream(
         id="st-demo-hr-us",
@@ -193,6 +209,7 @@ DEMO_STREAMS: tuple[DemoStream, ...] = (
         return_classes=(ReturnClass(0.35, 0.09, 240.0), ReturnClass(0.65, 0.025, 90.0)),
         non_interactive_share=0.09,
         extra_sessions_first_day=0.3,
+        outcome_mix=(0.62, 0.18, 0.20),  # HR questions often need a person
     ),
     DemoStream(
         id="st-demo-it-de",
@@ -206,6 +223,7 @@ DEMO_STREAMS: tuple[DemoStream, ...] = (
         channels=(("rtm", 0.55), ("slack", 0.35), ("msteams", 0.10)),
         return_classes=(ReturnClass(0.3, 0.04, 180.0), ReturnClass(0.7, 0.015, 60.0)),
         non_interactive_share=0.05,
+        outcome_mix=(0.55, 0.20, 0.25),  # IT tickets go to the service desk
     ),
 )
 
@@ -251,6 +269,8 @@ class SessionArrays:
         False for Non Interactive sessions.
     open_seconds : ndarray of int32
         How long the session stays open after ``instant``.
+    outcome : ndarray of int8
+        Code into :data:`engagement_kit.demo.outcomes.OUTCOMES` (``containmentType``).
     first_session : ndarray of int64
         Per user, the index of their first-ever session.
     day_starts : ndarray of int64
@@ -264,6 +284,7 @@ class SessionArrays:
     channel: np.ndarray
     interactive: np.ndarray
     open_seconds: np.ndarray
+    outcome: np.ndarray
     first_session: np.ndarray
     day_starts: np.ndarray
 
@@ -276,38 +297,10 @@ class SessionArrays:
         return len(self.instant)
 
 
-class _Growable:
-    """An append-only numpy buffer with amortised O(1) appends and a contiguous view."""
-
-    def __init__(self, dtype: type | np.dtype) -> None:
-        self._buf = np.empty(1024, dtype=dtype)
-        self._n = 0
-
-    def append(self, values: np.ndarray) -> None:
-        need = self._n + len(values)
-        if need > len(self._buf):
-            bigger = np.empty(max(need, 2 * len(self._buf)), dtype=self._buf.dtype)
-            bigger[: self._n] = self._buf[: self._n]
-            self._buf = bigger
-        self._buf[self._n : need] = values
-        self._n = need
-
-    def view(self) -> np.ndarray:
-        """A read-only view of what was appended so far.
-
-        Later appends only write past its end (or into a new buffer), so a view never changes:
-        it is a free, immutable snapshot.
-        """
-        view = self._buf[: self._n]
-        view.flags.writeable = False
-        return view
-
-    def __len__(self) -> int:
-        return self._n
-
-
-def _day_seed(stream_id: str, day: dt.date) -> int:
-    digest = hashlib.sha256(f"engagement-kit-demo|{stream_id}|{day.toordinal()}".encode()).digest()
+def _day_seed(stream_id: str, day: dt.date, salt: str = "") -> int:
+    digest = hashlib.sha256(
+        f"engagement-kit-demo{salt}|{stream_id}|{day.toordinal()}".encode()
+    ).digest()
     return int.from_bytes(digest[:16], "little")
 
 
@@ -341,18 +334,21 @@ class _Generator:
         self.weekday = np.array(s.weekday_weights) / np.mean(s.weekday_weights)
         self.month = np.array(s.month_weights) / np.mean(s.month_weights)
         # per class: members and the cumulative sum of their sampling weights
-        self.members = [_Growable(np.int64) for _ in s.return_classes]
-        self.cumw = [_Growable(np.float64) for _ in s.return_classes]
-        self.home_channel = _Growable(np.int8)
-        self.first_session = _Growable(np.int64)
+        self.members = [GrowableArray(np.int64) for _ in s.return_classes]
+        self.cumw = [GrowableArray(np.float64) for _ in s.return_classes]
+        self.home_channel = GrowableArray(np.int8)
+        self.relative_propensity = GrowableArray(np.float64)  # per user, mean 1 in each class
+        self.outcome_w = channel_outcome_weights(s.outcome_mix, s.channel_names)
+        self.first_session = GrowableArray(np.int64)
         self.cols = {
-            "instant": _Growable(np.int64),
-            "user": _Growable(np.int64),
-            "channel": _Growable(np.int8),
-            "interactive": _Growable(np.bool_),
-            "open_seconds": _Growable(np.int32),
+            "instant": GrowableArray(np.int64),
+            "user": GrowableArray(np.int64),
+            "channel": GrowableArray(np.int8),
+            "interactive": GrowableArray(np.bool_),
+            "open_seconds": GrowableArray(np.int32),
+            "outcome": GrowableArray(np.int8),
         }
-        self.day_starts = _Growable(np.int64)
+        self.day_starts = GrowableArray(np.int64)
         self.day_starts.append(np.zeros(1, dtype=np.int64))
         self.days = 0  # days generated
         self.snapshot: SessionArrays | None = None
@@ -384,10 +380,12 @@ class _Generator:
         m1 = _midnight(day + dt.timedelta(days=1), self.zone)
         slot_starts = m0 + _HOUR * np.arange(math.ceil((m1 - m0) / _HOUR), dtype=np.int64)
         if m1 - m0 == _DAY:
-            slot_cum = np.cumsum(self.hour_w)
+            slot_hour = np.arange(24)
         else:
-            hours = [dt.datetime.fromtimestamp(int(t), self.zone).hour for t in slot_starts]
-            slot_cum = np.cumsum(self.hour_w[hours])
+            slot_hour = np.array(
+                [dt.datetime.fromtimestamp(int(t), self.zone).hour for t in slot_starts]
+            )
+        slot_cum = np.cumsum(self.hour_w[slot_hour])
 
         # new users
         base = s.new_users_per_day * (1 + s.growth_per_year) ** (k / 365.25)
@@ -418,6 +416,7 @@ class _Generator:
                 self.cumw[c].append(start + np.cumsum(w))
                 self.members[c].append(new_ids[in_c])
         self.home_channel.append(home)
+        self.relative_propensity.append(propensity / self.rates[klass])
 
         users = np.concatenate([np.repeat(new_ids, 1 + extra), *returning])
         n = len(users)
@@ -433,6 +432,12 @@ class _Generator:
             rng.integers(_HOUR, _DAY, size=n),
             60 + rng.exponential(600.0, size=n).astype(np.int64),
         ).astype(np.int32)
+
+        outcome_rng = np.random.default_rng(_day_seed(s.id, day, salt="|outcome"))
+        r = self.relative_propensity.view()[users]
+        outcome = draw_outcomes(
+            outcome_rng, self.outcome_w, channel, slot_hour[slot], r, interactive
+        )
 
         order = np.argsort(instant, kind="stable")
         offset = len(self.cols["instant"])
@@ -450,6 +455,7 @@ class _Generator:
         self.cols["channel"].append(channel[order])
         self.cols["interactive"].append(interactive[order])
         self.cols["open_seconds"].append(open_seconds[order])
+        self.cols["outcome"].append(outcome[order])
         self.day_starts.append(np.array([offset + n], dtype=np.int64))
 
 
@@ -558,7 +564,8 @@ def session_log(
     pandas.DataFrame
         One row per session, in time order: ``user_id`` (int64), ``instant``
         (``datetime64[s, UTC]``), ``channel`` (str), ``conversation_type``
-        (``"interactive"``/``"non_interactive"``), ``status`` (``"active"``/``"closed"``).
+        (``"interactive"``/``"non_interactive"``), ``status`` (``"active"``/``"closed"``),
+        ``outcome`` (its ``containmentType``, :mod:`engagement_kit.demo.outcomes`).
     """
     if isinstance(through, str):
         through = dt.date.fromisoformat(through)
@@ -581,5 +588,6 @@ def session_log(
                 arrays.interactive[:stop][keep], "interactive", "non_interactive"
             ),
             "status": np.where(active[keep], "active", "closed"),
+            "outcome": np.array(OUTCOMES, dtype=object)[arrays.outcome[:stop][keep]],
         }
     )

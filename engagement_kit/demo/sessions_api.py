@@ -10,8 +10,9 @@ Each log row ``i`` becomes one session, deterministically:
 * ``sessionId`` 24 hex digits (8 of the start's epoch seconds, like a Mongo ObjectId, then ``i``);
   ``userId`` ``u-<8 hex of the stream>-0000-5000-8000-<12 hex of the user number>``;
 * ``start_time`` the log instant plus ``i``-derived milliseconds; ``end_time`` start + open time;
-* ``containmentType`` ``selfService`` for non-interactive sessions, else ``dropOff`` (22 %),
-  ``agent`` (8 %) or ``selfService``; message and task counts follow;
+* ``containmentType`` the log's outcome (:data:`engagement_kit.demo.outcomes.OUTCOMES`: its mix
+  depends on the stream, channel, hour and the user's return propensity; ``selfService`` for
+  non-interactive sessions); message and task counts follow;
 * every ``developer_every``-th row also has a developer session (``isDeveloper`` true) by a
   developer user who never appears in the trend log.
 
@@ -28,12 +29,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from engagement_kit.demo.outcomes import OUTCOMES
 from engagement_kit.demo.sessions import DemoStream, session_arrays
 
 __all__ = ["SESSIONS_PATH", "SessionsHttpError", "SessionsSwitches", "sessions_answer"]
 
 SESSIONS_PATH = re.compile(r"/api/public/bot/(?P<stream>[^/]+)/getSessions/?")
-_CONTAINMENT = ("selfService", "dropOff", "agent")
+_CONTAINMENT = OUTCOMES
 _DAY_MS = 86_400_000
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 
@@ -210,7 +212,7 @@ def sessions_answer(
     keep &= start_ms <= now_ms
     interactive = arrays.interactive[a:b]
     h = (idx * 2654435761) % (2**32) % 100
-    kind = np.where(~interactive, 0, np.where(h < 22, 1, np.where(h < 30, 2, 0)))
+    kind = arrays.outcome[a:b]
     if containment is not None:
         keep &= kind == _CONTAINMENT.index(containment)
     session_type = body.get("sessionType")

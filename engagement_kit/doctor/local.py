@@ -14,7 +14,6 @@ from engagement_kit.formatting import display_path
 from engagement_kit.store import ResponseStore
 
 #: No real stream has this id: clearing its answers is a write that changes nothing.
-_PROBE_STREAM = "engagement-kit-doctor-probe"
 
 
 def check_settings() -> tuple[Settings | None, str | None, Credentials | None, Check]:
@@ -81,14 +80,10 @@ def check_store() -> Check:
         store = ResponseStore()
     except (StoreError, ValueError) as exc:
         return Check(name, FAIL, str(exc), "set ENGAGEMENT_KIT_STORE to a writable file path")
+    shown = display_path(store.path) if store.path is not None else store.shown
     try:
         with store:
-            store.clear(stream_id=_PROBE_STREAM)  # a write transaction that deletes nothing
+            store.check_writable()  # folder and file writable, a write transaction, schema current
     except StoreError as exc:
-        return Check(
-            name,
-            FAIL,
-            f"{display_path(store.path)} cannot be written",
-            str(exc),
-        )
-    return Check(name, OK, f"{display_path(store.path)} is writable")
+        return Check(name, FAIL, f"{shown} cannot be written", str(exc))
+    return Check(name, OK, f"{shown} is writable ({store.backend})")

@@ -103,3 +103,12 @@ from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix  # no
 from engagement_kit.metrics.cohorts import cohort_retention, lifecycle, stickiness_histogram  # noqa: E402
 
 __all__ += ["NOT_ADDITIVE_NOTE", "cohort_retention", "lifecycle", "stickiness_histogram"]
+
+# Retention by the outcome of the first session (containment joined with cohorts).
+from engagement_kit.metrics.outcomes import (  # noqa: E402
+    outcome_mix,
+    outcome_transitions,
+    retention_by_outcome,
+)
+
+__all__ += ["outcome_mix", "outcome_transitions", "retention_by_outcome"]

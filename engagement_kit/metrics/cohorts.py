@@ -71,7 +71,8 @@ def _check_sessions(sessions: object) -> pd.DataFrame:
     return sessions
 
 
-def _check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
+def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
+    """``value`` if it is one of ``allowed``, else one sentence naming the choices."""
     allowed = tuple(allowed)
     if value not in allowed:
         raise InvalidQueryError(
@@ -109,14 +110,14 @@ def filter_sessions(
         if names and names != ["all"]:
             keep &= frame["channel"].str.lower().isin(names).to_numpy()
     if session_type is not None and session_type != "all":
-        wanted = _check_choice(
+        wanted = check_choice(
             "session_type",
             session_type.lower().replace("_", "-").replace(" ", "-"),
             ("interactive", "non-interactive"),
         )
         keep &= (frame["session_type"] == wanted).to_numpy()
     if status is not None and status != "all":
-        wanted = _check_choice("status", status.lower(), ("active", "closed"))
+        wanted = check_choice("status", status.lower(), ("active", "closed"))
         # an active session may come without sessionStatus: it has no end yet
         actual = frame["session_status"].where(
             frame["session_status"].notna(), np.where(frame["end"].isna(), "active", "closed")
@@ -127,14 +128,15 @@ def filter_sessions(
     return out
 
 
-# -- period arithmetic ---------------------------------------------------------------------
-def _day_index(starts: pd.Series) -> np.ndarray:
+# -- period arithmetic (shared with metrics.outcomes) -----------------------------------------
+def day_index(starts: pd.Series) -> np.ndarray:
     """Local calendar day (in the column's zone) as days since 1970-01-01."""
     wall = starts.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
     return wall.astype(np.int64)
 
 
-def _period_index(days: np.ndarray, period: str) -> np.ndarray:
+def period_index(days: np.ndarray, period: str) -> np.ndarray:
+    """Day indexes (:func:`day_index`) as period indexes (days, Monday weeks, months)."""
     if period == "day":
         return days
     if period == "week":  # 1970-01-01 was a Thursday: Monday-based weeks
@@ -143,7 +145,8 @@ def _period_index(days: np.ndarray, period: str) -> np.ndarray:
     return months
 
 
-def _period_start(index: np.ndarray, period: str) -> pd.DatetimeIndex:
+def period_start(index: np.ndarray, period: str) -> pd.DatetimeIndex:
+    """Period indexes (:func:`period_index`) as the periods' first days."""
     if period == "day":
         values = index.astype("datetime64[D]")
     elif period == "week":
@@ -153,10 +156,10 @@ def _period_start(index: np.ndarray, period: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(values.astype("datetime64[ns]"))
 
 
-def _complete_periods(lo: int, hi: int, period: str) -> tuple[int, int]:
+def complete_periods(lo: int, hi: int, period: str) -> tuple[int, int]:
     """The first and last period lying wholly inside the local days ``lo``..``hi``."""
-    first = int(_period_index(np.array([lo - 1]), period)[0]) + 1
-    last = int(_period_index(np.array([hi + 1]), period)[0]) - 1
+    first = int(period_index(np.array([lo - 1]), period)[0]) + 1
+    last = int(period_index(np.array([hi + 1]), period)[0]) - 1
     return first, last
 
 
@@ -177,10 +180,10 @@ def _first_seen_days(
     tz = sessions["start"].dt.tz
     if first_seen is not None:
         stored = first_seen.set_index("user_id")["first_start"].dt.tz_convert(tz)
-        from_table = pd.Series(_day_index(stored), index=stored.index)
+        from_table = pd.Series(day_index(stored), index=stored.index)
     else:
         from_table = pd.Series(dtype=np.int64)
-    days = pd.Series(_day_index(basis_frame["start"]), index=basis_frame.index)
+    days = pd.Series(day_index(basis_frame["start"]), index=basis_frame.index)
     in_data = days.groupby(basis_frame["user_id"].to_numpy()).min()
     if from_table.empty:
         return in_data
@@ -188,7 +191,7 @@ def _first_seen_days(
     return both.astype(np.int64)
 
 
-def _activity(
+def activity_pairs(
     sessions: pd.DataFrame,
     *,
     period: str,
@@ -198,19 +201,19 @@ def _activity(
 ) -> tuple[pd.DataFrame, pd.Series, int, int]:
     """(distinct user-period pairs of the filtered sessions, first-seen day per user, range)."""
     _check_sessions(sessions)
-    _check_choice("period", period, PERIODS)
-    _check_choice("basis", basis, ("any", "filtered"))
+    check_choice("period", period, PERIODS)
+    check_choice("basis", basis, ("any", "filtered"))
     include_developer = filters.get("include_developer", False)
     everything = filter_sessions(sessions, include_developer=include_developer)
     filtered = filter_sessions(sessions, **filters)
     if len(everything):
-        lo, hi = _range_days(sessions, _day_index(everything["start"]))
+        lo, hi = _range_days(sessions, day_index(everything["start"]))
     else:
         lo, hi = _range_days(sessions, np.array([0]))
     first = _first_seen_days(sessions, everything if basis == "any" else filtered, first_seen)
-    days = _day_index(filtered["start"])
+    days = day_index(filtered["start"])
     pairs = (
-        pd.DataFrame({"user_id": filtered["user_id"].to_numpy(), "p": _period_index(days, period)})
+        pd.DataFrame({"user_id": filtered["user_id"].to_numpy(), "p": period_index(days, period)})
         .drop_duplicates()
         .reset_index(drop=True)
     )
@@ -258,21 +261,21 @@ def cohort_retention(
         day), ``offset``, ``users`` (cohort size), ``retained``, ``rate`` (0..1),
         ``possibly_censored``. ``attrs``: ``period``, ``kind``, ``tz``.
     """
-    _check_choice("kind", kind, ("on", "on_or_after"))
+    check_choice("kind", kind, ("on", "on_or_after"))
     if horizon is not None and (
         isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0
     ):
         raise InvalidQueryError(
             f"horizon: {horizon!r} must be a whole number >= 0", field="horizon"
         )
-    pairs, first, lo, hi = _activity(
+    pairs, first, lo, hi = activity_pairs(
         sessions, period=period, first_seen=first_seen, basis=basis, filters=filters
     )
     columns = ["cohort", "offset", "users", "retained", "rate", "possibly_censored"]
-    first_p = pd.Series(_period_index(first.to_numpy(), period), index=first.index)
+    first_p = pd.Series(period_index(first.to_numpy(), period), index=first.index)
     # cohorts whose first period lies inside the data
-    lo_p = int(_period_index(np.array([lo]), period)[0])
-    hi_p = _complete_periods(lo, hi, period)[1]
+    lo_p = int(period_index(np.array([lo]), period)[0])
+    hi_p = complete_periods(lo, hi, period)[1]
     in_range = first[(first >= lo) & (first <= hi)].index
     cohort_of = first_p.loc[in_range]
     pairs = pairs[pairs["user_id"].isin(cohort_of.index)]
@@ -301,7 +304,7 @@ def cohort_retention(
             rows.append((int(cohort), k, int(size), count))
     frame = pd.DataFrame(rows, columns=["cohort", "offset", "users", "retained"])
     frame["rate"] = frame["retained"] / frame["users"]
-    frame["cohort"] = _period_start(frame["cohort"].to_numpy(dtype=np.int64), period)
+    frame["cohort"] = period_start(frame["cohort"].to_numpy(dtype=np.int64), period)
     edge_day = lo
     if first_seen is not None and first_seen.attrs.get("horizon") is not None:
         edge_day = int(np.datetime64(first_seen.attrs["horizon"], "D").astype(np.int64))
@@ -332,11 +335,11 @@ def lifecycle(
         Long: ``period`` (first day), ``status`` (:data:`LIFECYCLE_STATUSES`), ``users``
         (dormant negative).
     """
-    pairs, first, lo, hi = _activity(
+    pairs, first, lo, hi = activity_pairs(
         sessions, period=period, first_seen=first_seen, basis=basis, filters=filters
     )
-    first_p = pd.Series(_period_index(first.to_numpy(), period), index=first.index)
-    lo_p, hi_p = _complete_periods(lo, hi, period)
+    first_p = pd.Series(period_index(first.to_numpy(), period), index=first.index)
+    lo_p, hi_p = complete_periods(lo, hi, period)
     active = pairs.groupby("p")["user_id"].agg(set)
     rows = []
     for p in range(lo_p + 1, hi_p + 1):
@@ -352,7 +355,7 @@ def lifecycle(
         ):  # fmt: skip
             rows.append((p, status, users))
     frame = pd.DataFrame(rows, columns=["period", "status", "users"])
-    frame["period"] = _period_start(frame["period"].to_numpy(dtype=np.int64), period)
+    frame["period"] = period_start(frame["period"].to_numpy(dtype=np.int64), period)
     frame["users"] = frame["users"].astype("int64")
     frame.attrs.update(period=period, tz=str(sessions["start"].dt.tz))
     return frame
@@ -367,11 +370,11 @@ def stickiness_histogram(sessions: pd.DataFrame, **filters: Any) -> pd.DataFrame
         ``week`` (Monday), ``active_days`` (1..7), ``users``, ``share`` (of the week's users).
     """
     frame = filter_sessions(_check_sessions(sessions), **filters)
-    days = _day_index(frame["start"])
+    days = day_index(frame["start"])
     pairs = pd.DataFrame({"user_id": frame["user_id"].to_numpy(), "day": days}).drop_duplicates()
-    pairs["week"] = _period_index(pairs["day"].to_numpy(), "week")
+    pairs["week"] = period_index(pairs["day"].to_numpy(), "week")
     if len(pairs):
-        lo, hi = _complete_periods(*_range_days(frame, days), "week")
+        lo, hi = complete_periods(*_range_days(frame, days), "week")
         pairs = pairs[(pairs["week"] >= lo) & (pairs["week"] <= hi)]
     per_user = pairs.groupby(["week", "user_id"]).size().rename("active_days").reset_index()
     counts = per_user.groupby(["week", "active_days"]).size()
@@ -380,7 +383,7 @@ def stickiness_histogram(sessions: pd.DataFrame, **filters: Any) -> pd.DataFrame
     out = counts.reindex(full, fill_value=0).rename("users").reset_index()
     totals = out.groupby("week")["users"].transform("sum")
     out["share"] = np.where(totals > 0, out["users"] / totals.where(totals > 0, 1), 0.0)
-    out["week"] = _period_start(out["week"].to_numpy(dtype=np.int64), "week")
+    out["week"] = period_start(out["week"].to_numpy(dtype=np.int64), "week")
     out["users"] = out["users"].astype("int64")
     out["active_days"] = out["active_days"].astype("int64")
     return out
@@ -401,7 +404,7 @@ def daily_user_counts(
         ``date`` (local day), ``unique``, ``new``, ``returning``, one row per day of the data's
         range (``attrs`` start/end), zeros included.
     """
-    pairs, first, lo, hi = _activity(
+    pairs, first, lo, hi = activity_pairs(
         sessions, period="day", first_seen=first_seen, basis=basis, filters=filters
     )
     pairs = pairs[(pairs["p"] >= lo) & (pairs["p"] <= hi)]
@@ -411,7 +414,7 @@ def daily_user_counts(
     new = np.bincount((pairs["p"] - lo)[is_new], minlength=n)
     return pd.DataFrame(
         {
-            "date": _period_start(np.arange(lo, hi + 1), "day"),
+            "date": period_start(np.arange(lo, hi + 1), "day"),
             "unique": unique.astype("int64"),
             "new": new.astype("int64"),
             "returning": (unique - new).astype("int64"),

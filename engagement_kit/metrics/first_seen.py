@@ -22,8 +22,13 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
-from engagement_kit.store.session_windows import SessionCache, _Db, _now
+from engagement_kit.store.database import Database
+from engagement_kit.store.schema import first_seen, first_seen_meta
+from engagement_kit.store.session_windows import SessionCache
+
+_F, _M = first_seen.c, first_seen_meta.c
 
 __all__ = [
     "DEFAULT_CENSOR_DAYS",
@@ -37,7 +42,7 @@ __all__ = [
 DEFAULT_CENSOR_DAYS = 28
 
 
-class FirstSeenTable(_Db):
+class FirstSeenTable(Database):
     """Per stream, each user's first session (see the module docstring)."""
 
     def update(
@@ -64,29 +69,42 @@ class FirstSeenTable(_Db):
         meta = self.meta(host, stream_id)
         horizon = min(since, meta["horizon"]) if meta else since
         last = max(through, meta["through"]) if meta else through
-        self.write_many(
-            [
-                (
-                    "INSERT INTO first_seen VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (host, stream_id, user_id) DO UPDATE SET "
-                    "first_start = excluded.first_start, channel = excluded.channel "
-                    "WHERE excluded.first_start < first_seen.first_start",
-                    [(host, stream_id, u, s, c) for u, s, c in rows],
-                ),
-                (
-                    "INSERT OR REPLACE INTO first_seen_meta VALUES (?, ?, ?, ?, ?, ?)",
-                    [(host, stream_id, tz, horizon.isoformat(), last.isoformat(), _now())],
-                ),
-            ]
-        )
+
+        def work(conn: sa.Connection) -> None:
+            upsert = self.insert(first_seen)
+            for user, start, channel in rows:
+                conn.execute(
+                    upsert.values(
+                        host=host, stream_id=stream_id, user_id=user, first_start=start,
+                        channel=channel,
+                    ).on_conflict_do_update(
+                        index_elements=["host", "stream_id", "user_id"],
+                        set_={"first_start": upsert.excluded.first_start,
+                              "channel": upsert.excluded.channel},
+                        where=upsert.excluded.first_start < _F.first_start,
+                    )
+                )  # fmt: skip
+            values = {
+                "tz": tz,
+                "horizon": horizon.isoformat(),
+                "through": last.isoformat(),
+                "updated_at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+            conn.execute(
+                self.insert(first_seen_meta)
+                .values(host=host, stream_id=stream_id, **values)
+                .on_conflict_do_update(index_elements=["host", "stream_id"], set_=values)
+            )
+
+        self.transaction(work)
         return len(rows)
 
     def meta(self, host: str, stream_id: str) -> dict[str, Any] | None:
         """``{"tz", "horizon", "through", "updated_at"}`` of the stream, or ``None``."""
         rows = self.read(
-            "SELECT tz, horizon, through, updated_at FROM first_seen_meta "
-            "WHERE host = ? AND stream_id = ?",
-            (host, stream_id),
+            sa.select(_M.tz, _M.horizon, _M.through, _M.updated_at).where(
+                _M.host == host, _M.stream_id == stream_id
+            )
         )
         if not rows:
             return None
@@ -107,9 +125,9 @@ class FirstSeenTable(_Db):
         horizon: their real first session may be older than the backfill reached.
         """
         rows = self.read(
-            "SELECT user_id, first_start, channel FROM first_seen WHERE host = ? AND stream_id = ? "
-            "ORDER BY first_start, user_id",
-            (host, stream_id),
+            sa.select(_F.user_id, _F.first_start, _F.channel)
+            .where(_F.host == host, _F.stream_id == stream_id)
+            .order_by(_F.first_start, _F.user_id)
         )
         frame = pd.DataFrame(rows, columns=["user_id", "first_start", "channel"])
         frame["first_start"] = pd.to_datetime(
@@ -177,7 +195,7 @@ def backfill(
     if table is None:
         if client.store is None:
             raise InvalidQueryError("backfill needs a store (the client has store=False)")
-        table = FirstSeenTable(client.store.path)
+        table = FirstSeenTable(client.store.location)
     meta = table.meta(client.host, stream_id)
     ranges = [(first, last)]
     if meta is not None:
@@ -247,7 +265,7 @@ def check_recent_week(
     sessions = client.fetch_sessions(stream_id, monday, sunday, tz=tz, progress=False)
     basis = "the week only"
     if first_seen is None and client.store is not None:
-        table = FirstSeenTable(client.store.path)
+        table = FirstSeenTable(client.store.location)
         if table.meta(client.host, stream_id) is not None:
             first_seen = table.frame(client.host, stream_id, tz=tz)
     if first_seen is not None:

@@ -36,6 +36,7 @@ __all__ = [
     "headline",
     "kpi_table",
     "nothing",
+    "outcomes_section",
 ]
 
 _TYPES = {
@@ -179,6 +180,22 @@ def cohorts_section(report: WeeklyReport) -> HTML:
             status=section.status,
             reading=section.reading(),
             message=section.message,
+        )
+    )
+
+
+def outcomes_section(report: WeeklyReport) -> HTML:
+    """*After the first conversation*: heading, what the chart shows and the one sentence
+    comparing first outcomes, or nothing without the cohorts' numbers."""
+    section = report.cohort_section
+    if section is None or section.outcomes is None:
+        return nothing()
+    found = section.outcome_comparison()
+    return HTML(
+        render_block(
+            "outcomes_section",
+            reading=section.outcome_reading(),
+            significant=bool(found and found["significant"]),
         )
     )
 

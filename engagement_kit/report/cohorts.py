@@ -12,7 +12,13 @@ A stream opts in with ``cohorts = true`` in ``streams.toml``. For the report's I
    (``session_windows``), kept there by the backfill and by earlier reports;
 3. computes the weekly cohort triangle (:func:`engagement_kit.metrics.cohorts.cohort_retention`,
    ``kind="on"``, users first seen before the shown weeks belong to no cohort) and the
-   lifecycle (:func:`engagement_kit.metrics.cohorts.lifecycle`) of those weeks.
+   lifecycle (:func:`engagement_kit.metrics.cohorts.lifecycle`) of those weeks;
+4. and, for the section *After the first conversation*, the same cohorts split by the outcome
+   of each user's first session (:func:`engagement_kit.metrics.outcomes.retention_by_outcome`):
+   the share active again in each later week with Wilson intervals, one sentence comparing the
+   best and the worst known outcome in week 1 (a two-proportion z test, or Fisher's exact test
+   for small numbers, says whether the difference is beyond chance at this size) and the
+   first → next outcome transitions.
 
 Without a first-seen table the section does not fail: it says so and gives the command that
 builds one (``engagement-kit backfill --stream ID --since DATE``). On the demo platform the
@@ -35,6 +41,14 @@ from engagement_kit.config.weeks import iso_week_label, week_bounds, week_labels
 from engagement_kit.errors import AuthError, InvalidQueryError
 from engagement_kit.metrics.cohorts import LIFECYCLE_STATUSES, cohort_retention, lifecycle
 from engagement_kit.metrics.first_seen import DEFAULT_CENSOR_DAYS, FirstSeenTable, backfill
+from engagement_kit.metrics.outcomes import (
+    OUTCOMES,
+    OutcomeRetention,
+    compare_outcomes,
+    comparison_sentence,
+    outcome_transitions,
+    retention_by_outcome,
+)
 from engagement_kit.tidy.frames import json_number
 
 if TYPE_CHECKING:
@@ -43,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COHORT_WEEKS",
     "DEMO_SEED_WEEKS",
+    "OUTCOME_OFFSET",
     "CohortSection",
     "backfill_command",
     "load_cohorts",
@@ -53,6 +68,8 @@ COHORT_WEEKS = 8
 #: On the demo, a missing first-seen table is built back this many weeks before the report's
 #: week: the shown cohorts plus the censoring margin, so none of them is flagged.
 DEMO_SEED_WEEKS = COHORT_WEEKS + DEFAULT_CENSOR_DAYS // 7
+#: The week after the first whose return the sentence of *After the first conversation* compares.
+OUTCOME_OFFSET = 1
 
 
 def backfill_command(stream_id: str, since: dt.date, tz: str) -> str:
@@ -85,6 +102,10 @@ class CohortSection:
         Whether this report built the table (the demo, first run).
     fetched_sessions, requested_windows : int
         Sessions and getSessions windows asked of the platform by this report (not the store).
+    outcomes : OutcomeRetention or None
+        The shown cohorts split by the outcome of their first session (``None`` unless ``ok``).
+    transitions : DataFrame
+        :func:`~engagement_kit.metrics.outcomes.outcome_transitions` of the shown cohorts' users.
     """
 
     status: str
@@ -96,6 +117,8 @@ class CohortSection:
     seeded: bool = False
     fetched_sessions: int = 0
     requested_windows: int = 0
+    outcomes: OutcomeRetention | None = None
+    transitions: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def censored_cohorts(self) -> list[str]:
@@ -133,6 +156,63 @@ class CohortSection:
                 f"a gap, and {abs(counts.get('dormant', 0)):,} of last week's users did not come."
             )
         return " ".join(parts)
+
+    def outcome_comparison(self) -> dict[str, Any] | None:
+        """:func:`~engagement_kit.metrics.outcomes.compare_outcomes` at :data:`OUTCOME_OFFSET`."""
+        if self.outcomes is None:
+            return None
+        return compare_outcomes(self.outcomes, OUTCOME_OFFSET)
+
+    def outcome_reading(self) -> str:
+        """One plain sentence: how much more often the best known first outcome's users came
+        back the week after than the worst one's, and whether that is beyond chance."""
+        if self.outcomes is None:
+            return ""
+        return comparison_sentence(self.outcome_comparison())
+
+    def outcomes_sidecar(self) -> dict[str, Any] | None:
+        """The numbers of *After the first conversation* (``cohorts.after_first_conversation``)."""
+        result = self.outcomes
+        if result is None:
+            return None
+        n = json_number
+
+        def rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+            return [
+                {c: (n(r[c]) if c not in ("outcome", "first", "next") else r[c]) for c in columns}
+                for _, r in frame.iterrows()
+            ]
+
+        sizes = result.cohorts.groupby("outcome")["users"].sum()
+        found = self.outcome_comparison()
+        return {
+            "definition": "first session",
+            "period": result.period,
+            "confidence": result.confidence,
+            "offset_compared": OUTCOME_OFFSET,
+            "users": {o: int(sizes.get(o, 0)) for o in OUTCOMES},
+            "cohorts": [
+                {
+                    "cohort": r["cohort"].date().isoformat(),
+                    "week": _iso_week(r["cohort"]),
+                    "outcome": r["outcome"],
+                    "users": int(r["users"]),
+                }
+                for _, r in result.cohorts.iterrows()
+            ],
+            "retention": rows(
+                result.retention,
+                ("outcome", "offset", "cohorts", "users", "retained", "rate", "low", "high"),
+            ),
+            "within": rows(
+                result.within, ("outcome", "days", "users", "returned", "rate", "low", "high")
+            ),
+            "comparison": None
+            if found is None
+            else {k: (n(v) if isinstance(v, float) else v) for k, v in found.items()},
+            "reading": self.outcome_reading(),
+            "transitions": rows(self.transitions, ("first", "next", "users", "share")),
+        }
 
     def sidecar(self) -> dict[str, Any]:
         """The section's numbers for the JSON sidecar (``cohorts`` key)."""
@@ -175,6 +255,7 @@ class CohortSection:
                     self.lifecycle.groupby("period", sort=True) if len(self.lifecycle) else ()
                 )
             ],
+            "after_first_conversation": self.outcomes_sidecar(),
         }
 
 
@@ -215,7 +296,7 @@ def load_cohorts(
         return CohortSection(
             "unavailable", "Cohorts need the response store (the client was made with store=False)."
         )
-    table = FirstSeenTable(client.store.path)
+    table = FirstSeenTable(client.store.location)
     meta = table.meta(client.host, stream_id)
     seeded = False
     if meta is not None and sunday < meta["horizon"]:
@@ -255,6 +336,10 @@ def load_cohorts(
     cycle = lifecycle(sessions, period="week", first_seen=first_seen)
     cycle = cycle[cycle["period"] >= shown].reset_index(drop=True)
     horizon = first_seen.attrs.get("horizon")
+    by_outcome = retention_by_outcome(
+        sessions, "week", first_seen=first_seen, cohorts_since=first_shown
+    )
+    moves = outcome_transitions(sessions, first_seen=first_seen, cohorts_since=first_shown)
     section = CohortSection(
         "ok",
         triangle=triangle,
@@ -265,6 +350,8 @@ def load_cohorts(
         fetched_sessions=int(result["sessions"]),
         requested_windows=int(result["requested_windows"])
         + int(sessions.attrs["requested_windows"]),
+        outcomes=by_outcome,
+        transitions=moves,
     )
     notes = []
     if seeded:

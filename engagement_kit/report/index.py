@@ -224,9 +224,7 @@ def _newest_first(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (_week_key(e["week"]), e["stream_name"].casefold()))
 
 
-def _summary(
-    weeks: dict[str, Any], mtime_ns: int, racy: bool, *, history: bool
-) -> dict[str, Any] | None:
+def _summary(weeks: dict[str, Any], mtime_ns: int, racy: bool) -> dict[str, Any] | None:
     """What the index needs of a stream: its latest and recent rows, its years."""
     if not weeks:
         return None
@@ -242,7 +240,6 @@ def _summary(
         "count": len(weeks),
         "years": dict(sorted(years.items(), reverse=True)),
         "recent": ordered[:RECENT_WEEKS],
-        "history": history,
     }
 
 
@@ -387,15 +384,14 @@ def write_index(out_dir: str | os.PathLike[str] = "reports") -> Path:
         if known is not None and known.get("mtime_ns") == mtime_ns and not known.get("racy"):
             continue
         stream_dir = out / slug
-        shard, changed = _scan_stream(stream_dir, catalogue.shard(slug), started_ns)
+        try:
+            shard, changed = _scan_stream(stream_dir, catalogue.shard(slug), started_ns)
+        except FileNotFoundError:  # removed while we looked: gone from the index
+            present.discard(slug)
+            continue
         history = stream_dir / HISTORY_DIR
         created = shard["weeks"] and not history.is_dir()
-        summary = _summary(
-            shard["weeks"],
-            mtime_ns,
-            bool(created) or _racy(mtime_ns, started_ns),
-            history=bool(shard["weeks"]),
-        )
+        summary = _summary(shard["weeks"], mtime_ns, bool(created) or _racy(mtime_ns, started_ns))
         if summary is None:
             catalogue.streams.pop(slug, None)
             catalogue.drop_shard(slug)

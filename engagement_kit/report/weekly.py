@@ -343,6 +343,19 @@ class WeeklyReport:
             return blocks.nothing()
         return charts.lifecycle_chart(section.lifecycle, title="User lifecycle per week")
 
+    def outcomes_section(self) -> Any:
+        """*After the first conversation* (heading, what it shows, the sentence), or nothing."""
+        return blocks.outcomes_section(self)
+
+    def outcomes_chart(self) -> Any:
+        """Week-N return by the outcome of the first session, with intervals, or nothing."""
+        section = self.cohort_section
+        if section is None or section.outcomes is None:
+            return blocks.nothing()
+        return charts.outcome_return_chart(
+            section.outcomes, title="Back after the first conversation"
+        )
+
     def footer(self) -> Any:
         """Toolkit version and the parameters this report was made with."""
         return blocks.footer(self)

@@ -1,10 +1,11 @@
 """The response store: a cache for re-runs and the long-term record of what the platform said.
 
 See :mod:`engagement_kit.store.responses` (the store, settling, revisions),
-:mod:`engagement_kit.store.core` (the SQLite file, connections, locking, schema set-up),
+:mod:`engagement_kit.store.database` (the one database layer: SQLite or PostgreSQL, connections,
+locking, retries, errors), :mod:`engagement_kit.store.schema` (every table and its migrations),
 :mod:`engagement_kit.store.upkeep` (clear, backup, merging imported rows),
 :mod:`engagement_kit.store.host_limits` (the longest range each host accepts),
-:mod:`engagement_kit.store.schema` (the table), :mod:`engagement_kit.store.location` (where it
+:mod:`engagement_kit.store.location` (where it
 lives), :mod:`engagement_kit.store.compare` (lost data and revised numbers),
 :mod:`engagement_kit.store.history` (revisions listed, the report's note) and
 :mod:`engagement_kit.store.portable` (export / import).

@@ -1,28 +1,25 @@
 """The longest range per request each host accepts, as learned by the client, kept in the
-store's file (its own ``host_limits`` table)."""
+store (its ``host_limits`` table)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from engagement_kit.store.core import Database, _utc
+import sqlalchemy as sa
+
+from engagement_kit.store.database import Database, utc
+from engagement_kit.store.schema import host_limits
 
 
 class HostLimits(Database):
     """:meth:`max_days` and :meth:`set_max_days` of :class:`~engagement_kit.store.ResponseStore`."""
 
-    _LIMITS_TABLE = (
-        "CREATE TABLE IF NOT EXISTS host_limits ("
-        "host TEXT NOT NULL, aggregation TEXT NOT NULL, max_days INTEGER NOT NULL, "
-        "learned_at TEXT NOT NULL, PRIMARY KEY (host, aggregation))"
-    )
-
     def max_days(self, host: str, aggregation: str) -> int | None:
         """The longest range (days) ``host`` accepted per request, as learned, or ``None``."""
-        self._write(self._LIMITS_TABLE)
-        rows = self._read(
-            "SELECT max_days FROM host_limits WHERE host = ? AND aggregation = ?",
-            (host.rstrip("/"), aggregation),
+        rows = self.read(
+            sa.select(host_limits.c.max_days).where(
+                host_limits.c.host == host.rstrip("/"), host_limits.c.aggregation == aggregation
+            )
         )
         return int(rows[0][0]) if rows else None
 
@@ -30,9 +27,9 @@ class HostLimits(Database):
         self, host: str, aggregation: str, days: int, *, now: dt.datetime | None = None
     ) -> None:
         """Remember that ``host`` answers at most ``days`` days per ``aggregation`` request."""
-        self._write(self._LIMITS_TABLE)
-        self._write(
-            "INSERT OR REPLACE INTO host_limits (host, aggregation, max_days, learned_at) "
-            "VALUES (?, ?, ?, ?)",
-            (host.rstrip("/"), aggregation, int(days), _utc(now).isoformat()),
+        values = {"max_days": int(days), "learned_at": utc(now).isoformat()}
+        self.write(
+            self.insert(host_limits)
+            .values(host=host.rstrip("/"), aggregation=aggregation, **values)
+            .on_conflict_do_update(index_elements=["host", "aggregation"], set_=values)
         )

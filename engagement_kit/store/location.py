@@ -16,7 +16,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
-__all__ = ["STORE_ENV", "adopt_legacy_store", "default_store_path", "legacy_store_path"]
+__all__ = [
+    "STORE_ENV",
+    "adopt_legacy_store",
+    "default_store_location",
+    "default_store_path",
+    "legacy_store_path",
+]
 
 logger = logging.getLogger("engagement_kit.store")
 
@@ -25,14 +31,27 @@ _APP = "engagement-kit"
 _FILE = "responses.sqlite3"
 
 
-def _configured() -> Path | None:
+def _configured() -> Path | str | None:
     from engagement_kit.config.settings import load_settings
 
-    return load_settings().store_path
+    settings = load_settings()
+    return settings.store_url or settings.store_path
+
+
+def default_store_location(*, adopt: bool = True) -> Path | str:
+    """The store: ``ENGAGEMENT_KIT_STORE`` (a file path, or a ``postgresql://`` URL as
+    written), else ``responses.sqlite3`` in the user data folder (see
+    :func:`default_store_path`)."""
+    configured = _configured()
+    if isinstance(configured, str):
+        return configured
+    return default_store_path(adopt=adopt)
 
 
 def default_store_path(*, adopt: bool = True) -> Path:
-    """The store file: ``ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user data folder.
+    """The store file: ``ENGAGEMENT_KIT_STORE``, else ``responses.sqlite3`` in the user data folder
+    (also when ``ENGAGEMENT_KIT_STORE`` is a PostgreSQL URL: the local files, e.g. the demo's
+    store, stay there; :func:`default_store_location` gives the store itself).
 
     ``ENGAGEMENT_KIT_STORE`` is read from the environment or the project's ``.env`` (a relative
     path counts from the project folder; see :mod:`engagement_kit.config.settings`). This is the one
@@ -47,7 +66,7 @@ def default_store_path(*, adopt: bool = True) -> Path:
         :class:`~engagement_kit.store.ResponseStore` passes ``False`` and does it on first use.
     """
     configured = _configured()
-    if configured is not None:
+    if isinstance(configured, Path):
         return configured
     from platformdirs import user_data_dir
 
@@ -60,7 +79,7 @@ def default_store_path(*, adopt: bool = True) -> Path:
     return path
 
 
-def store_path_is_configured() -> bool:
+def store_is_configured() -> bool:
     """Whether ``ENGAGEMENT_KIT_STORE`` names the store (then nothing is ever moved into it)."""
     return _configured() is not None
 
@@ -97,22 +116,15 @@ def adopt_legacy_store(new: Path, old: Path | None = None) -> bool:
     new.parent.mkdir(parents=True, exist_ok=True)
     tmp = new.with_name(f".{new.name}.moving-{os.getpid()}-{threading.get_ident()}")
     try:
+        from engagement_kit.store.sqlite_file import copy_sqlite
+
         try:
-            # mode=rw never creates a file: if another process just moved it, this fails
-            src = sqlite3.connect(f"file:{old}?mode=rw", uri=True, timeout=30)
-        except sqlite3.Error:
-            return False
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
+            # existing_only never creates a file: if another process just moved it, this fails
+            copy_sqlite(old, tmp, existing_only=True)
         except sqlite3.Error as exc:
-            logger.warning("could not move the response store from %s to %s: %s", old, new, exc)
+            if old.is_file():
+                logger.warning("could not move the response store from %s to %s: %s", old, new, exc)
             return False
-        finally:
-            src.close()
         try:
             os.link(tmp, new)
         except FileExistsError:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,73 +296,56 @@ def import_history(store: ResponseStore, folder: str | os.PathLike[str]) -> dict
     return {"read": len(rows), "added": added}
 
 
-# -- other tables kept in the store's file (e.g. the delivery record) ------------------------
-_SCHEMA_FILE = "schema.sql"
-
-
-def _other_tables(store: ResponseStore) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of the tables other modules keep in the store's file."""
-    return [
-        (name, sql)
-        for name, sql in store._read(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != 'revisions' "
-            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
-        if sql
-    ]
-
-
+# -- the store's other tables (e.g. the delivery record) ------------------------------------
 def _export_other_tables(store: ResponseStore, folder: Path) -> None:
-    """Each other table as ``<name>.csv`` plus ``schema.sql``: the workflow's history then
-    keeps, for example, the record of what was sent."""
+    """Each record table that holds rows as ``<name>.csv``: the workflow's history then keeps,
+    for example, the record of what was sent."""
     import pandas as pd
+    import sqlalchemy as sa
 
-    tables = _other_tables(store)
-    if not tables:
-        return
-    folder.mkdir(exist_ok=True)
-    for name, _sql in tables:
-        columns = [row[1] for row in store._read(f'PRAGMA table_info("{name}")')]
-        order = ", ".join(str(i) for i in range(1, len(columns) + 1))
-        rows = store._read(f'SELECT * FROM "{name}" ORDER BY {order}')
-        _write_csv(pd.DataFrame(rows, columns=columns), folder / f"{name}.csv")
-    from engagement_kit.store.files import atomic_write
+    from engagement_kit.store.schema import RECORD_TABLES
 
-    atomic_write(folder / _SCHEMA_FILE, "".join(f"{sql};\n" for _name, sql in tables))
+    for table in RECORD_TABLES:
+        rows = store.read(sa.select(table).order_by(*table.primary_key.columns))
+        if not rows:
+            continue
+        folder.mkdir(exist_ok=True)
+        frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+        _write_csv(frame, folder / f"{table.name}.csv")
 
 
 def _import_other_tables(store: ResponseStore, folder: Path) -> None:
-    """Create the exported tables if missing and add the rows the store lacks (by key)."""
+    """Add the exported records the store lacks (by key); ``<name>.csv`` of an unknown table is
+    ignored."""
     import pandas as pd
+    import sqlalchemy as sa
 
-    schema = folder / _SCHEMA_FILE
-    if not schema.is_file():
-        return
-    statements = [
-        re.sub(r"^CREATE TABLE (IF NOT EXISTS )?", "CREATE TABLE IF NOT EXISTS ", sql.strip())
-        for sql in schema.read_text().split(";\n")
-        if sql.strip().upper().startswith("CREATE TABLE")
-    ]
-    frames = {}
-    for sql in statements:
-        name = re.match(r'CREATE TABLE IF NOT EXISTS "?([A-Za-z_][A-Za-z0-9_]*)"?', sql)
-        if name is None or name.group(1) == "revisions":
-            continue
-        csv = folder / f"{name.group(1)}.csv"
-        if csv.is_file():
-            frames[name.group(1)] = (sql, pd.read_csv(csv, dtype=str, keep_default_na=False))
+    from engagement_kit.store.schema import RECORD_TABLES
+
+    frames = {
+        t: pd.read_csv(folder / f"{t.name}.csv", dtype=str, keep_default_na=False)
+        for t in RECORD_TABLES
+        if (folder / f"{t.name}.csv").is_file()
+    }
+
+    def typed(table: sa.Table, row: dict[str, str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for column in table.columns:
+            value = row.get(column.name, "")
+            if isinstance(column.type, sa.Integer):
+                out[column.name] = int(value)
+            elif isinstance(column.type, sa.Float):
+                out[column.name] = float(value)
+            else:
+                out[column.name] = value
+        return out
 
     def work(conn: Any) -> None:
-        for name, (sql, frame) in frames.items():
-            conn.execute(sql)
-            if frame.empty:
-                continue
-            marks = ", ".join("?" * len(frame.columns))
-            columns = ", ".join(f'"{c}"' for c in frame.columns)
-            conn.executemany(
-                f'INSERT OR IGNORE INTO "{name}" ({columns}) VALUES ({marks})',
-                frame.itertuples(index=False, name=None),
-            )
+        for table, frame in frames.items():
+            for row in frame.to_dict("records"):
+                conn.execute(
+                    store.insert(table).values(**typed(table, row)).on_conflict_do_nothing()
+                )
 
     if frames:
-        store._transaction(work)
+        store.transaction(work)

@@ -25,26 +25,29 @@ still meets ``database is locked`` is retried. Each thread uses its own connecti
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.store.compare import lost_buckets
-from engagement_kit.store.core import _utc, logger
+from engagement_kit.store.database import logger
+from engagement_kit.store.database import utc as _utc
 from engagement_kit.store.host_limits import HostLimits
 from engagement_kit.store.schema import (
-    INSERT_REVISION,
-    SELECT_REVISIONS,
+    REVISION_COLUMNS,
     payload_digest,
     range_end,
     revision_row,
+    revisions,
 )
 from engagement_kit.store.upkeep import Upkeep
+
+_R = revisions.c
 
 __all__ = ["DEFAULT_SETTLE", "DEFAULT_TTL", "ResponseStore", "Revision", "StoreEntry"]
 
@@ -164,7 +167,7 @@ class ResponseStore(HostLimits, Upkeep):
 
     def __repr__(self) -> str:
         hours = self.settle.total_seconds() / 3600
-        return f"ResponseStore({str(self.path)!r}, ttl={self.ttl:g}, settle={hours:g}h)"
+        return f"ResponseStore({self.shown!r}, ttl={self.ttl:g}, settle={hours:g}h)"
 
     # -- revisions ----------------------------------------------------------------------------
     @staticmethod
@@ -198,7 +201,9 @@ class ResponseStore(HostLimits, Upkeep):
 
     def revisions(self, host: str, query: EngagementQuery) -> list[Revision]:
         """Every distinct answer kept for ``query`` on ``host``, oldest first."""
-        rows = self._read(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (self.key(host, query),))
+        rows = self.read(
+            sa.select(*REVISION_COLUMNS).where(_R.key == self.key(host, query)).order_by(_R.id)
+        )
         return [self._revision(row) for row in rows]
 
     def ranges(
@@ -209,18 +214,15 @@ class ResponseStore(HostLimits, Upkeep):
         end: dt.date | None = None,
     ) -> dict[str, list[Revision]]:
         """Revisions grouped by key (oldest first), optionally one stream's / one exact range's."""
-        sql, params = SELECT_REVISIONS + " WHERE 1 = 1", []
+        statement = sa.select(*REVISION_COLUMNS)
         if stream_id is not None:
-            sql += " AND stream_id = ?"
-            params.append(stream_id)
+            statement = statement.where(_R.stream_id == stream_id)
         if start is not None:
-            sql += " AND first_day = ?"
-            params.append(start.isoformat())
+            statement = statement.where(_R.first_day == start.isoformat())
         if end is not None:
-            sql += " AND last_day = ?"
-            params.append(end.isoformat())
+            statement = statement.where(_R.last_day == end.isoformat())
         grouped: dict[str, list[Revision]] = {}
-        for row in self._read(sql + " ORDER BY key, id", tuple(params)):
+        for row in self.read(statement.order_by(_R.key, _R.id)):
             revision = self._revision(row)
             grouped.setdefault(revision.key, []).append(revision)
         return grouped
@@ -247,9 +249,10 @@ class ResponseStore(HostLimits, Upkeep):
             expired answer.
         """
         at = _utc(now)
-        rows = self._read(  # no Revision objects: this is the hot path of every cached fetch
-            "SELECT payload, seen_at, ended, lossy, seq, id FROM revisions WHERE key = ?",
-            (self.key(host, query),),
+        rows = self.read(  # no Revision objects: this is the hot path of every cached fetch
+            sa.select(_R.payload, _R.seen_at, _R.ended, _R.lossy, _R.seq, _R.id).where(
+                _R.key == self.key(host, query)
+            )
         )
         usable = [row for row in rows if not row[3]]
         if not usable:
@@ -300,39 +303,52 @@ class ResponseStore(HostLimits, Upkeep):
         key, digest = self.key(host, query), payload_digest(payload)
         lost: list[str] = []
 
-        def work(conn: sqlite3.Connection) -> str:
-            same = conn.execute(
-                "SELECT id FROM revisions WHERE key = ? AND digest = ?", (key, digest)
-            ).fetchone()
-            rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
+        select_key = sa.select(*REVISION_COLUMNS).where(_R.key == key).order_by(_R.id)
+
+        def work(conn: sa.Connection) -> str:
+            rows = [tuple(row) for row in conn.execute(select_key)]
+            same = next((row for row in rows if row[9] == digest), None)
             seq = max((row[-1] for row in rows), default=0) + 1
             if same is not None:
                 conn.execute(
-                    "UPDATE revisions SET seen_at = max(seen_at, ?), ended = max(ended, ?), "
-                    "seq = ? WHERE id = ?",
-                    (at.isoformat(), int(ended), seq, same[0]),
+                    sa.update(revisions)
+                    .where(_R.id == same[0])
+                    .values(
+                        seen_at=max(same[11], at.isoformat()),
+                        ended=max(int(same[12]), int(ended)),
+                        seq=seq,
+                    )
                 )
             else:
-                revisions = [self._revision(row) for row in rows]
-                used = self.in_use(revisions)
+                kept = [self._revision(row) for row in rows]
+                used = self.in_use(kept)
                 lost[:] = [] if used is None else lost_buckets(used.payload, payload, query)
-                newest = max(revisions, key=lambda r: r.id) if revisions else None
+                newest = max(kept, key=lambda r: r.id) if kept else None
                 if newest is not None and not newest.ended and not ended and not lost:
                     conn.execute(
-                        "UPDATE revisions SET payload = ?, digest = ?, fetched_at = ?, "
-                        "seen_at = ?, seq = ? WHERE id = ?",
-                        (payload, digest, at.isoformat(), at.isoformat(), seq, newest.id),
+                        sa.update(revisions)
+                        .where(_R.id == newest.id)
+                        .values(
+                            payload=payload,
+                            digest=digest,
+                            fetched_at=at.isoformat(),
+                            seen_at=at.isoformat(),
+                            seq=seq,
+                        )
                     )
                 else:
                     conn.execute(
-                        INSERT_REVISION,
-                        revision_row(key, host, query, payload, at, at, ended, bool(lost), seq=seq),
+                        sa.insert(revisions).values(
+                            **revision_row(
+                                key, host, query, payload, at, at, ended, bool(lost), seq=seq
+                            )
+                        )
                     )
-            rows = conn.execute(SELECT_REVISIONS + " WHERE key = ? ORDER BY id", (key,)).fetchall()
+            rows = [tuple(row) for row in conn.execute(select_key)]
             used = self.in_use([self._revision(row) for row in rows])
             return payload if used is None else used.payload
 
-        in_use = self._transaction(work)
+        in_use = self.transaction(work)
         if lost:
             shown = ", ".join(lost[:3]) + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
             logger.warning(
@@ -348,16 +364,24 @@ class ResponseStore(HostLimits, Upkeep):
     # -- what is stored -----------------------------------------------------------------------
     def entries(self, *, stream_id: str | None = None) -> list[StoreEntry]:
         """Every stored range (its answer in use, without payloads), oldest fetch first."""
-        sql = (
-            "SELECT key, host, stream_id, query, fetched_at, seen_at, range_end, ended, lossy, "
-            "seq, id, length(payload) FROM revisions"
+        statement = sa.select(
+            _R.key,
+            _R.host,
+            _R.stream_id,
+            _R.query,
+            _R.fetched_at,
+            _R.seen_at,
+            _R.range_end,
+            _R.ended,
+            _R.lossy,
+            _R.seq,
+            _R.id,
+            sa.func.length(_R.payload),
         )
-        params: tuple[Any, ...] = ()
         if stream_id is not None:
-            sql += " WHERE stream_id = ?"
-            params = (stream_id,)
+            statement = statement.where(_R.stream_id == stream_id)
         grouped: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self._read(sql + " ORDER BY key, id", params):
+        for row in self.read(statement.order_by(_R.key, _R.id)):
             grouped.setdefault(row[0], []).append(row)
         out = []
         for key, rows in grouped.items():
@@ -397,29 +421,27 @@ class ResponseStore(HostLimits, Upkeep):
             ``None``), ``ttl_seconds``, ``settle_hours``.
         """
         entries = self.entries()
-        (revisions, oldest, newest), *_ = self._read(
-            "SELECT count(*), min(fetched_at), max(fetched_at) FROM revisions"
+        (kept, oldest, newest), *_ = self.read(
+            sa.select(sa.func.count(), sa.func.min(_R.fetched_at), sa.func.max(_R.fetched_at))
         )
         streams: dict[str, int] = {}
         for entry in entries:
             streams[entry.stream_id] = streams.get(entry.stream_id, 0) + 1
         days = {
             sid: (first, last)
-            for sid, first, last in self._read(
-                "SELECT stream_id, min(first_day), max(last_day) FROM revisions "
-                "GROUP BY stream_id ORDER BY stream_id"
+            for sid, first, last in self.read(
+                sa.select(_R.stream_id, sa.func.min(_R.first_day), sa.func.max(_R.last_day))
+                .group_by(_R.stream_id)
+                .order_by(_R.stream_id)
             )
         }
-        size = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):
-                size += os.path.getsize(f"{self.path}{suffix}")
         return {
-            "path": str(self.path),
-            "size_bytes": size,
+            "path": self.shown,
+            "backend": self.backend,
+            "size_bytes": self.size_bytes(),
             "entries": len(entries),
             "final_entries": sum(e.final for e in entries),
-            "revisions": int(revisions),
+            "revisions": int(kept),
             "streams": dict(sorted(streams.items())),
             "days": days,
             "oldest_fetch": oldest,

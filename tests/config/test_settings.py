@@ -235,7 +235,7 @@ def test_a_session_cache_that_cannot_be_opened_says_how_to_fix_it(tmp_path):
         cache.count("https://platform.example.com", "st-1")
     message = str(caught.value)
     assert str(folder) in message
-    assert "delete the file or set ENGAGEMENT_KIT_STORE to another path" in message
+    assert "is a directory" in message and "set ENGAGEMENT_KIT_STORE to a file path" in message
 
 
 def test_the_delivery_record_creates_the_folders_above_it(tmp_path):

@@ -63,13 +63,24 @@ def test_stream_settings_are_checked():
 
 def test_log_frame_shape(logs):
     log = logs["st-demo-it-de"]
-    assert list(log.columns) == ["user_id", "instant", "channel", "conversation_type", "status"]
+    assert list(log.columns) == [
+        "user_id",
+        "instant",
+        "channel",
+        "conversation_type",
+        "status",
+        "outcome",
+    ]
     assert log["user_id"].dtype == np.int64
     assert str(log["instant"].dt.tz) == "UTC"
     assert log["instant"].is_monotonic_increasing
     assert set(log["conversation_type"]) == {"interactive", "non_interactive"}
     assert set(log["status"]) == {"closed"}
     assert set(log["channel"]) <= set(get_stream("st-demo-it-de").channel_names)
+    assert set(log["outcome"]) == {"selfService", "dropOff", "agent"}
+    assert (
+        log.loc[log["conversation_type"] == "non_interactive", "outcome"] == "selfService"
+    ).all()
 
 
 def test_log_starts_at_home_midnight_2025(logs):
@@ -229,3 +240,49 @@ def test_custom_stream_gets_its_own_log():
     log = session_log(tiny, dt.date(2025, 1, 31))
     assert 0 < log["user_id"].nunique() < 40
     assert isinstance(tiny, DemoStream)
+
+
+def test_outcomes_depend_on_stream_channel_and_hour(logs):
+    from engagement_kit.demo.outcomes import OUTCOMES
+
+    def drop_share(frame):
+        return float((frame["outcome"] == "dropOff").mean())
+
+    interactive = {k: v[v["conversation_type"] == "interactive"] for k, v in logs.items()}
+    retail, hr = interactive["st-demo-retail-in"], interactive["st-demo-hr-us"]
+    assert set(retail["outcome"]) == set(OUTCOMES)
+    # the stream: shoppers drop off more than employees asking HR, who reach an agent more
+    assert drop_share(retail) > drop_share(hr) + 0.1
+    assert (hr["outcome"] == "agent").mean() > 2 * (retail["outcome"] == "agent").mean()
+    # the channel: social channels drop off more than the web chat, e-mail reaches agents
+    by_channel = retail.groupby("channel")["outcome"].apply(lambda s: (s == "dropOff").mean())
+    assert by_channel["facebook"] > by_channel["rtm"] + 0.05
+    agent = hr.groupby("channel")["outcome"].apply(lambda s: (s == "agent").mean())
+    assert agent["email"] > agent["rtm"] + 0.05
+    # the home hour: at night hardly any agent and more drop-offs than in office hours
+    hour = hr["instant"].dt.tz_convert("America/New_York").dt.hour
+    office, night = hr[(hour >= 9) & (hour < 17)], hr[(hour < 6) | (hour >= 22)]
+    assert len(night) > 100
+    assert (night["outcome"] == "agent").mean() < 0.5 * (office["outcome"] == "agent").mean()
+    assert drop_share(night) > drop_share(office)
+
+
+def test_return_propensity_depends_on_the_first_outcome(logs):
+    log = logs["st-demo-retail-in"]
+    day = log["instant"].dt.floor("D")
+    first = log.drop_duplicates("user_id").set_index("user_id")
+    first_day = day.groupby(log["user_id"]).min()
+    gap = (day - log["user_id"].map(first_day)).dt.days
+    came_back = set(log.loc[(gap >= 1) & (gap <= 28), "user_id"])
+    watched = first[first["instant"] < pd.Timestamp("2025-12-01", tz="UTC")]
+    rate = watched.index.isin(came_back)
+    by_outcome = pd.Series(rate, index=watched.index).groupby(watched["outcome"]).mean()
+    assert by_outcome["dropOff"] < by_outcome["agent"] < by_outcome["selfService"]
+    assert by_outcome["selfService"] / by_outcome["dropOff"] > 1.3
+
+
+def test_outcomes_leave_the_sessions_themselves_unchanged():
+    """The outcomes come from a random stream of their own: who, when, which channel and which
+    conversation type are what the log had before outcomes existed (the fingerprint of its
+    first 40 days, taken from the toolkit without outcomes)."""
+    assert _fingerprint("st-demo-it-de", dt.date(2025, 2, 9)) == "7925422088675|165209|2377|4044"

@@ -214,8 +214,9 @@ def test_report_draws_every_chart_offline_with_tooltips_and_sidecar_kpis(browser
             page.evaluate("document.querySelector('.ek-headline').scrollIntoView()")
             save_screenshot(page, "report.png")
         charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
-        # trend, new vs returning, peak hours, history, channels (+ cohorts and lifecycle)
-        assert len(charts) == 5 + 2 * stream.cohorts
+        # trend, new vs returning, peak hours, history, channels (+ cohorts, lifecycle and
+        # back after the first conversation)
+        assert len(charts) == 5 + 3 * stream.cohorts
         assert ("cohorts" in sidecar) == stream.cohorts
 
         tooltips = {}
@@ -294,6 +295,64 @@ def test_cohort_section_draws_offline_and_its_numbers_are_the_sidecars(browser, 
         bars = page.locator(f"{lifecycle} svg.marks g.mark-rect > path")
         assert len(cohorts["lifecycle"]) == 8
         assert bars.count() == 4 * len(cohorts["lifecycle"])
+    finally:
+        context.close()
+    seen.assert_clean()
+
+
+#: The id of the first chart after the *After the first conversation* heading.
+_OUTCOME_CHART = """() => {
+  const h = [...document.querySelectorAll('h2')]
+    .find(e => e.textContent.startsWith('After the first conversation'));
+  return [...document.querySelectorAll('.ek-chart')]
+    .find(c => h.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING).id;
+}"""
+_LABELS = {
+    "selfService": "self-service",
+    "dropOff": "drop-off",
+    "agent": "handed to an agent",
+    "unknown": "unknown",
+}
+
+
+@pytest.mark.parametrize("stream", _COHORT_STREAMS, ids=[s.id for s in _COHORT_STREAMS])
+def test_after_the_first_conversation_draws_the_sidecars_numbers(browser, reports, stream):
+    html_file = _report_file(reports, stream)
+    cohorts = json.loads(html_file.with_suffix(".json").read_text(encoding="utf-8"))["cohorts"]
+    after = cohorts["after_first_conversation"]
+    rows = [r for r in after["retention"] if r["users"] > 0]
+    assert len(rows) >= 3 * 7  # three known outcomes, weeks 1..7
+    context, page, seen = _open_offline(browser, html_file.as_uri())
+    try:
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        chart = f"#{page.evaluate(_OUTCOME_CHART)}"
+        page.locator(chart).scroll_into_view_if_needed()
+        save_screenshot(page, "report-after-first-conversation.png")
+        assert page.inner_text(".ek-outcome-reading") == after["reading"]
+        # one point and one interval bar per (outcome, week) with users, as in the sidecar
+        points = page.locator(chart).locator("svg.marks g.role-mark.mark-symbol > path")
+        assert points.count() == len(rows)
+        bars = page.locator(chart).locator("svg.marks g.role-mark.mark-rule > line")
+        assert bars.count() == len(rows)
+        by_key = {(_LABELS[r["outcome"]], r["offset"]): r for r in rows}
+        for index in (0, len(rows) // 2, len(rows) - 1):
+            page.mouse.move(0, 0)
+            points.nth(index).hover(force=True)
+            page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+            tip = page.inner_text("#vg-tooltip-element")
+            label = re.search(r"First conversation\s+(.+)", tip).group(1).strip()
+            offset = int(re.search(r"Week offset\s+(\d+)", tip).group(1))
+            row = by_key[(label, offset)]
+            for title, key in (("New users", "users"), ("Active again", "retained")):
+                shown = re.search(title + r"\s+([\d,]+)", tip).group(1)
+                assert_shown(shown, row[key], what=f"{label} +{offset} {key}")
+            for title, key in (
+                ("Share", "rate"),
+                ("interval from", "low"),
+                ("interval to", "high"),
+            ):
+                shown = re.search(title + r"\s+([\d.]+%)", tip).group(1)
+                assert_shown(shown, row[key], what=f"{label} +{offset} {key}")
     finally:
         context.close()
     seen.assert_clean()
@@ -399,4 +458,12 @@ def test_a_published_folder_draws_its_charts_from_its_own_assets(browser, report
         assert page.evaluate("typeof window.vegaEmbed") == "function"
         assets = [u for u in requested if f"/{report.ASSETS_DIR}/" in u]
         assert assets == [root + f"{report.ASSETS_DIR}/{report.export.bundle_file_name()}"]
+        # the index links the stream's history page, whose row opens the same report
+        slug = relative.split("/")[0]
+        page.goto(root + "index.html")
+        page.locator(f'tr.stream-latest[data-stream="{slug}"] a', has_text="week").click()
+        assert page.url == root + f"{slug}/history/index.html"
+        page.locator(f'tr.stream-row[data-slug="{slug}"] a', has_text="report").click()
+        page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
+        assert page.url == root + relative
     seen.assert_clean()

@@ -253,3 +253,109 @@ def test_the_parameter_travels_as_a_boolean_and_only_as_one():
 def test_a_demo_stream_has_the_cohorts_section_on():
     on = [s.id for s in demo.demo_streams() if s.cohorts]
     assert on == [STREAM]
+
+
+# -- After the first conversation (retention by the outcome of the first session) -------------
+
+
+def test_after_the_first_conversation_equals_a_plain_retention_by_outcome(seeded):
+    from engagement_kit.metrics import outcomes
+
+    section = seeded[2]
+    assert section.outcomes is not None
+    horizon = week_bounds(week_labels(WEEK, DEMO_SEED_WEEKS)[0])[0]
+    first_shown = week_bounds(week_labels(WEEK, COHORT_WEEKS)[0])[0]
+    with client_for(None, store=False) as client:
+        sessions = fetch_sessions(
+            client, STREAM, horizon, week_bounds(WEEK)[1], tz=TZ, progress=False
+        )
+    plain = outcomes.retention_by_outcome(sessions, "week", cohorts_since=first_shown)
+    pd.testing.assert_frame_equal(section.outcomes.retention, plain.retention)
+    pd.testing.assert_frame_equal(section.outcomes.within, plain.within)
+    # new users by first outcome add up to each shown cohort's size
+    sizes = section.outcomes.cohorts.groupby("cohort")["users"].sum()
+    week0 = section.triangle[section.triangle["offset"] == 0].set_index("cohort")["users"]
+    assert sizes.to_dict() == week0.to_dict()
+    assert section.outcomes.retention["offset"].max() == COHORT_WEEKS - 1
+    moves = outcomes.outcome_transitions(sessions, cohorts_since=first_shown)
+    pd.testing.assert_frame_equal(section.transitions, moves)
+
+
+def test_the_outcome_sentence_names_the_ratio_and_the_verdict(seeded):
+    section = seeded[2]
+    found = section.outcome_comparison()
+    week1 = section.outcomes.at(1)
+    hi, lo = found["higher"], found["lower"]
+    assert found["users"] == [int(week1.loc[hi, "users"]), int(week1.loc[lo, "users"])]
+    ratio = (week1.loc[hi, "retained"] / week1.loc[hi, "users"]) / (
+        week1.loc[lo, "retained"] / week1.loc[lo, "users"]
+    )
+    assert found["ratio"] == pytest.approx(ratio)
+    text = section.outcome_reading()
+    assert f"{ratio:.1f}× as often as" in text
+    assert ("is beyond chance" in text) == found["significant"]
+    assert ("is not beyond chance" in text) == (not found["significant"])
+    assert found["method"] in text
+    assert text.count(".") >= 1 and text.endswith(".")
+    # the demo's HR helpdesk: drop-offs come back least, clearly so
+    assert lo == "dropOff" and found["significant"]
+
+
+def test_the_outcome_sentence_for_small_and_equal_groups():
+    from engagement_kit.metrics.outcomes import OUTCOMES, OutcomeRetention
+    from engagement_kit.report.cohorts import CohortSection
+
+    def section(rows):
+        frame = pd.DataFrame(
+            [(o, 1, 1, n, x) for o, (n, x) in zip(OUTCOMES, rows, strict=True)],
+            columns=["outcome", "offset", "cohorts", "users", "retained"],
+        )
+        frame["rate"] = frame["retained"] / frame["users"].where(frame["users"] > 0)
+        frame["low"] = frame["high"] = frame["rate"]
+        result = OutcomeRetention(frame.iloc[:0], frame, frame.iloc[:0], "week", "UTC", 0.95)
+        return CohortSection("ok", outcomes=result)
+
+    few = section([(3, 2), (4, 1), (0, 0), (2, 2)]).outcome_reading()
+    assert few.startswith("Users whose first conversation the bot handled itself came back")
+    assert "(66.7 % of 3 vs 25.0 % of 4)" in few
+    assert "is not beyond chance at this size (Fisher's exact test, p = " in few
+    none_back = section([(40, 10), (50, 0), (0, 0), (0, 0)]).outcome_reading()
+    assert "while none of those who dropped off did" in none_back
+    same = section([(40, 10), (40, 10), (0, 0), (0, 0)]).outcome_reading()
+    assert "as often as those who dropped off" in same and "is not beyond chance" in same
+    alone = section([(40, 10), (0, 0), (0, 0), (9, 3)]).outcome_reading()
+    assert alone.startswith("Too few new users with a known outcome")
+
+
+def test_sidecar_and_page_carry_after_the_first_conversation(tmp_path):
+    with client_for(tmp_path) as client:
+        weekly = report.load_weekly(
+            STREAM, WEEK, tz=TZ, client=client, cohorts=True, weeks_of_history=2
+        )
+        plain = report.load_weekly(STREAM, WEEK, tz=TZ, client=client, weeks_of_history=2)
+    side = json.loads(json.dumps(weekly.sidecar()))["cohorts"]["after_first_conversation"]
+    section = weekly.cohort_section
+    assert side["definition"] == "first session" and side["offset_compared"] == 1
+    assert list(side["users"]) == ["selfService", "dropOff", "agent", "unknown"]
+    assert sum(side["users"].values()) == sum(
+        r["users"]
+        for r in json.loads(json.dumps(weekly.sidecar()))["cohorts"]["triangle"]
+        if r["offset"] == 0
+    )
+    rows = pd.DataFrame(side["retention"])
+    expected = section.outcomes.retention
+    assert rows["users"].tolist() == expected["users"].tolist()
+    assert rows["retained"].tolist() == expected["retained"].tolist()
+    assert rows["low"].tolist() == pytest.approx(expected["low"].tolist(), nan_ok=True)
+    assert {(r["outcome"], r["days"]) for r in side["within"]} == {
+        (o, d) for o in side["users"] for d in (7, 28)
+    }
+    assert side["reading"] == section.outcome_reading() != ""
+    assert side["comparison"]["higher"] == section.outcome_comparison()["higher"]
+    assert len(side["transitions"]) == 16
+    html = blocks.outcomes_section(weekly).data
+    assert "<h2>After the first conversation</h2>" in html and side["reading"] in html
+    assert blocks.outcomes_section(plain).data == "" and plain.outcomes_chart().data == ""
+    spec = weekly.outcomes_chart().to_dict()
+    shown = next(iter(spec["datasets"].values()))
+    assert len(shown) == int((expected["users"] > 0).sum())

@@ -165,12 +165,15 @@ def test_a_build_reads_only_the_new_report_and_lists_only_its_stream(tmp_path, m
     _age(tmp_path)
     report.write_index(tmp_path)  # settles what the first build saw as too recent
     reads, listed = [], []
-    real_read, real_scan = index._read_json, index.os.scandir
-    monkeypatch.setattr(index, "_read_json", lambda p: reads.append(p.name) or real_read(p))
+    real_read, real_scan = Path.read_text, index.os.scandir
+    monkeypatch.setattr(
+        Path, "read_text", lambda p, *a, **k: reads.append(p.name) or real_read(p, *a, **k)
+    )
     monkeypatch.setattr(index.os, "scandir", lambda p: listed.append(Path(p).name) or real_scan(p))
     _write(tmp_path / "beta", "2024-W31.json", _sidecar("beta", "2024-W31", 999))
-    page = report.write_index(tmp_path).read_text()
+    index_page = report.write_index(tmp_path)
     assert reads == ["_index.json", "beta.json", "2024-W31.json"]  # the catalogue, then the new
+    page = index_page.read_text()
     assert sorted(listed) == sorted([tmp_path.name, "beta"])  # alpha's folder: not even listed
     assert _row(page, "beta", "2024-W31")
     latest = re.search(r'data-stream="beta">(.*?)</tr>', page, re.S).group(1)

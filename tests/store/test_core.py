@@ -11,11 +11,12 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.errors import StoreError
-from engagement_kit.store import ResponseStore, StoreEntry, default_store_path
-from engagement_kit.store import core as store_module
+from engagement_kit.store import ResponseStore, StoreEntry, default_store_path, sqlite_file
+from engagement_kit.store import database as store_module
 from engagement_kit.store.schema import COLUMNS
 
 HOST = "https://platform.kore.ai"
@@ -140,7 +141,7 @@ def test_wal_mode_and_schema(store):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in conn.execute("PRAGMA table_info(revisions)")]
         assert columns == ["id", *COLUMNS]
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     finally:
         conn.close()
 
@@ -185,7 +186,7 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(StoreError, match="newer engagement-kit"):
+    with pytest.raises(StoreError, match=r"written by engagement-kit .* or later.*upgrade"):
         ResponseStore(path).get(HOST, q())
 
 
@@ -285,8 +286,8 @@ def test_with_block_closes_every_connection_and_the_store_reopens(path):
     with ResponseStore(path) as s:
         assert isinstance(s, ResponseStore)
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
-        assert len(s._all) == 1
-    assert s._all == []  # closed on leaving the block
+        assert s.engine.pool.checkedin() == 1  # one connection, returned after each use
+    assert f"sqlite:{path}" not in store_module.open_stores()  # closed on leaving the block
     assert s.get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2  # and reopens on next use
     s.close()
 
@@ -295,21 +296,21 @@ def test_with_block_closes_even_when_the_body_raises(path):
     with pytest.raises(RuntimeError), ResponseStore(path) as s:
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
         raise RuntimeError("boom")
-    assert s._all == []
+    assert f"sqlite:{path}" not in store_module.open_stores()
 
 
 def test_a_failed_write_is_rolled_back_and_the_store_stays_usable(path):
     with ResponseStore(path) as s:
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
 
-        def half_done(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM revisions")  # works ...
-            conn.execute("INSERT INTO no_such_table VALUES (1)")  # ... then this fails
+        def half_done(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("DELETE FROM revisions")  # works ...
+            conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")  # ... then this fails
 
         with pytest.raises(StoreError, match="cannot write to it") as info:
-            s._transaction(half_done)
+            s.transaction(half_done)
         assert str(path) in str(info.value)
-        assert not s._connect().in_transaction  # rolled back, not left open
+        assert s.engine.pool.checkedout() == 0  # rolled back and returned, not left open
         assert s.get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2  # the delete was undone
         s.put(HOST_2, QUERY, PAYLOAD_2 + " ", final=True, now=T0_2)  # the next write works
         assert s.get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2 + " "
@@ -325,7 +326,7 @@ def test_a_locked_database_is_retried_until_the_lock_is_released(path, monkeypat
     s = ResponseStore(path)
     s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)  # create the file and schema
     s.close()
-    monkeypatch.setattr(store_module, "_BUSY_TIMEOUT_MS", 1)  # meet "locked" at once
+    monkeypatch.setattr(sqlite_file, "BUSY_TIMEOUT_S", 0.001)  # meet "locked" at once
     other = _hold_write_lock(path)
     releases = iter([None, None, other.rollback])  # the lock goes away on the third wait
     sleeps = Sleeps(on_sleep=lambda: (next(releases) or (lambda: None))())
@@ -341,7 +342,7 @@ def test_a_lock_that_never_clears_ends_in_a_store_error_after_the_retries(path, 
     s = ResponseStore(path)
     s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
     s.close()
-    monkeypatch.setattr(store_module, "_BUSY_TIMEOUT_MS", 1)
+    monkeypatch.setattr(sqlite_file, "BUSY_TIMEOUT_S", 0.001)
     sleeps = Sleeps()
     monkeypatch.setattr(store_module, "time", sleeps)
     other = _hold_write_lock(path)
@@ -351,7 +352,7 @@ def test_a_lock_that_never_clears_ends_in_a_store_error_after_the_retries(path, 
     finally:
         other.rollback()
         other.close()
-    assert len(sleeps.waits) == store_module._LOCK_RETRIES - 1
+    assert len(sleeps.waits) == store_module.LOCK_RETRIES - 1
     assert sleeps.waits[:6] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0]
     assert max(sleeps.waits) == 1.0  # the backoff is capped at a second
     assert ResponseStore(path).get(HOST_2, QUERY, now=T0_2) == PAYLOAD_2  # nothing half-written
@@ -362,9 +363,9 @@ def test_other_sqlite_errors_are_not_retried(path, monkeypatch):
     monkeypatch.setattr(store_module, "time", sleeps)
     with ResponseStore(path) as s:
         with pytest.raises(StoreError, match="no such table"):
-            s._write("DELETE FROM no_such_table")
+            s.write(sa.text("DELETE FROM no_such_table"))
         with pytest.raises(StoreError, match="cannot read it"):
-            s._read("SELECT * FROM no_such_table")
+            s.read(sa.text("SELECT * FROM no_such_table"))
     assert sleeps.waits == []
 
 
@@ -380,12 +381,12 @@ def test_other_sqlite_errors_are_not_retried(path, monkeypatch):
     ],
 )
 def test_which_sqlite_errors_count_as_a_lock(text, locked):
-    assert store_module._is_locked(sqlite3.OperationalError(text)) is locked
+    assert store_module.is_locked(sqlite3.OperationalError(text)) is locked
 
 
 def test_a_naive_now_is_refused_with_the_fix():
     with pytest.raises(ValueError) as info:
-        store_module._utc(dt.datetime(2025, 12, 10, 12))
+        store_module.utc(dt.datetime(2025, 12, 10, 12))
     assert str(info.value) == "now must be timezone-aware (e.g. datetime.now(datetime.UTC))"
 
 
@@ -394,7 +395,7 @@ def test_one_thread_reuses_one_connection(path):
         for _ in range(3):
             s.get(HOST_2, QUERY, now=T0_2)
         s.put(HOST_2, QUERY, PAYLOAD_2, final=True, now=T0_2)
-        assert len(s._all) == 1
+        assert s.engine.pool.checkedin() == 1  # one connection, returned after each use
 
 
 def test_close_closes_the_connections_other_threads_opened(path):
@@ -402,10 +403,9 @@ def test_close_closes_the_connections_other_threads_opened(path):
     worker = threading.Thread(target=lambda: s.get(HOST_2, QUERY, now=T0_2))
     worker.start()
     worker.join()
-    (conn,) = s._all
+    assert s.engine.pool.checkedin() == 1
     s.close()
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-        conn.execute("SELECT 1")
+    assert f"sqlite:{path}" not in store_module.open_stores()
 
 
 def test_a_directory_that_cannot_be_made_is_named(tmp_path):
@@ -418,8 +418,11 @@ def test_a_directory_that_cannot_be_made_is_named(tmp_path):
 
 def test_a_failed_schema_set_up_is_rolled_back_and_reported(path, monkeypatch):
     # the first statement works, the second fails: the first must not stay behind
-    schema = "CREATE TABLE responses (key TEXT); CREATE INDEX broken ON nowhere (key)"
-    monkeypatch.setattr(store_module, "SCHEMA", schema)
+    def broken(conn, found):
+        conn.exec_driver_sql("CREATE TABLE responses (key TEXT)")
+        conn.exec_driver_sql("CREATE INDEX broken ON nowhere (key)")
+
+    monkeypatch.setattr(store_module.schema, "migrate", broken)
     with pytest.raises(StoreError, match=r"cannot open it \(OperationalError: no such table"):
         ResponseStore(path).get(HOST_2, QUERY, now=T0_2)
     conn = sqlite3.connect(path)
@@ -430,7 +433,7 @@ def test_a_failed_schema_set_up_is_rolled_back_and_reported(path, monkeypatch):
 
 def test_a_read_error_names_the_sqlite_error(path):
     with ResponseStore(path) as s, pytest.raises(StoreError) as info:
-        s._read("SELECT * FROM no_such_table")
+        s.read(sa.text("SELECT * FROM no_such_table"))
     assert "cannot read it (OperationalError: no such table: no_such_table)" in str(info.value)
 
 
