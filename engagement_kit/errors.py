@@ -14,6 +14,8 @@ Every error the toolkit raises on purpose is an :class:`EngagementError`::
     ├── ResponseFormatError    the answer is not the documented shape: says which field
     ├── StoreError             the response store file is unreadable or corrupt: names file and fix
     ├── ReportError            a report could not be written: says which stream and why
+    ├── WriteError             (also OSError) a file could not be written (full disk, read-only
+    │                          folder): names the file and the cause; the file is unchanged
     └── DashboardError         the Voilà dashboard could not start: port taken, Voilà failed
 
 Messages are written for an analyst: what was wrong and how to fix it. They never contain
@@ -36,6 +38,7 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "StoreError",
+    "WriteError",
 ]
 
 
@@ -141,6 +144,19 @@ class StoreError(EngagementError):
 
 class ReportError(EngagementError):
     """A report could not be produced; the message names the stream and the cause."""
+
+
+class WriteError(EngagementError, OSError):
+    """A file could not be written (out of space, a read-only folder, any ``OSError``): the
+    message names the file and the cause; the file keeps the bytes it had before."""
+
+    def __init__(self, message: str, *, path: str = "", errno_: int | None = None) -> None:
+        Exception.__init__(self, message)
+        self.path = path
+        self.errno = errno_  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class DashboardError(EngagementError):

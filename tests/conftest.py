@@ -20,6 +20,22 @@ settings.register_profile("dev", max_examples=40, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_session_env(tmp_path_factory: pytest.TempPathFactory):
+    """The same isolation for module- and session-scoped fixtures, which run before any
+    function-scoped one: without it a module's reports drew on the developer's own rate-limit
+    budget (~/.cache/engagement-kit/ratelimit.sqlite3), shared by every test run on the machine,
+    and waited there for a free slot once parallel runs had used the hour's budget."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("KORE_") or name == "ENGAGEMENT_KIT_HOME":
+                patch.delenv(name)
+        session_dir = tmp_path_factory.mktemp("session-store")
+        patch.setenv("ENGAGEMENT_KIT_STORE", str(session_dir / "responses.sqlite3"))
+        patch.setenv("ENGAGEMENT_KIT_RATELIMIT_DB", str(session_dir / "ratelimit.sqlite3"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test sees the developer's credentials, host, store or rate-limit budget."""

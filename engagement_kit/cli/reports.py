@@ -95,6 +95,14 @@ def report(
             help="Write no report: rebuild the index from the reports already in the folder.",
         ),
     ] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Each attempt of each destination ends within this time (default: deadline "
+            "in streams.toml, else 60).",
+        ),
+    ] = None,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -164,7 +172,9 @@ def report(
             raise typer.Exit(0)
     from engagement_kit import delivery
 
-    plan = delivery.plan_for(configs, config_file, send=send or dry_run, dry_run=dry_run)
+    plan = delivery.plan_for(
+        configs, config_file, send=send or dry_run, dry_run=dry_run, deadline=deadline
+    )
     reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
     results = rpt.render_all(
         configs,
@@ -176,6 +186,7 @@ def report(
         source="demo" if demo else "platform",
         host=host,
         console=err,
+        streams_file=config_file,
         index=part is None,
     )
     sent = delivery.after_reports(
@@ -227,6 +238,14 @@ def send(
     resend: Annotated[
         bool, typer.Option("--resend", help="Send again what was sent already.")
     ] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Each attempt of each destination ends within this time (default: deadline "
+            "in streams.toml, else 60).",
+        ),
+    ] = None,
 ) -> None:
     """Deliver reports already written (email, chat, webhooks) and their alerts.
 
@@ -239,7 +258,12 @@ def send(
     from engagement_kit.report import summary as rpt_summary
 
     plan = delivery.plan_for(
-        None, _streams_file(config), send=True, dry_run=dry_run, stream_ids=stream
+        None,
+        _streams_file(config),
+        send=True,
+        dry_run=dry_run,
+        stream_ids=stream,
+        deadline=deadline,
     )
     reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
     outcomes = delivery.send_written(

@@ -31,6 +31,7 @@ from engagement_kit.errors import ConfigError
 __all__ = [
     "TOKEN_WARNING",
     "Credentials",
+    "credentials_for",
     "credentials_from_env",
     "mint_token_for_cli",
 ]
@@ -252,6 +253,25 @@ def credentials_from_env(
             f"{settings.where()}, or set KORE_JWT instead"
         )
     raise ConfigError(f"no platform credentials: {_NO_CREDENTIALS}, in {settings.where()}")
+
+
+def credentials_for(profile: Any, env: Mapping[str, str] | None = None) -> Credentials:
+    """The :class:`Credentials` of a ``[platform.NAME]`` profile
+    (:class:`~engagement_kit.config.platforms.PlatformProfile`), its ``${NAME}`` references read
+    from ``env`` (default: the environment over the project's ``.env``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the platform and the variable that is not set (never a value).
+    """
+    client_id, secret, token = profile.credential_values(env)
+    try:
+        if token is not None:
+            return Credentials(token=token)
+        return Credentials(client_id, secret)
+    except ConfigError as exc:
+        raise ConfigError(f"platform {profile.name}: {exc}") from None
 
 
 def mint_token_for_cli(

@@ -29,6 +29,9 @@ The variables (``.env.example`` lists them):
     (default 900; see docs/delivery.md).
 ``ENGAGEMENT_KIT_HOME``
     The project folder (only from the environment: it says where ``.env`` is).
+``ENGAGEMENT_KIT_STREAMS``
+    The streams file when it is not the project's ``streams.toml`` (``report --config FILE``
+    sets it for its report kernels, which read their stream's ``[platform.NAME]`` profile there).
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ STREAMS_FILE = "streams.toml"
 STREAMS_EXAMPLE = "streams.example.toml"
 #: The variable naming the project folder explicitly (``--project DIR`` sets it).
 HOME_ENV = "ENGAGEMENT_KIT_HOME"
+#: The variable naming a streams file other than the project's ``streams.toml``.
+STREAMS_ENV = "ENGAGEMENT_KIT_STREAMS"
 _MARKERS = (ENV_FILE, STREAMS_FILE)
 
 # the mapping that stands in for os.environ while load_settings(env=...) builds a Settings
@@ -180,6 +185,7 @@ class Settings(BaseSettings):
     client_secret: SecretStr | None = Field(None, validation_alias="KORE_CLIENT_SECRET")
     jwt: SecretStr | None = Field(None, validation_alias="KORE_JWT")
     store: str | None = Field(None, validation_alias="ENGAGEMENT_KIT_STORE")
+    streams: str | None = Field(None, validation_alias=STREAMS_ENV)
     #: Seconds after which an unfinished claim on a message (its sender died) is taken over.
     claim_timeout: float = Field(900.0, gt=0, validation_alias="ENGAGEMENT_KIT_CLAIM_TIMEOUT")
     #: Where the settings were read from (not a setting itself).
@@ -202,7 +208,13 @@ class Settings(BaseSettings):
 
     @property
     def streams_file(self) -> Path | None:
-        """The project's ``streams.toml`` when it exists."""
+        """``ENGAGEMENT_KIT_STREAMS`` when set, else the project's ``streams.toml`` when it
+        exists."""
+        if self.streams:
+            path = Path(self.streams.strip()).expanduser()
+            if not path.is_absolute() and self.project is not None:
+                path = self.project.folder / path
+            return path
         return self.project.streams_file if self.project is not None else None
 
     @property
@@ -305,7 +317,8 @@ def kernel_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def known_secrets() -> list[str]:
     """The secret values in the settings (client secret, token), to keep out of parameters,
-    messages and pages; ``[]`` when the settings cannot be read."""
+    messages and pages; ``[]`` when the settings cannot be read (the profiles' secrets too:
+    :func:`engagement_kit.config.platforms.known_secrets`)."""
     try:
         settings = load_settings()
     except ConfigError:

@@ -16,21 +16,25 @@ stream picker and the demo streams. ``streams.toml`` lists the streams a batch r
     channels = "rtm"                    # optional: one channel; default every channel
     channels_breakdown = ["rtm", "msteams"]  # optional: channels compared side by side
     cohorts = true                      # optional: a Cohorts section in the weekly report
+    platform = "eu"                     # optional: a [platform.eu] profile (host + credentials)
+
+Without ``platform`` a stream uses the project's settings (``KORE_HOST`` and credentials); see
+:mod:`engagement_kit.config.platforms` for the profiles. A stream's identity is its host and id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, model_validator
 
+from engagement_kit.config.hosts import normalize_host
+from engagement_kit.config.platforms import PlatformProfile, parse_platforms
 from engagement_kit.config.query import EngagementQuery, channel_list
 from engagement_kit.config.settings import STREAMS_EXAMPLE, Settings, load_settings
 from engagement_kit.errors import ConfigError, InvalidQueryError
@@ -39,77 +43,14 @@ __all__ = [
     "Settings",
     "StreamConfig",
     "host_from_env",
+    "load_platforms",
     "load_settings",
     "load_streams",
     "normalize_host",
 ]
 
-_LOOPBACK_NAMES = {"localhost"}
 #: Keys of a [[stream]] table that belong to delivery (see :mod:`engagement_kit.delivery`).
-DELIVERY_KEYS = frozenset({"deliver", "alert"})
-
-
-def normalize_host(host: str) -> str:
-    """Check and normalise an API host to ``scheme://host[:port]`` without a trailing slash.
-
-    ``platform.kore.ai`` becomes ``https://platform.kore.ai``. Only ``https://`` is accepted,
-    except for loopback hosts (``localhost``, ``127.0.0.0/8``, ``::1``), which may use
-    ``http://`` (the demo platform and local test servers).
-
-    Raises
-    ------
-    ConfigError
-        For an empty host, another scheme, plain ``http://`` to a non-loopback host, a path,
-        query or credentials in the URL.
-    """
-    if not isinstance(host, str) or not host.strip():
-        raise ConfigError(
-            "host: empty; set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            "host) or pass host="
-        )
-    text = host.strip()
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise ConfigError(f"host: {host!r} is not a valid URL ({exc})") from exc
-    scheme = parts.scheme.lower()
-    if not hostname:
-        raise ConfigError(f"host: {host!r} has no host name; use e.g. https://platform.kore.ai")
-    if parts.username or parts.password:
-        raise ConfigError(
-            "host: credentials in the URL are not allowed; give the host only and put the "
-            "credentials in KORE_CLIENT_ID/KORE_CLIENT_SECRET or KORE_JWT"
-        )
-    if parts.path.strip("/") or parts.query or parts.fragment:
-        shown = f"{scheme}://{parts.netloc}{parts.path}"  # the query may hold a token: not shown
-        raise ConfigError(
-            f"host: {shown!r} has a path or query; give only the host, e.g. "
-            "https://platform.kore.ai (the API path is added for you)"
-        )
-    if scheme == "http":
-        if not _is_loopback(hostname):
-            raise ConfigError(
-                f"host: {host!r} uses plain http://, which would send the token unencrypted; "
-                "use https:// (plain http:// is allowed only for localhost/127.0.0.1/[::1])"
-            )
-    elif scheme != "https":
-        raise ConfigError(f"host: {host!r} must start with https:// (got {scheme}://)")
-    netloc = parts.netloc.lower()
-    return f"{scheme}://{netloc}"
-
-
-def _is_loopback(hostname: str) -> bool:
-    name = hostname.strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+DELIVERY_KEYS = frozenset({"deliver", "alert", "deadline"})
 
 
 def host_from_env(
@@ -159,6 +100,14 @@ class StreamConfig(BaseModel):
     #: ``engagement-kit doctor`` cross-checks a recent week (see :mod:`engagement_kit.metrics.cohorts`).
     #: A TOML ``true``/``false`` only (``"yes"`` or ``1`` is refused, not guessed).
     cohorts: StrictBool = False
+    #: The ``[platform.NAME]`` profile the stream lives on; ``None``: the project's settings.
+    platform: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The stream's identity within a project: ``platform/id`` (or the id alone on the
+        project's own platform), so the same id on two platforms is two streams."""
+        return f"{self.platform}/{self.id}" if self.platform else self.id
 
     @classmethod
     def from_stream(cls, stream: Any) -> StreamConfig:
@@ -182,6 +131,7 @@ class StreamConfig(BaseModel):
                 "conversation_type",
                 "conversation_status",
                 "channels_breakdown",
+                "platform",
             )
             data = {k: getattr(stream, k) for k in fields if getattr(stream, k, None) is not None}
             hints = getattr(stream, "channel_names", ())
@@ -262,22 +212,7 @@ class StreamConfig(BaseModel):
 _STREAM_KEY_FIELD = {"stream_id": "id"}
 
 
-def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamConfig]:
-    """Read the ``[[stream]]`` tables of a ``streams.toml`` file.
-
-    Returns
-    -------
-    list of StreamConfig
-        In file order.
-
-    Raises
-    ------
-    ConfigError
-        Naming the file, the stream entry (number and id) and the field when something is wrong:
-        a missing file, a TOML syntax error, no ``[[stream]]`` tables, an unknown or invalid
-        field, a duplicate id.
-    """
-    file = Path(path)
+def _read_toml(file: Path) -> dict[str, Any]:
     try:
         raw = file.read_bytes()
     except FileNotFoundError as exc:
@@ -293,13 +228,45 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
-
-    unknown = sorted(set(doc) - {"stream", "defaults"})
+    unknown = sorted(set(doc) - {"stream", "defaults", "platform"})
     if unknown:
         raise ConfigError(
             f"{file}: unknown top-level key(s) {', '.join(unknown)}; the file holds only "
-            "[[stream]] tables and a [defaults] table"
+            "[[stream]] tables, [platform.NAME] tables and a [defaults] table"
         )
+    return doc
+
+
+def load_platforms(path: str | os.PathLike[str] = "streams.toml") -> dict[str, PlatformProfile]:
+    """The ``[platform.NAME]`` profiles of a ``streams.toml`` file, by name (may be empty).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_streams`, and naming the platform and key of a bad profile.
+    """
+    file = Path(path)
+    return parse_platforms(_read_toml(file), file)
+
+
+def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamConfig]:
+    """Read the ``[[stream]]`` tables of a ``streams.toml`` file.
+
+    Returns
+    -------
+    list of StreamConfig
+        In file order.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the stream entry (number and id) and the field when something is wrong:
+        a missing file, a TOML syntax error, no ``[[stream]]`` tables, an unknown or invalid
+        field, a ``platform`` with no ``[platform.NAME]`` table, the same id twice on one host.
+    """
+    file = Path(path)
+    doc = _read_toml(file)
+    platforms = parse_platforms(doc, file)
     entries = doc.get("stream")
     if not entries:
         raise ConfigError(
@@ -310,23 +277,32 @@ def load_streams(path: str | os.PathLike[str] = "streams.toml") -> list[StreamCo
         raise ConfigError(f"{file}: 'stream' must be [[stream]] tables, not a single value")
 
     streams: list[StreamConfig] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
     for number, entry in enumerate(entries, start=1):
         label = f"{file}: stream #{number}"
         if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
             label += f" ({entry['id']})"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{label}: expected a [[stream]] table")
-        try:  # deliver/alert are read by engagement_kit.delivery
+        try:  # deliver/alert/deadline: engagement_kit.delivery
             stream = StreamConfig(**{k: v for k, v in entry.items() if k not in DELIVERY_KEYS})
         except ConfigError as exc:
             raise ConfigError(f"{label}: {exc}") from exc
-        if stream.id in seen:
+        if stream.platform is not None and stream.platform not in platforms:
+            known = ", ".join(platforms) or "none"
             raise ConfigError(
-                f"{label}: field id: {stream.id!r} is already used by stream #{seen[stream.id]}; "
-                "each stream may appear once"
+                f"{label}: field platform: {stream.platform!r} has no [platform.{stream.platform}] "
+                f"table (platforms in the file: {known}); add one with host, client_id and "
+                "client_secret, or remove platform to use the project's settings"
             )
-        seen[stream.id] = number
+        # identity = host + id: the project's own host is "" here (it is not known yet)
+        host = platforms[stream.platform].host if stream.platform else ""
+        if (host, stream.id) in seen:
+            raise ConfigError(
+                f"{label}: field id: {stream.id!r} is already used by stream "
+                f"#{seen[(host, stream.id)]} on the same platform; each stream may appear once"
+            )
+        seen[(host, stream.id)] = number
         streams.append(stream)
     return streams
 

@@ -24,7 +24,9 @@ What goes where (see :mod:`engagement_kit.delivery.messages`): an email gets the
 charts and the report attached; ``json://``/``jsons://`` gets the sidecar JSON; every other
 destination a short text. What was sent is recorded in the response store's SQLite file
 (:class:`Ledger`), so running again sends nothing twice unless ``resend=True``. A destination
-that fails is tried again with exponential backoff (tenacity); it never stops the others.
+that fails is tried again with exponential backoff (tenacity); it never stops the others. Each
+attempt ends within a deadline (``deadline`` in ``streams.toml``, ``--deadline``, default 60 s)
+whatever the server does: see :mod:`.transport`.
 
 One job per module: :mod:`.destinations` (URLs, ``${NAME}`` references, masking), :mod:`.plan`
 (``streams.toml``'s delivery keys), :mod:`.ledger` (what was sent, which alerts fired),
@@ -57,10 +59,11 @@ from engagement_kit.delivery.plan import (
 )
 from engagement_kit.delivery.send import deliver
 from engagement_kit.delivery.summary import delivery_table
-from engagement_kit.delivery.transport import ATTEMPTS, MAX_WAIT, RETRY_WAIT
+from engagement_kit.delivery.transport import ATTEMPTS, DEADLINE, MAX_WAIT, RETRY_WAIT
 
 __all__ = [
     "ATTEMPTS",
+    "DEADLINE",
     "DEFAULTS_KEYS",
     "EMAIL_SCHEMES",
     "JSON_SCHEMES",

@@ -37,7 +37,7 @@ def apply_alerts(
     dict
         ``(stream_id, week)`` → the fired alerts.
     """
-    from engagement_kit.store.files import atomic_write
+    from engagement_kit.store.files import atomic_write_all
 
     fired: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for stream_id, html_path, json_path in reports:
@@ -52,11 +52,12 @@ def apply_alerts(
         alerts = fired_alerts(evaluations)
         ledger.set_firings(stream_id, week, [a["name"] for a in alerts])
         sidecar["alerts"] = alerts
-        atomic_write(json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))
         page = html_path.read_text(encoding="utf-8")
         new_page = put_banner(page, alerts)
-        if new_page != page:
-            atomic_write(html_path, new_page)
+        files: list[tuple[Path, str]] = [
+            (json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))
+        ]
+        atomic_write_all(files + ([(html_path, new_page)] if new_page != page else []))
         fired[(stream_id, week)] = alerts
     return fired
 

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engagement_kit.delivery.destinations import Destination
+from engagement_kit.delivery.digest import digest_email, digest_text
 from engagement_kit.delivery.messages import (
     WeekReport,
     alert_text,
@@ -33,7 +34,8 @@ class Outcome:
     week : str
     destination : str
         The URL as written (no secret).
-    kind : {"report", "digest", "alerts"}
+    kind : {"report", "digest", "alerts", "record", "index"}
+        ``record``/``index``: the run's ``delivery.json`` or the index could not be written.
     status : {"sent", "skipped", "failed", "dry-run"}
     detail : str
     """
@@ -82,36 +84,47 @@ def find_reports(
     out_dir: Path,
     weeks: Mapping[str, str],
 ) -> tuple[list[WeekReport], list[Outcome]]:
-    """The written report of each stream's week; an outcome ``failed`` for a missing one."""
-    from engagement_kit.store.files import stream_slug
+    """The written report of each stream's week; an outcome ``failed`` for a missing one.
 
+    A stream's report is in its folder (``<slug>-<key>``), else in the folder earlier versions
+    wrote (``<slug>``); either way only a sidecar whose ``stream_id`` is this stream's counts:
+    a report of another stream is never sent for this one.
+    """
     found, missing = [], []
     for stream_id, week in weeks.items():
         stream = plan.stream(stream_id)
         if stream is None:
             continue
-        slug = stream_slug(stream.config.name, stream.id)
+        report, problem = _find_one(plan, out_dir, stream_id, stream.config.name, week)
+        if report is not None:
+            found.append(report)
+        else:
+            missing.append(Outcome((stream_id,), week, "-", "report", "failed", problem))
+    return found, missing
+
+
+def _find_one(
+    plan: DeliveryPlan, out_dir: Path, stream_id: str, name: str, week: str
+) -> tuple[WeekReport | None, str]:
+    from engagement_kit.store.files import stream_folders
+
+    folders = stream_folders(name, stream_id)
+    problem = f"no report for {week} in {out_dir / folders[0]}; run engagement-kit report first"
+    for slug in folders:
         json_path = out_dir / slug / f"{week}.json"
         html_path = out_dir / slug / f"{week}.html"
         if not (json_path.is_file() and html_path.is_file()):
-            missing.append(
-                Outcome(
-                    (stream_id,),
-                    week,
-                    "-",
-                    "report",
-                    "failed",
-                    f"no report for {week} in {out_dir / slug}; run engagement-kit report first",
-                )
-            )
             continue
         try:
             sidecar = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            missing.append(
-                Outcome(
-                    (stream_id,), week, "-", "report", "failed", f"{json_path}: unreadable ({exc})"
-                )
+            return None, f"{json_path}: unreadable ({exc})"
+        owner = sidecar.get("stream_id") if isinstance(sidecar, dict) else None
+        if owner != stream_id:
+            problem = (
+                f"{json_path} is the report of stream {owner!r}, not of {stream_id!r}; it is not "
+                f"sent (run engagement-kit report for {stream_id!r}: it writes to "
+                f"{out_dir / folders[0]})"
             )
             continue
         link = (
@@ -119,10 +132,8 @@ def find_reports(
             if plan.link
             else str(html_path.resolve())
         )
-        found.append(
-            WeekReport(stream_id, stream.config.name, slug, week, sidecar, html_path, link)
-        )
-    return found, missing
+        return WeekReport(stream_id, name, slug, week, sidecar, html_path, link), ""
+    return None, problem
 
 
 def plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[OutgoingMessage]:
@@ -157,10 +168,11 @@ def fill_email(message: OutgoingMessage, emails: dict[tuple[str, ...], Any]) -> 
     if message.kind == "alerts":
         return
     kind = message.destination.kind
+    digest = message.kind == "digest"
     if kind == "email":
-        key = tuple(f"{r.stream_id} {r.week}" for r in message.reports)
+        key = (message.kind, *(f"{r.stream_id} {r.week}" for r in message.reports))
         if key not in emails:
-            emails[key] = email_message(message.reports)
+            emails[key] = (digest_email if digest else email_message)(message.reports)
         email_ = emails[key]
         message.email = email_
         message.title, message.body, message.body_format = email_.subject, email_.html, "html"
@@ -168,4 +180,4 @@ def fill_email(message: OutgoingMessage, emails: dict[tuple[str, ...], Any]) -> 
     elif kind == "json":
         message.title, message.body = json_text(message.reports)
     else:
-        message.title, message.body = chat_text(message.reports)
+        message.title, message.body = (digest_text if digest else chat_text)(message.reports)

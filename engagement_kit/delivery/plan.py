@@ -14,7 +14,10 @@ from engagement_kit.delivery.destinations import Destination, check_destination
 from engagement_kit.delivery.rules import AlertRule, parse_rules
 from engagement_kit.errors import ConfigError
 
-DEFAULTS_KEYS = ("deliver", "alert", "digest", "link")
+#: The longest deadline allowed: one message's attempts must end well before another process
+#: may take over its claim (``ENGAGEMENT_KIT_CLAIM_TIMEOUT``, 15 minutes by default).
+MAX_DEADLINE = 600.0
+DEFAULTS_KEYS = ("deliver", "alert", "digest", "link", "deadline")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +27,8 @@ class StreamPlan:
     config: StreamConfig
     deliver: tuple[Destination, ...]
     alerts: tuple[AlertRule, ...]
+    #: Seconds each attempt of each of its destinations may take (None: the default).
+    deadline: float | None = None
 
     @property
     def id(self) -> str:
@@ -43,9 +48,22 @@ class DeliveryPlan:
     streams: tuple[StreamPlan, ...]
     digest: bool = False
     link: str | None = None
+    #: ``--deadline``: seconds for every destination, over ``streams.toml``'s ``deadline``.
+    deadline: float | None = None
 
     def stream(self, stream_id: str) -> StreamPlan | None:
         return next((s for s in self.streams if s.id == stream_id), None)
+
+    def deadline_for(self, stream_ids: Sequence[str]) -> float:
+        """Seconds one attempt may take for a message of these streams: ``--deadline``, else
+        the longest of their ``deadline`` (a stream's own, else ``[defaults]``), else
+        :data:`transport.DEADLINE` (60)."""
+        from engagement_kit.delivery import transport
+
+        if self.deadline:
+            return self.deadline
+        found = [s.deadline for i in stream_ids if (s := self.stream(i)) and s.deadline]
+        return max(found) if found else transport.DEADLINE
 
     @property
     def destinations(self) -> list[Destination]:
@@ -70,6 +88,19 @@ def _destinations(value: object, where: str) -> tuple[Destination, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{where}: deliver must be a list of Apprise URLs")
     return tuple(check_destination(u, where) for u in value)
+
+
+def _deadline(value: object, where: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_DEADLINE
+    ):
+        raise ConfigError(
+            f"{where}: deadline must be the seconds one attempt of a destination may take, a "
+            f"number above 0 and at most {MAX_DEADLINE:g}, e.g. deadline = 60"
+        )
+    return float(value)
 
 
 def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
@@ -101,18 +132,39 @@ def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
     link = defaults.get("link")
     if link is not None and (not isinstance(link, str) or not link.strip()):
         raise ConfigError(f"{where}: link must be the URL (or folder) where reports/ is published")
+    default_deadline = _deadline(defaults["deadline"], where) if "deadline" in defaults else None
     streams = []
     for number, (config, entry) in enumerate(zip(configs, doc["stream"], strict=True), start=1):
         label = f"{file}: stream #{number} ({config.id})"
+        deadline = _deadline(entry["deadline"], label) if "deadline" in entry else default_deadline
         deliver = _destinations(entry["deliver"], label) if "deliver" in entry else default_deliver
         rules = parse_rules(entry["alert"], where=label) if "alert" in entry else default_alerts
         for rule in rules:
             for url in rule.deliver or ():
                 check_destination(url, f"{label}: alert {rule.name!r}")
-        streams.append(StreamPlan(config, deliver, rules))
+        streams.append(StreamPlan(config, deliver, rules, deadline))
     plan = DeliveryPlan(tuple(streams), digest=digest, link=link.strip() if link else None)
     _check_schemes(plan.destinations, file)
+    _check_one_id_per_delivery(plan, file)
     return plan
+
+
+def _check_one_id_per_delivery(plan: DeliveryPlan, file: Path) -> None:
+    """Delivery records what it sent and which alerts fired by stream id: the same id on two
+    platforms (two streams) with destinations or rules would share that record, so refuse it."""
+    seen: dict[str, StreamPlan] = {}
+    for stream in plan.streams:
+        first = seen.setdefault(stream.id, stream)
+        if first is stream:
+            continue
+        if first.deliver or first.alerts or stream.deliver or stream.alerts:
+            raise ConfigError(
+                f"{file}: stream {stream.id} is listed on two platforms "
+                f"({first.config.platform or 'the project settings'} and "
+                f"{stream.config.platform or 'the project settings'}) and has deliver or alert "
+                "keys; delivery keeps one record per stream id, so deliver only one of them "
+                "(or give the other deliver = [] and no alert rules)"
+            )
 
 
 def _check_schemes(destinations: Sequence[Destination], file: Path) -> None:
@@ -142,10 +194,12 @@ def plan_for(
     send: bool,
     dry_run: bool,
     stream_ids: Sequence[str] | None = None,
+    deadline: float | None = None,
 ) -> DeliveryPlan:
     """The plan of ``config_file`` (or of ``configs`` without delivery), checked for sending.
 
     When sending for real, every ``${NAME}`` must be set (fail before the long report run).
+    ``deadline`` (``--deadline``) overrides every stream's ``deadline``.
 
     Raises
     ------
@@ -170,6 +224,13 @@ def plan_for(
         plan = dataclasses.replace(
             plan, streams=tuple(s for s in plan.streams if s.id in set(stream_ids))
         )
+    if deadline is not None:
+        if not 0 < deadline <= MAX_DEADLINE:
+            raise ConfigError(
+                f"--deadline {deadline:g}: give the seconds one attempt of a destination may "
+                f"take, above 0 and at most {MAX_DEADLINE:g} (default 60)"
+            )
+        plan = dataclasses.replace(plan, deadline=float(deadline))
     if send:
         if not plan.destinations:
             where = (

@@ -22,7 +22,7 @@ from engagement_kit.delivery.outbox import (
 )
 from engagement_kit.delivery.plan import DeliveryPlan
 from engagement_kit.delivery.summary import write_delivery_files
-from engagement_kit.errors import ConfigError
+from engagement_kit.errors import ConfigError, WriteError
 
 
 def deliver(
@@ -35,6 +35,7 @@ def deliver(
     ledger: Ledger | None = None,
     env: Mapping[str, str] | None = None,
     echo: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> list[Outcome]:
     """Send each stream's report of the given week (and its alerts) to its destinations.
 
@@ -49,12 +50,17 @@ def deliver(
         Send again what the ledger says was sent.
     env : mapping, optional
         Where ``${NAME}`` values come from (default: the environment over ``.env``).
+    deadline : float, optional
+        Seconds each attempt of each destination may take (``--deadline``); default the
+        streams' ``deadline`` in ``streams.toml``, else 60. An attempt that runs out of time
+        is stopped, counts as failed and the other destinations go on.
 
     Returns
     -------
     list of Outcome
         Also written, per report, to ``<stream>/<week>.delivery.json`` (not on a dry run), and
-        the index is refreshed.
+        the index is refreshed; a file that cannot be written (a full disk) adds a ``failed``
+        outcome naming it and the cause.
     """
     from engagement_kit.report import write_index
     from engagement_kit.store.files import atomic_write
@@ -78,15 +84,26 @@ def deliver(
     try:
         with transport.quiet_apprise():
             for message in messages:
+                seconds = deadline or plan.deadline_for([r.stream_id for r in message.reports])
                 outcomes.append(
-                    _deliver_one(message, ledger, out, env, safe, dry_run, resend, echo, emails)
+                    _deliver_one(
+                        message, ledger, out, env, safe, dry_run, resend, echo, emails, seconds
+                    )
                 )
     finally:
         if owns:
             ledger.close()
-    if not dry_run:
-        write_delivery_files(out, reports, outcomes, atomic_write)
-        write_index(out)
+    if not dry_run:  # what was sent stays sent: a file that cannot be written is one more
+        # failed line of the summary (naming the file and the cause), never a traceback
+        outcomes += write_delivery_files(out, reports, outcomes, atomic_write)
+        try:
+            write_index(out)
+        except WriteError as exc:
+            outcomes.append(
+                Outcome(
+                    (), ", ".join(sorted(set(weeks.values()))), "-", "index", "failed", str(exc)
+                )
+            )
     return outcomes
 
 
@@ -100,6 +117,7 @@ def _deliver_one(
     resend: bool,
     echo: Callable[[str], None],
     emails: dict[tuple[str, ...], Any],
+    deadline: float,
 ) -> Outcome:
     dest = message.destination
     kind = message.kind
@@ -140,7 +158,7 @@ def _deliver_one(
             return _skipped(message, ledger.sent, dest.template)
         message.reports = claimed
         ids = tuple(r.stream_id for r in claimed)
-    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails)
+    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
     if not dry_run:
         for r in message.reports:
             if outcome.status == "sent":
@@ -170,6 +188,7 @@ def _send_claimed(
     dry_run: bool,
     echo: Callable[[str], None],
     emails: dict[tuple[str, ...], Any],
+    deadline: float,
 ) -> Outcome:
     dest, kind = message.destination, message.kind
     try:
@@ -186,7 +205,7 @@ def _send_claimed(
         )
     if dry_run:
         return dry_run_outcome(message, ids, out, url, safe, echo)
-    ok, why, tries = transport.send_with_retry(url, message)
+    ok, why, tries = transport.send_with_retry(url, message, deadline)
     if not ok:
         detail = f"{why} (after {tries} attempt{'s' if tries != 1 else ''})"
         return Outcome(ids, message.week, dest.template, kind, "failed", safe(detail))

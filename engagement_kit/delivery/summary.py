@@ -19,8 +19,14 @@ from engagement_kit.report.summary import status_text
 
 def write_delivery_files(
     out: Path, reports: Sequence[WeekReport], outcomes: Sequence[Outcome], write: Callable
-) -> None:
-    """``<stream>/<week>.delivery.json``: the latest outcome per destination and kind."""
+) -> list[Outcome]:
+    """``<stream>/<week>.delivery.json``: the latest outcome per destination and kind.
+
+    Returns a ``failed`` outcome for each file that could not be written (kind ``record``).
+    """
+    from engagement_kit.errors import WriteError
+
+    problems: list[Outcome] = []
     for r in reports:
         path = out / r.slug / f"{r.week}.delivery.json"
         try:
@@ -39,14 +45,22 @@ def write_delivery_files(
                     "detail": o.detail,
                     "at": timestamp_now(),
                 }
-        write(
-            path,
-            json.dumps(
-                {"stream_id": r.stream_id, "week": r.week, "deliveries": list(entries.values())},
-                indent=2,
-                ensure_ascii=False,
-            ),
-        )
+        try:
+            write(
+                path,
+                json.dumps(
+                    {
+                        "stream_id": r.stream_id,
+                        "week": r.week,
+                        "deliveries": list(entries.values()),
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                ),
+            )
+        except WriteError as exc:
+            problems.append(Outcome((r.stream_id,), r.week, "-", "record", "failed", str(exc)))
+    return problems
 
 
 def delivery_table(outcomes: Sequence[Outcome], plan: DeliveryPlan) -> Table:

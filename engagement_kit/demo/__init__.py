@@ -26,8 +26,10 @@ from engagement_kit.demo.platform import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_HOST,
+    DEMO_REGIONS,
     RATE_LIMIT_MESSAGE,
     DemoPlatform,
+    DemoRegion,
 )
 from engagement_kit.demo.server import FAULT_KINDS, DemoServer, ServerStats, running_server, serve
 from engagement_kit.demo.sessions import (
@@ -49,17 +51,21 @@ __all__ = [
     "DEMO_CLIENT_SECRET",
     "DEMO_COHORT_STREAMS",
     "DEMO_HOST",
+    "DEMO_REGIONS",
     "DEMO_STREAMS",
     "FAULT_KINDS",
     "LOG_START",
     "RATE_LIMIT_MESSAGE",
     "DemoPlatform",
+    "DemoRegion",
     "DemoServer",
     "DemoStream",
     "ServerStats",
     "SessionsSwitches",
     "clear_cache",
     "demo_client",
+    "demo_region",
+    "demo_region_of",
     "demo_store_path",
     "demo_streams",
     "get_stream",
@@ -77,16 +83,44 @@ DEMO_COHORT_STREAMS = frozenset({"st-demo-hr-us"})
 def demo_streams() -> list[StreamConfig]:
     """The demo platform's streams as :class:`~engagement_kit.config.streams.StreamConfig`, as
     ``report --demo``, the dashboard and the Explorer's picker show them: each with its
-    channels side by side, the HR bot with its *Cohorts* section."""
+    channels side by side, the HR bot with its *Cohorts* section, each on its demo platform
+    (:data:`DEMO_REGIONS`: the retail and HR bots on ``us``, the IT bot on ``eu``)."""
     from engagement_kit.config.streams import StreamConfig
 
     configs = [StreamConfig.from_stream(s) for s in DEMO_STREAMS]
     return [
         c.model_copy(
-            update={"channels_breakdown": c.known_channels, "cohorts": c.id in DEMO_COHORT_STREAMS}
+            update={
+                "channels_breakdown": c.known_channels,
+                "cohorts": c.id in DEMO_COHORT_STREAMS,
+                "platform": demo_region_of(c.id),
+            }
         )
         for c in configs
     ]
+
+
+def demo_region_of(stream_id: str) -> str | None:
+    """The name of the demo platform (:data:`DEMO_REGIONS`) serving ``stream_id``, if any."""
+    return next((r.name for r in DEMO_REGIONS.values() if stream_id in r.stream_ids), None)
+
+
+def demo_region(name: str) -> DemoRegion:
+    """The demo platform called ``name``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the demo platforms.
+    """
+    from engagement_kit.errors import ConfigError
+
+    try:
+        return DEMO_REGIONS[name]
+    except KeyError:
+        raise ConfigError(
+            f"platform {name!r}: the demo has the platforms {', '.join(DEMO_REGIONS)}"
+        ) from None
 
 
 #: Changes whenever the demo platform's answers for the same request change (2: sessions carry
@@ -110,7 +144,11 @@ def demo_store_path() -> Path:
 
 
 def demo_client(
-    *, store: Any = None, platform: DemoPlatform | None = None, **client_kwargs: Any
+    *,
+    store: Any = None,
+    platform: DemoPlatform | None = None,
+    region: str | None = None,
+    **client_kwargs: Any,
 ) -> EngagementClient:
     """An :class:`~engagement_kit.client.EngagementClient` answered by the demo platform.
 
@@ -122,6 +160,9 @@ def demo_client(
     platform : DemoPlatform, optional
         The platform to talk to (default: a new one on the real clock, with the platform's
         rate limits).
+    region : str, optional
+        One demo platform of :data:`DEMO_REGIONS` (its host, its app's credentials, its
+        streams); default the original demo host, which serves every demo stream.
     **client_kwargs
         Any other :class:`EngagementClient` argument (``timeout``, ``max_retries``, ...).
 
@@ -139,13 +180,26 @@ def demo_client(
 
     # getSessions pages: the demo serves up to 1,000 sessions a page (the platform's maximum is
     # unknown, the client's default stays 100), so the demo's cohorts load in seconds
+    host, client_id, client_secret = DEMO_HOST, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    streams = DEMO_STREAMS
+    if region is not None:
+        place = demo_region(region)
+        host, client_id, client_secret = place.host, place.client_id, place.client_secret
+        streams = tuple(s for s in DEMO_STREAMS if s.id in place.stream_ids)
     platform = (
-        DemoPlatform(sessions=SessionsSwitches(max_limit=1000)) if platform is None else platform
+        DemoPlatform(
+            sessions=SessionsSwitches(max_limit=1000),
+            streams=streams,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        if platform is None
+        else platform
     )
     own_store = store is None
     client = EngagementClient(
-        host=DEMO_HOST,
-        credentials=Credentials(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET),
+        host=host,
+        credentials=Credentials(client_id=client_id, client_secret=client_secret),
         store=ResponseStore(demo_store_path()) if own_store else store,
         transport=httpx.MockTransport(platform.handle),
         close_store=own_store,  # the demo store is closed with the client, like the default store

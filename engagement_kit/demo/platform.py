@@ -34,6 +34,7 @@ The numbers and their meanings are documented in :mod:`engagement_kit.demo.trend
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -63,8 +64,10 @@ __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
     "DEMO_HOST",
+    "DEMO_REGIONS",
     "RATE_LIMIT_MESSAGE",
     "DemoPlatform",
+    "DemoRegion",
     "error_response",
 ]
 
@@ -77,6 +80,41 @@ DEMO_HOST = "https://demo.engagement-kit.invalid"
 DEMO_CLIENT_ID = "cs-demo-engagement-kit"
 #: The demo app's client secret. Public on purpose: it only opens the demo platform.
 DEMO_CLIENT_SECRET = "demo-secret-engagement-kit-not-for-production"
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoRegion:
+    """One demo platform host with its own app (credentials) and the streams it serves."""
+
+    name: str
+    label: str
+    host: str
+    client_id: str
+    client_secret: str
+    stream_ids: tuple[str, ...]
+
+
+#: The demo's two platforms, like a team with bots in two regions: the US host (the original
+#: demo host and app) and an EU host with an app of its own. The public secrets open only the
+#: demo. A demo stream's ``platform`` names its region.
+DEMO_REGIONS: dict[str, DemoRegion] = {
+    "us": DemoRegion(
+        "us",
+        "US",
+        DEMO_HOST,
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+        ("st-demo-retail-in", "st-demo-hr-us"),
+    ),
+    "eu": DemoRegion(
+        "eu",
+        "EU",
+        "https://eu.demo.engagement-kit.invalid",
+        "cs-demo-engagement-kit-eu",
+        "demo-eu-secret-engagement-kit-not-for-production",
+        ("st-demo-it-de",),
+    ),
+}
 #: The platform's documented message when a rate limit is hit.
 RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached. Please try again after some time."
 

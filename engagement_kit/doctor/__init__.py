@@ -21,6 +21,11 @@ A stream with ``cohorts = true`` in ``streams.toml`` also gets a **sessions** ch
 stream row: the daily users of its last complete week recomputed from getSessions against the
 trend API (a few more requests; see :mod:`engagement_kit.doctor.cohorts`).
 
+Streams on ``[platform.NAME]`` profiles (:mod:`engagement_kit.config.platforms`): each
+platform is checked once, its settings (the profile's ``${NAME}`` references) and then checks
+3-8 on its host with its app's credentials, every row named ``platform NAME / ...``; a wrong
+secret fails that platform's rows only.
+
 At most one request per stream: the client runs without retries and without the store (so the
 platform is really asked). The checks never print a secret or a token.
 

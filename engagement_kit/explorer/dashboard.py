@@ -87,11 +87,16 @@ _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _READY_PATH = "/voila/static/voila.js"
 #: ``python -m voila``, minus ``rfc3987_syntax``: jsonschema imports that optional IRI checker
 #: eagerly and it costs about 2 s of Voilà's 3.5 s start (see charts.skip_slow_optional_imports;
-#: nothing served here validates IRIs).
+#: nothing served here validates IRIs); and first :func:`engagement_kit.explorer.origin.protect`,
+#: loaded from its file (not importing the Explorer), so only this dashboard's own origin is
+#: served. ``{origin}`` and ``{port}`` are filled in by :func:`voila_command`.
 _VOILA_MAIN = (
-    "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
+    "import sys, importlib.util as u; sys.modules.setdefault('rfc3987_syntax', None); "
+    "s = u.spec_from_file_location('engagement_kit_origin', {origin!r}); "
+    "m = u.module_from_spec(s); s.loader.exec_module(m); m.protect({port}); "
     "from voila.app import main; sys.exit(main())"
 )
+_ORIGIN_MODULE = Path(__file__).resolve().with_name("origin.py")
 
 
 def default_notebook() -> Path:
@@ -182,13 +187,15 @@ def voila_command(
     """The command line (``python -m voila``, quicker) that serves ``notebook`` on ``127.0.0.1:port``.
 
     Never opens a browser itself (:func:`serve` does that once the page answers) and never
-    moves to another port when ``port`` is taken (``port_retries=0``). Kernels talk to Voilà
+    moves to another port when ``port`` is taken (``port_retries=0``). Answers only requests
+    for its own origin (``Host`` and ``Origin`` 127.0.0.1, localhost or [::1] with this port;
+    anything else gets 403, see :mod:`engagement_kit.explorer.origin`). Kernels talk to Voilà
     over Unix sockets in Voilà's private connection folder, not TCP ports on localhost.
     """
     return [
         sys.executable,
         "-c",
-        _VOILA_MAIN,
+        _VOILA_MAIN.format(origin=str(_ORIGIN_MODULE), port=int(port)),
         str(notebook),
         "--no-browser",
         f"--Voila.ip={HOST}",

@@ -67,23 +67,37 @@ def app_source(
     """
     from engagement_kit.client.auth import credentials_from_env
     from engagement_kit.config.settings import load_settings
-    from engagement_kit.config.streams import host_from_env, load_streams, project_streams
+    from engagement_kit.config.streams import (
+        host_from_env,
+        load_platforms,
+        load_streams,
+        project_streams,
+    )
 
     if demo:
         return AppSource(demo=True)
     settings = load_settings(env)
-    if not settings.has_platform and config is None:
+    found = settings.streams_file
+    profiled = (
+        config is None
+        and found is not None
+        and found.is_file()
+        and any(s.platform for s in load_streams(found))
+    )
+    if not settings.has_platform and config is None and not profiled:
         return AppSource(demo=True)
-    host = host_from_env(env)
-    credentials_from_env(env)  # fails fast naming what to set; kernels read them again
     if config is not None:
         path = Path(config).expanduser().resolve()
-        load_streams(path)
+        streams = load_streams(path)
     else:
-        project_streams(settings)
+        streams = project_streams(settings)
         assert settings.streams_file is not None
         path = settings.streams_file.resolve()
-    return AppSource(demo=False, host=host, streams=path)
+    hosts = sorted({p.host for p in load_platforms(path).values()})
+    if any(not s.platform for s in streams):  # the project's own platform is used too
+        hosts.insert(0, host_from_env(env))
+        credentials_from_env(env)  # fails fast naming what to set; kernels read them again
+    return AppSource(demo=False, host=", ".join(hosts), streams=path)
 
 
 def app_cells(source: AppSource, guide: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -131,6 +145,14 @@ def app_explorer(*, demo: bool, streams: str | None = None) -> Any:
 
         if streams is None:
             raise ConfigError("streams: give the streams.toml of the dashboard")
-        explorer = Explorer(EngagementClient(), streams=load_streams(streams))
+        configs = load_streams(streams)
+        if any(not c.platform for c in configs):
+            client = EngagementClient()
+        else:  # every stream names a platform: the project's own settings are not needed
+            from engagement_kit.data_source import client_for
+
+            client = client_for("platform", platform=configs[0].platform)
+        # each stream is fetched through its own platform's client (Explorer.stream_client)
+        explorer = Explorer(client, streams=configs)
     explorer.load()
     return explorer

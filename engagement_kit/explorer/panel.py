@@ -205,8 +205,13 @@ class Explorer(ControlsState):
             "channels": widgets.HTML(value=_placeholder("channel breakdown")),
             "cohorts": widgets.Output(),
         }
-        self.tabs = widgets.Tab(children=list(self.panels.values()))
-        self.tabs.titles = tuple(PANELS.values())
+        from engagement_kit.explorer.compare import CompareTab, platform_clients
+
+        self._client_of = platform_clients(lambda: self.client)
+        #: The *Compare* tab: several streams, one metric (its own controls and button).
+        self.compare = CompareTab(self.streams, self.client, clients=self._client_of)
+        self.tabs = widgets.Tab(children=[*self.panels.values(), self.compare.root])
+        self.tabs.titles = (*PANELS.values(), "Compare")
 
         self._apply_stream_defaults(first)
         self.stream.observe(self._on_stream, names="value")
@@ -327,8 +332,14 @@ class Explorer(ControlsState):
         with self._lock:
             self.busy = False
 
+    @property
+    def stream_client(self) -> Any:
+        """The client of the selected stream's platform (its ``[platform.NAME]`` profile), else
+        :attr:`client`."""
+        return self._client_of(self.selected_stream())
+
     def _fetch(self, query: EngagementQuery) -> Engagement:
-        return self.client.fetch(
+        return self.stream_client.fetch(
             query.stream_id,
             query.start,
             query.end,
@@ -360,7 +371,7 @@ class Explorer(ControlsState):
         elif panel == "cohorts":  # true retention from getSessions, fetched when shown
             from engagement_kit.explorer.cohorts_tab import CohortView
 
-            self._show_chart(panel, CohortView(self.client, self.queries()["daily"]))
+            self._show_chart(panel, CohortView(self.stream_client, self.queries()["daily"]))
         elif panel == "checks":
             frame = metrics.check_data(self.data["main"])
             self.checks = frame
@@ -381,7 +392,7 @@ class Explorer(ControlsState):
             return _channels_hint()
         daily = self.data["daily"].query
         assert daily is not None
-        frame = self.client.fetch_channels(
+        frame = self.stream_client.fetch_channels(
             daily.stream_id,
             daily.start,
             daily.end,
@@ -406,8 +417,9 @@ class Explorer(ControlsState):
 
     @property
     def visible_panel(self) -> str:
-        """The key of the tab on screen (``"kpis"``, ``"trend"``, ...)."""
-        return list(PANELS)[self.tabs.selected_index or 0]
+        """The key of the tab on screen (``"kpis"``, ``"trend"``, ..., ``"compare"``)."""
+        keys = [*PANELS, "compare"]
+        return keys[min(self.tabs.selected_index or 0, len(keys) - 1)]
 
     def _on_tab(self, change: Mapping[str, Any]) -> None:
         panel = self.visible_panel

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import queue as queue_module
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,19 +24,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engagement_kit.charts.fast_import import skip_slow_optional_imports
 from engagement_kit.client.auth import credentials_from_env
-from engagement_kit.config.streams import StreamConfig, host_from_env, normalize_host
+from engagement_kit.config.settings import STREAMS_ENV
+from engagement_kit.config.streams import (
+    StreamConfig,
+    host_from_env,
+    load_platforms,
+    normalize_host,
+)
 from engagement_kit.config.weeks import ended_week
 from engagement_kit.data_source import check_source
-from engagement_kit.errors import ConfigError, InvalidQueryError
+from engagement_kit.errors import ConfigError, InvalidQueryError, WriteError
 from engagement_kit.report.index import write_index
 from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, one_sentence, report_parameters
 from engagement_kit.report.signals import call_in_worker, stop_pool, worker_stops_on_signals
 from engagement_kit.report.summary import print_summary
 from engagement_kit.report.task import ReportResult, ReportTask, set_progress_queue
 from engagement_kit.report.zygote import Zygote
-from engagement_kit.store.files import stream_slug
+from engagement_kit.store.files import stream_slug, write_error
 
 if TYPE_CHECKING:
+    from engagement_kit.config.platforms import PlatformProfile
     from engagement_kit.report.kernels import KernelPool, PoolPlan
 
 __all__ = [
@@ -56,6 +63,80 @@ def default_jobs() -> int:
 
 def resolve_week(config: StreamConfig, week: str | None, today: dt.date | None) -> str:
     return ended_week(week, config.tz, today=today)
+
+
+def _stream_hosts(
+    configs: Sequence[StreamConfig],
+    source: str,
+    host: str | None,
+    platforms: Mapping[str, PlatformProfile] | None,
+) -> list[str]:
+    """Each stream's API host: its ``[platform.NAME]`` profile's (for the demo: its demo
+    platform's), else ``host``/``$KORE_HOST`` (checked, with the credentials, only when a stream
+    uses the project's settings).
+
+    A profile's credentials are not checked here: a profile whose variable is not set, or whose
+    secret is wrong, fails its own streams (one sentence naming the platform), not the run.
+    """
+    hosts: list[str] = []
+    default: str | None = None
+    for config in configs:
+        if config.platform and source == "demo":
+            from engagement_kit.demo import demo_region
+
+            hosts.append(demo_region(config.platform).host)
+        elif config.platform:
+            if platforms is None:
+                from engagement_kit.data_source import platform_profile
+
+                hosts.append(platform_profile(config.platform).host)
+            elif config.platform in platforms:
+                hosts.append(platforms[config.platform].host)
+            else:
+                raise ConfigError(
+                    f"stream {config.id}: platform {config.platform!r} has no "
+                    f"[platform.{config.platform}] table in the streams file"
+                )
+        elif source == "platform":
+            default = default or _platform_host(host)
+            hosts.append(default)
+        else:
+            hosts.append(normalize_host(host) if host else "")
+    return hosts
+
+
+def _folders(configs: Sequence[StreamConfig], hosts: Sequence[str]) -> list[str]:
+    """Each stream's folder under ``reports/``: its name's slug; a stream whose slug another
+    stream on another platform already has gets its platform's name added (the same bot in two
+    regions is two streams, two folders)."""
+    folders: list[str] = []
+    seen: dict[str, tuple[str, str]] = {}
+    for config, host in zip(configs, hosts, strict=True):
+        slug = stream_slug(config.name, config.id)
+        if slug in seen and seen[slug][1] != host and config.platform:
+            slug = stream_slug(f"{config.name} {config.platform}", config.id)
+        if slug in seen:
+            raise ConfigError(
+                f"streams {seen[slug][0]!r} and {config.id!r} would share the folder {slug!r}; "
+                "give them distinct names"
+            )
+        seen[slug] = (config.id, host)
+        folders.append(slug)
+    return folders
+
+
+@contextlib.contextmanager
+def _streams_file_for_kernels(streams_file: str | os.PathLike[str] | None) -> Iterator[None]:
+    """``ENGAGEMENT_KIT_STREAMS`` for the kernels (they read their stream's profile there) when
+    the streams file is not the project's own; undone afterwards."""
+    if streams_file is None or STREAMS_ENV in os.environ:
+        yield
+        return
+    os.environ[STREAMS_ENV] = str(Path(streams_file).resolve())
+    try:
+        yield
+    finally:
+        os.environ.pop(STREAMS_ENV, None)
 
 
 def _platform_host(host: str | None) -> str:
@@ -84,6 +165,7 @@ def render_all(
     console: Console | None = None,
     quiet: bool = False,
     today: dt.date | None = None,
+    streams_file: str | os.PathLike[str] | None = None,
     index: bool = True,
 ) -> list[ReportResult]:
     """Write the weekly report of every stream, in parallel, then the index page.
@@ -117,6 +199,9 @@ def render_all(
         Show neither.
     today : date, optional
         "Today" for the default week (tests).
+    streams_file : path, optional
+        The streams file the configs came from, when it is not the project's ``streams.toml``:
+        a stream with ``platform = "NAME"`` uses that file's ``[platform.NAME]`` profile.
     index : bool
         Rebuild ``out_dir/index.html`` afterwards (a shard of a split batch leaves it to the
         final ``report --index-only``).
@@ -133,6 +218,9 @@ def render_all(
         Bad arguments or settings, before anything runs: an invalid or unfinished week, an
         unknown source, no host or credentials for ``source="platform"``, two streams with the
         same folder name, no streams.
+    WriteError
+        The index (or the reports folder) could not be written, e.g. out of space: raised
+        after the summary; reports that could not be written are failed results instead.
     """
     source = check_source(source)
     if not configs:
@@ -141,10 +229,9 @@ def render_all(
         jobs = default_jobs()
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise InvalidQueryError(f"jobs: {jobs!r} must be a whole number >= 1", field="jobs")
-    if source == "platform":
-        host = _platform_host(host)
-    elif host:
-        host = normalize_host(host)
+    with _streams_file_for_kernels(streams_file):
+        platforms = load_platforms(streams_file) if streams_file is not None else None
+        hosts = _stream_hosts(configs, source, host, platforms)
     if notebook is None:
         from engagement_kit.report.execute import (
             default_notebook,  # papermill stays out of the parent
@@ -156,21 +243,21 @@ def render_all(
     if not nb_path.is_file():
         raise ConfigError(f"notebook: {nb_path} does not exist")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out, exc) from exc
 
     tasks: list[ReportTask] = []
-    seen: dict[str, str] = {}
-    for key, config in enumerate(configs):
-        slug = stream_slug(config.name, config.id)
-        if slug in seen:
-            raise ConfigError(
-                f"streams {seen[slug]!r} and {config.id!r} would share the folder {slug!r}; give "
-                "them distinct names"
-            )
-        seen[slug] = config.id
+    folders = _folders(configs, hosts)
+    for key, (config, slug) in enumerate(zip(configs, folders, strict=True)):
         stream_week = resolve_week(config, week, today)
         params = report_parameters(
-            config, stream_week, source=source, host=host, weeks_of_history=weeks_of_history
+            config,
+            stream_week,
+            source=source,
+            host=hosts[key],
+            weeks_of_history=weeks_of_history,
         )
         tasks.append(
             ReportTask(
@@ -185,12 +272,21 @@ def render_all(
         )
 
     console = console or Console(stderr=True)
-    with _progress(tasks, console=console, quiet=quiet) as update:
+    with (
+        _streams_file_for_kernels(streams_file),
+        _progress(tasks, console=console, quiet=quiet) as update,
+    ):
         results = run_tasks(tasks, jobs=min(jobs, len(tasks)), update=update)
+    index_error: WriteError | None = None
     if index:
-        write_index(out)
+        try:
+            write_index(out)
+        except WriteError as exc:  # a full disk: the summary first, then the one sentence
+            index_error = exc
     if not quiet:
-        print_summary(results, console=console)
+        print_summary(results, console=console, index=index and index_error is None)
+    if index_error is not None:
+        raise index_error
     return results
 
 

@@ -39,7 +39,8 @@ import jinja2
 from engagement_kit import __version__
 from engagement_kit.charts.html import TEMPLATES
 from engagement_kit.formatting import count_text, signed_percent
-from engagement_kit.store.files import atomic_write, stream_slug
+from engagement_kit.report.portfolio import sidecar_row, write_portfolio
+from engagement_kit.store.files import atomic_write, stream_folders, stream_key, stream_slug
 
 __all__ = [
     "CATALOGUE_DIR",
@@ -61,10 +62,11 @@ RECENT_WEEKS = 8
 #: A history page's newest weeks (one year).
 HISTORY_WEEKS = 53
 #: Bumped when an entry's fields change: an older catalogue is rebuilt from the sidecars.
-CATALOGUE_FORMAT = 1
+CATALOGUE_FORMAT = 2
 _TOP = "_index.json"
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.json")
 _ERROR_FILE = re.compile(r"(\d{4}-W\d{2})\.error\.json")
+_KEYED_FOLDER = re.compile(r".+-([0-9a-f]{8})")
 _DELIVERY_FILE = re.compile(r"(\d{4}-W\d{2})\.delivery\.json")
 _WEEK_PREFIX = re.compile(r"(\d{4}-W\d{2})\.")
 #: How recent (ns) a timestamp may be and still be trusted: a change within the same tick of
@@ -149,7 +151,7 @@ def _week_entry(stream_dir: Path, week: str, names: set[str]) -> dict[str, Any] 
         if name not in names:
             continue
         data = _read_json(stream_dir / name)
-        if data is None:
+        if data is None or not _belongs_here(slug, data):
             continue
         for key, fallback in (("stream_name", slug), ("stream_id", "")):
             if data.get(key):
@@ -158,6 +160,10 @@ def _week_entry(stream_dir: Path, week: str, names: set[str]) -> dict[str, Any] 
                 entry.setdefault(key, fallback)
         if kind == "report":
             entry["report"] = _report_entry(slug, week, data, names)
+            # the portfolio's row, read with the sidecar (the portfolio reads no file itself)
+            entry["report"]["row"] = sidecar_row(
+                data, slug=slug, week=week, href=entry["report"]["href"]
+            )
             delivery = f"{week}.delivery.json"
             entry["deliveries"] = _deliveries(
                 _read_json(stream_dir / delivery) if delivery in names else None
@@ -167,6 +173,42 @@ def _week_entry(stream_dir: Path, week: str, names: set[str]) -> dict[str, Any] 
     if entry["report"] is None and entry["error"] is None:
         return None
     return entry
+
+
+def _belongs_here(folder: str, data: dict[str, Any]) -> bool:
+    """A sidecar in a stream's own folder (``<slug>-<key>``) must name that stream: another
+    stream's report there is not listed, so one stream's numbers never show as another's."""
+    stream_id, name = data.get("stream_id"), data.get("stream_name")
+    keyed = _KEYED_FOLDER.fullmatch(folder)
+    if keyed is None or not isinstance(stream_id, str) or not stream_id:
+        return True  # a folder of an earlier version (named by the slug alone)
+    return keyed.group(1) == stream_key(stream_id) or folder in stream_folders(
+        name if isinstance(name, str) else None, stream_id
+    )
+
+
+def _one_folder_per_stream(
+    streams: list[tuple[str, dict[str, Any]]],
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]:
+    """The streams to list and their recent rows: a stream's folder of an earlier version
+    (``<slug>``) beside its own (``<slug>-<key>``) adds only the weeks the new one lacks."""
+    own = {
+        s["id"]: slug for slug, s in streams if s["id"] and slug == stream_slug(s["name"], s["id"])
+    }
+    weeks_in_own = {
+        (e["stream_id"], e["week"])
+        for slug, s in streams
+        if own.get(s["id"]) == slug
+        for e in s["recent"]
+    }
+    listed = [(slug, s) for slug, s in streams if s["id"] not in own or own[s["id"]] == slug]
+    recent = [
+        e
+        for slug, s in streams
+        for e in s["recent"]
+        if own.get(s["id"]) in (None, slug) or (e["stream_id"], e["week"]) not in weeks_in_own
+    ]
+    return listed, recent
 
 
 def _signature(entry: os.DirEntry[str], started_ns: int) -> list[int] | None:
@@ -303,6 +345,15 @@ def _by_week(entries: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     return weeks
 
 
+def _portfolio_row(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The portfolio's row of a stream: its newest week with a report."""
+    for entry in summary["recent"]:
+        row = (entry.get("report") or {}).get("row")
+        if row is not None:
+            return row
+    return None
+
+
 def _render(template: str, **context: Any) -> str:
     return (
         _index_env()
@@ -410,13 +461,19 @@ def write_index(out_dir: str | os.PathLike[str] = "reports") -> Path:
             _write_history(out / slug, summary, shard["weeks"], set(summary["years"]))
     catalogue.save()
 
-    streams = sorted(catalogue.streams.items(), key=lambda kv: kv[1]["name"].casefold())
-    recent = _by_week(e for _, s in streams for e in s["recent"])
+    streams, rows = _one_folder_per_stream(
+        sorted(catalogue.streams.items(), key=lambda kv: kv[1]["name"].casefold())
+    )
+    recent = _by_week(rows)
+    portfolio = write_portfolio(  # the page the index links first, from the catalogue
+        out, [row for _, s in streams if (row := _portfolio_row(s)) is not None]
+    )
     page = _render(
         INDEX_TEMPLATE,
         latest=[(slug, s, s["recent"][0]) for slug, s in streams],
         weeks=dict(list(recent.items())[:RECENT_WEEKS]),
         streams=len(streams),
         recent_weeks=RECENT_WEEKS,
+        portfolio=portfolio.name if streams else None,
     )
     return atomic_write(out / "index.html", page)

@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from engagement_kit.config.platforms import known_secrets
 from engagement_kit.config.settings import kernel_environment as settings_environment
-from engagement_kit.config.settings import known_secrets
 from engagement_kit.data_source import check_source
 from engagement_kit.errors import ReportError
 
@@ -45,6 +45,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "weeks_of_history",
     "channels_breakdown",
     "cohorts",
+    "platform",
 )
 #: Parameters that are ``True``/``False`` (every other one is a string or an integer).
 BOOL_PARAMETERS = frozenset({"cohorts"})
@@ -84,6 +85,7 @@ def report_parameters(
         "weeks_of_history": int(weeks_of_history),
         "channels_breakdown": ",".join(config.channels_breakdown),
         "cohorts": bool(config.cohorts),
+        "platform": config.platform or "",
     }
     check_no_secret(params)
     return params

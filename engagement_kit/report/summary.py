@@ -13,7 +13,7 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -113,11 +113,62 @@ def summary_table(results: Sequence[ReportResult], *, width: int | None = None) 
         return table
 
     table = build(two_lines=False)
-    if width is not None:
-        measuring = Console(width=10_000, file=io.StringIO())  # the natural width
-        if Measurement.get(measuring, measuring.options, table).maximum > width:
-            table = build(two_lines=True)
+    if width is not None and not _fits(table, width):
+        table = build(two_lines=True)
     return table
+
+
+def _fits(table: Table, width: int) -> bool:
+    measuring = Console(width=10_000, file=io.StringIO())  # the natural width
+    return Measurement.get(measuring, measuring.options, table).maximum <= width
+
+
+def _two_line_summary(results: Sequence[ReportResult], width: int) -> Group:
+    """The table for a narrow terminal: each stream's row, then its path on a line of its own
+    across the whole width (a table cell would fold a long path onto a third line)."""
+    weeks = {r.week for r in results}
+    title = "Weekly reports" + (f", {next(iter(weeks))}" if len(weeks) == 1 else "")
+    headers = (["week"] if len(weeks) > 1 else []) + ["status", "users", "change"]
+    rows = [
+        (
+            r,
+            ([r.week] if len(weeks) > 1 else [])
+            + [
+                "written" if r.ok else "failed",
+                f"{r.unique_users:,}" if r.unique_users is not None else "",
+                signed_percent(r.change) if r.ok else "",
+            ],
+        )
+        for r in results
+    ]
+    widths = [max(len(h), *(len(cells[i]) for _, cells in rows)) for i, h in enumerate(headers)]
+    name_width = max(8, width - sum(widths) - 2 * len(widths))
+
+    def line(first: Text, cells: Sequence[Text | str]) -> Table:
+        grid = Table.grid(padding=(0, 0, 0, 1), pad_edge=False)
+        grid.add_column(width=name_width, no_wrap=True, overflow="ellipsis")
+        for header, size in zip(headers, widths, strict=True):
+            right = header in ("users", "change")
+            grid.add_column(  # a column's width includes its padding
+                width=size + 1, no_wrap=True, justify="right" if right else "left"
+            )
+        grid.add_row(first, *cells)
+        return grid
+
+    parts: list[Any] = [
+        Text(title, style="bold"),
+        line(
+            Text("stream / report", style="bold underline"),
+            [Text(h, style="bold underline") for h in headers],
+        ),
+    ]
+    for r, cells in rows:
+        status = Text(cells[-3], style="green" if r.ok else "bold red")
+        parts.append(line(Text(r.stream_name), [*map(Text, cells[:-3]), status, *cells[-2:]]))
+        path = display_path(r.html if r.ok else r.notebook)
+        if path:
+            parts.append(Text(path, style="dim", overflow="fold"))
+    return Group(*parts)
 
 
 def summary_lines(results: Sequence[ReportResult]) -> list[str]:
@@ -137,8 +188,10 @@ def summary_lines(results: Sequence[ReportResult]) -> list[str]:
     return lines
 
 
-def print_summary(results: Sequence[ReportResult], *, console: Console | None = None) -> None:
-    """Print the summary and, when there is one, where the index is.
+def print_summary(
+    results: Sequence[ReportResult], *, console: Console | None = None, index: bool = True
+) -> None:
+    """Print the summary and, when there is one (``index``), where the index is.
 
     To a terminal: :func:`summary_table` fitted to its width, then each error. Otherwise (a
     file, a pipe, a cron log): :func:`summary_lines`, which nothing wraps.
@@ -152,11 +205,13 @@ def print_summary(results: Sequence[ReportResult], *, console: Console | None = 
         for text in summary_lines(results):
             line(text)
     else:
-        console.print(summary_table(results, width=console.width))
+        table = summary_table(results, width=console.width)
+        fits = _fits(table, console.width)  # else even a row on two lines folds a long path
+        console.print(table if fits else _two_line_summary(results, console.width))
         for r in results:
             if not r.ok:
                 line(Text.assemble((f"{r.stream_name} ({r.week}): ", "bold red"), r.error or ""))
     written = [r for r in results if r.html is not None]
-    if written:
+    if written and index:
         index = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
         line(f"Index: {display_path(index)}")

@@ -97,6 +97,8 @@ class WeeklyReport:
     channels: pd.DataFrame | None = None
     store_note: StoreNote | None = None
     cohort_section: CohortSection | None = None
+    #: The stream's ``[platform.NAME]`` profile (empty: the project's settings).
+    platform: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -188,6 +190,7 @@ class WeeklyReport:
             "cohorts": self.cohort_section is not None,
             "source": self.source,
             "host": self.host,
+            "platform": self.platform,
             "weeks_of_history": len(self.history),
         }
 
@@ -221,6 +224,8 @@ class WeeklyReport:
                 "tz": self.tz,
                 "filters": dict(self.filters),
                 "source": self.source,
+                "platform": self.platform,
+                "host": self.host,
                 "kpis": {k: n(v) for k, v in kpis["value"].items()},
                 "previous_kpis": {k: n(v) for k, v in kpis["previous"].items()},
                 "change": {
@@ -389,6 +394,7 @@ def load_weekly(
     client: EngagementClient | None = None,
     channels_breakdown: str | Sequence[str] | None = None,
     cohorts: bool = False,
+    platform: str = "",
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
 
@@ -408,6 +414,9 @@ def load_weekly(
     source : {"demo", "platform"}
         The built-in demo platform, or ``host`` (default ``$KORE_HOST``) with credentials from
         the environment.
+    platform : str
+        The stream's ``[platform.NAME]`` profile (its host and credentials; for the demo one of
+        its two demo platforms); empty for the project's settings.
     weeks_of_history : int
         Weeks in the history chart, ending with ``week``.
     client : EngagementClient, optional
@@ -452,7 +461,8 @@ def load_weekly(
     }
     fetch_filters = {**filters, "channels": list(probe.channels) or None}
     owns = client is None
-    client = client_for(source, host) if client is None else client
+    client = client_for(source, host, platform or None) if client is None else client
+    api_host = client.host
     try:
         weeks = max(weeks_of_history, ANOMALY_WEEKS + 1)
         history = client.fetch_weeks(
@@ -500,7 +510,8 @@ def load_weekly(
         end=end,
         filters=filters,
         source=source,
-        host=host or "",
+        host=api_host,
+        platform=platform or "",
         current=daily[-1],
         previous=daily[-2],
         hourly=hourly,

@@ -17,21 +17,32 @@ from urllib.parse import quote
 from papermill.exceptions import PapermillExecutionError
 
 from engagement_kit import __version__
-from engagement_kit.errors import EngagementError, ReportError
+from engagement_kit.errors import EngagementError, ReportError, WriteError
 from engagement_kit.report.execute import execute_notebook, kernel_start_failed
 from engagement_kit.report.export import notebook_to_html, write_assets
 from engagement_kit.report.params import SIDECAR_MIMETYPE, kernel_environment, one_sentence
 from engagement_kit.report.signals import remove_on_stop
 from engagement_kit.report.task import ReportResult, ReportTask, emit
-from engagement_kit.store.files import atomic_write, inside, sweep_stale_temp_files
+from engagement_kit.store.files import (
+    atomic_write,
+    atomic_write_all,
+    inside,
+    sweep_stale_temp_files,
+    write_error,
+)
 
 __all__ = ["describe_error", "run_task", "sidecar_from"]
 
 
-def describe_error(exc: BaseException) -> str:
-    """A one-sentence, secret-free description of why a report failed."""
+def describe_error(exc: BaseException, folder: Path | None = None) -> str:
+    """A one-sentence, secret-free description of why a report failed (an ``OSError`` that
+    names no file, such as papermill saving onto a full disk, names ``folder``)."""
     if isinstance(exc, PapermillExecutionError):
         return one_sentence(f"{exc.ename}: {exc.evalue}")
+    if isinstance(exc, WriteError):
+        return one_sentence(str(exc))
+    if isinstance(exc, OSError) and (exc.filename or folder is not None):
+        return one_sentence(str(write_error(exc.filename or f"{folder}{os.sep}", exc)))
     if isinstance(exc, EngagementError):
         return one_sentence(f"{type(exc).__name__}: {exc}")
     if kernel_start_failed(exc):
@@ -64,8 +75,90 @@ def sidecar_from(nb: Any) -> dict[str, Any]:
     return dict(found[0])
 
 
+def _on_platform(error: str, params: dict[str, Any]) -> str:
+    """The error sentence, naming the stream's platform profile when it has one (a wrong secret
+    on one platform fails that platform's streams: the reader must see which)."""
+    name = params.get("platform")
+    if not name or error.startswith(f"platform {name}"):
+        return error
+    host = params.get("host") or ""
+    where = f"platform {name}{f' ({host})' if host else ''}"
+    status = next((code for code in ("401", "403") if f"HTTP {code}" in error), None)
+    if status is not None:
+        names = "its client id and secret"
+        with contextlib.suppress(Exception):  # the sentence without the names rather than none
+            from engagement_kit.data_source import platform_profile
+
+            if params.get("source") == "platform":
+                names = " and ".join(platform_profile(name).references) or names
+        what = "refused the credentials" if status == "401" else "refused this stream"
+        return one_sentence(
+            f"{where} {what} (HTTP {status}); check {names} in the environment or .env and "
+            f"that the app may read stream {params.get('stream_id')}"
+        )
+    return one_sentence(f"{where}: {error}")
+
+
 def _now_utc() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_report(
+    stream_dir: Path, week: str, stream_id: str, page: str, sidecar: dict[str, Any]
+) -> tuple[Path, Path]:
+    """The page and its sidecar, both or neither (a full disk leaves the old pair intact);
+    never over the report of another stream."""
+    json_path = stream_dir / f"{week}.json"
+    try:
+        owner = json.loads(json_path.read_text(encoding="utf-8")).get("stream_id")
+    except (OSError, ValueError, AttributeError):
+        owner = None
+    if owner and owner != stream_id:
+        raise ReportError(
+            f"{json_path} is the report of stream {owner!r}; it is not replaced by the report "
+            f"of {stream_id!r} (two streams must not share one folder)"
+        )
+    html_path, json_path = atomic_write_all(
+        [
+            (stream_dir / f"{week}.html", page),
+            (json_path, json.dumps(sidecar, indent=2, ensure_ascii=False)),
+        ]
+    )
+    return html_path, json_path
+
+
+def _record_failure(
+    stream_dir: Path,
+    week: str,
+    base: dict[str, Any],
+    tmp_nb: Path,
+    error: str,
+    params: dict[str, Any],
+) -> Path | None:
+    """Keep the executed notebook as ``<week>.failed.ipynb`` and write ``<week>.error.json``,
+    as far as the disk allows (a full disk must not hide the error itself)."""
+    failed_nb: Path | None = None
+    with contextlib.suppress(OSError):
+        if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
+            failed_nb = stream_dir / f"{week}.failed.ipynb"
+            os.replace(tmp_nb, failed_nb)
+    with contextlib.suppress(OSError):  # WriteError too: the result carries the error
+        atomic_write(
+            stream_dir / f"{week}.error.json",
+            json.dumps(
+                {
+                    **{k: base[k] for k in ("stream_id", "stream_name", "week")},
+                    "platform": params.get("platform") or "",
+                    "error": error,
+                    "notebook": failed_nb.name if failed_nb else None,
+                    "failed_at": _now_utc(),
+                    "toolkit_version": __version__,
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
+        )
+    return failed_nb
 
 
 def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
@@ -80,20 +173,25 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
     started = time.perf_counter()
     params = task.parameters
     week = params["week"]
-    stream_dir = inside(Path(task.out_dir), task.slug)
-    stream_dir.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temp_files(stream_dir)
-    fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
-    os.close(fd)
-    tmp_nb = Path(tmp_name)
-    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
-    tmp_nb.chmod(0o644)
     base = {
         "stream_id": params["stream_id"],
         "stream_name": params["stream_name"],
         "slug": task.slug,
         "week": week,
     }
+    stream_dir = inside(Path(task.out_dir), task.slug)
+    try:
+        stream_dir.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temp_files(stream_dir)
+        fd, tmp_name = tempfile.mkstemp(dir=stream_dir, prefix=f".{week}.tmp-", suffix=".ipynb")
+    except OSError as exc:  # a read-only or full reports folder: this stream fails, in words
+        emit(task.key, -1, 1)
+        error = one_sentence(str(write_error(exc.filename or stream_dir, exc)))
+        return ReportResult(**base, status="failed", error=error)
+    os.close(fd)
+    tmp_nb = Path(tmp_name)
+    remove_on_stop(tmp_nb)  # a SIGTERM'd worker exits without unwinding (see stopping.py)
+    tmp_nb.chmod(0o644)
     total_steps = {"n": 0}
 
     def on_cell(done: int, total: int) -> None:
@@ -121,26 +219,12 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
             page = notebook_to_html(
                 nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
             )
-        except Exception as exc:
-            error = describe_error(exc)
-            failed_nb: Path | None = None
-            if tmp_nb.exists() and tmp_nb.stat().st_size > 0:
-                failed_nb = stream_dir / f"{week}.failed.ipynb"
-                os.replace(tmp_nb, failed_nb)
-            atomic_write(
-                stream_dir / f"{week}.error.json",
-                json.dumps(
-                    {
-                        **{k: base[k] for k in ("stream_id", "stream_name", "week")},
-                        "error": error,
-                        "notebook": failed_nb.name if failed_nb else None,
-                        "failed_at": _now_utc(),
-                        "toolkit_version": __version__,
-                    },
-                    indent=2,
-                    ensure_ascii=False,
-                ),
+            html_path, json_path = _write_report(
+                stream_dir, week, params["stream_id"], page, sidecar
             )
+        except Exception as exc:
+            error = _on_platform(describe_error(exc, stream_dir), params)
+            failed_nb = _record_failure(stream_dir, week, base, tmp_nb, error, params)
             emit(task.key, -1, max(total_steps["n"], 1))
             return ReportResult(
                 **base,
@@ -149,10 +233,6 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
                 error=error,
                 seconds=time.perf_counter() - started,
             )
-        html_path = atomic_write(stream_dir / f"{week}.html", page)
-        json_path = atomic_write(
-            stream_dir / f"{week}.json", json.dumps(sidecar, indent=2, ensure_ascii=False)
-        )
         kept: Path | None = None
         if task.keep_notebook:
             kept = stream_dir / f"{week}.ipynb"

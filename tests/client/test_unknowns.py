@@ -347,7 +347,9 @@ def test_demo_client_never_writes_the_real_store(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(tmp_path / "real" / "responses.sqlite3"))
     real = default_store_path()
-    assert demo_store_path() == tmp_path / "real" / "demo-responses.sqlite3"
+    # beside the real one, named with the version of the demo's answers (an older toolkit's
+    # stored demo answers, e.g. sessions without today's outcomes, are never served)
+    assert demo_store_path() == tmp_path / "real" / "demo-responses.v2.sqlite3"
     platform = DemoPlatform(lambda: NOW_LATE, rate_limit=False)
     with demo_client(platform=platform, clock=lambda: NOW_LATE) as client:
         assert client.store.path == demo_store_path() != real

@@ -120,7 +120,7 @@ def test_report_kernels_write_to_the_store_named_only_in_dotenv(tmp_path, monkey
     )
     assert result.returncode == 0, result.stderr[-2000:]
     # demo answers go to the demo's own store beside the one .env names, never into it
-    store = root / "history" / "demo-answers.sqlite3"
+    store = root / "history" / "demo-answers.v2.sqlite3"  # named with the demo answers' version
     assert store.is_file(), "the report kernel did not use the store folder of .env"
     with sqlite3.connect(store) as db:
         streams = {row[0] for row in db.execute("SELECT stream_id FROM revisions")}

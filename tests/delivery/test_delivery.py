@@ -35,6 +35,8 @@ IT = ("st-demo-it-de", "Servicedesk IT Bot (Berlin)", "Europe/Berlin")
 SECRET = "s3cr3t-Pa$$word/with@signs"
 TOKEN = "tok-9f8e7d6c5b4a"
 runner = CliRunner()
+HR_DIR = report_files.stream_slug(HR[1], HR[0])
+IT_DIR = report_files.stream_slug(IT[1], IT[0])
 
 
 # =============================================================================================
@@ -176,7 +178,7 @@ def write_report(
     out: Path, stream: tuple[str, str, str], week: str = WEEK, client=None
 ) -> tuple[Path, Path]:
     weekly = report.load_weekly(stream[0], week, stream_name=stream[1], tz=stream[2], client=client)
-    folder = out / report_files.stream_slug(stream[1])
+    folder = out / report_files.stream_slug(stream[1], stream[0])
     folder.mkdir(parents=True, exist_ok=True)
     report.write_assets(out)
     html_path = report_files.atomic_write(folder / f"{week}.html", _page(weekly))
@@ -325,7 +327,7 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
     raw = smtp.messages[0]
     assert SECRET.encode() not in raw and b"SMTP_PASSWORD" not in raw
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    sidecar = json.loads((out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.json").read_text())
+    sidecar = json.loads((out / HR_DIR / f"{WEEK}.json").read_text())
     assert msg["Subject"].startswith(f"Weekly report: {HR[1]}, {WEEK}: ")
     assert f"{sidecar['kpis']['unique_users']:,} users" in msg["Subject"]
 
@@ -361,13 +363,11 @@ def test_email_arrives_with_kpis_inline_charts_and_the_report(out, tmp_path, smt
     assert len(attached) == 1
     assert attached[0].get_content_disposition() == "attachment"
     # the page as one file: the reports folder's shared chart libraries inlined
-    page_path = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.html"
+    page_path = out / HR_DIR / f"{WEEK}.html"
     page = report.inline_assets(page_path.read_text(encoding="utf-8"), page_path)
     assert attached[0].get_payload(decode=True).decode() == page
     assert "window.vegaEmbed=" in page and "_assets/" not in page
-    assert (
-        "https://intranet.example.com/engagement/peoplefirst-hr-helpdesk-us/2025-W47.html" in body
-    )
+    assert f"https://intranet.example.com/engagement/{HR_DIR}/2025-W47.html" in body
 
 
 # =============================================================================================
@@ -384,7 +384,7 @@ def test_json_webhook_gets_the_sidecar_and_chat_gets_a_short_message(out, tmp_pa
     outcomes = delivery.deliver(plan, out, {HR[0]: WEEK}, env=ENV)
     assert [o.status for o in outcomes] == ["sent"] * 3, outcomes
     by_path = {p: (b, t) for p, b, t in hook.requests}
-    sidecar = json.loads((out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.json").read_text())
+    sidecar = json.loads((out / HR_DIR / f"{WEEK}.json").read_text())
 
     envelope = json.loads(by_path["/engagement"][0])
     assert json.loads(envelope["message"]) == sidecar
@@ -402,7 +402,7 @@ def test_json_webhook_gets_the_sidecar_and_chat_gets_a_short_message(out, tmp_pa
     # no secret in what we show or keep
     for o in outcomes:
         assert TOKEN not in o.destination + o.detail
-    record = (out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.delivery.json").read_text()
+    record = (out / HR_DIR / f"{WEEK}.delivery.json").read_text()
     assert TOKEN not in record and "${MM_TOKEN}" in record
 
 
@@ -422,7 +422,7 @@ def test_rerun_sends_nothing_until_resend(out, tmp_path, hook, no_wait):
     assert [o.status for o in forced] == ["sent", "sent"] and len(hook.requests) == 4
     # new numbers for a sent week (a re-run after the platform corrected a day): still not
     # sent again by itself, but the summary says so
-    sidecar_path = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.json"
+    sidecar_path = out / HR_DIR / f"{WEEK}.json"
     sidecar = json.loads(sidecar_path.read_text())
     sidecar["kpis"]["unique_users"] += 1
     sidecar_path.write_text(json.dumps(sidecar))
@@ -446,7 +446,7 @@ def test_one_failing_destination_does_not_block_the_others(
     assert result.exit_code == 1, result.output
     assert hook.paths().count("/fail") == delivery.ATTEMPTS  # retried, then given up
     assert hook.paths().count("/ok") == 2  # both streams reached the good endpoint
-    record = json.loads((out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.delivery.json").read_text())
+    record = json.loads((out / HR_DIR / f"{WEEK}.delivery.json").read_text())
     status = {e["destination"]: e["status"] for e in record["deliveries"]}
     assert status == {bad: "failed", good: "sent"}
     index = (out / "index.html").read_text()
@@ -487,7 +487,7 @@ def test_dry_run_sends_nothing_writes_the_eml_and_masks_secrets(
     assert smtp.messages == [] and hook.requests == []
     assert SECRET not in result.output and TOKEN not in result.output
     assert "${MM_TOKEN}" in result.output.replace("\n", "")
-    eml = out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.eml"
+    eml = out / HR_DIR / f"{WEEK}.eml"
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["Subject"].startswith("Weekly report: ")
     assert (msg["From"], msg["To"]) == ("reports@example.com", "team@example.com")
@@ -790,10 +790,10 @@ def test_digest_sends_one_message_per_destination_for_all_streams(
     (raw,) = smtp.messages
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert "2 streams" in msg["Subject"]
-    assert len([p for p in msg.walk() if p.get_content_type() == "image/png"]) == 4
-    assert (
-        len([p for p in msg.walk() if p.get_filename() and p.get_filename().endswith(".html")]) == 2
-    )
+    # the portfolio digest: one table, links to the reports, no charts or pages attached
+    assert [p for p in msg.walk() if p.get_content_type() == "image/png"] == []
+    html_part = msg.get_body(("html",)).get_content()
+    assert html_part.count("<tr data-slug=") == 2 and "do not add up across bots" in html_part
     again = delivery.deliver(plan, out, {HR[0]: WEEK, IT[0]: WEEK}, env=ENV)
     assert [o.status for o in again] == ["skipped", "skipped"] and len(hook.requests) == 1
 
@@ -820,11 +820,11 @@ def test_report_hook_applies_alerts_and_sends_them_as_their_own_message(
         report.ReportResult(
             stream_id=s[0],
             stream_name=s[1],
-            slug=report_files.stream_slug(s[1]),
+            slug=report_files.stream_slug(s[1], s[0]),
             week=WEEK,
             status="written",
-            html=out / report_files.stream_slug(s[1]) / f"{WEEK}.html",
-            json=out / report_files.stream_slug(s[1]) / f"{WEEK}.json",
+            html=out / report_files.stream_slug(s[1], s[0]) / f"{WEEK}.html",
+            json=out / report_files.stream_slug(s[1], s[0]) / f"{WEEK}.json",
         )
         for s in (HR, IT)
     ]
@@ -836,7 +836,7 @@ def test_report_hook_applies_alerts_and_sends_them_as_their_own_message(
     assert sorted(hook.paths()) == ["/alerts", "/alerts", "/report", "/report"]
     alert_bodies = [json.loads(b)["message"] for p, b, _ in hook.requests if p == "/alerts"]
     assert all(m.startswith("! Any users: Unique users") for m in alert_bodies)
-    sidecar = json.loads((out / "peoplefirst-hr-helpdesk-us" / f"{WEEK}.json").read_text())
+    sidecar = json.loads((out / HR_DIR / f"{WEEK}.json").read_text())
     assert [a["name"] for a in sidecar["alerts"]] == ["Any users"]
     # the report command refuses to send a week twice
     code = delivery.after_reports(
@@ -869,7 +869,7 @@ value = 1
     result = runner.invoke(app, [*args, "--jobs", "1", "--send"])
     assert result.exit_code == 0, result.output
     assert hook.paths() == ["/e2e", "/e2e"]  # the report, then the alert
-    page = (out / "servicedesk-it-bot-berlin" / f"{WEEK}.html").read_text()
+    page = (out / IT_DIR / f"{WEEK}.html").read_text()
     assert "Alerts this week (1)" in page
     assert "Alert: Some users" in (out / "index.html").read_text()
 
@@ -981,6 +981,7 @@ def sidecar(stream_id: str, name: str, users: int = 1200, alerts=()) -> dict:
 
 
 def write_reports(out: Path, **alerts) -> None:
+    """Reports in the folders of earlier versions (``alpha-bot/``): still found and sent."""
     for stream_id, name in STREAMS:
         folder = out / name.lower().replace(" ", "-")
         folder.mkdir(parents=True, exist_ok=True)
@@ -1154,7 +1155,8 @@ def test_a_missing_report_fails_with_what_to_run(tmp_path, hook_2):
     ]
     assert "alpha-bot" in outcomes[0].detail and "unreadable" in outcomes[0].detail
     assert outcomes[1].detail == (
-        f"no report for {WEEK_2} in {out / 'beta-bot'}; run engagement-kit report first"
+        f"no report for {WEEK_2} in {out / report_files.stream_slug('Beta Bot', 'st-b')}; run "
+        "engagement-kit report first"
     )
     assert hook_2.requests == []
 

@@ -252,6 +252,20 @@ def test_the_cohorts_tab_draws_the_triangle_of_the_loaded_stream_and_range(app):
         label for label in labels if f"Cohort (day starting): {first['cohort']:%Y-%m-%d}" in label
     )
     assert f"Users in cohort: {int(first['users']):,}" in cell
+    # below: back after the first conversation, by the outcome of the first session
+    from engagement_kit.explorer.cohorts_tab import OUTCOME_HORIZON
+    from engagement_kit.metrics import outcomes
+
+    assert "Back after the first conversation" in svg and "First vs next conversation" in svg
+    result = outcomes.retention_by_outcome(sessions, "day", horizon=OUTCOME_HORIZON["day"])
+    row = result.at(1).loc["selfService"]
+    point = next(
+        label
+        for label in labels
+        if "First conversation: self-service" in label and "Day offset: 1;" in label
+    )
+    assert f"New users: {int(row['users']):,}" in point
+    assert f"Active again: {int(row['retained']):,}" in point
     seen.assert_clean()
 
 

@@ -13,20 +13,12 @@ import pandas as pd
 import pytest
 
 from engagement_kit.config.query import EngagementQuery
-from engagement_kit.demo import DemoPlatform, demo_client
 from engagement_kit.explorer.cohorts_tab import OUTCOME_HORIZON, CohortView
 from engagement_kit.metrics import outcomes
+from tests.builders import quick_demo_client
 
 NOW = dt.datetime(2025, 12, 10, 12, tzinfo=dt.UTC).timestamp()
 STREAM, TZ = "st-demo-hr-us", "America/New_York"
-
-
-def client():
-    platform = DemoPlatform(lambda: NOW, rate_limit=False)
-    return demo_client(
-        store=False, platform=platform, clock=lambda: NOW,
-        requests_per_minute=None, requests_per_hour=None,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +26,7 @@ def view() -> CohortView:
     query = EngagementQuery(
         stream_id=STREAM, start="2025-08-04", end="2025-11-30", tz=TZ, channels=("msteams",)
     )
-    with client() as c:
+    with quick_demo_client(NOW) as c:
         shown = CohortView(c, query)
         shown.chart()
     return shown

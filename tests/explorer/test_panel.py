@@ -147,7 +147,7 @@ def test_controls_start_on_the_first_stream_with_its_zone_and_the_default_preset
     assert explorer.conversation_type.value == explorer.conversation_status.value == "all"
     assert explorer.channels.value == ""
     assert "whatsapp" in explorer.channels.placeholder  # the demo stream's channels as hints
-    assert list(explorer.tabs.titles) == list(PANELS.values())
+    assert list(explorer.tabs.titles) == [*PANELS.values(), "Compare"]
 
 
 def test_presets_set_the_date_pickers_and_hand_picked_dates_switch_to_custom(explorer):

@@ -14,6 +14,7 @@ from engagement_kit import metrics
 from engagement_kit.client.sessions import sessions_frame
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.metrics import cohorts, outcomes, proportions
+from tests.builders import quick_demo_client
 
 NOW = dt.datetime(2025, 4, 20, 12, tzinfo=dt.UTC).timestamp()
 
@@ -144,6 +145,21 @@ def test_weekly_retention_by_outcome_by_hand_with_right_censored_cohorts():
     )
 
 
+def test_cohorts_since_keeps_later_first_seen_users_only():
+    result = outcomes.retention_by_outcome(
+        small(), "week", first_seen=table(), cohorts_since="2025-03-10"
+    )
+    assert sorted(result.cohorts["cohort"].unique()) == [W11, W13]
+    assert result.retention["offset"].max() == 2  # W11's last observable week is W13
+    week1 = result.at(1)
+    assert week1.loc["unknown", ["users", "retained"]].tolist() == [1, 1]  # d only
+    assert week1.loc["dropOff", ["users", "retained"]].tolist() == [1, 0]  # e only
+    moves = outcomes.outcome_transitions(small(), first_seen=table(), cohorts_since="2025-03-10")
+    assert moves.loc[moves["users"] > 0, ["first", "next", "users"]].values.tolist() == [
+        ["unknown", "selfService", 1]
+    ]
+
+
 def test_returned_within_7_and_28_days_by_hand():
     result = outcomes.retention_by_outcome(small(), "week", first_seen=table())
     got = {
@@ -241,13 +257,7 @@ def test_bad_arguments_are_one_sentence():
 
 @pytest.fixture(scope="module")
 def demo_sessions() -> pd.DataFrame:
-    from engagement_kit.demo import DemoPlatform, demo_client
-
-    platform = DemoPlatform(lambda: NOW, rate_limit=False)
-    with demo_client(
-        store=False, platform=platform, clock=lambda: NOW,
-        requests_per_minute=None, requests_per_hour=None,
-    ) as client:  # fmt: skip
+    with quick_demo_client(NOW) as client:
         return client.fetch_sessions(
             "st-demo-hr-us", "2025-01-01", "2025-04-13", tz="America/New_York", progress=False
         )

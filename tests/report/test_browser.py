@@ -449,7 +449,7 @@ def test_a_published_folder_draws_its_charts_from_its_own_assets(browser, report
         page.goto(root + relative)
         page.wait_for_function(_CHARTS_DRAWN, timeout=30_000)
         charts = page.eval_on_selector_all(".ek-chart", "els => els.map(e => e.id)")
-        assert len(charts) == 5 + 2 * stream.cohorts
+        assert len(charts) == 5 + 3 * stream.cohorts
         for chart_id in charts:
             page.mouse.move(0, 0)
             page.locator(f"#{chart_id}").locator(_DATA_MARKS).first.hover(force=True)

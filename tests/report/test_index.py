@@ -120,6 +120,42 @@ def test_folders_that_are_not_stream_slugs_are_not_listed(tmp_path):
     assert "1 stream," in page
 
 
+# -- a report belongs to its stream id (issue 22.7) ------------------------------------------
+
+
+def _owned(stream_id: str, name: str, week: str, users: int) -> dict:
+    return {
+        "stream_id": stream_id,
+        "stream_name": name,
+        "week": week,
+        "kpis": {"unique_users": users},
+    }
+
+
+def test_a_sidecar_of_another_stream_in_a_streams_folder_is_not_listed(tmp_path):
+    from engagement_kit.store.files import stream_slug
+
+    own = stream_slug("Support bot", "st-1")
+    _write(tmp_path / own, "2025-W47.json", _owned("st-1", "Support bot", "2025-W47", 11))
+    # a copy (or a clash) put st-2's numbers into st-1's folder: never shown as st-1's
+    _write(tmp_path / own, "2025-W48.json", _owned("st-2", "Support Bot", "2025-W48", 22))
+    page = report.write_index(tmp_path).read_text()
+    assert f'data-slug="{own}" data-week="2025-W48"' not in page
+    assert "22" not in " ".join(_cells(_row(page, own, "2025-W47")))
+
+
+def test_reports_in_the_folder_of_an_earlier_version_are_still_listed_once(tmp_path):
+    from engagement_kit.store.files import stream_slug
+
+    legacy, keyed = "support-bot", stream_slug("Support bot", "st-1")
+    _write(tmp_path / legacy, "2025-W46.json", _owned("st-1", "Support bot", "2025-W46", 5))
+    _write(tmp_path / legacy, "2025-W47.json", _owned("st-1", "Support bot", "2025-W47", 6))
+    _write(tmp_path / keyed, "2025-W47.json", _owned("st-1", "Support bot", "2025-W47", 7))
+    page = report.write_index(tmp_path).read_text()
+    rows = re.findall(r'data-slug="([^"]+)" data-week="([^"]+)"', page)
+    assert sorted(rows) == [(legacy, "2025-W46"), (keyed, "2025-W47")]  # the new copy wins
+
+
 # -- the catalogue: a build reads what changed, the index stays short, every week has a page ----
 
 PAST_NS = 1_700_000_000 * 10**9  # 2023-11-14: timestamps too old to be "racy"

@@ -333,7 +333,8 @@ def test_html_drops_papermill_injected_parameters():
 )
 def test_slugs_are_safe(name, stream_id, expected, tmp_path):
     slug = report_files.stream_slug(name, stream_id)
-    assert slug == expected
+    assert slug == (f"{expected}-{report_files.stream_key(stream_id)}" if stream_id else expected)
+    assert report_files.legacy_slug(name, stream_id) == expected
     assert SLUG.fullmatch(slug)
     assert report_files.inside(tmp_path, slug).parent == tmp_path.resolve()
 
@@ -595,13 +596,16 @@ def test_exit_code_and_summary_table():
 def test_render_all_checks_arguments_first(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
         report.render_all([_config()], out_dir=tmp_path / "r", quiet=True, **kwargs)
-    assert not (tmp_path / "r" / "hr").exists()
+    assert not (tmp_path / "r" / report_files.stream_slug(_config().name, _config().id)).exists()
 
 
-def test_render_all_refuses_streams_sharing_a_folder(tmp_path):
-    configs = [_config(), _config(id="st-other", name="hr!")]
-    with pytest.raises(ConfigError, match="share the folder"):
-        report.render_all(configs, out_dir=tmp_path, quiet=True)
+def test_streams_whose_names_slug_alike_never_share_a_folder(tmp_path):
+    """Issue 22.7: "Support bot" and "Support Bot" (two configs, one reports/) used to share
+    support-bot/; the folder now carries a short form of the id."""
+    a, b = _config(id="st-1", name="Support bot"), _config(id="st-2", name="Support Bot")
+    folders = {report_files.stream_slug(c.name, c.id) for c in (a, b)}
+    assert len(folders) == 2 and all(f.startswith("support-bot-") for f in folders)
+    assert report_files.stream_slug(a.name, a.id) == report_files.stream_slug("SUPPORT BOT", "st-1")
     with pytest.raises(ConfigError, match="no streams"):
         report.render_all([], out_dir=tmp_path, quiet=True)
 
@@ -641,7 +645,7 @@ def test_platform_source_needs_host_and_credentials_before_anything_runs(tmp_pat
             out_dir=tmp_path / "r",
             quiet=True,
         )
-    assert not (tmp_path / "r" / "hr").exists()
+    assert not (tmp_path / "r" / report_files.stream_slug(_config().name, _config().id)).exists()
 
 
 def test_demo_streams_have_distinct_folders():

@@ -86,7 +86,10 @@ def test_good_stream_written_bad_stream_failed(batch):
     results, out, console, _ = batch
     good, bad = results
     assert good.ok, good.error
-    assert good.html == out / "peoplefirst-hr-helpdesk" / f"{WEEK}.html"
+    assert (
+        good.html
+        == out / report_files.stream_slug(good.stream_name, good.stream_id) / f"{WEEK}.html"
+    )
     assert good.json.is_file() and good.notebook.is_file()
     assert bad.status == "failed"
     assert bad.error.startswith("NotFoundError: HTTP 404")
@@ -97,7 +100,7 @@ def test_good_stream_written_bad_stream_failed(batch):
 
 def test_failed_stream_keeps_previous_report_and_its_notebook(batch):
     _, out, _, _ = batch
-    ghost = out / "ghost-bot"
+    ghost = out / report_files.stream_slug(BAD.name, BAD.id)
     assert (ghost / f"{WEEK}.html").read_bytes() == PREVIOUS
     assert (ghost / f"{WEEK}.json").read_bytes() == b'{"previous": true}'
     failed = nbformat.read(ghost / f"{WEEK}.failed.ipynb", as_version=4)

@@ -32,7 +32,7 @@ def results(tmp_path, monkeypatch):
     out = tmp_path / "reports"
     made = []
     for number, stream in enumerate(DEMO_STREAMS):
-        slug = report_files.stream_slug(stream.name)
+        slug = report_files.stream_slug(stream.name, stream.id)
         base = {"stream_id": stream.id, "stream_name": stream.name, "slug": slug, "week": WEEK}
         if number < 2:
             made.append(
