@@ -86,9 +86,10 @@ mutation: $(STAMP) $(DEV_STAMP) ## Mutation testing of the package (slow); MODUL
 	$(BIN)/python -m benchmarks.mutation run $(if $(MODULE),--module $(MODULE)) \
 		$(if $(SAMPLE),--every $(SAMPLE)) $(if $(UNKILLED),--unkilled) $(if $(JOBS),--jobs $(JOBS))
 
-lint: $(STAMP) $(DEV_STAMP) ## ruff lint and format check, and the layers' import contracts
+lint: $(STAMP) $(DEV_STAMP) ## ruff lint and format check, the layers' import contracts, mypy
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/ruff format --check engagement_kit tests benchmarks
 
 docs: $(STAMP) $(DEV_STAMP) ## Build the documentation site from docs/ into site/ (strict: a broken link fails)

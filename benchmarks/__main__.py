@@ -19,7 +19,18 @@ from pathlib import Path
 
 from ._util import machine
 
-ORDER = ["parse", "fetch", "demo", "report", "import", "memory", "backfill", "scale", "install"]
+ORDER = [
+    "parse",
+    "fetch",
+    "demo",
+    "report",
+    "import",
+    "memory",
+    "backfill",
+    "scale",
+    "install",
+    "store",
+]
 HERE = Path(__file__).resolve().parent
 
 

@@ -153,7 +153,7 @@ class WriteError(EngagementError, OSError):
     def __init__(self, message: str, *, path: str = "", errno_: int | None = None) -> None:
         Exception.__init__(self, message)
         self.path = path
-        self.errno = errno_  # type: ignore[misc]
+        self.errno = errno_
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -53,8 +53,10 @@ __all__ = [
     "number_or_none",
     "p_value_text",
     "people_frame",
+    "people_kpis",
     "people_table",
     "plain_output",
+    "print_table",
     "ratio_text",
     "share_text",
     "signed_percent",
@@ -213,8 +215,9 @@ def kpi_sentence(
     return f"{text}, {change_text(kpi, change, pct)} from {kpi_text(kpi, previous)}"
 
 
-def timestamp_text(value: Any) -> str:
-    """A moment to the second, in UTC when it has a zone: ``"2025-12-01 09:30:12 UTC"``.
+def timestamp_text(value: Any, *, utc: bool = True) -> str:
+    """A moment to the second: ``"2025-12-01 09:30:12 UTC"`` (in UTC when it has a zone; with
+    ``utc=False`` in its own zone, ``"2025-12-01 04:30:12 EST"``).
 
     Takes a ``datetime``, a pandas ``Timestamp`` or an ISO 8601 text; other values as text.
     """
@@ -225,7 +228,9 @@ def timestamp_text(value: Any) -> str:
             return value
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if utc:
+                return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return value.strftime("%Y-%m-%d %H:%M:%S ") + (value.tzname() or "")
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return "" if value is None else str(value)
 
@@ -240,17 +245,29 @@ def _column_kind(name: str, series: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(series):
         return "text"
     if pd.api.types.is_datetime64_any_dtype(series):
-        return "time"
+        times = series.dropna()
+        naive = getattr(series.dt, "tz", None) is None
+        midnight = bool(len(times)) and bool((times == times.dt.normalize()).all())
+        return "date" if naive and midnight else "time"
     if not pd.api.types.is_numeric_dtype(series):
         return "text"
+    if any(w in lowered for w in ("pct_change", "relative_change", "pct_diff")):
+        return "signed_share"
     if any(w in lowered for w in ("share", "rate", "retention", "pct", "percent", "stickiness")):
         return "share"
+    if lowered in ("change", "diff") or lowered.endswith(("_change", "_diff")):
+        return "signed_count"
     if pd.api.types.is_integer_dtype(series):
         return "count"
     values = series.dropna()
     if len(values) and bool((values == values.round()).all()) and not lowered.startswith("avg"):
         return "count"
     return "average"
+
+
+def _signed_count(value: Any) -> str:
+    number = number_or_none(value)
+    return NA if number is None else _signed(f"{abs(number):,.0f}", number)
 
 
 def _formatters(
@@ -260,7 +277,10 @@ def _formatters(
         "count": count_text,
         "average": average_text,
         "share": share_text,
-        "time": lambda v: "" if v is None or v != v else timestamp_text(v),
+        "signed_share": signed_percent,
+        "signed_count": _signed_count,
+        "time": lambda v: timestamp_text(v, utc=False),
+        "date": lambda v: f"{v:%Y-%m-%d}",
     }
     out = {}
     for column in frame.columns:
@@ -270,24 +290,58 @@ def _formatters(
     return out
 
 
-def people_frame(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
+def people_frame(
+    frame: pd.DataFrame, kinds: Mapping[str, str] | None = None, *, na_rep: str = NA
+) -> pd.DataFrame:
     """``frame`` with its numbers as texts of the vocabulary: counts ``1,234``, averages one
     decimal, shares (columns named ``*share*``, ``*rate*``, ``*retention*``) as percent,
-    timestamps to the second, missing numbers ``n/a``.
+    changes signed (``change``, ``*_diff``: ``−40``; ``pct_change``: ``−1.9 %``), timestamps
+    to the second (dates alone when every one is a midnight), missing numbers ``n/a``.
 
     ``kinds`` maps a column to ``"count"``, ``"average"``, ``"share"``, ``"time"`` or
-    ``"text"`` where the name does not tell. The index is kept.
+    ``"text"`` where the name does not tell; a column of a pivot (a cohort triangle) is named
+    by a number, so give ``kinds={c: "share" for c in frame.columns}``. ``na_rep`` is what a
+    missing number reads as (``""`` for the empty corner of a triangle). The index is kept.
     """
     out = frame.copy()
     for column, fmt in _formatters(frame, kinds).items():
-        out[column] = [fmt(v) for v in frame[column]]
+        out[column] = [na_rep if _missing(v) else fmt(v) for v in frame[column]]
+    return out
+
+
+def _missing(value: Any) -> bool:
+    """``None``, NaN, ``pd.NA`` or ``NaT``."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and NaT are not equal to themselves
+    except (TypeError, ValueError):  # pd.NA: its truth value is ambiguous
+        return True
+
+
+def people_kpis(frame: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A :func:`engagement_kit.metrics.kpis` frame as a reader sees it: one row per KPI (named
+    by ``labels`` when given), ``value`` and ``previous`` written as each KPI is (counts,
+    averages, shares) and ``change`` as :func:`change_text` (``+13.9 pp (+20.1 %)``)."""
+    import pandas as pd
+
+    rows = {}
+    for kpi, row in frame.iterrows():
+        name = str(kpi)
+        shown = {"value": kpi_text(name, row.get("value"))}
+        if "previous" in frame.columns:
+            shown["previous"] = kpi_text(name, row.get("previous"))
+            shown["change"] = change_text(name, row.get("change"), row.get("pct_change"))
+        rows[(labels or {}).get(name, name)] = shown
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "KPI"
     return out
 
 
 def people_table(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> Styler:
     """``frame`` as a pandas ``Styler`` a notebook shows as a readable table (the formats of
     :func:`people_frame`; numbers right-aligned, the numbers themselves kept)."""
-    return frame.style.format(_formatters(frame, kinds), na_rep=NA)  # type: ignore[arg-type]
+    return frame.style.format(_formatters(frame, kinds), na_rep=NA)
 
 
 # -- where output goes -------------------------------------------------------------------------
@@ -320,3 +374,27 @@ def plain_output(console: Console) -> bool:
     """Whether ``console`` writes to something other than a terminal (a file, a pipe, a log):
     then print one plain line per row instead of a table wrapped to a guessed width."""
     return not console.is_terminal
+
+
+def _cell_text(cell: Any) -> str:
+    plain = getattr(cell, "plain", None)
+    text = plain if isinstance(plain, str) else str(cell)
+    return " ".join(text.split())
+
+
+def print_table(console: Console, table: Any) -> None:
+    """Print a rich ``table``: as a table to a terminal; to a file, a pipe or a log as plain
+    lines (the title, the header, then one line per row, cells two spaces apart), which
+    nothing wraps or cuts."""
+    if not plain_output(console):
+        console.print(table)
+        return
+
+    def line(text: str) -> None:
+        console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+    if table.title:
+        line(_cell_text(table.title))
+    line("  ".join(_cell_text(c.header) for c in table.columns))
+    for row in zip(*(list(c.cells) for c in table.columns), strict=True):
+        line("  ".join(_cell_text(cell) for cell in row))

@@ -42,8 +42,9 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[dict[str, str | int]]:
-    """Start a server; yield ``host``, ``port``, ``user``, ``password``, ``dbname``, ``url``."""
+def running_postgres(*, fsync: bool = False) -> Iterator[dict[str, str | int]]:
+    """Start a server; yield ``host``, ``port``, ``user``, ``password``, ``dbname``, ``url``.
+    ``fsync=True`` commits to disk as a real server does (the benchmarks); tests skip it."""
     bindir = pg_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -77,7 +78,7 @@ def running_postgres() -> Iterator[dict[str, str | int]]:
         **run,
     )
     pwfile.unlink()
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off"
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync={'on' if fsync else 'off'}"
     subprocess.run(
         _as_server_user(
             [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import pkgutil
 import subprocess
 import sys
@@ -280,6 +281,41 @@ def test_modules_stay_readable_in_size():
     assert not too_big, f"split these by job (at most {MAX_LINES} lines): {too_big}"
 
 
+#: A function's body (signature and docstring left out: a Typer command's options and a numpy
+#: docstring say what it takes, not what it does) stays at most this many lines; a longer one
+#: is split into the steps it reads as, or a registry (``metrics.checks.CHECKS``).
+MAX_FUNCTION_LINES = 80
+
+
+def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = node.body
+    first = body[0]
+    docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    if docstring and isinstance(first.value.value, str) and len(body) > 1:  # type: ignore[attr-defined]
+        body = body[1:]
+    assert node.end_lineno is not None
+    return node.end_lineno - body[0].lineno + 1
+
+
+def test_functions_stay_readable_in_length():
+    too_long = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = _body_lines(node)
+                if lines > MAX_FUNCTION_LINES:
+                    too_long[f"{path.relative_to(PACKAGE).as_posix()}:{node.name}"] = lines
+    assert not too_long, f"split these (at most {MAX_FUNCTION_LINES} lines of body): {too_long}"
+
+
+def test_the_length_counts_the_body_only():
+    source = (
+        'def f(\n    a,\n    b,\n):\n    """Doc.\n\n    More.\n    """\n    x = 1\n    return x\n'
+    )
+    (node,) = ast.parse(source).body
+    assert isinstance(node, ast.FunctionDef) and _body_lines(node) == 2
+
+
 #: The top level holds the package's entry, its errors and two small modules every layer
 #: shares; everything else lives in the package of its layer.
 TOP_LEVEL = {"__init__.py", "_lazy.py", "errors.py", "formatting.py", "data_source.py"}
@@ -287,3 +323,61 @@ TOP_LEVEL = {"__init__.py", "_lazy.py", "errors.py", "formatting.py", "data_sour
 
 def test_only_the_entry_and_the_shared_modules_sit_at_the_top():
     assert {p.name for p in PACKAGE.glob("*.py")} == TOP_LEVEL
+
+
+# -- types -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_mypy_is_clean_on_the_package():
+    """``make lint`` runs mypy with pyproject.toml's [tool.mypy]; so does this test, for CI."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(REPO / ".mypy_cache")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Success: no issues found" in done.stdout
+
+
+def _unannotated(fn: object, where: str) -> list[str]:
+    try:
+        signature = inspect.signature(fn)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return []
+    missing = [
+        f"{where}({p.name})"
+        for p in signature.parameters.values()
+        if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty
+    ]
+    if signature.return_annotation is inspect.Signature.empty:
+        missing.append(f"{where} -> ?")
+    return missing
+
+
+def test_the_public_api_is_fully_annotated():
+    """Every function of ``engagement_kit.__all__`` and every public method of its classes has
+    annotated parameters and return (JupyterLab's completion and mypy read them)."""
+    missing = []
+    for name in ek.__all__:
+        obj = getattr(ek, name)
+        if inspect.ismodule(obj):
+            continue
+        if not inspect.isclass(obj):
+            missing += _unannotated(obj, name)
+            continue
+        for attr, member in vars(obj).items():
+            if attr.startswith("_") and attr != "__init__":
+                continue
+            fn = (
+                member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+            )
+            if inspect.isfunction(fn) and fn.__module__.startswith("engagement_kit"):
+                missing += _unannotated(fn, f"{name}.{attr}")
+    assert missing == []
+
+
+def test_the_package_says_it_is_typed():
+    assert (PACKAGE / "py.typed").is_file()  # PEP 561; package-data ships it

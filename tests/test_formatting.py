@@ -248,3 +248,59 @@ def test_one_week_reads_the_same_on_every_surface(demo_week, tmp_path):
     for surface in (headline, table, index, line, mail.html, chat, message, panel):
         assert f"{MINUS} " not in surface.replace(f"{MINUS} …", "")  # "down −x" never written
         assert "up +" not in surface and f"down {MINUS}" not in surface
+
+
+def test_print_table_is_plain_lines_in_a_pipe_and_a_table_in_a_terminal():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("stream", "rule", title="Alert rules")
+    table.add_row("A very long stream name that a narrow terminal would fold", "few\nusers")
+    piped = io.StringIO()
+    f.print_table(Console(file=piped, width=40), table)
+    assert piped.getvalue().splitlines() == [
+        "Alert rules",
+        "stream  rule",
+        "A very long stream name that a narrow terminal would fold  few users",
+    ]
+    terminal = io.StringIO()
+    f.print_table(Console(file=terminal, width=40, force_terminal=True), table)
+    assert "┃" in terminal.getvalue() or "│" in terminal.getvalue()
+
+
+def test_people_frame_signs_changes_and_shows_dates_as_dates():
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-11-24", "2025-11-25"]),
+            "at": pd.to_datetime(["2025-11-24 08:03:00.250", "2025-11-25 09:00:01.000"]),
+            "change": [37, -40],
+            "pct_change": [0.0091, -0.0195],
+            "new_diff": [0, 2],
+        }
+    )
+    shown = f.people_frame(frame)
+    assert shown["date"].tolist() == ["2025-11-24", "2025-11-25"]
+    assert shown["at"].tolist() == ["2025-11-24 08:03:00", "2025-11-25 09:00:01"]
+    assert shown["change"].tolist() == ["+37", f"{MINUS}40"]
+    assert shown["pct_change"].tolist() == ["+0.9 %", f"{MINUS}1.9 %"]
+    assert shown["new_diff"].tolist() == ["0", "+2"]
+    triangle = pd.DataFrame({0: [1.0, 1.0], 1: [0.5, math.nan]})
+    corner = f.people_frame(triangle, {0: "share", 1: "share"}, na_rep="")
+    assert corner[1].tolist() == ["50.0 %", ""]
+
+
+def test_people_kpis_writes_each_kpi_its_own_way():
+    frame = pd.DataFrame(
+        {
+            "value": [1200.0, 0.6],
+            "previous": [1000.0, 0.3],
+            "change": [200.0, 0.3],
+            "pct_change": [0.2, 1.0],
+        },
+        index=pd.Index(["unique_users", "returning_share"], name="kpi"),
+    )
+    shown = f.people_kpis(frame, {"unique_users": "Unique users"})
+    assert shown.loc["Unique users"].tolist() == ["1,200", "1,000", "+200 (+20.0 %)"]
+    assert shown.loc["returning_share"].tolist() == ["60.0 %", "30.0 %", "+30.0 pp (+100.0 %)"]

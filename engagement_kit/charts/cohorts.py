@@ -306,7 +306,7 @@ def outcome_return_chart(
     """
     alt = lazy_altair()
     frame = getattr(result, "retention", result)
-    period = period or getattr(result, "period", "week")
+    period = str(period or getattr(result, "period", "week"))
     confidence = getattr(result, "confidence", 0.95)
     if getattr(result, "by_channel", False):
         raise ValueError("outcome_return_chart: pass a result without by_channel=True")

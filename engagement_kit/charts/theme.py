@@ -109,7 +109,7 @@ def register_theme(*, enable: bool = False) -> str:
 
     if not _registered:  # alt.theme.names() scans entry points: ask once per process
         if THEME_NAME not in alt.theme.names():
-            alt.theme.register(THEME_NAME, enable=False)(theme_config)
+            alt.theme.register(THEME_NAME, enable=False)(theme_config)  # type: ignore[arg-type]  # a plain dict is a ThemeConfig
         _registered.append(THEME_NAME)
     if enable and alt.theme.active != THEME_NAME:
         alt.theme.enable(THEME_NAME)

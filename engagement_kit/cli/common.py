@@ -67,10 +67,25 @@ def friendly_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: Query fields whose command-line option is not simply ``--<field>``.
+_OPTION_OF_FIELD = {"stream_id": "STREAM_ID", "aggregation": "--aggregation"}
+
+
+def cli_words(exc: BaseException) -> str:
+    """The error's sentence in the command line's words: a query field that starts it
+    (``start: '2025-11-31' is not a date``) becomes its option (``--start: ...``)."""
+    text = str(exc)
+    field = getattr(exc, "field", None)
+    if isinstance(exc, InvalidQueryError) and field and text.startswith(f"{field}:"):
+        option = _OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+        text = option + text[len(field) :]
+    return text
+
+
 def _print_error(exc: BaseException) -> None:
     from rich.text import Text
 
-    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+    err.print(Text.assemble(("error: ", "bold red"), cli_words(exc)), highlight=False)
 
 
 def _version(value: bool) -> None:
@@ -97,9 +112,20 @@ def _main(
             "streams.toml.",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="The response store: a file (SQLite) or a postgresql:// URL (a team's store; "
+            "${NAME} references are filled from the environment or .env). Default: "
+            "$ENGAGEMENT_KIT_STORE, else responses.sqlite3 in the user data folder.",
+        ),
+    ] = None,
 ) -> None:
     if project is not None:
         _use_project(project)
+    if store is not None:
+        _use_store(store)
     if verbose:
         import logging
 
@@ -112,6 +138,21 @@ def _main(
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _use_store(location: str) -> None:
+    """``--store``: this command (and every kernel it starts) uses that store."""
+    import os
+
+    from engagement_kit.store.database import is_url
+    from engagement_kit.store.location import STORE_ENV
+
+    if not location.strip():
+        _print_error(ConfigError("--store: empty; give a file path or a postgresql:// URL"))
+        raise typer.Exit(2)
+    os.environ[STORE_ENV] = (
+        location if is_url(location) else str(Path(location).expanduser().resolve())
+    )
+
+
 def _use_project(folder: Path) -> None:
     """``--project DIR``: every setting (and every kernel started from here) uses that folder."""
     import os
@@ -122,6 +163,25 @@ def _use_project(folder: Path) -> None:
         _print_error(ConfigError(f"--project {folder}: not a folder"))
         raise typer.Exit(2)
     os.environ[HOME_ENV] = str(folder.resolve())
+
+
+def named_stream(stream_id: str, *, demo: bool, config: Path | None = None, **overrides: Any):
+    """The stream ``--stream ID`` (or the ``STREAM_ID`` argument) means, with its settings
+    from streams.toml (``config``, else the project's; with ``demo`` an id that is not there
+    is looked up among the demo streams), each flag given beside it overriding one setting;
+    says on stderr which settings came from the command line.
+    An id that is not configured needs ``--tz``. Returns a ``NamedStream``."""
+    from engagement_kit.config.streams import configured_streams, name_stream
+
+    known, where = configured_streams(config)
+    if demo and config is None and all(s.id != stream_id.strip() for s in known):
+        from engagement_kit.demo import demo_streams
+
+        known, where = demo_streams(), "the demo streams"
+    named = name_stream(stream_id, known, where=where, **overrides)
+    if named.note():
+        err.print(f"{named.config.id}: {named.note()}", highlight=False, markup=False)
+    return named
 
 
 def main() -> None:

@@ -9,23 +9,38 @@ from typing import Annotated
 
 import typer
 
-from engagement_kit.cli.common import app, err, friendly_errors, out
+from engagement_kit.cli.common import app, err, friendly_errors, named_stream, out
+from engagement_kit.errors import ConfigError
 
 
 @app.command()
 @friendly_errors
 def fetch(
-    stream_id: Annotated[str, typer.Argument(help="The stream (app) id.")],
+    stream_id: Annotated[
+        str,
+        typer.Argument(
+            help="The stream (app) id; one in streams.toml comes with its zone and filters."
+        ),
+    ],
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
     end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (inclusive).")],
     aggregation: Annotated[str, typer.Option(help="daily or hourly.")] = "daily",
-    tz: Annotated[str, typer.Option(help="IANA time zone, e.g. Asia/Kolkata.")] = "UTC",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            help="IANA time zone, e.g. Asia/Kolkata (default: the stream's in streams.toml; "
+            "needed for a stream that is not there)."
+        ),
+    ] = None,
     conversation_type: Annotated[
-        str, typer.Option(help="all, interactive or non_interactive.")
-    ] = "all",
-    conversation_status: Annotated[str, typer.Option(help="all, active or closed.")] = "all",
+        str | None,
+        typer.Option(help="all, interactive or non_interactive (default: the stream's)."),
+    ] = None,
+    conversation_status: Annotated[
+        str | None, typer.Option(help="all, active or closed (default: the stream's).")
+    ] = None,
     channels: Annotated[
-        str | None, typer.Option(help="Comma-separated channels (default all).")
+        str | None, typer.Option(help="Comma-separated channels (default: the stream's, or all).")
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Ask the built-in demo platform.")] = False,
     host: Annotated[str | None, typer.Option(help="Platform URL (default $KORE_HOST).")] = None,
@@ -37,20 +52,30 @@ def fetch(
     """Fetch one range and print its summary (and optionally save the tidy trend as CSV)."""
     from rich.table import Table
 
-    from engagement_kit.formatting import kpi_text
+    from engagement_kit.config.query import channel_list
+    from engagement_kit.formatting import kpi_text, print_table
 
+    named = named_stream(
+        stream_id,
+        demo=demo,
+        tz=tz,
+        conversation_type=conversation_type,
+        conversation_status=conversation_status,
+    )
+    filters = named.config.filters()
+    if channels:
+        chosen = channel_list(channels)
+        if len(chosen) > 1:
+            raise ConfigError(
+                f"--channels {channels}: the platform filters by one channel per request; give "
+                "one channel (for example --channels rtm), or list them as channels_breakdown "
+                "of the stream in streams.toml to compare them side by side in the report"
+            )
+        filters["channels"] = chosen
     client = _client(demo=demo, host=host)
     with client:
         data = client.fetch(
-            stream_id,
-            start,
-            end,
-            aggregation=aggregation,
-            tz=tz,
-            conversation_type=conversation_type,
-            conversation_status=conversation_status,
-            channels=channels,
-            refresh=refresh,
+            named.config.id, start, end, aggregation=aggregation, refresh=refresh, **filters
         )
     table = Table("measure", "value", title=data.query.describe() if data.query else None)
     for name, value in data.summary.items():
@@ -60,7 +85,7 @@ def fetch(
             else kpi_text(str(name), value)
         )
         table.add_row(str(name), shown)
-    out.print(table)
+    print_table(out, table)
     for note in dict.fromkeys(data.summary_notes.values()):
         out.print(note)
     if csv is not None:
@@ -80,7 +105,13 @@ def backfill(
     until: Annotated[
         str | None, typer.Option(help="Last day, YYYY-MM-DD (default yesterday).")
     ] = None,
-    tz: Annotated[str, typer.Option(help="IANA time zone of the days.")] = "UTC",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            help="IANA time zone of the days (default: the stream's in streams.toml; needed "
+            "for a stream that is not there)."
+        ),
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Ask the built-in demo platform.")] = False,
     host: Annotated[str | None, typer.Option(help="Platform URL (default $KORE_HOST).")] = None,
     page_size: Annotated[int, typer.Option(help="Sessions per page (limit).")] = 100,
@@ -94,10 +125,16 @@ def backfill(
     from engagement_kit.client.sessions import SessionsConfig
     from engagement_kit.metrics.first_seen import backfill as run_backfill
 
+    named = named_stream(stream, demo=demo, tz=tz)
     client = _client(demo=demo, host=host)
     with client:
         result = run_backfill(
-            client, stream, since, until, tz=tz, config=SessionsConfig(page_size=page_size)
+            client,
+            named.config.id,
+            since,
+            until,
+            tz=named.config.tz,
+            config=SessionsConfig(page_size=page_size),
         )
     if not result["complete"]:
         err.print(
@@ -121,4 +158,8 @@ def _isna(value: object) -> bool:
 def _client(*, demo: bool, host: str | None):  # -> EngagementClient, imported lazily
     from engagement_kit.data_source import client_for
 
-    return client_for("demo" if demo else "platform", host)
+    client = client_for("demo" if demo else "platform", host)
+    client.retry_notice = lambda text: err.print(
+        text, style="yellow", markup=False, highlight=False
+    )
+    return client

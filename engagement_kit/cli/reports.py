@@ -5,11 +5,11 @@ list or backtest the alert rules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from engagement_kit.cli.common import app, err, friendly_errors, out
+from engagement_kit.cli.common import app, err, friendly_errors, named_stream, out
 from engagement_kit.errors import ConfigError
 
 
@@ -30,20 +30,29 @@ def report(
         typer.Option("--config", "-c", help="streams.toml listing the streams to report on."),
     ] = None,
     stream: Annotated[
-        str | None, typer.Option("--stream", help="Report on this one stream id instead.")
+        str | None,
+        typer.Option(
+            "--stream",
+            help="Report on this one stream id: with all its settings when it is in "
+            "streams.toml (or --config); the flags below override one setting each.",
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name for --stream.")] = None,
     tz: Annotated[
-        str | None, typer.Option(help="IANA time zone for --stream (default UTC).")
+        str | None,
+        typer.Option(
+            help="IANA time zone for --stream (needed when the stream is not in streams.toml)."
+        ),
     ] = None,
     conversation_type: Annotated[
-        str, typer.Option(help="For --stream: all, interactive or non_interactive.")
-    ] = "all",
+        str | None,
+        typer.Option(help="For --stream: all, interactive or non_interactive (default all)."),
+    ] = None,
     conversation_status: Annotated[
-        str, typer.Option(help="For --stream: all, active or closed.")
-    ] = "all",
+        str | None, typer.Option(help="For --stream: all, active or closed (default all).")
+    ] = None,
     channels: Annotated[
-        str | None, typer.Option(help="For --stream: comma-separated channels (default all).")
+        str | None, typer.Option(help="For --stream: one channel (default every channel).")
     ] = None,
     host: Annotated[
         str | None, typer.Option(help="Platform URL (default $KORE_HOST); not with --demo.")
@@ -106,51 +115,39 @@ def report(
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
-    Streams come from --demo, --config or --stream, else the project's streams.toml. Credentials for a real platform come only
-    from the environment or .env (KORE_CLIENT_ID + KORE_CLIENT_SECRET, or KORE_JWT). Exit code
-    0 when every report was written, 1 when any failed (the others are still written), 2 for
-    bad arguments.
+    Streams come from --demo, --config or the project's streams.toml; --stream ID picks one
+    of them with all its settings (or reports on an unconfigured id, which needs --tz).
+    Credentials for a real platform come only from the environment or .env (KORE_CLIENT_ID +
+    KORE_CLIENT_SECRET, or KORE_JWT). Exit code 0 when every report was written (a week with no
+    data at all is written with a warning), 1 when any failed (the others are still written),
+    2 for bad arguments.
     """
     from engagement_kit import report as rpt
-    from engagement_kit.config.streams import StreamConfig, load_streams
+    from engagement_kit.config.streams import load_streams
     from engagement_kit.demo import demo_streams
     from engagement_kit.report.summary import exit_code
 
-    if config is not None and stream is not None:
-        raise ConfigError("give either --config or --stream, not both")
     if index_only:
         if shard or send or dry_run or stream or week:
             raise ConfigError("--index-only writes no report: give it alone (with --out-dir)")
-        from engagement_kit.formatting import display_path
-        from engagement_kit.report.index import write_index
-
-        reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
-        if not reports_dir.is_dir():
-            raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
-        index = write_index(reports_dir)
-        out.print(f"index: {display_path(index)}")
-        raise typer.Exit(0)
+        _write_index_only(out_dir)
     part = rpt.parse_shard(shard) if shard is not None else None
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
-    if stream is None and (name or tz or channels):
-        raise ConfigError("--name, --tz and --channels go with --stream")
+    if stream is None and (name or tz or channels or conversation_type or conversation_status):
+        raise ConfigError(
+            "--name, --tz, --conversation-type, --conversation-status and --channels go with "
+            "--stream (a stream's settings otherwise come from streams.toml)"
+        )
     config_file = config
-    if config is not None:
+    stream_notes: dict[str, str] = {}
+    if stream is not None:
+        overrides = {"name": name, "tz": tz, "channels": channels}
+        overrides |= {"conversation_type": conversation_type}
+        overrides |= {"conversation_status": conversation_status}
+        configs, stream_notes, config_file = _one_stream(stream, demo, config, overrides)
+    elif config is not None:
         configs = load_streams(config)
-    elif stream is not None:
-        known = {s.id: s for s in demo_streams()} if demo else {}
-        base = known.get(stream)
-        configs = [
-            StreamConfig(
-                id=stream,
-                name=name or (base.name if base else stream),
-                tz=tz or (base.tz if base else "UTC"),
-                conversation_type=conversation_type,
-                conversation_status=conversation_status,
-                channels=channels.split(",") if channels else (),
-            )
-        ]
     elif demo:
         configs = demo_streams()
     else:
@@ -165,11 +162,7 @@ def report(
             ) from None
         config_file = load_settings().streams_file
     if part is not None:
-        all_streams = len(configs)
-        configs = rpt.shard_streams(configs, *part)
-        err.print(f"shard {part[0]}/{part[1]}: {len(configs)} of {all_streams} streams")
-        if not configs:
-            raise typer.Exit(0)
+        configs = _shard_of(configs, part)
     from engagement_kit import delivery
 
     plan = delivery.plan_for(
@@ -188,6 +181,7 @@ def report(
         console=err,
         streams_file=config_file,
         index=part is None,
+        stream_notes=stream_notes,
     )
     sent = delivery.after_reports(
         results,
@@ -316,6 +310,30 @@ def alerts(
     )
 
 
+def _shard_of(configs: list[Any], part: tuple[int, int]) -> list[Any]:
+    """``--shard K/N``: this part's streams, said on stderr; none left is a successful run."""
+    from engagement_kit.report import shard_streams
+
+    shard = shard_streams(configs, *part)
+    err.print(f"shard {part[0]}/{part[1]}: {len(shard)} of {len(configs)} streams")
+    if not shard:
+        raise typer.Exit(0)
+    return shard
+
+
+def _write_index_only(out_dir: Path | None) -> None:
+    """``report --index-only``: rebuild the index of the reports folder, write no report."""
+    from engagement_kit.formatting import display_path
+    from engagement_kit.report.index import write_index
+
+    reports_dir = out_dir if out_dir is not None else _project_folder() / "reports"
+    if not reports_dir.is_dir():
+        raise ConfigError(f"--index-only: {reports_dir} is not a folder of reports")
+    index = write_index(reports_dir)
+    out.print(f"index: {display_path(index)}")
+    raise typer.Exit(0)
+
+
 def _streams_file(config: Path | None) -> Path:
     """``--config``, else the project's streams.toml (ConfigError saying where it looked)."""
     if config is not None:
@@ -333,3 +351,20 @@ def _project_folder() -> Path:
     from engagement_kit.config.settings import find_project
 
     return find_project().folder
+
+
+def _one_stream(
+    stream: str, demo: bool, config: Path | None, overrides: dict[str, str | None]
+) -> tuple[list[Any], dict[str, str], Path | None]:
+    """``report --stream ID``: the stream it names (its settings from streams.toml, each flag
+    overriding one), its note for the page, and the file with its delivery and alert rules."""
+    named = named_stream(stream, demo=demo, config=config, **overrides)
+    notes = {named.config.id: named.note()} if named.note() else {}
+    config_file = config
+    if config is None and named.where == "streams.toml":
+        from engagement_kit.config.settings import load_settings
+
+        config_file = load_settings().streams_file  # its delivery and alert rules
+    if not named.configured or named.where == "the demo streams":
+        config_file = None  # no delivery settings
+    return [named.config], notes, config_file

@@ -18,21 +18,28 @@ def store_info() -> None:
     """Where the store is, how big, and the days it holds per stream."""
     from rich.table import Table
 
+    from engagement_kit.formatting import print_table, timestamp_text
     from engagement_kit.store import ResponseStore
 
     info = ResponseStore().info()
-    out.print(f"store: {info['path']} ({info['size_bytes'] / 1024:,.0f} KiB)")
+    out.print(
+        f"store: {info['path']} ({info['backend']}, {info['size_bytes'] / 1024:,.0f} KiB)",
+        markup=False,
+        soft_wrap=True,
+    )
     out.print(
         f"ranges: {info['entries']:,} ({info['final_entries']:,} final, "
         f"{info['revisions']:,} answers kept), "
-        f"fetched {info['oldest_fetch'] or '-'} .. {info['newest_fetch'] or '-'}"
+        f"fetched {timestamp_text(info['oldest_fetch']) or '-'} .. "
+        f"{timestamp_text(info['newest_fetch']) or '-'}",
+        soft_wrap=True,
     )
     if info["streams"]:
         table = Table("stream", "ranges", "oldest day", "newest day")
         for sid, n in info["streams"].items():
             first, last = info["days"].get(sid, ("-", "-"))
             table.add_row(sid, f"{n:,}", first, last)
-        out.print(table)
+        print_table(out, table)
     out.print(
         "The platform keeps only about six months of data: this store is your long-term record "
         "(back it up with `engagement-kit store backup` or `store export`).",
@@ -51,6 +58,7 @@ def store_history(
     """The answers kept for a stream's ranges (revisions) and what changed between them."""
     from rich.table import Table
 
+    from engagement_kit.formatting import print_table
     from engagement_kit.store import ResponseStore
     from engagement_kit.store.history import range_history
 
@@ -73,12 +81,12 @@ def store_history(
         for r in entry["revisions"]:
             table.add_row(
                 str(r["revision"]),
-                f"{r['fetched_at']:%Y-%m-%d %H:%M}",
-                f"{r['seen_at']:%Y-%m-%d %H:%M}",
+                f"{r['fetched_at']:%Y-%m-%d %H:%M:%S}",
+                f"{r['seen_at']:%Y-%m-%d %H:%M:%S}",
                 r["status"],
                 "; ".join(r["changes"]) or "-",
             )
-        out.print(table)
+        print_table(out, table)
 
 
 @store_app.command("export")
@@ -133,6 +141,29 @@ def store_backup(
     store = ResponseStore()
     target = store.backup(file)
     out.print(f"backed up {store.shown} to {target}")
+
+
+@store_app.command("copy")
+@friendly_errors
+def store_copy(
+    source: Annotated[
+        str, typer.Argument(help="The store to copy: a file or a postgresql:// URL.")
+    ],
+    destination: Annotated[
+        str, typer.Argument(help="The store to copy into (created if new): a file or a URL.")
+    ],
+) -> None:
+    """Copy a store into another, e.g. SQLite to PostgreSQL: every revision and record.
+
+    Copying again adds nothing; the destination keeps what it had (a range it holds keeps its
+    answer in use; copied answers join it as older revisions).
+    """
+    from engagement_kit.store import ResponseStore
+
+    src, dst = ResponseStore(source), ResponseStore(destination)
+    added = src.copy_to(dst)
+    parts = ", ".join(f"{n:,} {name}" for name, n in added.items() if n)
+    out.print(f"copied {src.shown} to {dst.shown}: {parts or 'nothing new'}", markup=False)
 
 
 @store_app.command("clear")

@@ -20,10 +20,12 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from engagement_kit.config.settings import load_settings
 from engagement_kit.errors import ConfigError
@@ -188,7 +190,10 @@ class Credentials:
         if self.enforce_jti:
             claims["jti"] = str(uuid.uuid4())
         assert self._secret is not None
-        return jwt.encode(claims, self._secret, algorithm="HS256"), float(exp)
+        with warnings.catch_warnings():
+            # the platform sets the secret's length; PyJWT's advice is not the user's to act on
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            return jwt.encode(claims, self._secret, algorithm="HS256"), float(exp)
 
     def _check_static(self, at: float) -> None:
         assert self._static is not None

@@ -51,6 +51,7 @@ from engagement_kit.store import ResponseStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from engagement_kit.client.sessions import SessionsConfig
     from engagement_kit.tidy import Engagement
 
 __all__ = [
@@ -105,7 +106,8 @@ class EngagementClient:
     shared_rate_limit : bool, str, Path or None
         Share those limits with every process on the machine through a SQLite file (see
         :mod:`engagement_kit.client.ratelimit`): ``True`` uses
-        :func:`~engagement_kit.client.ratelimit.default_budget_path`, a path names the file,
+        :func:`~engagement_kit.client.ratelimit.default_budget_path` (with a PostgreSQL store:
+        that database, shared by every machine using it), a path names the file,
         ``False`` paces this client alone. ``None`` (default): shared unless a ``clock`` is
         given (a simulated time cannot be shared).
     retry_budget : float
@@ -125,6 +127,9 @@ class EngagementClient:
     close_store : bool, optional
         Close the store when the client is closed. Default: only the default store the client
         opened itself (``store=None``); ``True`` hands a given store over to the client.
+    sessions_config : SessionsConfig, optional
+        The getSessions paging and settling of :meth:`fetch_sessions` when it is given none
+        (default :class:`~engagement_kit.client.sessions.SessionsConfig`'s).
 
     Attributes
     ----------
@@ -162,6 +167,7 @@ class EngagementClient:
         on_filter_mismatch: str = "error",
         shared_rate_limit: bool | str | os.PathLike[str] | None = None,
         close_store: bool | None = None,
+        sessions_config: SessionsConfig | None = None,
     ) -> None:
         from engagement_kit.client.filter_echo import FILTER_MODES
 
@@ -190,6 +196,7 @@ class EngagementClient:
             raise TypeError("store must be a ResponseStore, None (the default store) or False")
         if close_store is not None:
             self.close_store = bool(close_store)
+        self.sessions_config = sessions_config
         check_number("timeout", timeout, minimum=0.001)
         check_number("retry_budget", retry_budget, minimum=0.0)
         check_int("max_retries", max_retries, minimum=0)
@@ -198,6 +205,9 @@ class EngagementClient:
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_budget = float(retry_budget)
+        #: Called with one sentence before each wait for a retry (the command line prints it,
+        #: so a run waiting on retries says so); ``None``: logged at INFO only.
+        self.retry_notice: Callable[[str], None] | None = None
         self.max_days_per_request = max_days_per_request
         self._limits = LearnedLimits(self.host, self.store)
         self.clock: Callable[[], float] = clock or time.time
@@ -209,6 +219,8 @@ class EngagementClient:
             if shared_rate_limit is True
             else (None if shared_rate_limit is False else shared_rate_limit)
         )
+        if shared_rate_limit is True and self.store is not None and self.store.url:
+            budget = self.store.url  # a team's store: the budget is shared by every machine
         self.rate_limiter = StreamRateLimiter(
             requests_per_minute,
             requests_per_hour,

@@ -82,7 +82,9 @@ def filter_mismatches(filters: Mapping[str, Any], query: EngagementQuery) -> lis
         )
     for key in _ZONE_KEYS:
         got = filters.get(key)
-        looks_like_a_name = isinstance(got, str) and ("/" in got or got.strip().upper() == "UTC")
+        if not isinstance(got, str):
+            continue
+        looks_like_a_name = "/" in got or got.strip().upper() == "UTC"
         if looks_like_a_name and got.strip().lower() != query.tz.lower():
             out.append(FilterMismatch(key, query.tz, got))
     return out

@@ -18,7 +18,7 @@ import httpx
 
 from engagement_kit.errors import ApiError, AuthError, NotFoundError, RateLimitError, ServerError
 
-__all__ = ["answer_text", "is_rate_limited", "platform_message", "retry_after_seconds"]
+__all__ = ["answer_text", "auth_fix", "is_rate_limited", "platform_message", "retry_after_seconds"]
 
 #: The platform's documented rate-limit message; treated as a 429 whatever the status.
 _RATE_LIMIT_TEXT = "rate limit for this api has been reached"
@@ -43,6 +43,34 @@ _HINTS = {
         "everything that calls it. Wait and try again, or lower requests_per_minute."
     ),
 }
+
+
+#: The platform's own words about a token, and the fix each one points at.
+_SAID = (
+    (
+        "signature",
+        "The platform says the token's signature does not match: KORE_CLIENT_SECRET is not "
+        "the client secret of this app (copy it again from the app's JWT settings), or "
+        "KORE_JWT was signed with another secret.",
+    ),
+    (
+        "appid",
+        "The platform says the token names another app: KORE_CLIENT_ID must be this app's "
+        "client id (the JWT's appId).",
+    ),
+    (
+        "expired",
+        "The platform says the token has expired: check the computer's clock, or get a new "
+        "KORE_JWT.",
+    ),
+)
+
+
+def auth_fix(message: str) -> str | None:
+    """The fix the platform's own words point at (``the JWT signature does not match`` →
+    check the client secret), or ``None`` when they say nothing specific."""
+    lowered = message.lower()
+    return next((fix for word, fix in _SAID if word in lowered), None)
 
 
 def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
@@ -144,7 +172,8 @@ def answer_text(
             message + tried, status=status, url=url, hint=hint, retry_after=retry_after
         )
     if status in (401, 403):
-        raise AuthError(message, status=status, url=url, hint=_HINTS[status])
+        hint = (auth_fix(message) if status == 401 else None) or _HINTS[status]
+        raise AuthError(message, status=status, url=url, hint=hint)
     if status == 404:
         raise NotFoundError(message, status=status, url=url, hint=_HINTS[404])
     if status >= 500:

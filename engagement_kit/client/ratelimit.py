@@ -74,6 +74,12 @@ def default_budget_path() -> Path:
     return Path(user_cache_dir("engagement-kit")) / "ratelimit.sqlite3"
 
 
+def _greatest(a: Any, b: Any) -> Any:
+    import sqlalchemy as sa
+
+    return sa.func.greatest(a, b)
+
+
 def check_limits(per_minute: int | None, per_hour: int | None) -> None:
     for name, value in (("requests_per_minute", per_minute), ("requests_per_hour", per_hour)):
         if value is not None and (
@@ -140,7 +146,11 @@ class StreamRateLimiter:
         check_limits(per_minute, per_hour)
         self.per_minute = per_minute
         self.per_hour = per_hour
-        self.shared = Path(shared) if shared is not None else None
+        from engagement_kit.store.database import Database, is_url
+
+        #: The team's PostgreSQL store keeping the budget (``shared`` was its URL), else None.
+        self.database: Database | None = Database(str(shared)) if is_url(shared) else None
+        self.shared = None if shared is None or self.database is not None else Path(shared)
         self.scope = scope
         self._windows = tuple(float(w) for w in windows)
         self._rates: list[Rate] | None = None  # built on the first acquire
@@ -153,7 +163,13 @@ class StreamRateLimiter:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        where = f"shared via {self.shared}" if self.shared else "this process only"
+        where = (
+            f"shared via {self.database.shown}"
+            if self.database is not None
+            else f"shared via {self.shared}"
+            if self.shared
+            else "this process only"
+        )
         return f"<StreamRateLimiter {self.per_minute}/min {self.per_hour}/h, {where}>"
 
     # -- buckets ----------------------------------------------------------------------------
@@ -209,6 +225,9 @@ class StreamRateLimiter:
         """Take a slot at ``now_ms``; ``None`` when taken, else milliseconds to wait."""
         from pyrate_limiter import RateItem
 
+        if self.database is not None:
+            return self._try_database(key, now_ms)
+
         bucket = self._bucket(key)
         item = RateItem(key, now_ms)
         conn = self._conn if self.shared is not None else None
@@ -231,6 +250,43 @@ class StreamRateLimiter:
         """Length of the "minute" in seconds (a cool-down without ``Retry-After`` lasts one)."""
         return self._windows[0]
 
+    def _try_database(self, key: str, now_ms: int) -> int | None:
+        """The PostgreSQL store's budget: count and record under one advisory lock per key."""
+        import sqlalchemy as sa
+
+        from engagement_kit.store.schema import rate_sends
+
+        assert self.database is not None and self._rates is not None
+        full = f"{self.scope} {key}"
+        lock = int(hashlib.sha256(full.encode()).hexdigest()[:15], 16)
+        now = now_ms / 1000
+        horizon = max(r.interval for r in self._rates) / 1000
+        c = rate_sends.c
+
+        def work(conn: sa.Connection) -> int | None:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))  # count + record: atomic
+            conn.execute(sa.delete(rate_sends).where(c.key == full, c.sent_at <= now - horizon))
+            wait = 0.0
+            for rate in self._rates or []:
+                window = rate.interval / 1000
+                inside = sa.and_(c.key == full, c.sent_at > now - window)
+                count = conn.execute(sa.select(sa.func.count()).where(inside)).scalar() or 0
+                if count >= rate.limit:
+                    frees = conn.execute(
+                        sa.select(c.sent_at)
+                        .where(inside)
+                        .order_by(c.sent_at)
+                        .offset(count - rate.limit)
+                        .limit(1)
+                    ).scalar()
+                    wait = max(wait, (now if frees is None else float(frees)) + window - now)
+            if wait > 0:
+                return math.ceil(wait * 1000)
+            conn.execute(sa.insert(rate_sends).values(key=full, sent_at=now))
+            return None
+
+        return self.database.transaction(work)
+
     def cool_down(self, key: str, seconds: float) -> None:
         """Take no slot for ``key`` for ``seconds`` from now, in every process sharing the file.
 
@@ -238,6 +294,9 @@ class StreamRateLimiter:
         :attr:`window`). An existing longer cool-down is kept.
         """
         until = self._clock() + max(0.0, float(seconds))
+        if self.database is not None:
+            self._database_cool_down(key, until)
+            return
         with self._lock:
             conn = self._connection()
             if conn is None:
@@ -253,9 +312,32 @@ class StreamRateLimiter:
                 logger.warning("rate limit: cannot record a cool-down in %s (%s)", self.shared, exc)
                 self._cooldowns[key] = max(self._cooldowns.get(key, until), until)
 
+    def _database_cool_down(self, key: str, until: float) -> None:
+        from engagement_kit.store.schema import rate_cooldowns
+
+        assert self.database is not None
+        upsert = self.database.insert(rate_cooldowns)
+        self.database.write(
+            upsert.values(key=f"{self.scope} {key}", until=until).on_conflict_do_update(
+                index_elements=["key"],
+                set_={"until": _greatest(rate_cooldowns.c.until, upsert.excluded.until)},
+            )
+        )
+
     def _cooldown_until(self, key: str) -> float:
         """When ``key``'s cool-down ends (POSIX seconds; 0 when there is none)."""
         until = self._cooldowns.get(key, 0.0)
+        if self.database is not None:
+            import sqlalchemy as sa
+
+            from engagement_kit.store.schema import rate_cooldowns
+
+            rows = self.database.read(
+                sa.select(rate_cooldowns.c.until).where(
+                    rate_cooldowns.c.key == f"{self.scope} {key}"
+                )
+            )
+            return max(until, float(rows[0][0])) if rows else until
         conn = self._connection()
         if conn is not None:
             try:

@@ -33,7 +33,7 @@ import json
 import logging
 import math
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -402,7 +402,7 @@ def fetch_sessions(
         IANA zone of the days and of the frame's ``start``/``end``.
     config : SessionsConfig, optional
         Window, page size, containment and rate-limit settings (default: the client's
-        ``sessions_config`` attribute if it has one, as the demo client does, else
+        ``sessions_config`` option, as the demo client has, else
         ``SessionsConfig()``).
     refresh : bool
         Ask the platform again even for stored (closed) windows.
@@ -421,7 +421,7 @@ def fetch_sessions(
     """
     from engagement_kit.store.session_windows import SessionCache
 
-    config = config or getattr(client, "sessions_config", None) or SessionsConfig()
+    config = config or client.sessions_config or SessionsConfig()
     first, last, lo, hi = _local_range(start, end, tz)
     if not isinstance(stream_id, str) or not stream_id.strip():
         raise InvalidQueryError("stream_id: give the app's stream id (st-…)", field="stream_id")
@@ -436,8 +436,34 @@ def fetch_sessions(
         found = cache.get_windows(client.host, stream_id, windows, config.window_days)
     todo = [w for w in windows if w not in found]
     show = progress if progress is not None else len(todo) > 3
+    complete = _ask_windows(client, stream_id, todo, found, config, cache, show=show)
+    frame = _sessions_between(windows, found, lo, hi, tz)
+    frame.attrs.update(
+        stream_id=stream_id,
+        tz=tz,
+        start=first.isoformat(),
+        end=last.isoformat(),
+        complete=complete,
+        windows=len(windows),
+        requested_windows=len(todo),
+        earliest=frame["start"].min().isoformat() if len(frame) else None,
+    )
+    return frame
+
+
+def _ask_windows(
+    client: EngagementClient,
+    stream_id: str,
+    todo: Sequence[Window],
+    found: dict[Window, list[list[Any]]],
+    config: SessionsConfig,
+    cache: Any,
+    *,
+    show: bool,
+) -> bool:
+    """Ask the platform for each window of ``todo`` into ``found``, storing the closed ones;
+    ``False`` when Ctrl-C stopped it (what was received is kept)."""
     bar = _progress(show, len(todo))
-    complete = True
     received = sum(len(rows) for rows in found.values())
     try:
         for window in todo:
@@ -449,7 +475,6 @@ def fetch_sessions(
             if bar is not None:
                 bar.update(bar.task_ids[0], advance=1, sessions=received)
     except KeyboardInterrupt:
-        complete = False
         logger.warning(
             "getSessions %s: interrupted after %d of %d windows; the closed ones are stored, "
             "run again to resume",
@@ -457,9 +482,21 @@ def fetch_sessions(
             sum(w in found for w in todo),
             len(todo),
         )
+        return False
     finally:
         if bar is not None:
             bar.stop()
+    return True
+
+
+def _sessions_between(
+    windows: Sequence[Window],
+    found: dict[Window, list[list[Any]]],
+    lo: dt.datetime,
+    hi: dt.datetime,
+    tz: str,
+) -> pd.DataFrame:
+    """The windows' sessions, each once, that started in ``[lo, hi)``, with times in ``tz``."""
     unique: dict[str, list[Any]] = {}
     for window in windows:
         for row in found.get(window, ()):
@@ -468,16 +505,6 @@ def fetch_sessions(
     frame = frame[(frame["start"] >= lo) & (frame["start"] < hi)].reset_index(drop=True)
     for name in ("start", "end"):
         frame[name] = frame[name].dt.tz_convert(tz)
-    frame.attrs.update(
-        stream_id=stream_id,
-        tz=tz,
-        start=first.isoformat(),
-        end=last.isoformat(),
-        complete=complete,
-        windows=len(windows),
-        requested_windows=len(todo),
-        earliest=frame["start"].min().isoformat() if len(frame) else None,
-    )
     return frame
 
 

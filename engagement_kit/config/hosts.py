@@ -29,7 +29,7 @@ def normalize_host(host: str) -> str:
     if not isinstance(host, str) or not host.strip():
         raise ConfigError(
             "host: empty; set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            "host) or pass host="
+            "host), or give --host"
         )
     text = host.strip()
     if "://" not in text:

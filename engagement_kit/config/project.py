@@ -16,7 +16,10 @@ from pathlib import Path
 from engagement_kit.config.settings import ENV_EXAMPLE, ENV_FILE, STREAMS_EXAMPLE, STREAMS_FILE
 from engagement_kit.errors import ConfigError
 
-__all__ = ["BUNDLED", "InitResult", "bundled_file", "init_project"]
+__all__ = ["BUNDLED", "DOCS", "InitResult", "bundled_file", "init_project"]
+
+#: Where a pip user reads the documentation (the wheel ships no docs/ folder).
+DOCS = "the engagement-kit documentation (the docs/ pages of its repository)"
 
 #: Files the build copies into the wheel, relative to the project root (see setup.py).
 BUNDLED = (
@@ -29,7 +32,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # the engagement_kit package fol
 _CHECKOUT = _PACKAGE.parent
 _WHEEL_COPY = _PACKAGE / "_bundled"
 
-README = """\
+README = f"""\
 # My engagement-kit project
 
 This folder is an engagement-kit project: run `engagement-kit` anywhere inside it and it reads
@@ -50,7 +53,17 @@ Then:
     engagement-kit dashboard         # the Explorer as a web app on 127.0.0.1:8866
 
 `engagement-kit report --demo` works without any settings (the built-in demo platform).
+`.gitignore` lists `.env`, so the secret stays out of git. Every command explains its options
+with `--help`; the pages "The project folder", "Delivery and alerts" and "Weekly reports" of
+{DOCS} say more.
 """
+
+_ENV_HEADER = (
+    "# engagement-kit settings of this project (written by engagement-kit init). It will hold\n"
+    "# the app's secret: it is readable by you only, and this folder's .gitignore keeps it out\n"
+    "# of git. Real environment variables win over this file.\n"
+)
+_GITIGNORE = "# engagement-kit: the settings file holds a secret\n.env\n"
 
 
 def bundled_file(relative: str | os.PathLike[str]) -> Path:
@@ -73,21 +86,47 @@ def bundled_file(relative: str | os.PathLike[str]) -> Path:
 
 
 class InitResult:
-    """What :func:`init_project` did: ``created`` and ``kept`` (existing) paths."""
+    """What :func:`init_project` did: ``created``, ``updated`` (``.env`` added to a
+    ``.gitignore``) and ``kept`` (existing) paths."""
 
-    __slots__ = ("created", "folder", "kept")
+    __slots__ = ("created", "folder", "kept", "updated")
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.created: list[Path] = []
+        self.updated: list[Path] = []
         self.kept: list[Path] = []
 
 
-def init_project(folder: str | os.PathLike[str] = ".") -> InitResult:
+def env_text(store_path: str | os.PathLike[str] | None = None) -> str:
+    """The ``.env`` that ``init`` writes: the example's settings, with a header that is true
+    where the file is (it *is* ``.env``, and the ``.gitignore`` beside it lists it) and the
+    store's real default location."""
+    example = bundled_file(ENV_EXAMPLE).read_text(encoding="utf-8")
+    lines = example.splitlines()[2:]  # the example's own header says "Copy to .env"
+    out = []
+    for line in lines:
+        if store_path is not None and line.startswith("# Optional: where answers are stored"):
+            line = f"# Optional: where answers are stored (default: {store_path};"
+        out.append(line)
+    return _ENV_HEADER + "\n".join(out).rstrip("\n") + "\n"
+
+
+def streams_text() -> str:
+    """The ``streams.toml`` that ``init`` writes: the example, minus its "copy me" line."""
+    text = bundled_file(STREAMS_EXAMPLE).read_text(encoding="utf-8")
+    return text.replace("Copy to streams.toml and edit.", "List your streams here.", 1)
+
+
+def init_project(
+    folder: str | os.PathLike[str] = ".", *, store_path: str | os.PathLike[str] | None = None
+) -> InitResult:
     """Make ``folder`` an engagement-kit project; never overwrites a file that exists.
 
     Creates ``streams.toml`` and ``.env`` from the examples (``.env`` with mode 600: it will
-    hold a secret), ``reports/`` and ``README.md`` (what to fill in).
+    hold a secret, and says where the store is: ``store_path``), ``reports/``, ``README.md``
+    (what to fill in) and a ``.gitignore`` listing ``.env`` (added to an existing one that
+    does not list it).
 
     Raises
     ------
@@ -101,11 +140,12 @@ def init_project(folder: str | os.PathLike[str] = ".") -> InitResult:
     try:
         root.mkdir(parents=True, exist_ok=True)
         for name, text, mode in (
-            (STREAMS_FILE, bundled_file(STREAMS_EXAMPLE).read_text(encoding="utf-8"), 0o644),
-            (ENV_FILE, bundled_file(ENV_EXAMPLE).read_text(encoding="utf-8"), 0o600),
+            (STREAMS_FILE, streams_text(), 0o644),
+            (ENV_FILE, env_text(store_path), 0o600),
             ("README.md", README, 0o644),
         ):
             _create(root / name, text, mode, result)
+        _ignore_env(root / ".gitignore", result)
         reports = root / "reports"
         if reports.is_dir():
             result.kept.append(reports)
@@ -117,6 +157,20 @@ def init_project(folder: str | os.PathLike[str] = ".") -> InitResult:
             f"{root}: cannot create the project there ({exc.strerror or exc})"
         ) from exc
     return result
+
+
+def _ignore_env(path: Path, result: InitResult) -> None:
+    """A ``.gitignore`` that lists ``.env``: created, or ``.env`` added to an existing one."""
+    if not path.exists():
+        _create(path, _GITIGNORE, 0o644, result)
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if any(line.strip() in (".env", "/.env", ".env*", "*.env") for line in lines):
+        result.kept.append(path)
+        return
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(("" if not lines or path.read_text().endswith("\n") else "\n") + _GITIGNORE)
+    result.updated.append(path)
 
 
 def _create(path: Path, text: str, mode: int, result: InitResult) -> None:

@@ -81,7 +81,7 @@ def parse_date(value: object, *, field: str = "date") -> dt.date:
         except ValueError:
             pass
     raise InvalidQueryError(
-        f"{field}: {value!r} is not a date; use a datetime.date or 'YYYY-MM-DD' (e.g. '2025-12-01')",
+        f"{field}: {value!r} is not a date; give it as YYYY-MM-DD (e.g. 2025-12-01)",
         field=field,
     )
 

@@ -192,7 +192,7 @@ class Settings(BaseSettings):
     project: Any = Field(None, exclude=True)
 
     @classmethod
-    def settings_customise_sources(  # type: ignore[override]
+    def settings_customise_sources(
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
     ):
         env = _MappingEnvSource(

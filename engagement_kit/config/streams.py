@@ -24,10 +24,11 @@ Without ``platform`` a stream uses the project's settings (``KORE_HOST`` and cre
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,15 @@ from engagement_kit.config.settings import STREAMS_EXAMPLE, Settings, load_setti
 from engagement_kit.errors import ConfigError, InvalidQueryError
 
 __all__ = [
+    "NamedStream",
     "Settings",
     "StreamConfig",
+    "configured_streams",
     "host_from_env",
     "load_platforms",
     "load_settings",
     "load_streams",
+    "name_stream",
     "normalize_host",
 ]
 
@@ -67,7 +71,7 @@ def host_from_env(
     if not settings.host:
         raise ConfigError(
             "no platform host: set KORE_HOST=https://platform.kore.ai (or your regional/on-prem "
-            f"host) in {settings.where()}, or pass host="
+            f"host) in {settings.where()}, or give --host"
         )
     try:
         return normalize_host(settings.host)
@@ -352,3 +356,125 @@ def project_streams(settings: Settings | None = None) -> list[StreamConfig]:
         where = project.where() if project is not None else "no project folder"
         raise ConfigError(f"no streams.toml found: {where}")
     return load_streams(path)
+
+
+# -- one way to name a stream -------------------------------------------------------------------
+
+#: The settings a command-line flag can override, and the flag that names each.
+OVERRIDE_FLAGS: dict[str, str] = {
+    "name": "--name",
+    "tz": "--tz",
+    "conversation_type": "--conversation-type",
+    "conversation_status": "--conversation-status",
+    "channels": "--channels",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedStream:
+    """A stream named by its id: its settings, and where each came from.
+
+    Attributes
+    ----------
+    config : StreamConfig
+    configured : bool
+        The id is in the project's ``streams.toml`` (or the ``--config`` file, or the demo).
+    overridden : tuple of str
+        Settings taken from the command line instead (``"tz"``, ``"conversation_type"``, ...).
+    where : str
+        The file the stream was found in (``"streams.toml"``).
+    """
+
+    config: StreamConfig
+    configured: bool
+    overridden: tuple[str, ...] = ()
+    where: str = "streams.toml"
+
+    def note(self) -> str:
+        """Where the settings came from, for the report's header and the summary: empty when
+        all from ``streams.toml``, ``"tz from the command line"``, or ``"ad hoc: not in
+        streams.toml; settings from the command line"``."""
+        if not self.configured:
+            return f"ad hoc: not in {self.where}; settings from the command line"
+        if not self.overridden:
+            return ""
+        names = ", ".join(f.replace("_", " ") for f in self.overridden)
+        return f"from {self.where}; {names} from the command line"
+
+
+def configured_streams(
+    config: str | os.PathLike[str] | None = None,
+) -> tuple[list[StreamConfig], str]:
+    """The streams an id is looked up in, and their file's name: ``config`` when given, else
+    the project's ``streams.toml`` (none when the project has none)."""
+    if config is not None:
+        return load_streams(config), Path(config).name
+    settings = load_settings()
+    if settings.streams_file is None:
+        return [], "streams.toml"
+    return load_streams(settings.streams_file), "streams.toml"
+
+
+def name_stream(
+    stream_id: str,
+    streams: Sequence[StreamConfig],
+    *,
+    where: str = "streams.toml",
+    **overrides: Any,
+) -> NamedStream:
+    """The stream ``stream_id`` means: its entry in ``streams`` with every setting, each
+    override that is not ``None`` replacing one setting (and named in :meth:`NamedStream.note`).
+
+    An id that is not configured is an ad-hoc stream: it needs ``tz`` (no silent UTC); its
+    name defaults to the id and its filters to all.
+
+    Raises
+    ------
+    ConfigError
+        An unconfigured id without ``tz``, in the command line's words (``--tz``).
+    """
+    unknown = set(overrides) - set(OVERRIDE_FLAGS)
+    if unknown:
+        raise TypeError(f"name_stream: unknown setting {sorted(unknown)[0]!r}")
+    given = {k: v for k, v in overrides.items() if v is not None and v != ""}
+    if isinstance(given.get("channels"), str):
+        given["channels"] = channel_list(given["channels"])
+    base = next((s for s in streams if s.id == stream_id.strip()), None)
+    if base is not None:
+        changed = tuple(k for k, v in given.items() if _setting(base, k) != _normalised(k, v))
+        data = {**base.model_dump(), **given}
+        return NamedStream(_with_flags(data, given), True, changed, where)
+    if "tz" not in given:
+        configured = f"is not in {where}" if streams else f"is not configured (no {where})"
+        raise ConfigError(
+            f"stream {stream_id} {configured}: give its time zone with --tz (for example "
+            "--tz Europe/Berlin), or add the stream to streams.toml"
+        )
+    data = {"id": stream_id, "name": given.pop("name", None) or stream_id.strip(), **given}
+    return NamedStream(_with_flags(data, given), False, tuple(given), where)
+
+
+def _with_flags(data: dict[str, Any], given: Mapping[str, Any]) -> StreamConfig:
+    """``StreamConfig(**data)``; a bad value from the command line is named by its flag
+    (``--tz: 'Mars/Base' is not an IANA time-zone name ...``)."""
+    try:
+        return StreamConfig(**data)
+    except ConfigError as exc:
+        text = str(exc)
+        for key in given:
+            if text.startswith(f"field {key}"):
+                raise ConfigError(OVERRIDE_FLAGS[key] + text[len(f"field {key}") :]) from None
+        raise
+
+
+def _setting(config: StreamConfig, key: str) -> Any:
+    value = getattr(config, key)
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _normalised(key: str, value: Any) -> Any:
+    if key == "channels":
+        return tuple(value)
+    if key in ("conversation_type", "conversation_status") and isinstance(value, str):
+        return value.strip().lower().replace(" ", "_").replace("-", "_")
+    return value.strip() if isinstance(value, str) else value

@@ -16,6 +16,7 @@ from engagement_kit.delivery.ledger import Ledger
 from engagement_kit.delivery.plan import DeliveryPlan
 from engagement_kit.delivery.rules import evaluate, fired_alerts, put_banner, simulate
 from engagement_kit.errors import ConfigError
+from engagement_kit.formatting import print_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,8 +38,6 @@ def apply_alerts(
     dict
         ``(stream_id, week)`` → the fired alerts.
     """
-    from engagement_kit.store.files import atomic_write_all
-
     fired: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for stream_id, html_path, json_path in reports:
         try:
@@ -46,20 +45,78 @@ def apply_alerts(
             week = str(sidecar["week"])
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a sidecar the runner wrote: nothing to evaluate
-        stream = plan.stream(stream_id)
-        rules = stream.alerts if stream else ()
-        evaluations = evaluate(rules, sidecar, ledger.last_fired(stream_id, week))
-        alerts = fired_alerts(evaluations)
-        ledger.set_firings(stream_id, week, [a["name"] for a in alerts])
-        sidecar["alerts"] = alerts
-        page = html_path.read_text(encoding="utf-8")
-        new_page = put_banner(page, alerts)
-        files: list[tuple[Path, str]] = [
-            (json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))
-        ]
-        atomic_write_all(files + ([(html_path, new_page)] if new_page != page else []))
+        alerts = alerts_in_force(plan, stream_id, sidecar, ledger)
+        _store_alerts(stream_id, week, sidecar, alerts, html_path, json_path, ledger)
         fired[(stream_id, week)] = alerts
     return fired
+
+
+def alerts_in_force(
+    plan: DeliveryPlan, stream_id: str, sidecar: dict[str, Any], ledger: Ledger
+) -> list[dict[str, Any]]:
+    """The alerts the stream's rules in force fire on a report's stored numbers (its
+    sidecar), the cooldown applied from the ledger's earlier firings."""
+    stream = plan.stream(stream_id)
+    rules = stream.alerts if stream else ()
+    week = str(sidecar.get("week"))
+    return fired_alerts(evaluate(rules, sidecar, ledger.last_fired(stream_id, week)))
+
+
+def _store_alerts(
+    stream_id: str,
+    week: str,
+    sidecar: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    html_path: Path,
+    json_path: Path,
+    ledger: Ledger,
+) -> None:
+    from engagement_kit.store.files import atomic_write_all
+
+    ledger.set_firings(stream_id, week, [a["name"] for a in alerts])
+    sidecar["alerts"] = alerts
+    page = html_path.read_text(encoding="utf-8")
+    new_page = put_banner(page, alerts)
+    files: list[tuple[Path, str]] = [(json_path, json.dumps(sidecar, indent=2, ensure_ascii=False))]
+    atomic_write_all(
+        files + ([(html_path, new_page)] if new_page != page else [])
+    )  # both or neither
+
+
+def refresh_alerts(
+    plan: DeliveryPlan,
+    reports: Sequence[Any],
+    ledger: Ledger,
+    *,
+    dry_run: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """At send time: the rules in force, on each report's stored numbers. Where they fire
+    other alerts than the page shows (a rule added, changed or removed since ``report``),
+    say so; then the message carries the new alerts, and (not on a dry run) the sidecar, the
+    page's banner and the firings are updated.
+
+    ``reports`` are :class:`~engagement_kit.delivery.messages.WeekReport` objects; their
+    ``sidecar["alerts"]`` is replaced in memory.
+    """
+    for r in reports:
+        shown = [str(a.get("name")) for a in r.sidecar.get("alerts") or []]
+        alerts = alerts_in_force(plan, r.stream_id, r.sidecar, ledger)
+        now = [str(a.get("name")) for a in alerts]
+        if now == shown:
+            continue
+        what = ", ".join(now) if now else "none"
+        page = ", ".join(shown) if shown else "none"
+        update = "the page would be updated" if dry_run else "the page's banner is updated"
+        echo(
+            f"alerts {r.stream_id} {r.week}: the rules in force fire {what}; the page showed "
+            f"{page} (rules changed since the report was written; {update})"
+        )
+        if dry_run:
+            r.sidecar["alerts"] = alerts
+        else:
+            json_path = r.html_path.with_suffix(".json")
+            _store_alerts(r.stream_id, r.week, r.sidecar, alerts, r.html_path, json_path, ledger)
 
 
 def backtest(
@@ -152,7 +209,7 @@ def print_alerts(
     if not any(s.alerts for s in plan.streams):
         raise ConfigError(
             "no alert rules: add [[stream.alert]] tables (or [[defaults.alert]]) with name, kpi, "
-            "rule and value (see docs/delivery.md, Delivery and alerts)"
+            "rule and value (see the page 'Delivery and alerts' of the docs)"
         )
     if backtest is None:
         table = Table("stream", "rule", "fires when", "cooldown", "sent to", title="Alert rules")
@@ -166,7 +223,7 @@ def print_alerts(
                     f"{r.cooldown_weeks} weeks",
                     "\n".join(d.template for d in dests) or "-",
                 )
-        console.print(table)
+        print_table(console, table)
         return
     if demo and host:
         raise ConfigError("--host is for a real platform; --demo uses the built-in demo platform")
@@ -199,7 +256,7 @@ def print_alerts(
             f"{fired} ({len(row['fired'])} of {len(row['weeks'])} weeks, "
             f"{row['weeks'][0]} to {row['weeks'][-1]})",
         )
-    console.print(table)
+    print_table(console, table)
 
 
 backtest_fn = backtest

@@ -72,7 +72,9 @@ class Ledger(Database):
         ``ENGAGEMENT_KIT_CLAIM_TIMEOUT``, else 900).
     """
 
-    def __init__(self, location=None, *, claim_timeout: float | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, location: str | os.PathLike[str] | None = None, *, claim_timeout: float | None = None
+    ) -> None:
         super().__init__(location)
         if claim_timeout is None:
             from engagement_kit.config.settings import load_settings
@@ -130,8 +132,9 @@ class Ledger(Database):
                 self.insert(claims)
                 .values(stream_id=stream_id, week=week, destination=destination, kind=kind, **mine)
                 .on_conflict_do_nothing()
+                .returning(_C.owner)  # counted by the rows returned: psycopg's rowcount is -1
             )
-            if inserted.rowcount == 1:
+            if inserted.first() is not None:
                 return Claim("claimed", self.owner, _stamp(at))
             owner, status, claimed_at = conn.execute(
                 sa.select(_C.owner, _C.status, _C.claimed_at).where(key)
@@ -143,8 +146,9 @@ class Ledger(Database):
                 sa.update(claims)
                 .where(key, _C.owner == owner, _C.claimed_at == claimed_at)
                 .values(**mine)
+                .returning(_C.owner)
             )
-            if taken.rowcount != 1:  # another process took it over in between
+            if taken.first() is None:  # another process took it over in between
                 return Claim("busy", "another process", _stamp(at))
             took = owner if owner != self.owner and status == "claimed" else ""
             return Claim("claimed", self.owner, _stamp(at), took_over=took)

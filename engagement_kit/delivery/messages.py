@@ -183,6 +183,11 @@ def _headline(sidecar: Mapping[str, Any]) -> str:
     pct = ((sidecar.get("change") or {}).get("unique_users") or {}).get("pct_change")
     if value is None:
         return "The platform gave no user count for this week."
+    if sidecar.get("status") == "no_data":
+        return (
+            "No data: the platform reports no users at all in this week (the stream had no "
+            "users yet, or the week is older than the platform keeps)."
+        )
     text = f"{count_text(value)} unique users this week"
     if previous is None:
         return text + "."
@@ -351,7 +356,10 @@ def to_mime(email_: Email, *, sender: str = "", to: Sequence[str] = ()) -> bytes
     msg["To"] = ", ".join(to) or "undisclosed-recipients:;"
     msg.set_content(email_.text)
     msg.add_alternative(email_.html, subtype="html")
-    html_part = msg.get_payload()[-1]
+    parts = msg.get_payload()  # text, then the HTML alternative just added
+    assert isinstance(parts, list)
+    html_part = parts[-1]
+    assert isinstance(html_part, EmailMessage)
     for img in email_.images:
         html_part.add_related(img.data, "image", "png", cid=f"<{img.name}>", filename=img.name)
     for file in email_.files:

@@ -136,21 +136,26 @@ def _find_one(
     return None, problem
 
 
+def _deliveries(plan: DeliveryPlan, stream_id: str) -> Sequence[Destination]:
+    """The destinations of a stream's reports (none for a stream the plan does not list)."""
+    stream = plan.stream(stream_id)
+    return stream.deliver if stream is not None else ()
+
+
 def plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[OutgoingMessage]:
     messages: list[OutgoingMessage] = []
     if plan.digest:
         by_dest: dict[str, list[WeekReport]] = {}
         dests: dict[str, Destination] = {}
         for r in reports:
-            for d in plan.stream(r.stream_id).deliver:  # type: ignore[union-attr]
+            for d in _deliveries(plan, r.stream_id):
                 by_dest.setdefault(d.template, []).append(r)
                 dests[d.template] = d
         messages += [OutgoingMessage(rs, dests[t], "digest") for t, rs in by_dest.items()]
     else:
         for r in reports:
-            messages += [
-                OutgoingMessage([r], d, "report") for d in plan.stream(r.stream_id).deliver
-            ]  # type: ignore[union-attr]
+            deliver = _deliveries(plan, r.stream_id)
+            messages += [OutgoingMessage([r], d, "report") for d in deliver]
     for r in reports:
         stream = plan.stream(r.stream_id)
         per_dest: dict[str, tuple[Destination, list[dict[str, Any]]]] = {}

@@ -241,7 +241,7 @@ def plan_for(
             )
             raise ConfigError(
                 'nothing to send to: add deliver = ["mailtos://..."] to the streams or to '
-                f"[defaults] {where} (see docs/delivery.md, Delivery and alerts)"
+                f"[defaults] {where} (see the page 'Delivery and alerts' of the docs)"
             )
         if not dry_run:
             env = reference_env()

@@ -234,8 +234,11 @@ def rule_fires(rule: AlertRule, sidecar: Mapping[str, Any]) -> dict[str, Any] | 
     dict or None
         The alert (``name``, ``kpi``, ``rule``, ``threshold`` (as written), ``value``,
         ``previous``, ``change``, ``pct_change``, ``days`` (anomaly dates), ``message``), or
-        ``None`` when the rule does not fire.
+        ``None`` when the rule does not fire, and on a week with no data at all (``status``
+        ``"no_data"``: zero users there are not a fall).
     """
+    if sidecar.get("status") == "no_data":
+        return None
     if rule.rule == "anomaly":
         metrics = [ANOMALY_METRIC[rule.kpi]] if rule.kpi else list(ANOMALY_METRIC.values())
         days = [a for a in sidecar.get("anomalies") or [] if a.get("metric") in metrics]

@@ -3,6 +3,7 @@ sent, recorded after), or, on a dry run, shown (see :mod:`.dry_run`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from engagement_kit.config.settings import reference_env
 from engagement_kit.delivery import transport
+from engagement_kit.delivery.alerting import refresh_alerts
 from engagement_kit.delivery.destinations import mask
 from engagement_kit.delivery.dry_run import dry_run_outcome
 from engagement_kit.delivery.ledger import Ledger
@@ -69,11 +71,17 @@ def deliver(
     env = reference_env() if env is None else env
     echo = echo or (lambda text: None)
     reports, outcomes = find_reports(plan, out, weeks)
-    messages = plan_messages(plan, reports)
     owns = ledger is None
     ledger = Ledger() if ledger is None else ledger
-    if not dry_run and messages:
-        ledger.check_writable()  # before the first message: nothing is sent if it cannot record
+    try:
+        refresh_alerts(plan, reports, ledger, dry_run=dry_run, echo=echo)
+        messages = plan_messages(plan, reports)
+        if not dry_run and messages:
+            ledger.check_writable()  # before the first message: nothing is sent if it cannot record
+    except BaseException:
+        if owns:
+            ledger.close()
+        raise
     all_dests = plan.destinations
 
     emails: dict[tuple[str, ...], Any] = {}
@@ -158,7 +166,16 @@ def _deliver_one(
             return _skipped(message, ledger.sent, dest.template)
         message.reports = claimed
         ids = tuple(r.stream_id for r in claimed)
-    outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
+    try:
+        outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
+    except BaseException:  # Ctrl-C, SIGTERM: the attempt was killed; free the claim now so
+        if not dry_run:  # the next run tries again (not only after the claim timeout)
+            for r in message.reports:
+                with contextlib.suppress(Exception):  # the stop itself must go on
+                    ledger.release(
+                        r.stream_id, r.week, dest.template, kind, "stopped during the attempt"
+                    )
+        raise
     if not dry_run:
         for r in message.reports:
             if outcome.status == "sent":

@@ -5,7 +5,9 @@ Apprise's timeouts (``cto``/``rto``, smtplib's ``timeout``) bound each socket op
 request: a server that trickles one byte every two seconds, or a name that never resolves,
 keeps a call going for as long as it likes. So each attempt runs in a forked child process
 that the parent kills (SIGKILL) at the deadline: a killed attempt can never finish later and
-send behind our back, and it counts as failed. It is not tried again in the same run (the
+send behind our back, and it counts as failed. The child also dies with its parent (Linux's
+parent-death signal) and on its own alarm a little after the deadline, so a ``send`` that is
+itself killed (SIGKILL) leaves no attempt running. It is not tried again in the same run (the
 server may have taken the message before it stopped answering); the next run tries it again,
 as for any failure. Where ``fork`` does not exist (Windows) the attempt runs in a thread that
 is abandoned at the deadline.
@@ -104,8 +106,11 @@ def _attempt(url: str, message: OutgoingMessage, deadline: float) -> tuple[bool,
         code = 0
         try:
             os.close(read_end)
+            _die_with_parent()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(int(deadline) + 2)  # even with its parent gone it ends
             os.write(write_end, pickle.dumps(_guarded_send(url, message, sender)))
         except BaseException:
             code = 1
@@ -137,6 +142,18 @@ def _attempt(url: str, message: OutgoingMessage, deadline: float) -> tuple[bool,
     except Exception:
         return False, "the sending process stopped without an answer", False
     return bool(ok), str(why), False
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): SIGKILL when the parent dies, so a ``send`` killed with SIGKILL
+    leaves no attempt behind that could still deliver the message later."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the call
+            os._exit(1)
 
 
 def _attempt_in_thread(  # pragma: no cover - Windows

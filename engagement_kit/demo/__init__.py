@@ -203,7 +203,7 @@ def demo_client(
         store=ResponseStore(demo_store_path()) if own_store else store,
         transport=httpx.MockTransport(platform.handle),
         close_store=own_store,  # the demo store is closed with the client, like the default store
+        sessions_config=SessionsConfig(page_size=1000),
         **client_kwargs,
     )
-    client.sessions_config = SessionsConfig(page_size=1000)
     return client

@@ -369,13 +369,8 @@ class _Generator:
                 )
             return self.snapshot
 
-    def _generate_day(self, k: int) -> None:
-        s = self.stream
-        day = LOG_START + dt.timedelta(days=k)
-        rng = np.random.default_rng(_day_seed(s.id, day))
-        factor = self.weekday[day.weekday()] * self.month[day.month - 1]
-
-        # the day's real hours (23 or 25 on daylight-saving days) and their weights
+    def _day_slots(self, day: dt.date) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """The day's real hours (23 or 25 on a DST day): next midnight, starts, hours, weights."""
         m0 = _midnight(day, self.zone)
         m1 = _midnight(day + dt.timedelta(days=1), self.zone)
         slot_starts = m0 + _HOUR * np.arange(math.ceil((m1 - m0) / _HOUR), dtype=np.int64)
@@ -385,8 +380,36 @@ class _Generator:
             slot_hour = np.array(
                 [dt.datetime.fromtimestamp(int(t), self.zone).hour for t in slot_starts]
             )
-        slot_cum = np.cumsum(self.hour_w[slot_hour])
+        return m1, slot_starts, slot_hour, np.cumsum(self.hour_w[slot_hour])
 
+    def _returning_users(self, rng: np.random.Generator, factor: float, k: int) -> list[np.ndarray]:
+        """Day ``k``'s returning sessions, from users first seen on earlier days."""
+        returning = []
+        for c, tau in enumerate(self.taus):
+            cum = self.cumw[c].view()
+            if not len(cum):
+                continue
+            n_ret = int(rng.poisson(factor * math.exp(-k / tau) * cum[-1]))
+            returning.append(self.members[c].view()[_pick(rng, cum, n_ret)])
+        return returning
+
+    def _join_pool(self, k: int, klass: np.ndarray, weight: np.ndarray, ids: np.ndarray) -> None:
+        """Day ``k``'s new users join the pool of possible returners of later days."""
+        for c, tau in enumerate(self.taus):
+            in_c = klass == c
+            if in_c.any():
+                w = weight[in_c] * math.exp(k / tau)
+                cum = self.cumw[c].view()
+                start = cum[-1] if len(cum) else 0.0
+                self.cumw[c].append(start + np.cumsum(w))
+                self.members[c].append(ids[in_c])
+
+    def _generate_day(self, k: int) -> None:
+        s = self.stream
+        day = LOG_START + dt.timedelta(days=k)
+        rng = np.random.default_rng(_day_seed(s.id, day))
+        factor = self.weekday[day.weekday()] * self.month[day.month - 1]
+        m1, slot_starts, slot_hour, slot_cum = self._day_slots(day)
         # new users
         base = s.new_users_per_day * (1 + s.growth_per_year) ** (k / 365.25)
         n_new = int(rng.poisson(base * factor))
@@ -397,24 +420,8 @@ class _Generator:
         home = _pick(rng, self.mix_cum, n_new).astype(np.int8)
         extra = rng.poisson(s.extra_sessions_first_day, size=n_new)
 
-        # returning sessions, from users first seen on earlier days
-        returning = []
-        for c, tau in enumerate(self.taus):
-            cum = self.cumw[c].view()
-            if not len(cum):
-                continue
-            n_ret = int(rng.poisson(factor * math.exp(-k / tau) * cum[-1]))
-            returning.append(self.members[c].view()[_pick(rng, cum, n_ret)])
-
-        # only now do today's new users join the pool of possible returners
-        for c, tau in enumerate(self.taus):
-            in_c = klass == c
-            if in_c.any():
-                w = propensity[in_c] * math.exp(k / tau)
-                cum = self.cumw[c].view()
-                start = cum[-1] if len(cum) else 0.0
-                self.cumw[c].append(start + np.cumsum(w))
-                self.members[c].append(new_ids[in_c])
+        returning = self._returning_users(rng, factor, k)
+        self._join_pool(k, klass, propensity, new_ids)  # only now: today's new users
         self.home_channel.append(home)
         self.relative_propensity.append(propensity / self.rates[klass])
 

@@ -159,41 +159,7 @@ def sessions_answer(
     """The getSessions answer for one request (raises :class:`SessionsHttpError`)."""
     sw = switches
     now_ms = int(now * 1000)
-    has_from, has_to = "dateFrom" in body, "dateTo" in body
-    lo = hi = 0
-    if has_from:
-        lo = _parse_when(body["dateFrom"], "dateFrom", is_to=False, switches=sw)
-    if has_to:
-        hi = _parse_when(body["dateTo"], "dateTo", is_to=True, switches=sw)
-    if not has_from and not has_to:
-        today = dt.datetime.fromtimestamp(now, dt.UTC).date()
-        lo = int(dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
-        hi = lo + _DAY_MS - 1
-    elif not has_from:
-        lo = hi - 7 * _DAY_MS
-    elif not has_to:
-        hi = lo + 7 * _DAY_MS
-    span = hi - lo
-    if span < 0:
-        raise SessionsHttpError(400, "dateFrom is after dateTo; give the earlier date first.")
-    if span > 7 * _DAY_MS or (span == 7 * _DAY_MS and not sw.seven_days_ok):
-        raise SessionsHttpError(
-            sw.window_error_status,
-            "The gap between dateFrom and dateTo must be less than 7 days.",
-        )
-    if containment is not None and containment not in _CONTAINMENT:
-        raise SessionsHttpError(
-            400, f"Invalid containmentType {containment[:32]!r}: use dropOff, selfService or agent."
-        )
-    skip = _int(body, ("skip", "offset"), 0)
-    limit = _int(body, ("limit",), sw.default_limit)
-    if limit > sw.max_limit:
-        if sw.over_limit == "error":
-            raise SessionsHttpError(400, f"limit {limit} is above the maximum of {sw.max_limit}.")
-        limit = sw.max_limit
-    if sw.history_days is not None:
-        lo = max(lo, now_ms - sw.history_days * _DAY_MS)
-    hi = min(hi, now_ms)
+    lo, hi, skip, limit = _requested_window(body, containment, now, sw)
 
     through = dt.datetime.fromtimestamp(max(hi, 0) / 1000, dt.UTC).date() + dt.timedelta(days=1)
     arrays = session_arrays(stream, through)
@@ -240,41 +206,119 @@ def sessions_answer(
     page = order[skip : skip + limit]
     pos, is_dev, starts = pos[page], is_dev[page], starts[page]
     users = _user_texts(stream, arrays.user[a:b][pos], is_dev)
-    names = stream.channel_names
     sessions = []
     for p, dev, start_text, end_text, user in zip(
         pos.tolist(), is_dev.tolist(), _iso(starts), _iso(starts + open_ms[pos]), users, strict=True
     ):
-        i = a + p
-        is_active = bool(active[p])
-        record: dict[str, Any] = {
-            "sessionId": f"{int(arrays.instant[i]) & 0xFFFFFFFF:08x}{'ff' if dev else '00'}{i:014x}",
-            "botId": stream.id,
-            "channel": names[int(arrays.channel[i])],
-            "userId": user,
-            "start_time": start_text,
-        }
-        if not is_active:
-            record["end_time"] = end_text
-        elif sw.active_end_time == "null":
-            record["end_time"] = None
-        elif sw.active_end_time == "last_activity":
-            record["end_time"] = _iso(np.array([now_ms]))[0]
-        record["session_lang"] = ["en"]
-        record["sessionType"] = "interactive" if interactive[p] else "non-interactive"
-        record["isDeveloper"] = int(dev) if sw.developer_as == "int" else dev
-        labelled = (not is_active or sw.active_labels) and not (
-            containment is None and sw.omitted_containment == "unlabelled"
+        record = _session_record(
+            stream,
+            a + p,
+            dev,
+            start_text,
+            end_text,
+            user,
+            is_active=bool(active[p]),
+            interactive=bool(interactive[p]),
+            kind=int(kind[p]),
+            h=int(h[p]),
+            containment=containment,
+            now_ms=now_ms,
+            sw=sw,
+            arrays=arrays,
         )
-        if not is_active or sw.active_labels:
-            record["sessionStatus"] = "active" if is_active else "closed"
-        record["tags"] = {"userTags": [], "sessionTags": []}
-        record["noOfMessagesExchanged"] = 1 if not interactive[p] else 2 + int(h[p]) % 11
-        record["noOfTasksExecuted"] = 0 if kind[p] == 1 else 1 + int(h[p]) % 2
-        if labelled:
-            record["containmentType"] = _CONTAINMENT[int(kind[p])]
         sessions.append(record)
     return {"total": total, "moreAvailable": skip + len(page) < total, "sessions": sessions}
+
+
+def _session_record(
+    stream: DemoStream,
+    i: int,
+    dev: bool,
+    start_text: str,
+    end_text: str,
+    user: str,
+    *,
+    is_active: bool,
+    interactive: bool,
+    kind: int,
+    h: int,
+    containment: str | None,
+    now_ms: int,
+    sw: SessionsSwitches,
+    arrays: Any,
+) -> dict[str, Any]:
+    """One session of the answer, as the platform writes it (``i``: its row in the log)."""
+    record: dict[str, Any] = {
+        "sessionId": f"{int(arrays.instant[i]) & 0xFFFFFFFF:08x}{'ff' if dev else '00'}{i:014x}",
+        "botId": stream.id,
+        "channel": stream.channel_names[int(arrays.channel[i])],
+        "userId": user,
+        "start_time": start_text,
+    }
+    if not is_active:
+        record["end_time"] = end_text
+    elif sw.active_end_time == "null":
+        record["end_time"] = None
+    elif sw.active_end_time == "last_activity":
+        record["end_time"] = _iso(np.array([now_ms]))[0]
+    record["session_lang"] = ["en"]
+    record["sessionType"] = "interactive" if interactive else "non-interactive"
+    record["isDeveloper"] = int(dev) if sw.developer_as == "int" else dev
+    labelled = (not is_active or sw.active_labels) and not (
+        containment is None and sw.omitted_containment == "unlabelled"
+    )
+    if not is_active or sw.active_labels:
+        record["sessionStatus"] = "active" if is_active else "closed"
+    record["tags"] = {"userTags": [], "sessionTags": []}
+    record["noOfMessagesExchanged"] = 1 if not interactive else 2 + h % 11
+    record["noOfTasksExecuted"] = 0 if kind == 1 else 1 + h % 2
+    if labelled:
+        record["containmentType"] = _CONTAINMENT[kind]
+    return record
+
+
+def _requested_window(
+    body: dict[str, Any], containment: str | None, now: float, sw: SessionsSwitches
+) -> tuple[int, int, int, int]:
+    """The request's window in epoch milliseconds and its page, ``(lo, hi, skip, limit)``;
+    the platform's refusals as :class:`SessionsHttpError`."""
+    now_ms = int(now * 1000)
+    has_from, has_to = "dateFrom" in body, "dateTo" in body
+    lo = hi = 0
+    if has_from:
+        lo = _parse_when(body["dateFrom"], "dateFrom", is_to=False, switches=sw)
+    if has_to:
+        hi = _parse_when(body["dateTo"], "dateTo", is_to=True, switches=sw)
+    if not has_from and not has_to:
+        today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        lo = int(dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
+        hi = lo + _DAY_MS - 1
+    elif not has_from:
+        lo = hi - 7 * _DAY_MS
+    elif not has_to:
+        hi = lo + 7 * _DAY_MS
+    span = hi - lo
+    if span < 0:
+        raise SessionsHttpError(400, "dateFrom is after dateTo; give the earlier date first.")
+    if span > 7 * _DAY_MS or (span == 7 * _DAY_MS and not sw.seven_days_ok):
+        raise SessionsHttpError(
+            sw.window_error_status,
+            "The gap between dateFrom and dateTo must be less than 7 days.",
+        )
+    if containment is not None and containment not in _CONTAINMENT:
+        raise SessionsHttpError(
+            400, f"Invalid containmentType {containment[:32]!r}: use dropOff, selfService or agent."
+        )
+    skip = _int(body, ("skip", "offset"), 0)
+    limit = _int(body, ("limit",), sw.default_limit)
+    if limit > sw.max_limit:
+        if sw.over_limit == "error":
+            raise SessionsHttpError(400, f"limit {limit} is above the maximum of {sw.max_limit}.")
+        limit = sw.max_limit
+    if sw.history_days is not None:
+        lo = max(lo, now_ms - sw.history_days * _DAY_MS)
+    hi = min(hi, now_ms)
+    return lo, hi, skip, limit
 
 
 def _user_texts(stream: DemoStream, users: np.ndarray, is_dev: np.ndarray) -> list[str]:

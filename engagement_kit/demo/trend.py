@@ -180,26 +180,56 @@ def trend_answer(request: TrendRequest, *, now: float, overlap: bool = False) ->
         ]
     else:
         bucket = day * 24 + view.hour[lo:hi][mask]
-        pair_bucket, pair_user = _pairs(bucket, user, n_users)
-        first_s = first[pair_user]
-        first_bucket = (view.day[first_s] - first_day) * 24 + view.hour[first_s]
-        is_new_h = first_bucket == pair_bucket
-        unique_h = np.bincount(pair_bucket, minlength=days * 24)
-        new_h = np.bincount(pair_bucket[is_new_h], minlength=days * 24)
-        returning_h = (
-            np.bincount(_pairs(bucket[later], user[later], n_users)[0], minlength=days * 24)
-            if overlap
-            else unique_h - new_h
+        trends = _hourly_trends(
+            bucket, user, later, view, first, first_day, days, dates, n_users, overlap=overlap
         )
-        keys = ("date", *HOUR_KEYS)
-        trends = [
-            [
-                dict(zip(keys, (d, *row), strict=True))
-                for d, row in zip(dates, c.reshape(days, 24).tolist(), strict=True)
-            ]
-            for c in (unique_h, new_h, returning_h)
-        ]
 
+    return _answer_json(r, dates, summary_counts, trends)
+
+
+def _hourly_trends(
+    bucket: np.ndarray,
+    user: np.ndarray,
+    later: np.ndarray,
+    view: Any,
+    first: np.ndarray,
+    first_day: int,
+    days: int,
+    dates: list[str],
+    n_users: int,
+    *,
+    overlap: bool,
+) -> list[list[dict[str, Any]]]:
+    """The three hourly trends (unique, new, returning) of the matching sessions."""
+    pair_bucket, pair_user = _pairs(bucket, user, n_users)
+    first_s = first[pair_user]
+    first_bucket = (view.day[first_s] - first_day) * 24 + view.hour[first_s]
+    is_new_h = first_bucket == pair_bucket
+    unique_h = np.bincount(pair_bucket, minlength=days * 24)
+    new_h = np.bincount(pair_bucket[is_new_h], minlength=days * 24)
+    returning_h = (
+        np.bincount(_pairs(bucket[later], user[later], n_users)[0], minlength=days * 24)
+        if overlap
+        else unique_h - new_h
+    )
+    keys = ("date", *HOUR_KEYS)
+    return [
+        [
+            dict(zip(keys, (d, *row), strict=True))
+            for d, row in zip(dates, c.reshape(days, 24).tolist(), strict=True)
+        ]
+        for c in (unique_h, new_h, returning_h)
+    ]
+
+
+def _answer_json(
+    r: TrendRequest,
+    dates: list[str],
+    summary_counts: tuple[int, int, int],
+    trends: list[list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """The platform's JSON object: summary, the three trends, the filters echo."""
+    days = len(dates)
     unique, new, returning = summary_counts
     filters: dict[str, Any] = {
         "start": dates[0],

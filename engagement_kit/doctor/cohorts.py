@@ -26,14 +26,14 @@ _SCOPE_FIX = (
 def sessions_check(client: Any, stream: Any, make_check: Any) -> Any:
     """One doctor row (built with ``make_check(name, status, detail, fix)``) for ``stream``."""
     from engagement_kit.metrics.first_seen import FirstSeenTable, check_recent_week
-    from engagement_kit.store import default_store_path
+    from engagement_kit.store.location import default_store_location
 
     name = f"sessions {stream.name or stream.id}"
     first_seen = None
     try:
-        path = default_store_path(adopt=False)
-        if path.exists():
-            table = FirstSeenTable(path)
+        location = default_store_location(adopt=False)
+        if isinstance(location, str) or location.exists():
+            table = FirstSeenTable(location)
             if table.meta(client.host, stream.id) is not None:
                 first_seen = table.frame(client.host, stream.id, tz=stream.tz)
             table.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 #: Seconds the local clock may differ from the platform's before the check fails.
 CLOCK_TOLERANCE = 60.0
@@ -60,7 +61,7 @@ class Diagnosis:
             return 0
         return 2 if any(c.status == FAIL and c.settings for c in self.checks) else 1
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Check]:
         return iter(self.checks)
 
 
@@ -72,6 +73,8 @@ class Exchange:
     received: float | None = None
     status: int | None = None
     date: str | None = None
+    #: The platform's own words when it refused (an error's message).
+    message: str = ""
 
 
 def skipped_check(name: str, why: str) -> Check:

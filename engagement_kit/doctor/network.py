@@ -41,7 +41,7 @@ def check_resolves(hostname: str, port: int) -> Check:
             "check KORE_HOST for a typo and the region (e.g. https://platform.kore.ai), then "
             "your network, VPN or DNS",
         )
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     shown = ", ".join(addresses[:3]) + (" …" if len(addresses) > 3 else "")
     return Check("host name", OK, f"{hostname} → {shown}")
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from engagement_kit.client import EngagementClient
 from engagement_kit.client.auth import Credentials
+from engagement_kit.client.http_status import auth_fix
 from engagement_kit.config.streams import StreamConfig
 from engagement_kit.config.weeks import today_in
 from engagement_kit.doctor.cohorts import sessions_check
@@ -117,6 +118,8 @@ def ask_streams(
             try:
                 data = client.fetch(stream.id, day, day, **stream.filters())
             except EngagementError as exc:
+                if isinstance(exc, ApiError) and exchanges:
+                    exchanges[-1].message = exc.message
                 check, stop_why = stream_failure(name, asked, exc)
                 results.append(check)
                 continue
@@ -178,16 +181,24 @@ def check_accepted(
             why = "the host cannot be reached"
         return skipped_check(name, why)
     refused = [e for e in answered if e.status in (401, 403)]
-    judged = [e for e in answered if e.status not in (401, 403, 429) and e.status < 500]
+    judged = [
+        e
+        for e in answered
+        if e.status is not None and e.status not in (401, 403, 429) and e.status < 500
+    ]
     if judged:
         return Check(name, OK, f"the platform accepted it ({len(judged)} answer(s) not 401/403)")
     if not refused:
         return skipped_check(name, "the platform answered only with errors (see the streams)")
     status = refused[0].status
-    fix = _SCOPE_FIX
+    said = next((auth_fix(e.message) for e in refused if auth_fix(e.message)), None)
+    fix = said or _SCOPE_FIX  # the platform's own words first, when it gave some
     if clock_check.status == FAIL:
         fix = f"first set the local clock right (see 'clock'): tokens carry exp; then {fix}"
-    return Check(name, FAIL, f"HTTP {status} for every stream asked", fix)
+    what = (
+        f"HTTP {status}: {refused[0].message}" if said else f"HTTP {status} for every stream asked"
+    )
+    return Check(name, FAIL, what, fix)
 
 
 def check_clock(exchanges: Sequence[Exchange]) -> Check:

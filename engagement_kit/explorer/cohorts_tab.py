@@ -12,7 +12,7 @@ stands in for the chart until then and fetches on :meth:`CohortView.save`.
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from engagement_kit.config.query import EngagementQuery
 
@@ -24,8 +24,10 @@ _TYPES = {"all": None, "interactive": "interactive", "non_interactive": "non-int
 #: Offsets the outcome chart shows, per cohort period.
 OUTCOME_HORIZON = {"day": 7, "week": 8, "month": 6}
 
+Period = Literal["day", "week", "month"]
 
-def cohort_period(days: int) -> str:
+
+def cohort_period(days: int) -> Period:
     """Day cohorts for ranges under four weeks, week cohorts up to half a year, else months."""
     if days < 28:
         return "day"
@@ -68,7 +70,7 @@ class CohortView:
             self.sessions = self.client.fetch_sessions(
                 q.stream_id, q.start, q.end, tz=q.tz, progress=False
             )
-        filters = {
+        filters: dict[str, Any] = {
             "channels": list(q.channels) or None,
             "session_type": _TYPES.get(q.conversation_type),
             "status": None if q.conversation_status == "all" else q.conversation_status,
@@ -94,8 +96,19 @@ class CohortView:
             back.properties(title=alt.TitleParams("Back after the first conversation",
                                                   subtitle=_wrap(self.reading))),
             cohort_charts.outcome_transitions_chart(moves),
-        )  # fmt: skip
+        ).properties(title=alt.TitleParams(self.note(), fontSize=12, fontWeight="normal"))  # fmt: skip
         return self._chart
+
+    def note(self) -> str:
+        """Why the cohorts are censored (``*``): the sessions start with the range, so a user
+        first seen before it counts as new. One sentence, shown above the charts."""
+        q = self.query
+        return (
+            f"Only sessions from {q.start:%d %b %Y} on are read: a user who first came before "
+            f"that counts as new here, so every cohort may be censored (*) and 'new' is "
+            f"overstated in a {q.days}-day range; for true cohorts pick a longer range, or see "
+            "the weekly report's Cohorts section (from the backfilled first-seen table)."
+        )
 
     def save(self, fp: IO[str], format: str = "svg") -> None:
         """Like ``altair.Chart.save``: what the Explorer calls when the tab is shown."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
@@ -65,7 +65,7 @@ PANEL_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 #: Chart format inside the tabs: static SVG needs no network and no JavaScript extension.
-CHART_FORMAT = "svg"
+CHART_FORMAT: Literal["svg"] = "svg"
 
 TYPE_LABELS = {"all": "All", "interactive": "Interactive", "non_interactive": "Non Interactive"}
 STATUS_LABELS = {"all": "All", "active": "Active", "closed": "Closed"}
@@ -123,7 +123,22 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def stream_entry(stream: Any) -> StreamConfig:
-    """One picker entry from a StreamConfig, a demo stream or a mapping (a clear error)."""
+    """One picker entry from a StreamConfig, a demo stream, a mapping, or a stream id: the
+    stream of the project's ``streams.toml`` (else of the demo) with all its settings, as on
+    the command line (a clear error)."""
+    if isinstance(stream, str):
+        from engagement_kit.config.streams import configured_streams
+        from engagement_kit.demo import demo_streams
+
+        known, _ = configured_streams()
+        found = next((s for s in [*known, *demo_streams()] if s.id == stream.strip()), None)
+        if found is None:
+            raise InvalidQueryError(
+                f"streams: {stream!r} is not in streams.toml; add it there, or give a "
+                "StreamConfig (or a mapping) with its id, name and tz",
+                field="streams",
+            )
+        return found
     try:
         return StreamConfig.from_stream(stream)
     except ConfigError as exc:

@@ -366,6 +366,31 @@ def _wait_until_answering(
             time.sleep(0.1)
 
 
+def _usable_port(port: int | None) -> int:
+    """``port``, checked and free, or a free one chosen by the OS when ``None``."""
+    if port is None:
+        return _free_port()
+    if not 0 < int(port) < 65536:
+        raise ConfigError(f"port: {port} is not a TCP port (1-65535)")
+    if _port_in_use(int(port)):
+        raise DashboardError(
+            f"port {port} on {HOST} is already in use (another dashboard?); stop it or choose "
+            "another port with --port"
+        )
+    return int(port)
+
+
+def _dashboard_environment(env: Mapping[str, str | None] | None) -> dict[str, str]:
+    """Voilà's environment: ``env`` applied, plus the kernels' settings it does not set."""
+    from engagement_kit.config.settings import kernel_environment
+
+    environment = voila_environment(env)
+    environment.update(
+        {k: v for k, v in kernel_environment(environment).items() if k not in environment}
+    )
+    return environment
+
+
 @contextlib.contextmanager
 def running_dashboard(
     *,
@@ -421,22 +446,9 @@ def running_dashboard(
         raise ConfigError(
             f"cannot find the dashboard notebook {source}; pass the path of an existing notebook"
         )
-    from engagement_kit.config.settings import kernel_environment
-
-    environment = voila_environment(env)
-    environment.update(
-        {k: v for k, v in kernel_environment(environment).items() if k not in environment}
-    )
+    environment = _dashboard_environment(env)
     nb = app_notebook(source, app_source(demo=demo, config=config, env=environment))
-    if port is None:
-        port = _free_port()
-    elif not 0 < int(port) < 65536:
-        raise ConfigError(f"port: {port} is not a TCP port (1-65535)")
-    elif _port_in_use(int(port)):
-        raise DashboardError(
-            f"port {port} on {HOST} is already in use (another dashboard?); stop it or choose "
-            "another port with --port"
-        )
+    port = _usable_port(port)
     with tempfile.TemporaryDirectory(prefix="engagement-kit-dashboard-") as tmp:
         folder = Path(tmp)
         served = folder / source.name

@@ -108,7 +108,7 @@ def app_cells(source: AppSource, guide: list[dict[str, Any]]) -> list[dict[str, 
         "source": f"# {APP_TITLE}\n\n{source.describe()}",
     }
     streams = str(source.streams) if source.streams is not None else None
-    code = {
+    code: dict[str, Any] = {
         "cell_type": "code",
         "metadata": {},
         "execution_count": None,

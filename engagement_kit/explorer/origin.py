@@ -112,4 +112,4 @@ def protect(port: int, names: Iterable[str] = LOOPBACK_NAMES) -> None:
         values["local_hostnames"] = [n for n in allowed if not _is_address(n)]
         return values
 
-    Voila.init_settings = settings  # type: ignore[method-assign]
+    Voila.init_settings = settings

@@ -36,11 +36,13 @@ from engagement_kit.explorer.controls import (
     in_kernel,
     stream_entry,
 )
+from engagement_kit.metrics.checks import check_title
 
 if TYPE_CHECKING:
     import altair as alt
     import pandas as pd
 
+    from engagement_kit.explorer.cohorts_tab import CohortView
     from engagement_kit.tidy import Engagement
 
 __all__ = ["Explorer"]
@@ -126,7 +128,7 @@ class Explorer(ControlsState):
         self.today = today
         self.background = in_kernel() if background is None else bool(background)
 
-        self.charts: dict[str, alt.Chart] = {}
+        self.charts: dict[str, alt.TopLevelMixin | CohortView] = {}
         self.kpis: pd.DataFrame | None = None
         self.checks: pd.DataFrame | None = None
         self.channel_mix: pd.DataFrame | None = None
@@ -146,6 +148,14 @@ class Explorer(ControlsState):
 
     # -- widgets --------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
+        self._build_controls()
+        self._build_tabs()
+        self._apply_stream_defaults(self.streams[0])
+        self._observe()
+        self._lay_out()
+
+    def _build_controls(self) -> None:
+        """The stream, range and filter controls, the Load button and the status lines."""
         first = self.streams[0]
         style = {"description_width": "110px"}
         wide = widgets.Layout(width="360px")
@@ -196,6 +206,8 @@ class Explorer(ControlsState):
         self.status = widgets.HTML(value="Choose a stream and a range, then press <b>Load</b>.")
         self.error_area = widgets.HTML(value="")
 
+    def _build_tabs(self) -> None:
+        """One tab per panel, each with a placeholder until it is drawn."""
         self.panels: dict[str, widgets.Widget] = {
             "kpis": widgets.HTML(value=_placeholder("KPIs")),
             "trend": widgets.Output(),
@@ -213,7 +225,8 @@ class Explorer(ControlsState):
         self.tabs = widgets.Tab(children=[*self.panels.values(), self.compare.root])
         self.tabs.titles = (*PANELS.values(), "Compare")
 
-        self._apply_stream_defaults(first)
+    def _observe(self) -> None:
+        """What each control does when it changes."""
         self.stream.observe(self._on_stream, names="value")
         self.preset.observe(self._on_preset, names="value")
         self.start.observe(self._on_date, names="value")
@@ -222,6 +235,8 @@ class Explorer(ControlsState):
         self.load_button.on_click(self._on_click)
         self.tabs.observe(self._on_tab, names="selected_index")
 
+    def _lay_out(self) -> None:
+        """The controls in two columns, the button and status below, then the tabs."""
         controls = widgets.HBox(
             [
                 widgets.VBox([self.stream, self.preset, self.start, self.end]),
@@ -404,7 +419,7 @@ class Explorer(ControlsState):
         self.channel_mix = channel_mix(frame)
         return channel_mix_html(self.channel_mix, title=daily.describe())
 
-    def _show_chart(self, panel: str, chart: alt.Chart) -> None:
+    def _show_chart(self, panel: str, chart: alt.TopLevelMixin | CohortView) -> None:
         """Keep the chart; draw it now if its tab is visible, else when the tab is opened.
 
         Converting a chart to SVG costs a few hundred milliseconds, so a load only pays for
@@ -513,7 +528,7 @@ def _checks_html(frame: pd.DataFrame) -> str:
         mark = "✔" if row.level == "info" else "⚠"
         colour = "#1a7f37" if row.level == "info" else "#9a6700"
         items.append(
-            f"<li style='color:{colour}'>{mark} <b>{html.escape(str(row.check))}</b>: "
+            f"<li style='color:{colour}'>{mark} <b>{html.escape(check_title(str(row.check)))}</b>: "
             f"{html.escape(str(row.message))}</li>"
         )
     return "<ul style='list-style:none;padding-left:0'>" + "".join(items) + "</ul>"

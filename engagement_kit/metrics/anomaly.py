@@ -98,7 +98,7 @@ def anomalies(
         scale[i] = max(spread, min_scale)
     score = (values - expected) / scale
     flagged = np.abs(np.nan_to_num(score)) > threshold
-    direction = np.where(flagged, np.where(score > 0, "up", "down"), None)
+    direction = np.where(flagged, np.where(score > 0, "up", "down"), np.array(None, dtype=object))
     out = pd.DataFrame(
         {
             "date": daily["date"],

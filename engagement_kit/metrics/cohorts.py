@@ -78,7 +78,7 @@ def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
         raise InvalidQueryError(
             f"{name}: {value!r} is not one of {', '.join(map(repr, allowed))}", field=name
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def filter_sessions(

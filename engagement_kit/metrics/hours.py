@@ -166,7 +166,7 @@ def hour_profile(data: Engagement | pd.DataFrame, *, metric: str = "unique") -> 
     return out
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class CoverageWindow:
     """The shortest run of consecutive hours holding a given share of user-hours.
 
@@ -209,6 +209,35 @@ class CoverageWindow:
     def contains(self, hour: int) -> bool:
         """Whether ``hour`` (0–23) lies in the window."""
         return hour in self.hour_list
+
+    def __repr__(self) -> str:
+        from engagement_kit.formatting import share_text
+
+        if not self.found:
+            return f"<CoverageWindow: {self.label}>"
+        return (
+            f"<CoverageWindow {self.label}: {self.hours} hours hold {share_text(self.share)} of "
+            f"the user-hours (asked for {share_text(self.target)})>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A small table in a notebook (the window, its hours, the share held)."""
+        import html
+
+        from engagement_kit.formatting import share_text
+
+        rows = [
+            ("window", self.label),
+            ("hours", str(self.hours)),
+            ("share of user-hours", share_text(self.share)),
+            ("asked for", share_text(self.target)),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:right'>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table class='ek-coverage'><tbody>{cells}</tbody></table>"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN share becomes ``None``)."""

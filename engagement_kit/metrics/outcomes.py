@@ -263,14 +263,40 @@ def retention_by_outcome(
     keys = ["outcome", "channel"] if by_channel else ["outcome"]
     if by_channel:  # a first session outside the data has no channel either
         users["channel"] = users["channel"].where(users["channel"].notna(), "unknown")
-    lo_p = int(period_index(np.array([lo if cohorts_since is None else max(lo, since)]), period)[0])
+    first = lo if since is None else max(lo, since)
+    lo_p = int(period_index(np.array([first]), period)[0])
     hi_p = complete_periods(lo, hi, period)[1]
     last = hi_p - lo_p if horizon is None else min(horizon, hi_p - lo_p)
 
-    # sizes per cohort and outcome (every outcome listed)
-    sizes = users.groupby(["cohort", *keys]).size().rename("users")
     channels = sorted(users["channel"].dropna().unique()) if by_channel else []
-    levels = [sorted(users["cohort"].unique()), list(OUTCOMES)] + ([channels] if by_channel else [])
+    cohorts = _cohort_sizes(users, keys, channels, period, lo, first_seen, censor_days)
+    retention = _retained_by_offset(users, pairs, keys, channels, last, hi_p, confidence)
+    within = _returned_within(sessions, users, keys, channels, hi, first_seen, filters, confidence)
+    return OutcomeRetention(
+        cohorts=cohorts,
+        retention=retention,
+        within=within,
+        period=period,
+        tz=str(sessions["start"].dt.tz),
+        confidence=confidence,
+        by_channel=by_channel,
+    )
+
+
+def _cohort_sizes(
+    users: pd.DataFrame,
+    keys: list[str],
+    channels: list[str],
+    period: str,
+    lo: int,
+    first_seen: pd.DataFrame | None,
+    censor_days: int | None,
+) -> pd.DataFrame:
+    """Users per cohort and outcome (every outcome listed), flagged when possibly censored."""
+    sizes = users.groupby(["cohort", *keys]).size().rename("users")
+    levels = [sorted(users["cohort"].unique()), list(OUTCOMES)] + (
+        [channels] if len(keys) > 1 else []
+    )
     full = pd.MultiIndex.from_product(levels, names=["cohort", *keys])
     cohorts = sizes.reindex(full, fill_value=0).reset_index()
     edge_day = lo
@@ -280,8 +306,19 @@ def retention_by_outcome(
     cohorts["cohort"] = period_start(cohorts["cohort"].to_numpy(dtype=np.int64), period)
     cohorts["possibly_censored"] = cohorts["cohort"] < edge
     cohorts["users"] = cohorts["users"].astype("int64")
+    return cohorts
 
-    # active again at each offset, over the cohorts observed there
+
+def _retained_by_offset(
+    users: pd.DataFrame,
+    pairs: pd.DataFrame,
+    keys: list[str],
+    channels: list[str],
+    last: int,
+    hi_p: int,
+    confidence: float,
+) -> pd.DataFrame:
+    """Active again at each offset, over the cohorts observed there, with intervals."""
     act = pairs.merge(users[["user_id", "cohort", *keys]], on="user_id")
     act["offset"] = act["p"] - act["cohort"]
     act = act[
@@ -305,9 +342,20 @@ def retention_by_outcome(
         for r in retention[[*keys, "offset"]].itertuples(index=False, name=None)
     ]
     retention = _complete_keys(retention, keys, channels, "offset", range(1, last + 1))
-    retention = _with_intervals(retention, "retained", confidence)
+    return _with_intervals(retention, "retained", confidence)
 
-    # returned within 7 / 28 days (day arithmetic, whatever the period)
+
+def _returned_within(
+    sessions: pd.DataFrame,
+    users: pd.DataFrame,
+    keys: list[str],
+    channels: list[str],
+    hi: int,
+    first_seen: pd.DataFrame | None,
+    filters: dict[str, Any],
+    confidence: float,
+) -> pd.DataFrame:
+    """Returned within 7 / 28 days (day arithmetic, whatever the period), with intervals."""
     day_pairs, _first, _lo, _hi = activity_pairs(
         sessions, period="day", first_seen=first_seen, basis="filtered", filters=filters
     )
@@ -324,16 +372,7 @@ def retention_by_outcome(
         parts.append(grouped.assign(days=days).reset_index())
     within = pd.concat(parts, ignore_index=True)
     within = _complete_keys(within, keys, channels, "days", WITHIN_DAYS)
-    within = _with_intervals(within, "returned", confidence)
-    return OutcomeRetention(
-        cohorts=cohorts,
-        retention=retention,
-        within=within,
-        period=period,
-        tz=str(sessions["start"].dt.tz),
-        confidence=confidence,
-        by_channel=by_channel,
-    )
+    return _with_intervals(within, "returned", confidence)
 
 
 def _complete_keys(

@@ -24,7 +24,7 @@ def safe_ratio(num: object, den: object) -> float | Any:
     """``num / den`` or ``pd.NA`` when either is missing or the denominator is 0."""
     if num is None or den is None or pd.isna(num) or pd.isna(den) or den == 0:
         return pd.NA
-    return float(num) / float(den)
+    return float(num) / float(den)  # type: ignore[arg-type]  # pandas scalars: numbers here
 
 
 def _safe_divide(num: pd.Series, den: pd.Series) -> pd.Series:

@@ -167,6 +167,7 @@ def render_all(
     today: dt.date | None = None,
     streams_file: str | os.PathLike[str] | None = None,
     index: bool = True,
+    stream_notes: Mapping[str, str] | None = None,
 ) -> list[ReportResult]:
     """Write the weekly report of every stream, in parallel, then the index page.
 
@@ -205,6 +206,9 @@ def render_all(
     index : bool
         Rebuild ``out_dir/index.html`` afterwards (a shard of a split batch leaves it to the
         final ``report --index-only``).
+    stream_notes : mapping, optional
+        Stream id → where its settings came from when not all from ``streams.toml``
+        (:meth:`engagement_kit.config.streams.NamedStream.note`), shown in its report.
 
     Returns
     -------
@@ -258,6 +262,7 @@ def render_all(
             source=source,
             host=hosts[key],
             weeks_of_history=weeks_of_history,
+            stream_note=(stream_notes or {}).get(config.id, ""),
         )
         tasks.append(
             ReportTask(

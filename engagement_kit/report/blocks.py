@@ -18,6 +18,7 @@ from engagement_kit.charts.channels import channel_mix_html
 from engagement_kit.charts.html import Markup, render_block
 from engagement_kit.formatting import change_phrase, count_text
 from engagement_kit.metrics.channels import NOT_ADDITIVE_NOTE, channel_mix
+from engagement_kit.report.data_status import NO_DATA, no_data_note
 from engagement_kit.tidy.frames import json_number
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def header(report: WeeklyReport) -> HTML:
             tz=report.tz,
             filters=filters_text(report.filters),
             source=source,
+            stream_note=report.stream_note,
         )
     )
 
@@ -107,6 +109,9 @@ def headline(report: WeeklyReport) -> HTML:
             word=word,
             css=css,
             change=change,
+            no_data=no_data_note(report.week, f"{report.start:%d %B %Y} to {report.end:%d %B %Y}")
+            if report.status == NO_DATA
+            else "",
         )
     )
 
@@ -180,6 +185,7 @@ def cohorts_section(report: WeeklyReport) -> HTML:
             status=section.status,
             reading=section.reading(),
             message=section.message,
+            scope=cohorts_scope(report.filters),
         )
     )
 
@@ -208,6 +214,20 @@ def parameter_text(value: Any) -> str:
     if value is None or value == "":
         return "(none)"
     return str(value)
+
+
+def cohorts_scope(filters: Mapping[str, Any]) -> str:
+    """What the *Cohorts* section counts, in one line, and why it can differ from the KPIs."""
+    every = filters_text({})
+    if filters_text(filters) == every:
+        return (
+            "Counted from the session history: every session of the stream, like the KPIs "
+            "above (those come from the platform's trend counts, so the two can differ a little)."
+        )
+    return (
+        f"Counted from every session of the stream ({every}), while the KPIs above count "
+        f"{filters_text(filters)}: so this section's new users are more than the KPI table's."
+    )
 
 
 def footer(report: WeeklyReport) -> HTML:

@@ -90,7 +90,7 @@ def vega_bundle() -> str:
             if "window.vegaEmbed" in text and len(text) > 100_000:
                 bundle = text
     if bundle is None:
-        bundle = vl_convert.javascript_bundle(vl_version=vl_version)
+        bundle = vl_convert.javascript_bundle(None, vl_version=vl_version)  # type: ignore[arg-type]  # no snippet: the stub says str, None is the documented default
         if cache is not None:
             with contextlib.suppress(OSError):
                 atomic_write(cache, bundle)

@@ -76,7 +76,8 @@ _FINE_TICK_NS = 100_000_000
 _COARSE_TICK_NS = 2_000_000_000
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON file holding an object, or ``None`` when it is missing, unreadable or not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -150,7 +151,7 @@ def _week_entry(stream_dir: Path, week: str, names: set[str]) -> dict[str, Any] 
     for name, kind in ((f"{week}.error.json", "error"), (f"{week}.json", "report")):
         if name not in names:
             continue
-        data = _read_json(stream_dir / name)
+        data = read_json_object(stream_dir / name)
         if data is None or not _belongs_here(slug, data):
             continue
         for key, fallback in (("stream_name", slug), ("stream_id", "")):
@@ -166,7 +167,7 @@ def _week_entry(stream_dir: Path, week: str, names: set[str]) -> dict[str, Any] 
             )
             delivery = f"{week}.delivery.json"
             entry["deliveries"] = _deliveries(
-                _read_json(stream_dir / delivery) if delivery in names else None
+                read_json_object(stream_dir / delivery) if delivery in names else None
             )
         else:
             entry["error"] = _error_entry(slug, data, names)
@@ -291,7 +292,7 @@ def _summary(weeks: dict[str, Any], mtime_ns: int, racy: bool) -> dict[str, Any]
 class _Catalogue:
     def __init__(self, out: Path) -> None:
         self.folder = out / CATALOGUE_DIR
-        top = _read_json(self.folder / _TOP)
+        top = read_json_object(self.folder / _TOP)
         valid = (
             top is not None
             and top.get("format") == CATALOGUE_FORMAT
@@ -304,7 +305,7 @@ class _Catalogue:
     def shard(self, slug: str) -> dict[str, Any] | None:
         if self.fresh:
             return None
-        data = _read_json(self.folder / f"{slug}.json")
+        data = read_json_object(self.folder / f"{slug}.json")
         if data is None or data.get("format") != CATALOGUE_FORMAT:
             return None
         return data

@@ -178,7 +178,7 @@ class QuickReadyClient(AsyncKernelClient):
 
     IOPUB_WAIT = 0.5
 
-    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
         while True:
             msg_id = self.kernel_info()

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_WEEKS_OF_HISTORY",
     "PARAMETER_NAMES",
     "SIDECAR_MIMETYPE",
+    "SidecarOutput",
     "check_no_secret",
     "kernel_environment",
     "one_sentence",
@@ -46,10 +47,25 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "channels_breakdown",
     "cohorts",
     "platform",
+    "stream_note",
 )
 #: Parameters that are ``True``/``False`` (every other one is a string or an integer).
 BOOL_PARAMETERS = frozenset({"cohorts"})
 _SECRET_WORDS = ("secret", "token", "jwt", "password", "key", "credential")
+
+
+class SidecarOutput:
+    """Displays as :data:`SIDECAR_MIMETYPE` (JSON) plus a one-line text: the report notebook's
+    last output, which the runner reads back as the sidecar."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {
+            SIDECAR_MIMETYPE: self.data,
+            "text/plain": f"<report data: {self.data['stream_id']} {self.data['week']}>",
+        }
 
 
 def report_parameters(
@@ -59,6 +75,7 @@ def report_parameters(
     source: str = "demo",
     host: str | None = None,
     weeks_of_history: int = DEFAULT_WEEKS_OF_HISTORY,
+    stream_note: str = "",
 ) -> dict[str, Any]:
     """The papermill parameters for one stream's report: literals only, never a secret.
 
@@ -86,6 +103,7 @@ def report_parameters(
         "channels_breakdown": ",".join(config.channels_breakdown),
         "cohorts": bool(config.cohorts),
         "platform": config.platform or "",
+        "stream_note": str(stream_note or ""),
     }
     check_no_secret(params)
     return params

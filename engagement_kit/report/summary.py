@@ -30,6 +30,7 @@ __all__ = [
     "status_text",
     "summary_lines",
     "summary_table",
+    "warnings",
 ]
 
 #: How each status word of a summary table looks: a report is written or failed; a delivery is
@@ -40,6 +41,7 @@ STATUS_STYLES = {
     "failed": "bold red",
     "skipped": "dim",
     "dry-run": "yellow",
+    "no data": "bold yellow",
 }
 
 
@@ -59,11 +61,29 @@ def exit_code(results: Sequence[Succeeded], *, nothing_done: int = 1) -> int:
     """A command's exit status: 0 when everything succeeded, 1 when anything failed.
 
     ``nothing_done`` is the status when there is nothing at all: 1 for reports (no report
-    written is a failure), 0 for deliveries (nothing to send is not).
+    written is a failure), 0 for deliveries (nothing to send is not). A report of a week with
+    no data at all is written (status 0) with a warning: the page and the sidecar's
+    ``status`` say "no data" and no alert rule is evaluated on it.
     """
     if not results:
         return nothing_done
     return 0 if all(r.ok for r in results) else 1
+
+
+def warnings(results: Sequence[ReportResult]) -> list[str]:
+    """One sentence per written report that needs a look: a week with no data at all, and a
+    stream whose settings did not all come from streams.toml."""
+    out = []
+    for r in results:
+        if r.ok and r.data_status == "no_data":
+            out.append(
+                f"warning: {r.stream_name} ({r.stream_id}) {r.week}: no data: the platform "
+                "reports no users at all in this week (before the stream had users, or older "
+                "than it keeps); the report says so and no alert rule was evaluated"
+            )
+        if r.ok and r.stream_note:
+            out.append(f"note: {r.stream_name} ({r.stream_id}): {r.stream_note}")
+    return out
 
 
 def summary_table(results: Sequence[ReportResult], *, width: int | None = None) -> Table:
@@ -103,7 +123,9 @@ def summary_table(results: Sequence[ReportResult], *, width: int | None = None) 
             if len(weeks) > 1:
                 cells.append(Text(r.week))
             cells += [
-                status_text("written" if r.ok else "failed"),
+                status_text(
+                    "failed" if not r.ok else "no data" if r.data_status == "no_data" else "written"
+                ),
                 count_text(r.unique_users) if r.ok else "",
                 signed_percent(r.change) if r.ok else "",
             ]
@@ -178,14 +200,15 @@ def summary_lines(results: Sequence[ReportResult]) -> list[str]:
     for r in results:
         if r.ok:
             users = f"{count_text(r.unique_users)} users"
+            word = "no data" if r.data_status == "no_data" else "written"
             lines.append(
-                f"written  {r.stream_name}  {r.week}  {users}  {signed_percent(r.change)}  "
+                f"{word}  {r.stream_name}  {r.week}  {users}  {signed_percent(r.change)}  "
                 f"{display_path(r.html)}"
             )
         else:
             kept = f" (notebook kept: {display_path(r.notebook)})" if r.notebook else ""
             lines.append(f"failed   {r.stream_name}  {r.week}  {r.error or 'failed'}{kept}")
-    return lines
+    return lines + warnings(results)
 
 
 def print_summary(
@@ -211,7 +234,9 @@ def print_summary(
         for r in results:
             if not r.ok:
                 line(Text.assemble((f"{r.stream_name} ({r.week}): ", "bold red"), r.error or ""))
+        for text in warnings(results):
+            line(Text(text, style="yellow" if text.startswith("warning") else ""))
     written = [r for r in results if r.html is not None]
     if written and index:
-        index = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
-        line(f"Index: {display_path(index)}")
+        index_page = written[0].html.parent.parent / "index.html"  # type: ignore[union-attr]
+        line(f"Index: {display_path(index_page)}")

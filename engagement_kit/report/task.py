@@ -45,6 +45,11 @@ class ReportResult:
     unique_users: int | None = None
     change: float | None = None
     seconds: float = 0.0
+    #: ``"no_data"`` when the platform reports no users at all for the week (see
+    #: :attr:`engagement_kit.report.weekly.WeeklyReport.status`), else ``"ok"``.
+    data_status: str = "ok"
+    #: Where the stream's settings came from when not all from streams.toml.
+    stream_note: str = ""
 
     @property
     def ok(self) -> bool:

@@ -22,7 +22,8 @@ from engagement_kit.config.weeks import parse_iso_week, week_bounds, week_labels
 from engagement_kit.data_source import check_source, client_for
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.report import blocks
-from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE
+from engagement_kit.report.data_status import week_status
+from engagement_kit.report.params import DEFAULT_WEEKS_OF_HISTORY, SIDECAR_MIMETYPE, SidecarOutput
 from engagement_kit.store.history import report_note
 from engagement_kit.tidy import METRICS, Engagement, merge_engagements
 from engagement_kit.tidy.frames import json_number, json_ready
@@ -77,6 +78,8 @@ class WeeklyReport:
     cohort_section : CohortSection, optional
         The *Cohorts* section (:mod:`engagement_kit.report.cohorts`) when the stream sets
         ``cohorts = true``; else ``None``.
+    stream_note : str
+        Where the settings came from when not all from ``streams.toml`` (empty otherwise).
     """
 
     stream_id: str
@@ -97,6 +100,7 @@ class WeeklyReport:
     channels: pd.DataFrame | None = None
     store_note: StoreNote | None = None
     cohort_section: CohortSection | None = None
+    stream_note: str = ""
     #: The stream's ``[platform.NAME]`` profile (empty: the project's settings).
     platform: str = ""
 
@@ -176,6 +180,12 @@ class WeeklyReport:
             parts.append(found)
         return pd.concat(parts, ignore_index=True)
 
+    @functools.cached_property
+    def status(self) -> str:
+        """``"no_data"`` when the platform reports no users at all for the week, else ``"ok"``
+        (:mod:`engagement_kit.report.data_status`): not a quiet week, and no alert fires."""
+        return week_status(self.current, self.kpis)
+
     @property
     def parameters(self) -> dict[str, Any]:
         """The report's parameters (as papermill passed them; never a secret)."""
@@ -192,6 +202,7 @@ class WeeklyReport:
             "host": self.host,
             "platform": self.platform,
             "weeks_of_history": len(self.history),
+            "stream_note": self.stream_note,
         }
 
     # -- the sidecar ---------------------------------------------------------------------------
@@ -202,7 +213,8 @@ class WeeklyReport:
         -------
         dict
             ``stream_id``, ``stream_name``, ``week``, ``start``, ``end``, ``tz``, ``filters``,
-            ``source``, ``kpis`` and ``previous_kpis`` (``unique_users``, ``new_users``,
+            ``source``, ``status`` (``"ok"`` or ``"no_data"``, see :attr:`status`),
+            ``stream_note`` (where the settings came from), ``kpis`` and ``previous_kpis`` (``unique_users``, ``new_users``,
             ``returning_users``, the three per-day averages, ``returning_share``,
             ``stickiness``), ``change`` (per KPI: ``change`` and ``pct_change``),
             ``peak_hours`` (``metric``, ``weekdays``, ``hours``, ``matrix`` of mean users,
@@ -224,6 +236,8 @@ class WeeklyReport:
                 "tz": self.tz,
                 "filters": dict(self.filters),
                 "source": self.source,
+                "status": self.status,
+                "stream_note": self.stream_note,
                 "platform": self.platform,
                 "host": self.host,
                 "kpis": {k: n(v) for k, v in kpis["value"].items()},
@@ -287,9 +301,9 @@ class WeeklyReport:
             }
         )
 
-    def sidecar_output(self) -> _SidecarOutput:
+    def sidecar_output(self) -> SidecarOutput:
         """The sidecar as a notebook output the runner reads back (:data:`SIDECAR_MIMETYPE`)."""
-        return _SidecarOutput(self.sidecar())
+        return SidecarOutput(self.sidecar())
 
     # -- display pieces (HTML from templates/blocks, every dynamic text escaped) ---------------
     def header(self) -> Any:
@@ -366,19 +380,6 @@ class WeeklyReport:
         return blocks.footer(self)
 
 
-class _SidecarOutput:
-    """Displays as :data:`SIDECAR_MIMETYPE` (JSON) plus a one-line text."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {
-            SIDECAR_MIMETYPE: self.data,
-            "text/plain": f"<report data: {self.data['stream_id']} {self.data['week']}>",
-        }
-
-
 def load_weekly(
     stream_id: str,
     week: str,
@@ -394,6 +395,7 @@ def load_weekly(
     client: EngagementClient | None = None,
     channels_breakdown: str | Sequence[str] | None = None,
     cohorts: bool = False,
+    stream_note: str = "",
     platform: str = "",
 ) -> WeeklyReport:
     """Fetch everything one weekly report needs, in the stream's zone.
@@ -426,6 +428,8 @@ def load_weekly(
     cohorts : bool
         Add the *Cohorts* section (:func:`engagement_kit.report.cohorts.load_cohorts`): the
         stored first-seen table extended by the new week's sessions (getSessions).
+    stream_note : str
+        Where the settings came from, shown in the header (``"tz from the command line"``).
 
     Returns
     -------
@@ -436,71 +440,40 @@ def load_weekly(
     InvalidQueryError, ConfigError, ApiError, ...
         The client's errors, unchanged.
     """
-    check_source(source)
-    parse_iso_week(week)
-    if not isinstance(weeks_of_history, int) or weeks_of_history < 1:
-        raise InvalidQueryError(
-            f"weeks_of_history: {weeks_of_history!r} must be a whole number of weeks >= 1",
-            field="weeks_of_history",
-        )
-    if isinstance(channels, str):
-        channels = [c for c in channels.split(",") if c.strip()] or None
-    probe = EngagementQuery(
-        stream_id=stream_id,
-        start="2000-01-03",
-        end="2000-01-03",
-        tz=tz,
-        conversation_type=conversation_type,
-        conversation_status=conversation_status,
-        channels=channels,
+    probe = _report_probe(
+        stream_id,
+        week,
+        tz,
+        conversation_type,
+        conversation_status,
+        channels,
+        source,
+        weeks_of_history,
     )
-    filters = {
+    filters: dict[str, Any] = {
         "conversation_type": probe.conversation_type,
         "conversation_status": probe.conversation_status,
         "channels": list(probe.channels),
     }
-    fetch_filters = {**filters, "channels": list(probe.channels) or None}
     owns = client is None
     client = client_for(source, host, platform or None) if client is None else client
     api_host = client.host
     try:
-        weeks = max(weeks_of_history, ANOMALY_WEEKS + 1)
-        history = client.fetch_weeks(
-            probe.stream_id, weeks, end_week=week, tz=probe.tz, **fetch_filters
+        got = _fetch_week(
+            client,
+            probe,
+            week,
+            weeks_of_history=weeks_of_history,
+            channels_breakdown=channels_breakdown,
+            cohorts=cohorts,
+            demo=source == "demo",
         )
-        history = history.iloc[len(history) - weeks_of_history :].reset_index(drop=True)
-        labels = week_labels(week, ANOMALY_WEEKS + 1)
-        daily = [
-            client.fetch(probe.stream_id, *week_bounds(label), tz=probe.tz, **fetch_filters)
-            for label in labels
-        ]  # already in the store: fetch_weeks asked for exactly these weeks
-        start, end = week_bounds(week)
-        hourly = client.fetch(
-            probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
-        )
-        breakdown = None
-        if channels_breakdown:
-            breakdown = client.fetch_channels(
-                probe.stream_id,
-                start,
-                end,
-                channels=channels_breakdown,
-                conversation_type=probe.conversation_type,
-                conversation_status=probe.conversation_status,
-                tz=probe.tz,
-            )
-        store_note = _store_note(client, probe, week_labels(week, weeks))
-        cohort_section = None
-        if cohorts:
-            from engagement_kit.report.cohorts import load_cohorts
-
-            cohort_section = load_cohorts(
-                client, probe.stream_id, week, tz=probe.tz, demo=source == "demo"
-            )
     finally:
         if owns:
             client.close()
-    recent = merge_engagements(daily, probe.replace(start=week_bounds(labels[0])[0], end=end))
+    start, end = week_bounds(week)
+    first_day = week_bounds(week_labels(week, ANOMALY_WEEKS + 1)[0])[0]
+    recent = merge_engagements(got.daily, probe.replace(start=first_day, end=end))
     return WeeklyReport(
         stream_id=probe.stream_id,
         stream_name=(stream_name or "").strip() or probe.stream_id,
@@ -512,16 +485,109 @@ def load_weekly(
         source=source,
         host=api_host,
         platform=platform or "",
-        current=daily[-1],
-        previous=daily[-2],
-        hourly=hourly,
+        current=got.daily[-1],
+        previous=got.daily[-2],
+        hourly=got.hourly,
         recent=recent,
-        history=history,
+        history=got.history,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
-        channels=breakdown,
-        store_note=store_note,
-        cohort_section=cohort_section,
+        channels=got.breakdown,
+        store_note=got.store_note,
+        cohort_section=got.cohort_section,
+        stream_note=str(stream_note or ""),
     )
+
+
+def _report_probe(
+    stream_id: str,
+    week: str,
+    tz: str,
+    conversation_type: str,
+    conversation_status: str,
+    channels: str | Sequence[str] | None,
+    source: str,
+    weeks_of_history: int,
+) -> EngagementQuery:
+    """The arguments checked, as one query of the stream and its filters (dates are a stand-in)."""
+    check_source(source)
+    parse_iso_week(week)
+    if not isinstance(weeks_of_history, int) or weeks_of_history < 1:
+        raise InvalidQueryError(
+            f"weeks_of_history: {weeks_of_history!r} must be a whole number of weeks >= 1",
+            field="weeks_of_history",
+        )
+    if isinstance(channels, str):
+        channels = [c for c in channels.split(",") if c.strip()] or None
+    return EngagementQuery(
+        stream_id=stream_id,
+        start="2000-01-03",
+        end="2000-01-03",
+        tz=tz,
+        conversation_type=conversation_type,
+        conversation_status=conversation_status,
+        channels=channels,
+    )
+
+
+@dataclasses.dataclass
+class _WeekData:
+    """What one report fetched: the history, the daily weeks, the hourly week and the rest."""
+
+    history: pd.DataFrame
+    daily: list[Engagement]
+    hourly: Engagement
+    breakdown: pd.DataFrame | None
+    store_note: StoreNote
+    cohort_section: Any
+
+
+def _fetch_week(
+    client: EngagementClient,
+    probe: EngagementQuery,
+    week: str,
+    *,
+    weeks_of_history: int,
+    channels_breakdown: str | Sequence[str] | None,
+    cohorts: bool,
+    demo: bool,
+) -> _WeekData:
+    """Every request of one report (see :func:`load_weekly`), in the stream's zone."""
+    fetch_filters: dict[str, Any] = {
+        "conversation_type": probe.conversation_type,
+        "conversation_status": probe.conversation_status,
+        "channels": list(probe.channels) or None,
+    }
+    weeks = max(weeks_of_history, ANOMALY_WEEKS + 1)
+    history = client.fetch_weeks(
+        probe.stream_id, weeks, end_week=week, tz=probe.tz, **fetch_filters
+    )
+    history = history.iloc[len(history) - weeks_of_history :].reset_index(drop=True)
+    daily = [
+        client.fetch(probe.stream_id, *week_bounds(label), tz=probe.tz, **fetch_filters)
+        for label in week_labels(week, ANOMALY_WEEKS + 1)
+    ]  # already in the store: fetch_weeks asked for exactly these weeks
+    start, end = week_bounds(week)
+    hourly = client.fetch(
+        probe.stream_id, start, end, aggregation="hourly", tz=probe.tz, **fetch_filters
+    )
+    breakdown = None
+    if channels_breakdown:
+        breakdown = client.fetch_channels(
+            probe.stream_id,
+            start,
+            end,
+            channels=channels_breakdown,
+            conversation_type=probe.conversation_type,
+            conversation_status=probe.conversation_status,
+            tz=probe.tz,
+        )
+    store_note = _store_note(client, probe, week_labels(week, weeks))
+    cohort_section = None
+    if cohorts:
+        from engagement_kit.report.cohorts import load_cohorts
+
+        cohort_section = load_cohorts(client, probe.stream_id, week, tz=probe.tz, demo=demo)
+    return _WeekData(history, daily, hourly, breakdown, store_note, cohort_section)
 
 
 def _store_note(client: EngagementClient, probe: Any, labels: Sequence[str]) -> StoreNote:

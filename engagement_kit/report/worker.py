@@ -8,8 +8,10 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,17 +36,43 @@ from engagement_kit.store.files import (
 __all__ = ["describe_error", "run_task", "sidecar_from"]
 
 
+def _toolkit_error_names() -> frozenset[str]:
+    import engagement_kit.errors as errors
+
+    return frozenset(
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, EngagementError)
+    )
+
+
+def _user_sentence(text: str) -> str:
+    """A toolkit error as a user reads it: its message and its fix (the hint on the next
+    line) in one line, without the request URL."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = re.sub(r" \(POST [^)]*\)", "", lines[0])
+    if len(lines) > 1:
+        first = first.rstrip(".") + ". " + " ".join(lines[1:])
+    return first
+
+
 def describe_error(exc: BaseException, folder: Path | None = None) -> str:
-    """A one-sentence, secret-free description of why a report failed (an ``OSError`` that
-    names no file, such as papermill saving onto a full disk, names ``folder``)."""
+    """A one-sentence, secret-free description of why a report failed: for the toolkit's
+    own errors the platform's words and the fix, without the exception class or the URL (an
+    ``OSError`` that names no file, such as papermill saving onto a full disk, names
+    ``folder``)."""
     if isinstance(exc, PapermillExecutionError):
+        if exc.ename in _toolkit_error_names():
+            return one_sentence(_user_sentence(exc.evalue))
         return one_sentence(f"{exc.ename}: {exc.evalue}")
     if isinstance(exc, WriteError):
         return one_sentence(str(exc))
     if isinstance(exc, OSError) and (exc.filename or folder is not None):
         return one_sentence(str(write_error(exc.filename or f"{folder}{os.sep}", exc)))
     if isinstance(exc, EngagementError):
-        return one_sentence(f"{type(exc).__name__}: {exc}")
+        return one_sentence(_user_sentence(str(exc)))
     if kernel_start_failed(exc):
         return one_sentence(
             f"the notebook kernel failed to start twice ({type(exc).__name__}: {exc})"
@@ -161,6 +189,43 @@ def _record_failure(
     return failed_nb
 
 
+def _execute_and_render(
+    task: ReportTask, tmp_nb: Path, *, km: Any, on_cell: Callable[[int, int], None]
+) -> tuple[dict[str, Any], str]:
+    """Run the notebook into ``tmp_nb``; its sidecar (checked) and the report's HTML page."""
+    params = task.parameters
+    week = params["week"]
+    with kernel_environment():
+        nb = execute_notebook(
+            task.notebook, tmp_nb, params, kernel_name=task.kernel_name, on_cell=on_cell, km=km
+        )
+    sidecar = sidecar_from(nb)
+    if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
+        raise ReportError("the notebook reported another stream or week than asked")
+    assets_src = None
+    if not task.self_contained:  # the folder's shared copy, written once
+        asset = write_assets(task.out_dir)
+        assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
+    page = notebook_to_html(
+        nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
+    )
+    return sidecar, page
+
+
+def _keep_and_tidy(task: ReportTask, stream_dir: Path, tmp_nb: Path) -> Path | None:
+    """After a written report: keep the executed notebook if asked (its path, else ``None``)
+    and remove what a failed run of the same week left."""
+    week = task.parameters["week"]
+    kept: Path | None = None
+    if task.keep_notebook:
+        kept = stream_dir / f"{week}.ipynb"
+        os.replace(tmp_nb, kept)
+    for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (stream_dir / stale).unlink()
+    return kept
+
+
 def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
     """Execute the notebook, render HTML, write files atomically. Never raises.
 
@@ -200,25 +265,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
 
     try:
         try:
-            with kernel_environment():
-                nb = execute_notebook(
-                    task.notebook,
-                    tmp_nb,
-                    params,
-                    kernel_name=task.kernel_name,
-                    on_cell=on_cell,
-                    km=km,
-                )
-            sidecar = sidecar_from(nb)
-            if sidecar.get("stream_id") != params["stream_id"] or sidecar.get("week") != week:
-                raise ReportError("the notebook reported another stream or week than asked")
-            assets_src = None
-            if not task.self_contained:  # the folder's shared copy, written once
-                asset = write_assets(task.out_dir)
-                assets_src = f"../{asset.parent.name}/{quote(asset.name)}"
-            page = notebook_to_html(
-                nb, title=f"Weekly report: {params['stream_name']}, {week}", assets_src=assets_src
-            )
+            sidecar, page = _execute_and_render(task, tmp_nb, km=km, on_cell=on_cell)
             html_path, json_path = _write_report(
                 stream_dir, week, params["stream_id"], page, sidecar
             )
@@ -233,13 +280,7 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
                 error=error,
                 seconds=time.perf_counter() - started,
             )
-        kept: Path | None = None
-        if task.keep_notebook:
-            kept = stream_dir / f"{week}.ipynb"
-            os.replace(tmp_nb, kept)
-        for stale in (f"{week}.failed.ipynb", f"{week}.error.json"):
-            with contextlib.suppress(FileNotFoundError):
-                (stream_dir / stale).unlink()
+        kept = _keep_and_tidy(task, stream_dir, tmp_nb)
         emit(task.key, total_steps["n"] or 1, total_steps["n"] or 1)
         unique = sidecar.get("kpis", {}).get("unique_users")
         change = sidecar.get("change", {}).get("unique_users", {}).get("pct_change")
@@ -252,6 +293,8 @@ def run_task(task: ReportTask, *, km: Any = None) -> ReportResult:
             unique_users=unique if isinstance(unique, int) else None,
             change=float(change) if isinstance(change, int | float) else None,
             seconds=time.perf_counter() - started,
+            data_status=str(sidecar.get("status") or "ok"),
+            stream_note=str(sidecar.get("stream_note") or ""),
         )
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engagement_kit.config.query import EngagementQuery
@@ -68,7 +68,7 @@ def lost_buckets(old: str, new: str, query: EngagementQuery) -> list[str]:
     before, after = digest_of(old, query), digest_of(new, query)
     if before is None or after is None:
         return []
-    lost = [b for b in before.buckets if before.has_users(b) and not after.has_users(b)]
+    lost: list[Any] = [b for b in before.buckets if before.has_users(b) and not after.has_users(b)]
     if not lost:
         users_before = before.summary.get("unique_users") or 0
         users_after = after.summary.get("unique_users") or 0

@@ -188,7 +188,7 @@ class Database:
         self._adopt = location is None and not store_is_configured()
         if location is None:
             location = default_store_location(adopt=False)
-        self.url: str | None = location.strip() if is_url(location) else None
+        self.url: str | None = str(location).strip() if is_url(location) else None
         #: The SQLite file (``None`` for a PostgreSQL store).
         self.path: Path | None = None if self.url else Path(location).expanduser()
         self._ready = False
@@ -400,25 +400,34 @@ class Database:
         """Run ``work(conn)`` in one write transaction (all or nothing; retried when locked)."""
         return self._run(work, write=True, doing="write to it")
 
-    def write(self, *statements: Any) -> int:
-        """Run statements in one transaction; the rows the last one touched."""
+    def write(self, *statements: Any) -> None:
+        """Run statements in one transaction (all or nothing)."""
 
-        def work(conn: sa.Connection) -> int:
-            count = 0
+        def work(conn: sa.Connection) -> None:
             for statement in statements:
-                count = conn.execute(statement).rowcount
-            return count
+                conn.execute(statement)
 
-        return self.transaction(work)
+        self.transaction(work)
+
+    @staticmethod
+    def lock(conn: sa.Connection, name: str) -> None:
+        """Serialise the rest of ``conn``'s write transaction with every other one that locks
+        ``name`` (PostgreSQL: a transaction-scoped advisory lock; SQLite's ``BEGIN IMMEDIATE``
+        already serialises writers)."""
+        if conn.dialect.name == "postgresql":
+            import hashlib
+
+            key = int(hashlib.sha256(name.encode()).hexdigest()[:15], 16)
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
     def insert(self, table: sa.Table) -> Any:
         """This backend's ``INSERT`` into ``table`` (with ``on_conflict_do_nothing`` /
         ``on_conflict_do_update``)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
         if self.url:
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` (one sentence with the fix) unless the store can record

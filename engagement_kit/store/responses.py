@@ -154,7 +154,7 @@ class ResponseStore(HostLimits, Upkeep):
         *,
         ttl: float = DEFAULT_TTL,
         settle: dt.timedelta | float = DEFAULT_SETTLE,
-    ):
+    ) -> None:
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
             raise ValueError(f"ttl: {ttl!r} must be a number of seconds >= 0")
         if isinstance(settle, int | float) and not isinstance(settle, bool):
@@ -306,6 +306,7 @@ class ResponseStore(HostLimits, Upkeep):
         select_key = sa.select(*REVISION_COLUMNS).where(_R.key == key).order_by(_R.id)
 
         def work(conn: sa.Connection) -> str:
+            self.lock(conn, f"revisions {key}")  # two writers of one range: one after the other
             rows = [tuple(row) for row in conn.execute(select_key)]
             same = next((row for row in rows if row[9] == digest), None)
             seq = max((row[-1] for row in rows), default=0) + 1

@@ -273,8 +273,8 @@ def _migrate_v1(conn: sa.Connection) -> None:
 
 def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The backend's ``INSERT`` with ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        return postgresql.insert(table)
+    return sqlite.insert(table)

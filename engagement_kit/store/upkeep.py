@@ -190,8 +190,9 @@ class Upkeep(Database):
                         target.insert(table)
                         .values(**dict(zip(names, row, strict=True)))
                         .on_conflict_do_nothing()
+                        .returning(sa.literal(1))  # psycopg reports no rowcount here
                     )
-                    count += max(result.rowcount, 0)
+                    count += len(result.all())
                 added[table.name] = count
             return added
 
@@ -211,9 +212,21 @@ def merge_revisions(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
             ).where(revisions.c.key == r["key"], revisions.c.digest == r["digest"])
         ).first()
         if found is None:
-            conn.execute(sa.insert(revisions).values(**{c: r[c] for c in COLUMNS}))
-            added += 1
-            continue
+            # a writer that added the same answer meanwhile wins: then it is only widened below
+            inserted = conn.execute(
+                schema.dialect_insert(conn, revisions)
+                .values(**{c: r[c] for c in COLUMNS})
+                .on_conflict_do_nothing(index_elements=["key", "digest"])
+                .returning(revisions.c.id)
+            )
+            if inserted.first() is not None:
+                added += 1
+                continue
+            found = conn.execute(
+                sa.select(
+                    revisions.c.id, revisions.c.fetched_at, revisions.c.seen_at, revisions.c.ended
+                ).where(revisions.c.key == r["key"], revisions.c.digest == r["digest"])
+            ).one()
         rid, fetched, seen, ended = found
         conn.execute(
             sa.update(revisions)

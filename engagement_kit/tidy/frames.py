@@ -32,7 +32,7 @@ def wide(data: Engagement | pd.DataFrame) -> pd.DataFrame:
     Sorted by date then hour, fresh index; the caller's objects are never touched.
     """
     if is_engagement(data):
-        frame = data.wide()  # type: ignore[union-attr]
+        frame = data.wide()
     elif isinstance(data, pd.DataFrame):
         cols = set(data.columns)
         if {"metric", "users", "date"} <= cols:
@@ -136,9 +136,9 @@ def hour_label(start: int, end: int | None = None) -> str:
 
 def finite_or_none(value: object) -> float | None:
     """``float(value)``, or ``None`` for ``None``, NaN, ``pd.NA`` and infinities."""
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
+    if value is None or pd.isna(value):
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)  # type: ignore[arg-type]  # whatever pandas counts as a number
     return number if math.isfinite(number) else None
 
 

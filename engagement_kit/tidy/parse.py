@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -272,11 +272,11 @@ def _values(points: list[Mapping[str, Any]], trend_key: str, aggregation: str) -
     arr = np.asarray(flat) if set(map(type, flat)) <= {int} else None
     if arr is None or (arr.size and (arr.dtype != np.int64 or arr.min() < 0 or arr.max() >= 2**62)):
         per_point = 1 if aggregation == "daily" else 24
-        keys = ("users",) if aggregation == "daily" else HOUR_KEYS
+        keys: Sequence[str] = ("users",) if aggregation == "daily" else HOUR_KEYS
         for j, v in enumerate(flat):
             if type(v) is not int or v < 0 or v >= 2**62:
-                i, k = divmod(j, per_point)
-                where = f'{path}[{i}]["{keys[k]}"]'
+                i, slot = divmod(j, per_point)
+                where = f'{path}[{i}]["{keys[slot]}"]'
                 if type(v) is int and v >= 2**62:
                     raise ResponseFormatError(f"implausibly large count {v}", field=where)
                 _check_count(v, where)

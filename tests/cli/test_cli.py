@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import jwt
 import pytest
@@ -64,22 +65,45 @@ def test_fetch_prints_the_summary_and_writes_csv(tmp_path):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--start", "2025-11-31", "--end", "2025-12-01", "--demo"], "start: '2025-11-31'"),
+        (
+            ["--start", "2025-11-31", "--end", "2025-12-01", "--demo"],
+            "--start: '2025-11-31' is not a date; give it as YYYY-MM-DD",
+        ),
         (["--start", "2025-12-05", "--end", "2025-12-01", "--demo"], "after end"),
-        (["--start", "2025-12-01", "--end", "2025-12-01", "--tz", "Mars/Base", "--demo"], "tz:"),
-        (["--start", "2025-12-01", "--end", "2025-12-01"], "KORE_HOST"),
+        (["--start", "2025-12-01", "--end", "2025-12-01", "--tz", "Mars/Base", "--demo"], "--tz:"),
+        (["--start", "2025-12-01", "--end", "2025-12-01", "--tz", "UTC"], "KORE_HOST"),
+        (["--start", "2025-12-01", "--end", "2025-12-01"], "give its time zone with --tz"),
+        (
+            ["--start", "2025-12-01", "--end", "2025-12-01", "--demo", "--channels", "a,b"],
+            "--channels a,b",
+        ),
     ],
 )
 def test_fetch_bad_input_is_one_sentence_and_exit_2(args, fragment):
     result = invoke("fetch", "st-demo-hr-us", *args)
     assert result.exit_code == 2
-    assert fragment in result.output and "Traceback" not in result.output
+    assert fragment in " ".join(result.output.split()) and "Traceback" not in result.output
 
 
 def test_fetch_unknown_stream_is_exit_1_with_the_platform_message():
-    result = invoke("fetch", "st-nope", "--start", "2025-12-01", "--end", "2025-12-01", "--demo")
+    result = invoke(
+        "fetch", "st-nope", "--start", "2025-12-01", "--end", "2025-12-01", "--demo", "--tz", "UTC"
+    )
     assert result.exit_code == 1
     assert "404" in result.output and "General Settings" in result.output
+
+
+def test_fetch_a_configured_stream_uses_its_zone_and_says_what_the_command_line_changed():
+    result = invoke(
+        "fetch", "st-demo-it-de", "--start", "2025-11-03", "--end", "2025-11-09", "--demo"
+    )
+    assert result.exit_code == 0 and "Europe/Berlin" in result.stdout, result.output
+    override = invoke(
+        "fetch", "st-demo-it-de", "--start", "2025-11-03", "--end", "2025-11-09", "--demo",
+        "--tz", "UTC",
+    )  # fmt: skip
+    assert override.exit_code == 0 and "tz from the command line" in override.stderr
+    assert "UTC" in override.stdout and "Europe/Berlin" not in override.stdout
 
 
 def test_a_long_range_is_exact_when_the_platform_answers_it_whole():
@@ -123,12 +147,18 @@ def test_store_info_and_clear(tmp_path, monkeypatch):
     # demo answers go to the demo's own store, never to the store of real answers
     assert ResponseStore(demo_store_path()).info()["entries"] == 1
     assert ResponseStore(path).info()["entries"] == 0
-    query = EngagementQuery(stream_id="st-demo-it-de", start="2025-11-03", end="2025-11-09")
+    query = EngagementQuery(
+        stream_id="st-demo-it-de", start="2025-11-03", end="2025-11-09", tz="Europe/Berlin"
+    )  # the demo stream's own zone
     payload = ResponseStore(demo_store_path()).get(DEMO_HOST, query)
     assert payload is not None
     ResponseStore(path).put("https://platform.kore.ai", query, payload, final=True)
     info = invoke("store", "info")
     assert info.exit_code == 0 and str(path) in info.stdout.replace("\n", "")
+    fetched = re.search(r"fetched (\S+ \S+ UTC) \.\. (\S+ \S+ UTC)", info.stdout)
+    assert fetched, info.stdout  # timestamps to the second, no microseconds
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", t) for t in fetched.groups())
+    assert "st-demo-it-de  1  " in info.stdout  # a plain line per stream, not a cut table
     assert "st-demo-it-de" in info.stdout and "six months" in info.stdout
     assert invoke("store", "clear", input="n\n").exit_code == 1  # asked, declined
     assert ResponseStore(path).info()["entries"] == 1
@@ -160,7 +190,8 @@ def test_token_without_credentials_names_the_variables(tmp_path, monkeypatch):
         (["--demo", "--week", "2025-W99"], "week"),
         (["--demo", "--week", "2099-W01"], "week"),
         (["--demo", "--host", "https://platform.kore.ai"], "--host is for a real platform"),
-        (["--config", "x.toml", "--stream", "st-1"], "either --config or --stream"),
+        (["--config", "x.toml", "--stream", "st-1"], "x.toml: not found"),
+        (["--stream", "st-1"], "give its time zone with --tz"),
         (["--name", "Bot"], "go with --stream"),
         (["--config", "missing.toml"], "missing.toml"),
         (["--stream", "../etc", "--demo"], "stream"),
@@ -171,7 +202,7 @@ def test_report_bad_arguments_exit_2_before_any_kernel(args, fragment, tmp_path,
     monkeypatch.chdir(tmp_path)
     result = invoke("report", *args, "--out-dir", str(tmp_path / "out"))
     assert result.exit_code == 2, result.output
-    assert fragment in result.output and "Traceback" not in result.output
+    assert fragment in " ".join(result.output.split()) and "Traceback" not in result.output
     assert not list(tmp_path.rglob("*.html"))  # nothing ran
 
 

@@ -1601,3 +1601,43 @@ def test_fetch_many_never_uses_more_threads_than_max_workers():
     results = client.fetch_many(requests, max_workers=2)
     assert len(results) == 8 and not any(r.ok for r in results)
     assert 1 <= len(threads) <= 2
+
+
+def test_a_closed_port_fails_after_a_short_bounded_wait_and_says_so_as_it_waits():
+    """A closed port used to be retried silently for the whole budget (34 s); now it is tried
+    for at most REFUSED_BUDGET seconds, each wait announced, and the error names the fix."""
+    from engagement_kit.client.retry import REFUSED_BUDGET
+
+    time = FakeTime()
+    script = Script(default=httpx.ConnectError("[Errno 111] Connection refused"))
+    client = make_client(script, time=time, max_retries=10)
+    said: list[str] = []
+    client.retry_notice = said.append
+    with pytest.raises(ApiConnectionError) as info:
+        fetch_dec(client)
+    assert sum(time.sleeps) <= REFUSED_BUDGET  # seconds waited before giving up
+    assert 2 <= script.count < 11
+    assert said and all(s.startswith("waiting: https://platform.kore.ai") for s in said)
+    assert "retrying in" in said[0] and "attempt 2 of 11" in said[0]
+    text = str(info.value)
+    assert "connection refused" in text and "check the port and the scheme of KORE_HOST" in text
+    assert "POST" not in text  # no request URL in the sentence
+
+
+def test_https_to_a_plain_http_server_fails_at_once_with_the_hint():
+    script = Script(
+        default=httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    )
+    with pytest.raises(ApiConnectionError) as info:
+        fetch_dec(make_client(script, max_retries=5))
+    assert script.count == 1
+    assert "is KORE_HOST plain http?" in str(info.value)
+
+
+def test_a_short_secret_prints_no_third_party_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PyJWT's InsecureKeyLengthWarning would raise here
+        token = Credentials(CLIENT_ID, "short").token(now=1_700_000_000)
+    assert token.count(".") == 2

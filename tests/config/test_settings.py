@@ -160,15 +160,64 @@ def test_init_makes_a_project_and_never_overwrites(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["init", "mine"])
     assert result.exit_code == 0, result.output
     root = tmp_path / "mine"
-    assert {p.name for p in root.iterdir()} == {".env", "streams.toml", "README.md", "reports"}
+    assert {p.name for p in root.iterdir()} == {
+        ".env", ".gitignore", "streams.toml", "README.md", "reports"
+    }  # fmt: skip
     assert stat.S_IMODE((root / ".env").stat().st_mode) == 0o600
-    assert (root / ".env").read_text() == (REPO / ".env.example").read_text()
     assert "KORE_CLIENT_SECRET" in (root / "README.md").read_text()
     assert "engagement-kit doctor" in result.output
-    (root / ".env").write_text("KORE_HOST=https://mine.example\n")
+
+
+def test_what_init_writes_is_true_where_it_is_written(tmp_path, monkeypatch):
+    """.env used to start "Copy to .env (... it is in .gitignore)" with no .gitignore written,
+    put the store in the cache folder and point at a README and .env.example a pip user lacks;
+    a second init still said "Next: fill in .env"."""
+    from engagement_kit.store.location import default_store_path
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["init", "mine"])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "mine"
+    env = (root / ".env").read_text()
+    assert "Copy to .env" not in env and "this folder's .gitignore keeps it out" in env
+    assert f"default: {default_store_path(adopt=False)}" in env and "cache" not in env
+    settings_lines = [line for line in env.splitlines() if not line.startswith("#") and line]
+    example = [
+        line
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if not line.startswith("#") and line
+    ]
+    assert settings_lines == example  # the same settings as the example
+    assert (root / ".gitignore").read_text().splitlines()[-1] == ".env"
+    for name in (".env", "streams.toml", "README.md"):
+        text = (root / name).read_text()
+        assert "see README" not in text and ".env.example" not in text, name
+    assert "Copy to streams.toml" not in (root / "streams.toml").read_text()
+    assert "docs" in (root / "streams.toml").read_text()
+    assert "Next: fill in" in result.output and "KORE_CLIENT_SECRET" in result.output
+    again = CliRunner().invoke(app, ["init", "mine"])
+    said = " ".join(again.output.split())
+    assert "already a project (nothing created); still to fill in" in said
+    assert "Next:" not in said and not again.output.startswith("created")
+    (root / ".env").write_text("KORE_HOST=https://mine.example\nKORE_JWT=abc\n")
+    done = " ".join(CliRunner().invoke(app, ["init", "mine"]).output.split())
+    assert "already a project with its settings filled in; nothing to do" in done
     again = init_project(root)
     assert again.created == [] and root / ".env" in again.kept
-    assert (root / ".env").read_text() == "KORE_HOST=https://mine.example\n"
+    assert (root / ".env").read_text() == "KORE_HOST=https://mine.example\nKORE_JWT=abc\n"
+
+
+def test_init_adds_env_to_an_existing_gitignore_once(tmp_path):
+    (tmp_path / ".gitignore").write_text("*.pyc")
+    first = init_project(tmp_path)
+    assert first.updated == [tmp_path / ".gitignore"]
+    assert (tmp_path / ".gitignore").read_text().splitlines()[0] == "*.pyc"
+    assert ".env" in (tmp_path / ".gitignore").read_text().splitlines()
+    second = init_project(tmp_path)
+    assert second.updated == [] and tmp_path / ".gitignore" in second.kept
+
+
+def test_init_refuses_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         init_project(tmp_path / "file")

@@ -245,3 +245,60 @@ def test_a_host_with_a_token_in_its_query_is_refused_without_echoing_it():
     with pytest.raises(ConfigError, match="path or query") as info:
         normalize_host("https://platform.kore.ai/?token=canary-abc123")
     assert "canary-abc123" not in str(info.value)
+
+
+# -- one way to name a stream ------------------------------------------------------------------
+
+
+def _configured():
+    from engagement_kit.config.streams import StreamConfig
+
+    return [
+        StreamConfig(
+            id="st-hr",
+            name="HR bot",
+            tz="America/New_York",
+            conversation_type="interactive",
+            conversation_status="closed",
+            cohorts=True,
+        )
+    ]
+
+
+def test_a_configured_id_means_the_stream_with_all_its_settings():
+    from engagement_kit.config.streams import name_stream
+
+    named = name_stream("st-hr", _configured())
+    assert named.configured and named.overridden == () and named.note() == ""
+    c = named.config
+    assert (c.name, c.tz, c.conversation_type, c.conversation_status, c.cohorts) == (
+        "HR bot",
+        "America/New_York",
+        "interactive",
+        "closed",
+        True,
+    )
+
+
+def test_a_flag_beside_a_configured_id_overrides_one_setting_visibly():
+    from engagement_kit.config.streams import name_stream
+
+    named = name_stream("st-hr", _configured(), tz="UTC", conversation_status="closed")
+    assert named.config.tz == "UTC" and named.config.conversation_type == "interactive"
+    assert named.overridden == ("tz",)  # the same value as configured is no override
+    assert named.note() == "from streams.toml; tz from the command line"
+
+
+def test_an_unconfigured_id_needs_tz_and_is_ad_hoc():
+    from engagement_kit.config.streams import name_stream
+
+    with pytest.raises(
+        ConfigError, match=r"stream st-x is not in streams.toml: give its time zone with --tz"
+    ):
+        name_stream("st-x", _configured())
+    with pytest.raises(ConfigError, match=r"no streams.toml"):
+        name_stream("st-x", [])
+    named = name_stream("st-x", _configured(), tz="Asia/Kolkata")
+    assert not named.configured and named.config.name == "st-x"
+    assert named.config.conversation_type == "all"
+    assert named.note() == "ad hoc: not in streams.toml; settings from the command line"

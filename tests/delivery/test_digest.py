@@ -79,9 +79,11 @@ def _on_two_platforms(out):
 
 def test_the_digest_email_is_the_portfolio_table_alerts_first(out, tmp_path, smtp, no_wait):
     sidecars = _on_two_platforms(out)
-    plan = delivery.load_plan(
-        streams_toml(tmp_path, [mail_url(smtp)], [mail_url(smtp)], extra="digest = true")
-    )
+    path = streams_toml(tmp_path, [mail_url(smtp)], [mail_url(smtp)], extra="digest = true")
+    # the IT stream's rule in force (send evaluates the rules, not only the stored alerts)
+    rule = '[[stream.alert]]\nname = "drop"\nkpi = "unique_users"\nrule = "above"\nvalue = 0\n'
+    path.write_text(path.read_text() + rule)
+    plan = delivery.load_plan(path)
     outcomes = delivery.deliver(plan, out, {HR[0]: WEEK, IT[0]: WEEK}, env=ENV)
     # one digest for the run (the fired alert also goes on its own, as without a digest)
     assert [(o.kind, o.status, len(o.streams)) for o in outcomes] == [

@@ -222,3 +222,27 @@ def test_send_stops_before_the_first_message_when_the_store_cannot_record(
     assert str(path) in "".join(result.output.split()) and "ENGAGEMENT_KIT_STORE" in text, text
     assert result.output.startswith("error:") and result.output.count("error:") == 1
     assert ("read-only" in text) or ("cannot be written" in text), text
+
+
+def test_a_store_error_during_a_run_is_the_clis_one_line_error(out, tmp_path, smtp, monkeypatch):
+    """The store breaks after the first message went out (the pre-flight passed): the run ends
+    with one sentence, no traceback; the message's claim stays, so no other run resends it
+    before the claim timeout."""
+    from engagement_kit.errors import StoreError
+
+    def broken(self, *args, **kwargs):
+        raise StoreError(f"response store {self.shown}: cannot write to it (disk I/O error); fix")
+
+    monkeypatch.setattr(Ledger, "record", broken)
+    path = tmp_path / "responses.sqlite3"
+    config = _project(tmp_path, smtp)
+    result = CliRunner().invoke(
+        app,
+        ["send", "--week", WEEK, "--config", str(config), "--out-dir", str(out)],
+        env={"ENGAGEMENT_KIT_STORE": str(path), "SMTP_PASSWORD": SECRET},
+    )
+    assert result.exit_code != 0
+    assert result.output.startswith("error:") and "disk I/O error" in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert len(smtp.messages) == 1  # the first message went; the run stopped there
+    assert Ledger(path).read(sa.select(claims.c.status)) == [("claimed",)]

@@ -137,7 +137,9 @@ def test_all_checks_pass_on_the_demo_server_with_one_request_per_stream(against_
     _assert_no_secret(output)
 
 
-def test_a_wrong_secret_is_refused_once_and_points_at_the_scope(against_demo):
+def test_a_wrong_secret_is_refused_once_and_points_at_the_client_secret(against_demo):
+    """The platform says the JWT signature does not match: the fix is the client secret, not
+    publishing the API scope (which doctor used to suggest)."""
     code, rows, output, requests, _ = against_demo(
         secret="not-the-secret-of-this-app-at-all-0123456789"
     )
@@ -145,8 +147,11 @@ def test_a_wrong_secret_is_refused_once_and_points_at_the_scope(against_demo):
     assert requests == 1  # the other stream is not asked once the token is refused
     marks = _marks(rows)
     assert marks["token minted"] == "✔" and marks["token accepted"] == "✘"
-    assert 'publish the "User Engagement Trend" API scope' in rows["token accepted"]
-    assert "signature" in rows[f"stream {RETAIL.name}"]  # the platform's own words
+    accepted = " ".join(rows["token accepted"].split())
+    assert "the JWT signature does not match" in accepted  # the platform's own words
+    assert "KORE_CLIENT_SECRET is not the client secret of this app" in accepted
+    assert "API scope" not in accepted
+    assert "signature" in rows[f"stream {RETAIL.name}"]
     assert marks[f"stream {HR.name}"] == "–" and "refused the token" in rows[f"stream {HR.name}"]
     assert marks["clock"] == "✔"  # a 401 still carries the platform's Date
     assert "fix the first ✘" in output
@@ -159,7 +164,7 @@ def test_a_wrong_client_id_names_the_app_id(against_demo):
     assert code == 1
     assert _marks(rows)["token accepted"] == "✘"
     assert "appId" in rows[f"stream {RETAIL.name}"]
-    assert "KORE_CLIENT_ID is that app's client id" in rows["token accepted"]
+    assert "KORE_CLIENT_ID must be this app's client id" in " ".join(rows["token accepted"].split())
 
 
 def test_a_wrong_stream_id_is_a_404_with_the_general_settings_fix(against_demo):

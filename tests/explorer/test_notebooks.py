@@ -86,5 +86,32 @@ def test_the_kpi_numbers_are_stored_for_comparison():
     assert 'class="ek-kpis"' in html and 'data-kpi="returning_share"' in html
     assert re.search(r">\d{1,3}(,\d{3})+<", html)  # real counts, not placeholders
     explore = load("01_explore.ipynb")["cells"]
-    kpis = next(c for c in explore if source(c).strip() == "explorer.kpis")
-    assert "returning_share" in "".join(kpis["outputs"][0]["data"]["text/plain"])
+    kpis = next(c for c in explore if source(c).startswith("people_kpis(explorer.kpis"))
+    shown = "".join(kpis["outputs"][0]["data"]["text/plain"])
+    assert "Returning share" in shown and re.search(r"\d+\.\d %", shown)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_stored_tables_show_no_float_with_more_than_two_decimals_and_no_reprs(name):
+    """The notebooks used to show 446.142857, 0.502321, CoverageWindow(... share=0.848...),
+    Counter({...}) and NaN cells: tables are now formatted (counts, one decimal, percent)."""
+    tables, texts = [], []
+    for cell in load(name)["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            parts = {
+                kind: "".join(v) if isinstance(v, list) else v
+                for kind, v in data.items()
+                if kind in ("text/plain", "text/html")
+            }
+            texts.extend(parts.values())
+            if "<table" in parts.get("text/html", ""):  # a table: its html and its text
+                tables.extend(parts.values())
+    assert tables, "no stored tables"
+    for text in tables:
+        assert not re.findall(r"(?<![\d:.])\d+\.\d{3,}(?![\d:])", text), text[:400]
+    for text in texts:
+        if "<svg" in text:
+            continue
+        for repr_ in ("CoverageWindow(", "Counter(", "NaN", "<NA>", "all_passed"):
+            assert repr_ not in text, (repr_, text[:400])

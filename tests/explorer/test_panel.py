@@ -259,6 +259,8 @@ def test_the_charts_are_built_from_the_fetched_data(explorer):
     assert explorer.data["hourly"].aggregation == "hourly" and len(hourly) == 28 * 24
     assert re.search(r"All \d+ data checks passed", explorer.panels["checks"].value)
     assert list(explorer.checks["check"]) == ["all_passed"]
+    assert "<b>All checks</b>" in explorer.panels["checks"].value  # not the internal id
+    assert "all_passed" not in explorer.panels["checks"].value
 
 
 def test_kpis_shown_are_the_periods_numbers_with_change_from_the_previous_period(explorer):
@@ -639,3 +641,20 @@ def test_streams_may_be_mappings_and_must_be_unique_and_present(recorder):
         Explorer(recorder, streams=[RETAIL, RETAIL], background=False)
     with pytest.raises(ValueError, match="every stream needs id, name and tz"):
         Explorer(recorder, streams=[{"id": "st-x"}], background=False)
+
+
+def test_a_stream_id_names_the_configured_stream_with_all_its_settings(
+    base_client, tmp_path, monkeypatch
+):
+    (tmp_path / "streams.toml").write_text(
+        '[[stream]]\nid = "st-demo-hr-us"\nname = "HR"\ntz = "America/New_York"\n'
+        'conversation_type = "interactive"\nconversation_status = "closed"\n'
+    )
+    monkeypatch.setenv("ENGAGEMENT_KIT_HOME", str(tmp_path))
+    explorer = Explorer(base_client, streams=["st-demo-hr-us"], today=TODAY, background=False)
+    (stream,) = explorer.streams
+    assert (stream.name, stream.tz, stream.conversation_type, stream.conversation_status) == (
+        "HR", "America/New_York", "interactive", "closed"
+    )  # fmt: skip
+    with pytest.raises(InvalidQueryError, match=r"is not in streams\.toml"):
+        Explorer(base_client, streams=["st-nowhere"], today=TODAY, background=False)

@@ -364,6 +364,7 @@ def test_the_explorer_cohorts_tab_fetches_sessions_only_when_shown():
         assert len(calls) == 1 and calls[0][1]["tz"] == explorer.query().tz
         svg = explorer.panels["cohorts"].outputs[0]["data"]["image/svg+xml"]
         assert "Weekly cohort retention" in svg and "User lifecycle" in svg
+        assert "counts as new here, so every cohort may be censored" in svg  # and why
         explorer.tabs.selected_index = 0
         explorer.tabs.selected_index = list(PANELS).index("cohorts")
         assert len(calls) == 1  # shown again: no new download

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -554,6 +555,43 @@ def test_anomalies_on_empty_data():
 # -- data checks --------------------------------------------------------------------------------
 
 
+def test_the_checks_are_a_registry_run_in_order(fixture_payload, monkeypatch):
+    from engagement_kit.metrics import checks
+
+    assert list(checks.CHECKS) == [
+        "dates_contiguous",
+        "data_points_count",
+        "hours_per_day",
+        "no_negative_counts",
+        "new_le_unique",
+        "returning_le_unique",
+        "unique_le_new_plus_returning",
+        "unique_equals_new_plus_returning",
+        "new_users_sum",
+        "period_unique_bounds",
+    ]
+    eng = parse_response(fixture_payload("daily"))
+    counted = sum(c.counted and c.applies(checks.Answer.of(eng)) for c in checks.CHECKS.values())
+    assert m.check_data(eng)["message"].iloc[0].startswith(f"All {counted} data checks passed")
+
+    # a new check is one function: registered, run after the others, its findings named
+    monkeypatch.setattr(checks, "CHECKS", dict(checks.CHECKS))
+
+    @checks.data_check("always_warns")
+    def _always(answer):
+        yield ("warning", f"{len(answer.dates)} days looked at.")
+
+    @checks.data_check("cannot_run")
+    def _cannot(answer):
+        raise checks.SkipCheck("nothing to compare with")
+
+    found = m.check_data(eng)
+    assert found["check"].tolist() == ["always_warns"]
+    assert found["message"].iloc[0] == f"{len(checks.Answer.of(eng).dates)} days looked at."
+    del checks.CHECKS["always_warns"]
+    assert "Skipped: cannot_run (nothing to compare with)." in m.check_data(eng)["message"].iloc[0]
+
+
 def test_check_data_clean_answer_gives_one_info_row(fixture_payload):
     for kind in ("daily", "hourly"):
         eng = parse_response(fixture_payload(kind))
@@ -972,3 +1010,35 @@ def test_check_data_lists_three_missing_days_and_counts_the_rest():
         "5 day(s) are missing between 2025-12-01 and 2025-12-07: "
         "2025-12-02, 2025-12-03, 2025-12-04 and 2 more."
     )
+
+
+def test_new_users_of_filtered_hours_falling_short_is_explained_not_a_warning():
+    """streams.example.toml's HR stream (interactive, closed) raised "the trend's new users add
+    up to 90 but the summary says 93" on the demo: a user whose first-ever session was not
+    interactive is new in the week but in no hour (the platform's definitions). Now it is an
+    explained info row; without a filter, a shortfall is still a warning."""
+    import datetime as dt
+
+    from engagement_kit.config.weeks import week_bounds
+    from engagement_kit.demo import DemoPlatform, demo_client
+
+    now = dt.datetime(2025, 12, 3, 12, tzinfo=dt.UTC).timestamp()
+    platform = DemoPlatform(lambda: now, rate_limit=False)
+    with demo_client(
+        store=False, platform=platform, clock=lambda: now,
+        requests_per_minute=None, requests_per_hour=None,
+    ) as client:  # fmt: skip
+        data = client.fetch(
+            "st-demo-hr-us", *week_bounds("2025-W37"), tz="America/New_York",
+            aggregation="hourly", conversation_type="interactive", conversation_status="closed",
+        )  # fmt: skip
+    found = m.check_data(data)
+    assert (found["level"] == "info").all(), found.to_dict("records")
+    (row,) = found[found["check"] == "new_users_sum"].itertuples()
+    assert "the hours' new users add up to 90 and the summary says 93" in row.message
+    assert "with the filter interactive and closed" in row.message
+    assert "new in the period but in no hour" in row.message
+    plain = dataclasses.replace(
+        data, query=data.query.replace(conversation_type="all", conversation_status="all")
+    )
+    assert "new_users_sum" in set(m.check_data(plain).query("level == 'warning'")["check"])

@@ -318,3 +318,52 @@ def test_send_on_a_full_disk_sends_records_and_says_which_file_it_could_not_writ
     assert snapshot(folder) == before and (out / "index.html").read_bytes() == index_before
     with delivery.Ledger(tmp_path / "store.sqlite3") as ledger:
         assert ledger.sent("st-a", WEEK, url, "report") is not None  # not sent again next run
+
+
+def _one_stream_send(tmp_path, out, url):
+    from typer.testing import CliRunner
+
+    from engagement_kit.cli import app
+
+    toml = tmp_path / "streams.toml"
+    toml.write_text(
+        f'[[stream]]\nid = "st-a"\nname = "Alpha Bot"\ntz = "UTC"\ndeliver = ["{url}"]\n'
+    )
+    return CliRunner().invoke(
+        app,
+        ["send", "--config", str(toml), "--week", WEEK, "--out-dir", str(out)],
+        env={"COLUMNS": "250"},
+    )
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full"])
+def test_a_store_that_cannot_record_stops_send_before_anything_is_sent(
+    small_disk, tmp_path, monkeypatch, fault
+):
+    """The record of what was sent lives on a disk that is read-only, or full: one sentence,
+    nothing sent (sent without a record, every later run would send it again)."""
+    from engagement_kit.delivery import Ledger, transport
+    from tests.delivery.test_delivery import _Http
+
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)
+    store = small_disk / "store.sqlite3"
+    with Ledger(store) as ledger:  # the store exists, with its tables
+        ledger.sent("st-x", WEEK, "json://x", "report")
+    monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store))
+    out = tmp_path / "reports"
+    written_reports(out)
+    if fault == "read-only":
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    else:
+        fill(small_disk)
+    hook = _Http()
+    try:
+        result = _one_stream_send(tmp_path, out, f"json://127.0.0.1:{hook.port}/hook")
+    finally:
+        hook.stop()
+        if fault == "read-only":
+            subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert hook.requests == [], result.output
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert str(store) in " ".join(result.output.split())

@@ -231,7 +231,10 @@ def test_the_index_escapes_every_text_and_links_nowhere_outside(tmp_path):
     assert [p for p in after if p not in before] == sorted(
         [out / "index.html", catalogue, catalogue / "_index.json", catalogue / "good.json"]
         + [history, history / "index.html", history / "2025.html"]
+        + [out / "portfolio.html", out / "portfolio.json"]
     )
+    portfolio = (out / "portfolio.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in portfolio and "<img" not in portfolio and "<b>" not in portfolio
     for extra in (history / "index.html", history / "2025.html"):  # escaped as the index is
         text = extra.read_text(encoding="utf-8")
         assert "<script>" not in text and "<img" not in text and "<b>" not in text, extra
@@ -430,7 +433,16 @@ def test_canary_secret_and_tokens_appear_in_no_file_log_or_message(
     texts: list[str] = []  # every message, repr and output a user could see
     waits: list[float] = []
     runner = CliRunner()
-    fetch_args = ["fetch", STREAM.id, "--start", "2025-11-24", "--end", "2025-11-30"]
+    fetch_args = [
+        "fetch",
+        STREAM.id,
+        "--start",
+        "2025-11-24",
+        "--end",
+        "2025-11-30",
+        "--tz",
+        STREAM.tz,
+    ]
 
     platform = RecordingPlatform()
     with running_server(platform=platform, script=["503", "drop"]) as server:

@@ -83,10 +83,11 @@ def test_generated_note_and_footer(weekly):
 
 def _kpis(value, previous, pct):
     return types.SimpleNamespace(
+        status="ok",
         kpis=pd.DataFrame(
             {"value": [value], "previous": [previous], "pct_change": [pct]},
             index=["unique_users"],
-        )
+        ),
     )
 
 
@@ -191,3 +192,82 @@ def test_sidecar_carries_the_top_hours_and_the_history_by_week(weekly):
     assert [t["share"] for t in top] == pytest.approx(list(weekly.top_hours["share"]))
     assert [h["week"] for h in data["history"]] == list(weekly.history["week"])
     assert data["history"][-1]["week"] == "2025-W47"
+
+
+# -- a week with no data at all is not a quiet week ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def empty_week():
+    from engagement_kit.demo import DemoPlatform, demo_client
+
+    now = dt.datetime(2025, 12, 3, 12, tzinfo=dt.UTC).timestamp()
+    platform = DemoPlatform(lambda: now, rate_limit=False)
+    with demo_client(
+        store=False,
+        platform=platform,
+        clock=lambda: now,
+        requests_per_minute=None,
+        requests_per_hour=None,
+    ) as client:  # 2024-W01: before the demo stream had users
+        return load_weekly(
+            HR[0], "2024-W01", stream_name=HR[1], tz=HR[2], weeks_of_history=1, client=client
+        )
+
+
+def test_a_week_without_users_says_no_data_on_the_page_and_in_the_sidecar(empty_week, weekly):
+    assert weekly.status == "ok" and weekly.sidecar()["status"] == "ok"
+    assert empty_week.status == "no_data" and empty_week.sidecar()["status"] == "no_data"
+    page = blocks.headline(empty_week).data
+    assert "data-status='no_data'" in page and "No data." in page
+    assert "reports no users at all in 2024-W01" in page and "not a quiet week" in page
+    assert "0 unique users" not in page and "unchanged" not in page
+
+
+def test_no_alert_rule_fires_on_a_week_without_data(empty_week):
+    from engagement_kit.delivery.rules import parse_rules, rule_fires
+
+    rules = parse_rules(
+        [
+            {"name": "few", "kpi": "unique_users", "rule": "below", "value": 10},
+            {"name": "drop", "kpi": "unique_users", "rule": "change_below", "value": "-20%"},
+        ],
+        where="t",
+    )
+    sidecar = empty_week.sidecar()
+    assert [rule_fires(r, sidecar) for r in rules] == [None, None]
+    assert rule_fires(rules[0], {**sidecar, "status": "ok"}) is not None  # it would, on zeros
+
+
+def test_the_summary_warns_about_a_week_without_data(tmp_path):
+    from engagement_kit.report import ReportResult
+    from engagement_kit.report.summary import exit_code, summary_lines
+
+    result = ReportResult(
+        stream_id=HR[0],
+        stream_name="HR",
+        slug="hr",
+        week="2024-W01",
+        status="written",
+        html=tmp_path / "a.html",
+        unique_users=0,
+        data_status="no_data",
+    )
+    lines = summary_lines([result])
+    assert lines[1].startswith("no data  HR  2024-W01  0 users")
+    assert lines[2].startswith("warning: HR (st-demo-hr-us) 2024-W01: no data")
+    assert exit_code([result]) == 0  # written, with the warning (documented in docs/reports.md)
+
+
+def test_the_cohorts_section_says_it_counts_every_session_unlike_filtered_kpis():
+    """The HR template's KPIs count interactive, closed conversations; its cohorts every
+    session (131 new vs 58, with no word why). The section now says so in one line."""
+    scope = blocks.cohorts_scope(
+        {"conversation_type": "interactive", "conversation_status": "closed"}
+    )
+    assert scope == (
+        "Counted from every session of the stream (all conversation types, any status, every "
+        "channel), while the KPIs above count interactive conversations, closed conversations, "
+        "every channel: so this section's new users are more than the KPI table's."
+    )
+    assert "like the KPIs above" in blocks.cohorts_scope({})

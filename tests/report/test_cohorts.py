@@ -164,6 +164,7 @@ def test_sidecar_carries_the_triangle_and_lifecycle(tmp_path):
     assert side["reading"] == section.reading() != ""
     html = blocks.cohorts_section(weekly).data
     assert "Cohorts" in html and section.reading().split(" (")[0] in html
+    assert "Counted from the session history: every session of the stream" in html
     assert blocks.cohorts_section(plain).data == ""
     assert plain.cohorts_heatmap().data == "" and plain.lifecycle_chart().data == ""
 

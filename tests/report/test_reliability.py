@@ -144,13 +144,14 @@ def test_the_others_are_written_the_failed_host_is_reported_exit_status_1(batch)
         assert not (folder / f"{WEEK}.error.json").exists()
     error = json.loads((down / f"{WEEK}.error.json").read_text())
     assert error["stream_id"] == DOWN
-    assert error["error"].startswith("ServerError: HTTP 500: Internal Server Error")
+    assert error["error"].startswith("HTTP 500: Internal Server Error")  # no exception class
+    assert "POST" not in error["error"] and "\n" not in error["error"]
     assert not (down / f"{WEEK}.html").exists()
     index = (out / "index.html").read_text()
-    assert "Retail (host down)" in index and "ServerError: HTTP 500" in index
+    assert "Retail (host down)" in index and "HTTP 500: Internal Server Error" in index
     assert index.count('class="stream-row"') == 3
     console = batch["console"]
-    assert "failed" in console and "ServerError" in console and "written" in console
+    assert "failed" in console and "HTTP 500" in console and "written" in console
     assert batch["seconds"] < 120
 
 

@@ -528,11 +528,11 @@ def test_errors_become_one_secret_free_sentence(monkeypatch):
         traceback=["..."],
     )
     text = worker.describe_error(exc)
-    assert text == "NotFoundError: HTTP 404: no stream ***"
+    assert text == "HTTP 404: no stream ***. hint on a second line"  # the words and the fix
     api = NotFoundError("unknown stream", status=404, url="https://h/x", hint="check the id")
-    assert (
-        worker.describe_error(api) == "NotFoundError: HTTP 404: unknown stream (POST https://h/x)"
-    )
+    # one sentence: no exception class, no request URL (it overflowed the index page)
+    assert worker.describe_error(api) == "HTTP 404: unknown stream. check the id"
+    assert worker.describe_error(ValueError("boom")) == "ValueError: boom"  # a bug says what
 
 
 def test_kernel_start_failures_are_told_apart_from_cell_errors():

@@ -92,10 +92,10 @@ def test_good_stream_written_bad_stream_failed(batch):
     )
     assert good.json.is_file() and good.notebook.is_file()
     assert bad.status == "failed"
-    assert bad.error.startswith("NotFoundError: HTTP 404")
+    assert bad.error.startswith("HTTP 404") and "General Settings" in bad.error
     assert "\n" not in bad.error
     assert report.exit_code(results) == 1
-    assert "failed" in console and "written" in console and "NotFoundError" in console
+    assert "failed" in console and "written" in console and "HTTP 404: Bot not found" in console
 
 
 def test_failed_stream_keeps_previous_report_and_its_notebook(batch):
@@ -107,7 +107,7 @@ def test_failed_stream_keeps_previous_report_and_its_notebook(batch):
     errors = [o for c in failed.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and errors[0].ename == "NotFoundError"
     info = json.loads((ghost / f"{WEEK}.error.json").read_text())
-    assert info["error"].startswith("NotFoundError") and info["notebook"] == f"{WEEK}.failed.ipynb"
+    assert info["error"].startswith("HTTP 404") and info["notebook"] == f"{WEEK}.failed.ipynb"
 
 
 def test_no_temporary_files_left(batch):
@@ -194,7 +194,7 @@ def test_index_lists_both_streams_with_the_error(batch):
     _, out, _, _ = batch
     page = (out / "index.html").read_text()
     assert "PeopleFirst HR &lt;Helpdesk&gt;" in page
-    assert "Ghost bot" in page and "Last run failed: NotFoundError: HTTP 404" in page
+    assert "Ghost bot" in page and "Last run failed: HTTP 404" in page
     for href in parse_links(page).hrefs:
         assert (out / href).is_file(), href
 

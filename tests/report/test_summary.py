@@ -142,7 +142,7 @@ def test_reports_and_deliveries_share_one_status_vocabulary_and_exit_rule():
         Outcome(("st-a",), WEEK, "json://x", "report", status)
         for status in ("sent", "skipped", "dry-run")
     ]
-    assert {o.status for o in outcomes} | {"written", "failed"} == set(STATUS_STYLES)
+    assert {o.status for o in outcomes} | {"written", "failed", "no data"} == set(STATUS_STYLES)
     assert status_text("failed").style == "bold red" and status_text("written").style == "green"
     assert exit_code(outcomes) == 0
     failed = Outcome(("st-a",), WEEK, "json://x", "report", "failed")
