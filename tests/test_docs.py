@@ -228,6 +228,12 @@ def test_every_public_module_is_in_the_api_reference(module: str) -> None:
     assert module in blocks, f"add ::: {module} to its page under docs/api/"
 
 
+def test_every_public_name_is_on_the_reference_index() -> None:
+    index = (DOCS / "api" / "index.md").read_text(encoding="utf-8")
+    missing = [n for n in engagement_kit.__all__ if n != "__version__" and f"`{n}`" not in index]
+    assert missing == [], "docs/api/index.md: add these names of engagement_kit.__all__"
+
+
 def test_the_api_reference_names_only_modules_that_exist() -> None:
     # found, not imported: ``cli/__main__`` would run the command
     assert [m for m in _reference_blocks() if importlib.util.find_spec(m) is None] == []

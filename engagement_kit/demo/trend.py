@@ -5,30 +5,34 @@ that pass the request's filters (conversation type, status, channels), lie in th
 days of the query zone and have started by "now". "First-ever session" is always taken over the
 *whole, unfiltered* log (every channel, type and status).
 
-Per bucket (one hour, or one day, of the query zone's wall clock)
-    * **unique**: distinct users with a counted session in the bucket;
-    * **new**: those of them whose first-ever session falls in the bucket;
-    * **returning**: those of them whose first-ever session is before the bucket's start.
-    So per bucket ``unique = new + returning``. A repeated fall-back hour is one bucket covering
-    both real hours; a skipped spring-forward hour is present with 0.
+Per bucket (one hour, or one day, of the query zone's wall clock):
 
-    With ``overlap=True`` (the other reading of the platform's definition, "users who had
-    interacted before and start another session in the bucket") **returning** is the users with
-    a counted session in the bucket that starts after their first-ever session. A user new at
-    10:00 and back at 15:00 then counts as new *and* returning that day, so per bucket
-    ``max(new, returning) <= unique <= new + returning``.
+* **unique**: distinct users with a counted session in the bucket;
+* **new**: those of them whose first-ever session falls in the bucket;
+* **returning**: those of them whose first-ever session is before the bucket's start.
 
-Per period (``summary``)
-    * **uniqueUsers**: distinct users with a counted session in the period;
-    * **newUsers**: users with a counted session on the local day of their first-ever session,
-      that day inside the period (= the sum of the daily ``new`` buckets);
-    * **returningUsers**: distinct users with a counted session on a local day later than the
-      local day of their first-ever session (with ``overlap=True``: a counted session later than
-      their first-ever session).
-    A user new on day 1 and back on day 3 counts in both, so ``new + returning`` can exceed
-    ``unique``.
-    * ``avg…PerDay`` = the count divided by the number of days, a JSON int when whole (``0``,
-      like the reference sample) and the plain float otherwise (``0.4``).
+So per bucket ``unique = new + returning``. A repeated fall-back hour is one bucket covering
+both real hours; a skipped spring-forward hour is present with 0.
+
+With ``overlap=True`` (the other reading of the platform's definition, "users who had
+interacted before and start another session in the bucket") **returning** is the users with
+a counted session in the bucket that starts after their first-ever session. A user new at
+10:00 and back at 15:00 then counts as new *and* returning that day, so per bucket
+``max(new, returning) <= unique <= new + returning``.
+
+Per period (``summary``):
+
+* **uniqueUsers**: distinct users with a counted session in the period;
+* **newUsers**: users with a counted session on the local day of their first-ever session,
+  that day inside the period (= the sum of the daily ``new`` buckets);
+* **returningUsers**: distinct users with a counted session on a local day later than the
+  local day of their first-ever session (with ``overlap=True``: a counted session later than
+  their first-ever session);
+* ``avg…PerDay`` = the count divided by the number of days, a JSON int when whole (``0``,
+  like the reference sample) and the plain float otherwise (``0.4``).
+
+A user new on day 1 and back on day 3 counts in both, so ``new + returning`` can exceed
+``unique``.
 
 Days after "now" have no activity; the day holding "now" is partial. The summary does not
 depend on the aggregation.

@@ -43,7 +43,7 @@ ZONES = (
 )
 #: Days the documented frame can hold (datetime64[ns] spans 1677-09-21 .. 2262-04-11).
 FIRST_DAY, LAST_DAY = dt.date(1971, 1, 1), dt.date(2199, 12, 1)
-#: (max_examples, ...) per test; their sum is the figure in the README.
+#: (max_examples, ...) per test; their sum is the figure in docs/reliability.md.
 EXAMPLES = {"valid": 350, "mutated": 800, "garbage_json": 250, "raw": 700, "truncated": 200}
 _BASE = settings(
     deadline=None,

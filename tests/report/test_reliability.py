@@ -181,8 +181,10 @@ def test_no_file_is_written_outside_the_output_folder(batch):
 def test_hostile_names_are_escaped_in_every_html_page(batch):
     out = batch["out"]
     pages = [p for p in all_files(out) if p.suffix == ".html"]
-    # two reports, the index, and each of the three streams' history (newest weeks, the year)
-    assert len(pages) == 3 + 3 * 2
+    # two reports, the index, the portfolio, and each of the three streams' history (newest
+    # weeks, the year)
+    assert len(pages) == 4 + 3 * 2
+    assert out / "portfolio.html" in pages
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert "<script>alert" not in text and "<img src=x" not in text, page.name

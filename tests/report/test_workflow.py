@@ -20,7 +20,7 @@ from tests.builders import FIXTURES, REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "weekly-report.yml"
 SECRET_REF = re.compile(r"\$\{\{\s*secrets\.([A-Z_]+)\s*\}\}")
-#: The README's cron recipe runs at the same time as the workflow (12:00 UTC on Mondays).
+#: The cron recipe of docs/reports.md runs at the same time as the workflow (12:00 UTC on Mondays).
 CRON_RECIPE = "0 12 * * 1"
 #: Zones from UTC-12 to UTC+14 (and the demo streams').
 ZONES = (
