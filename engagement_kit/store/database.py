@@ -125,6 +125,18 @@ def _sqlalchemy_url(url: str, env: Mapping[str, str] | None = None) -> sa.URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
+#: Seconds to wait for a PostgreSQL server to answer a connection before giving up (a server
+#: that accepts TCP and says nothing would otherwise hold ``send`` forever). libpq's own
+#: ``PGCONNECT_TIMEOUT`` or ``?connect_timeout=N`` in the URL take precedence.
+CONNECT_TIMEOUT_S = 10
+
+
+def _connect_args(url: sa.URL) -> dict[str, Any]:
+    if "connect_timeout" in url.query or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT_S}
+
+
 def is_locked(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # serialization / deadlock
@@ -247,7 +259,13 @@ class Database:
             url = _sqlalchemy_url(self.url)
             engine = _engine(
                 url.render_as_string(hide_password=False),
-                lambda: sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8),
+                lambda: sa.create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    pool_size=2,
+                    max_overflow=8,
+                    connect_args=_connect_args(url),
+                ),
             )
         else:
             engine = _engine(f"sqlite:{self.path}", self._open_sqlite)
