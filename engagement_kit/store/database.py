@@ -145,6 +145,33 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(orig, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
+def _postgres_fix(text: str, fix: str) -> str:
+    """The fix for a PostgreSQL error, from libpq's / the server's message (lower case)."""
+    if "permission denied" in text or "read-only transaction" in text:
+        return (
+            "this database role may only read: grant it INSERT, UPDATE and DELETE on the "
+            "store's tables (GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "
+            "ROLE), or set ENGAGEMENT_KIT_STORE to a role that can write"
+        )
+    if "password authentication failed" in text or "no password supplied" in text:
+        return (
+            "give the role's password as ${NAME} in the URL (set in the environment or .env), "
+            "in PGPASSWORD, or in ~/.pgpass (mode 600)"
+        )
+    if "does not exist" in text and "database" in text:
+        return "create the database (createdb NAME) or correct the database name in the URL"
+    if any(
+        word in text
+        for word in ("connection refused", "timeout expired", "timed out", "could not translate")
+        + ("connection failed", "server closed the connection", "no route to host")
+    ):
+        return (
+            "check that the PostgreSQL server is running and reachable from this machine "
+            "(host and port in the URL), or set ENGAGEMENT_KIT_STORE to another store"
+        )
+    return fix
+
+
 # -- engines: one per store and process -------------------------------------------------------
 _engines: dict[tuple[str, int], sa.Engine] = {}
 _engines_lock = threading.Lock()
@@ -237,7 +264,9 @@ class Database:
         orig = getattr(exc, "orig", None) or exc
         cause = f"{orig.__class__.__name__}: {str(orig).strip().splitlines()[0] if str(orig).strip() else ''}"
         text = str(orig).lower()
-        if "readonly" in text or "read-only" in text or "permission denied" in text:
+        if self.url:
+            fix = _postgres_fix(text, fix)
+        elif "readonly" in text or "read-only" in text or "permission denied" in text:
             fix = (
                 "it is read-only for this user: make the file and its folder writable "
                 "(chown/chmod) or set ENGAGEMENT_KIT_STORE to a store you can write"
