@@ -89,3 +89,14 @@ def platform_profile(name: str) -> PlatformProfile:
     if name not in profiles:
         raise ConfigError(f"platform {name}: {file} has no [platform.{name}] table")
     return profiles[name]
+
+
+def platform_label(source: str, platform: str | None) -> str:
+    """The label of a stream's platform for people (its profile's ``label``, else its name);
+    ``""`` without a platform, for the demo, or when the profile cannot be read."""
+    if not platform or check_source(source) == "demo":
+        return ""
+    try:
+        return platform_profile(platform).display_name
+    except (ConfigError, OSError):
+        return platform

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The keys of a ``[platform.NAME]`` table.
-PLATFORM_KEYS = ("host", "client_id", "client_secret", "token")
+PLATFORM_KEYS = ("host", "client_id", "client_secret", "token", "label")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 #: Keys whose value is a secret: only a ``${NAME}`` reference is accepted.
@@ -64,6 +64,8 @@ class PlatformProfile(BaseModel):
         The API host, normalised (``https://de-platform.kore.ai``).
     client_id, client_secret, token : str or None
         As written; the secret and the token are ``${NAME}`` references.
+    label : str or None
+        What the portfolio's *Platform* column shows (``EU (Frankfurt)``); default the name.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +75,12 @@ class PlatformProfile(BaseModel):
     client_id: str | None = None
     client_secret: str | None = None
     token: str | None = None
+    label: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The region label people read: ``label``, else the profile's name."""
+        return self.label or self.name
 
     @property
     def references(self) -> list[str]:

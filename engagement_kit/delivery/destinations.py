@@ -31,6 +31,9 @@ class Destination:
     """
 
     template: str
+    #: ``digest = true``: one message for the run (the portfolio table, alerts inside) instead
+    #: of one per stream and the alerts on their own. Not part of the identity: the same URL.
+    digest: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def scheme(self) -> str:
@@ -96,8 +99,22 @@ def _userinfo_end(url: str) -> int:
     return url.rfind("@", start, end)
 
 
-def check_destination(url: object, where: str) -> Destination:
-    """Validate one ``deliver`` entry; refuse a password written into the file."""
+def check_destination(url: object, where: str, *, digest: bool = False) -> Destination:
+    """Validate one ``deliver`` entry (an Apprise URL, or a table ``{ url = "...", digest =
+    true }``); refuse a password written into the file. ``digest`` is the default of a URL that
+    does not say (``[defaults]``' ``digest``)."""
+    if isinstance(url, dict):
+        unknown = sorted(set(url) - {"url", "digest"})
+        if unknown or "url" not in url:
+            raise ConfigError(
+                f"{where}: a deliver table takes url and digest (e.g. "
+                '{ url = "mailtos://...", digest = true })'
+                + (f", not {', '.join(unknown)}" if unknown else "; url missing")
+            )
+        digest = url.get("digest", digest)
+        if not isinstance(digest, bool):
+            raise ConfigError(f"{where}: {url['url']}: digest must be true or false")
+        return dataclasses.replace(check_destination(url["url"], where), digest=digest)
     if not isinstance(url, str) or not _SCHEME.match(url.strip()):
         raise ConfigError(
             f"{where}: {url!r} is not an Apprise URL; write e.g. "
@@ -123,7 +140,7 @@ def check_destination(url: object, where: str) -> Destination:
                 f"{where}: {_REF.sub('', url).split('?')[0]}?...: the {key}= value is written in "
                 f"the file; put it in the environment or .env and write {key}=${{NAME}} instead"
             )
-    return Destination(url)
+    return Destination(url, digest)
 
 
 def mask(text: str, env: Mapping[str, str], destinations: Iterable[Destination] = ()) -> str:

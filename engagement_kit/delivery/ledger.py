@@ -29,10 +29,14 @@ from engagement_kit.config.weeks import parse_iso_week as _week_key
 from engagement_kit.store.database import Database
 from engagement_kit.store.schema import alert_firings, claims, deliveries
 
-__all__ = ["DEFAULT_CLAIM_TIMEOUT", "Claim", "Ledger"]
+__all__ = ["DEFAULT_CLAIM_TIMEOUT", "DIGEST_KEY", "Claim", "Ledger"]
 
 #: Seconds after which a claim whose owner never finished is taken over.
 DEFAULT_CLAIM_TIMEOUT = 900.0
+
+#: The ``stream_id`` of a digest's rows: a digest is one message per run, keyed by
+#: ``(DIGEST_KEY, its weeks, destination, "digest")``, not by each of its streams.
+DIGEST_KEY = "(digest)"
 
 _D, _C, _A = deliveries.c, claims.c, alert_firings.c
 

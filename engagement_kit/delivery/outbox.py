@@ -143,24 +143,27 @@ def _deliveries(plan: DeliveryPlan, stream_id: str) -> Sequence[Destination]:
 
 
 def plan_messages(plan: DeliveryPlan, reports: Sequence[WeekReport]) -> list[OutgoingMessage]:
+    """The run's messages: per stream and destination, except that a ``digest`` destination
+    gets one message for all its streams, its fired alerts inside it (first), not on their own."""
     messages: list[OutgoingMessage] = []
-    if plan.digest:
-        by_dest: dict[str, list[WeekReport]] = {}
-        dests: dict[str, Destination] = {}
-        for r in reports:
-            for d in _deliveries(plan, r.stream_id):
+    digests = plan.digest_destinations
+    by_dest: dict[str, list[WeekReport]] = {}
+    dests: dict[str, Destination] = {}
+    for r in reports:
+        for d in _deliveries(plan, r.stream_id):
+            if d.template in digests:
                 by_dest.setdefault(d.template, []).append(r)
                 dests[d.template] = d
-        messages += [OutgoingMessage(rs, dests[t], "digest") for t, rs in by_dest.items()]
-    else:
-        for r in reports:
-            deliver = _deliveries(plan, r.stream_id)
-            messages += [OutgoingMessage([r], d, "report") for d in deliver]
+            else:
+                messages.append(OutgoingMessage([r], d, "report"))
+    messages[:0] = [OutgoingMessage(rs, dests[t], "digest") for t, rs in by_dest.items()]
     for r in reports:
         stream = plan.stream(r.stream_id)
         per_dest: dict[str, tuple[Destination, list[dict[str, Any]]]] = {}
         for alert in r.alerts:
             for d in stream.alert_destinations(str(alert.get("name"))):  # type: ignore[union-attr]
+                if r in by_dest.get(d.template, ()):
+                    continue  # the digest to this destination carries the alert, first
                 per_dest.setdefault(d.template, (d, []))[1].append(alert)
         for d, alerts in per_dest.values():
             title, body = alert_text(r, alerts)

@@ -46,6 +46,8 @@ class DeliveryPlan:
     """What ``streams.toml`` says about delivery: per stream, plus ``digest`` and ``link``."""
 
     streams: tuple[StreamPlan, ...]
+    #: ``[defaults]``' ``digest``: the default of every destination that does not say; each
+    #: destination's own is :attr:`Destination.digest`.
     digest: bool = False
     link: str | None = None
     #: ``--deadline``: seconds for every destination, over ``streams.toml``'s ``deadline``.
@@ -66,6 +68,11 @@ class DeliveryPlan:
         return max(found) if found else transport.DEADLINE
 
     @property
+    def digest_destinations(self) -> set[str]:
+        """The destinations (as written) that get one digest for the run."""
+        return {d.template for s in self.streams for d in s.deliver if d.digest}
+
+    @property
     def destinations(self) -> list[Destination]:
         found: dict[str, Destination] = {}
         for s in self.streams:
@@ -82,12 +89,12 @@ class DeliveryPlan:
         return cls(tuple(StreamPlan(c, (), ()) for c in configs))
 
 
-def _destinations(value: object, where: str) -> tuple[Destination, ...]:
-    if isinstance(value, str):
+def _destinations(value: object, where: str, digest: bool = False) -> tuple[Destination, ...]:
+    if isinstance(value, str | dict):
         value = [value]
     if not isinstance(value, list):
         raise ConfigError(f"{where}: deliver must be a list of Apprise URLs")
-    return tuple(check_destination(u, where) for u in value)
+    return tuple(check_destination(u, where, digest=digest) for u in value)
 
 
 def _deadline(value: object, where: str) -> float:
@@ -124,11 +131,11 @@ def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
             + ", ".join(DEFAULTS_KEYS)
         )
     where = f"{file}: [defaults]"
-    default_deliver = _destinations(defaults.get("deliver", []), where)
-    default_alerts = parse_rules(defaults.get("alert"), where=where)
     digest = defaults.get("digest", False)
     if not isinstance(digest, bool):
         raise ConfigError(f"{where}: digest must be true or false")
+    default_deliver = _destinations(defaults.get("deliver", []), where, digest)
+    default_alerts = parse_rules(defaults.get("alert"), where=where)
     link = defaults.get("link")
     if link is not None and (not isinstance(link, str) or not link.strip()):
         raise ConfigError(f"{where}: link must be the URL (or folder) where reports/ is published")
@@ -137,7 +144,11 @@ def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
     for number, (config, entry) in enumerate(zip(configs, doc["stream"], strict=True), start=1):
         label = f"{file}: stream #{number} ({config.id})"
         deadline = _deadline(entry["deadline"], label) if "deadline" in entry else default_deadline
-        deliver = _destinations(entry["deliver"], label) if "deliver" in entry else default_deliver
+        deliver = (
+            _destinations(entry["deliver"], label, digest)
+            if "deliver" in entry
+            else default_deliver
+        )
         rules = parse_rules(entry["alert"], where=label) if "alert" in entry else default_alerts
         for rule in rules:
             for url in rule.deliver or ():

@@ -14,7 +14,7 @@ from engagement_kit.delivery import transport
 from engagement_kit.delivery.alerting import refresh_alerts
 from engagement_kit.delivery.destinations import mask
 from engagement_kit.delivery.dry_run import dry_run_outcome
-from engagement_kit.delivery.ledger import Ledger
+from engagement_kit.delivery.ledger import DIGEST_KEY, Ledger
 from engagement_kit.delivery.outbox import (
     Outcome,
     OutgoingMessage,
@@ -115,6 +115,25 @@ def deliver(
     return outcomes
 
 
+def _ledger_keys(message: OutgoingMessage) -> list[tuple[str, str]]:
+    """The ledger's ``(stream, week)`` keys of a message: one per stream and week, and for a
+    digest one for the message (:data:`DIGEST_KEY`, the run's weeks): one message per run."""
+    if message.kind == "digest":
+        return [(DIGEST_KEY, message.week)]
+    return [(r.stream_id, r.week) for r in message.reports]
+
+
+def _sent_before(message: OutgoingMessage, ledger: Ledger) -> tuple[str, str] | None:
+    """A digest recorded per stream by an earlier release (every stream's row): sent."""
+    if message.kind != "digest":
+        return None
+    found = [
+        ledger.sent(r.stream_id, r.week, message.destination.template, "digest")
+        for r in message.reports
+    ]
+    return found[0] if found and all(found) else None
+
+
 def _deliver_one(
     message: OutgoingMessage,
     ledger: Ledger,
@@ -129,28 +148,24 @@ def _deliver_one(
 ) -> Outcome:
     dest = message.destination
     kind = message.kind
+    ids = tuple(r.stream_id for r in message.reports)
+    keys = _ledger_keys(message)
+    if not resend and (old := _sent_before(message, ledger)) is not None:
+        return _skipped(message, old)
     if dry_run:
-        ids = tuple(r.stream_id for r in message.reports)
         if not resend:
-            pending = [
-                r
-                for r in message.reports
-                if not ledger.sent(r.stream_id, r.week, dest.template, kind)
-            ]
+            pending = [k for k in keys if not ledger.sent(*k, dest.template, kind)]
             if not pending:
-                return _skipped(message, ledger.sent, dest.template)
-            if kind == "digest":
-                message.reports = pending
-                ids = tuple(r.stream_id for r in pending)
+                return _skipped(message, ledger.sent(*keys[0], dest.template, kind))
     else:
         claimed, notes = [], []
-        for r in message.reports:
-            got = ledger.claim(r.stream_id, r.week, dest.template, kind, resend=resend)
+        for key in keys:
+            got = ledger.claim(*key, dest.template, kind, resend=resend)
             if got.status == "claimed":
-                claimed.append(r)
+                claimed.append(key)
                 if got.took_over:
                     echo(
-                        f"{r.stream_id} {r.week} {kind} to {safe(dest.template)}: taking over the "
+                        f"{key[0]} {key[1]} {kind} to {safe(dest.template)}: taking over the "
                         f"claim of {got.took_over}, which never finished (it may have been sent "
                         "already)"
                     )
@@ -161,39 +176,36 @@ def _deliver_one(
                 )
         if not claimed:
             if notes:
-                ids = tuple(r.stream_id for r in message.reports)
                 return Outcome(ids, message.week, dest.template, kind, "skipped", notes[0])
-            return _skipped(message, ledger.sent, dest.template)
-        message.reports = claimed
-        ids = tuple(r.stream_id for r in claimed)
+            return _skipped(message, ledger.sent(*keys[0], dest.template, kind))
+        keys = claimed
     try:
         outcome = _send_claimed(message, ids, out, env, safe, dry_run, echo, emails, deadline)
     except BaseException:  # Ctrl-C, SIGTERM: the attempt was killed; free the claim now so
         if not dry_run:  # the next run tries again (not only after the claim timeout)
-            for r in message.reports:
+            for key in keys:
                 with contextlib.suppress(Exception):  # the stop itself must go on
-                    ledger.release(
-                        r.stream_id, r.week, dest.template, kind, "stopped during the attempt"
-                    )
+                    ledger.release(*key, dest.template, kind, "stopped during the attempt")
         raise
     if not dry_run:
-        for r in message.reports:
+        hashes = {(r.stream_id, r.week): r.content_hash for r in message.reports}
+        for key in keys:
             if outcome.status == "sent":
-                done = message.content_hash if kind == "alerts" else r.content_hash
-                ledger.record(r.stream_id, r.week, dest.template, kind, done)
+                done = hashes.get(key) if kind == "report" else message.content_hash
+                ledger.record(*key, dest.template, kind, done or message.content_hash)
             else:
-                ledger.release(r.stream_id, r.week, dest.template, kind, outcome.detail)
+                ledger.release(*key, dest.template, kind, outcome.detail)
     return outcome
 
 
-def _skipped(message: OutgoingMessage, sent: Callable[..., Any], template: str) -> Outcome:
-    first = message.reports[0]
-    sent_hash, at = sent(first.stream_id, first.week, template, message.kind) or ("", "")
+def _skipped(message: OutgoingMessage, sent: tuple[str, str] | None) -> Outcome:
+    sent_hash, at = sent or ("", "")
     note = f"already sent {at}"
-    if message.kind != "alerts" and sent_hash != first.content_hash:
+    first = message.reports[0]
+    if message.kind == "report" and sent_hash != first.content_hash:
         note += "; the report's numbers changed since (--resend sends the new version)"
     ids = tuple(r.stream_id for r in message.reports)
-    return Outcome(ids, message.week, template, message.kind, "skipped", note)
+    return Outcome(ids, message.week, message.destination.template, message.kind, "skipped", note)
 
 
 def _send_claimed(

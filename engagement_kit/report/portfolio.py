@@ -82,8 +82,9 @@ def _latest_sidecar(stream_dir: Path) -> tuple[str, dict[str, Any]] | None:
 
 
 def platform_label(sidecar: dict[str, Any]) -> str:
-    """The platform column: the profile's name, else the host's name (``platform.kore.ai``)."""
-    name = str(sidecar.get("platform") or "").strip()
+    """The platform column: the profile's ``label`` (``EU (Frankfurt)``), else its name, else
+    the host's name (``platform.kore.ai``)."""
+    name = str(sidecar.get("platform_label") or sidecar.get("platform") or "").strip()
     if name:
         return name
     host = str(sidecar.get("host") or "").strip()

@@ -19,7 +19,7 @@ import pandas as pd
 from engagement_kit import __version__, charts, metrics
 from engagement_kit.config.query import EngagementQuery
 from engagement_kit.config.weeks import parse_iso_week, week_bounds, week_labels
-from engagement_kit.data_source import check_source, client_for
+from engagement_kit.data_source import check_source, client_for, platform_label
 from engagement_kit.errors import InvalidQueryError
 from engagement_kit.report import blocks
 from engagement_kit.report.data_status import week_status
@@ -103,6 +103,8 @@ class WeeklyReport:
     stream_note: str = ""
     #: The stream's ``[platform.NAME]`` profile (empty: the project's settings).
     platform: str = ""
+    #: Its ``label`` (``EU (Frankfurt)``), else the profile's name; empty without a profile.
+    platform_label: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -239,6 +241,7 @@ class WeeklyReport:
                 "status": self.status,
                 "stream_note": self.stream_note,
                 "platform": self.platform,
+                "platform_label": self.platform_label,
                 "host": self.host,
                 "kpis": {k: n(v) for k, v in kpis["value"].items()},
                 "previous_kpis": {k: n(v) for k, v in kpis["previous"].items()},
@@ -485,6 +488,7 @@ def load_weekly(
         source=source,
         host=api_host,
         platform=platform or "",
+        platform_label=platform_label(source, platform),
         current=got.daily[-1],
         previous=got.daily[-2],
         hourly=got.hourly,

@@ -22,6 +22,7 @@ from tests.delivery.test_delivery import (  # noqa: F401 - fixtures used by name
     IT,
     SECRET,
     WEEK,
+    hook,
     mail_url,
     no_wait,
     out,
@@ -85,11 +86,9 @@ def test_the_digest_email_is_the_portfolio_table_alerts_first(out, tmp_path, smt
     path.write_text(path.read_text() + rule)
     plan = delivery.load_plan(path)
     outcomes = delivery.deliver(plan, out, {HR[0]: WEEK, IT[0]: WEEK}, env=ENV)
-    # one digest for the run (the fired alert also goes on its own, as without a digest)
-    assert [(o.kind, o.status, len(o.streams)) for o in outcomes] == [
-        ("digest", "sent", 2),
-        ("alerts", "sent", 1),
-    ]
+    # one digest for the run, the fired alert inside it (not also on its own)
+    assert [(o.kind, o.status, len(o.streams)) for o in outcomes] == [("digest", "sent", 2)]
+    assert len(smtp.messages) == 1
     assert all(SECRET.encode() not in raw for raw in smtp.messages)
     found = [email.message_from_bytes(r, policy=email.policy.default) for r in smtp.messages]
     (msg,) = [m for m in found if "Portfolio" in m["Subject"]]
@@ -158,3 +157,83 @@ def test_one_id_on_two_platforms_with_delivery_is_refused_in_one_sentence(tmp_pa
         path.read_text().replace('[defaults]\ndeliver = ["json://127.0.0.1:9/x"]\n', "")
     )
     assert len(delivery.load_plan(path).streams) == 2  # without delivery: two streams, fine
+
+
+_RULE = '[[stream.alert]]\nname = "drop"\nkpi = "unique_users"\nrule = "above"\nvalue = 0\n'
+
+
+def _digest_and_per_stream(tmp_path, smtp, hook):
+    """Both streams go to a digest email destination (``digest = true`` on that destination
+    only) and to a per-stream webhook; the IT stream's rule fires."""
+    digest = '{ url = "' + mail_url(smtp) + '", digest = true }'
+    webhook = f"json://127.0.0.1:{hook.port}/stream"
+    path = streams_toml(tmp_path, ["@D", webhook], ["@D", webhook])
+    path.write_text(path.read_text().replace('"@D"', digest) + _RULE)
+    return delivery.load_plan(path), webhook
+
+
+def test_digest_on_one_destination_alerts_inside_it_sent_once(out, tmp_path, smtp, hook, no_wait):
+    _on_two_platforms(out)
+    plan, webhook = _digest_and_per_stream(tmp_path, smtp, hook)
+    assert plan.digest is False and plan.digest_destinations == {mail_url(smtp)}
+    weeks = {HR[0]: WEEK, IT[0]: WEEK}
+    outcomes = delivery.deliver(plan, out, weeks, env=ENV)
+    assert sorted((o.kind, o.destination, o.status, o.streams) for o in outcomes) == sorted(
+        [
+            ("digest", mail_url(smtp), "sent", (HR[0], IT[0])),
+            ("report", webhook, "sent", (HR[0],)),
+            ("report", webhook, "sent", (IT[0],)),
+            ("alerts", webhook, "sent", (IT[0],)),  # the per-stream one gets it on its own
+        ]
+    )
+    # the digest destination: exactly one message, both streams, the alert first
+    (raw,) = smtp.messages
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    html = msg.get_body(("html",)).get_content()
+    parsed = _Rows()
+    parsed.feed(html)
+    assert len(parsed.rows) == 2 and msg["Subject"].startswith("[1 alert] Portfolio")
+    assert html.index("Alerts (1)") < html.index("<table")
+    assert "30 % &lt;below&gt; the floor" in html
+    # the per-stream destination: its two reports and the alert
+    assert len(hook.requests) == 3
+    bodies = [json.loads(b)["message"] for _, b, _ in hook.requests]
+    (alert,) = [m for m in bodies if not m.startswith("{")]  # the two sidecars and the alert
+    assert "30 % <below> the floor" in alert
+    assert all(SECRET.encode() not in r for r in smtp.messages)
+    # a second run sends nothing again, the digest skipped as one message
+    again = delivery.deliver(plan, out, weeks, env=ENV)
+    assert sorted((o.kind, o.status) for o in again) == sorted(
+        [("digest", "skipped"), ("report", "skipped"), ("report", "skipped"), ("alerts", "skipped")]
+    )
+    assert len(smtp.messages) == 1 and len(hook.requests) == 3
+
+
+def test_a_digest_recorded_per_stream_before_the_upgrade_is_not_sent_again(
+    out, tmp_path, smtp, hook, no_wait
+):
+    from engagement_kit.delivery.ledger import DIGEST_KEY, Ledger
+
+    plan, _ = _digest_and_per_stream(tmp_path, smtp, hook)
+    with Ledger() as ledger:  # the rows an earlier release wrote: one per stream of the digest
+        for stream in (HR[0], IT[0]):
+            ledger.record(stream, WEEK, mail_url(smtp), "digest", "old")
+    outcomes = delivery.deliver(plan, out, {HR[0]: WEEK, IT[0]: WEEK}, env=ENV)
+    (digest,) = [o for o in outcomes if o.kind == "digest"]
+    assert digest.status == "skipped" and "already sent" in digest.detail
+    assert smtp.messages == []
+    with Ledger() as ledger:
+        assert ledger.sent(DIGEST_KEY, WEEK, mail_url(smtp), "digest") is None
+
+
+def test_a_deliver_table_names_url_and_digest_only(tmp_path):
+    from engagement_kit.errors import ConfigError
+
+    path = streams_toml(tmp_path, ["json://127.0.0.1:9/x"], [])
+    path.write_text(
+        path.read_text().replace(
+            '["json://127.0.0.1:9/x"]', '[{ url = "json://127.0.0.1:9/x", digst = true }]'
+        )
+    )
+    with pytest.raises(ConfigError, match=r"a deliver table takes url and digest.*not digst"):
+        delivery.load_plan(path)

@@ -37,6 +37,7 @@ IT = get_stream("st-demo-it-de")
 STREAMS = """
 [platform.eu]
 host = "{eu}"
+label = "EU (Frankfurt)"
 client_id = "${{EU_CLIENT_ID}}"
 client_secret = "${{EU_CLIENT_SECRET}}"
 
@@ -129,6 +130,16 @@ def test_each_stream_has_its_own_platforms_numbers(run):
     assert us["kpis"]["unique_users"] != eu["kpis"]["unique_users"]  # two streams, one id
     assert (us["platform"], us["host"]) == ("", servers["us"][0])
     assert (eu["platform"], eu["host"]) == ("eu", servers["eu"][0])
+    assert (us["platform_label"], eu["platform_label"]) == ("", "EU (Frankfurt)")
+
+
+def test_the_portfolio_shows_the_profiles_label_else_the_host(run):
+    from engagement_kit.report.portfolio import portfolio_rows
+
+    _, home, _, _, _ = run
+    rows = {r["slug"]: r["platform"] for r in portfolio_rows(home / "reports")}
+    assert rows[EU_FOLDER] == "EU (Frankfurt)"  # the profile's label
+    assert rows[US_FOLDER] == "127.0.0.1"  # no profile: the host's name
 
 
 def test_a_wrong_secret_fails_only_its_platform_naming_it(run):
@@ -172,3 +183,4 @@ def test_profiles_are_read_from_the_file(run):
         "jp": servers["jp"][0],
     }
     assert EU[1] not in repr(profiles) and "EU_CLIENT_SECRET" in profiles["eu"].client_secret
+    assert (profiles["eu"].display_name, profiles["jp"].display_name) == ("EU (Frankfurt)", "jp")
