@@ -125,12 +125,51 @@ def _sqlalchemy_url(url: str, env: Mapping[str, str] | None = None) -> sa.URL:
     return parsed.set(drivername="postgresql+psycopg")
 
 
+#: Seconds to wait for a PostgreSQL server to answer a connection before giving up (a server
+#: that accepts TCP and says nothing would otherwise hold ``send`` forever). libpq's own
+#: ``PGCONNECT_TIMEOUT`` or ``?connect_timeout=N`` in the URL take precedence.
+CONNECT_TIMEOUT_S = 10
+
+
+def _connect_args(url: sa.URL) -> dict[str, Any]:
+    if "connect_timeout" in url.query or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT_S}
+
+
 def is_locked(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # serialization / deadlock
         return True
     text = str(orig).lower()
     return isinstance(orig, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _postgres_fix(text: str, fix: str) -> str:
+    """The fix for a PostgreSQL error, from libpq's / the server's message (lower case)."""
+    if "permission denied" in text or "read-only transaction" in text:
+        return (
+            "this database role may only read: grant it INSERT, UPDATE and DELETE on the "
+            "store's tables (GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "
+            "ROLE), or set ENGAGEMENT_KIT_STORE to a role that can write"
+        )
+    if "password authentication failed" in text or "no password supplied" in text:
+        return (
+            "give the role's password as ${NAME} in the URL (set in the environment or .env), "
+            "in PGPASSWORD, or in ~/.pgpass (mode 600)"
+        )
+    if "does not exist" in text and "database" in text:
+        return "create the database (createdb NAME) or correct the database name in the URL"
+    if any(
+        word in text
+        for word in ("connection refused", "timeout expired", "timed out", "could not translate")
+        + ("connection failed", "server closed the connection", "no route to host")
+    ):
+        return (
+            "check that the PostgreSQL server is running and reachable from this machine "
+            "(host and port in the URL), or set ENGAGEMENT_KIT_STORE to another store"
+        )
+    return fix
 
 
 # -- engines: one per store and process -------------------------------------------------------
@@ -225,7 +264,9 @@ class Database:
         orig = getattr(exc, "orig", None) or exc
         cause = f"{orig.__class__.__name__}: {str(orig).strip().splitlines()[0] if str(orig).strip() else ''}"
         text = str(orig).lower()
-        if "readonly" in text or "read-only" in text or "permission denied" in text:
+        if self.url:
+            fix = _postgres_fix(text, fix)
+        elif "readonly" in text or "read-only" in text or "permission denied" in text:
             fix = (
                 "it is read-only for this user: make the file and its folder writable "
                 "(chown/chmod) or set ENGAGEMENT_KIT_STORE to a store you can write"
@@ -247,7 +288,13 @@ class Database:
             url = _sqlalchemy_url(self.url)
             engine = _engine(
                 url.render_as_string(hide_password=False),
-                lambda: sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8),
+                lambda: sa.create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    pool_size=2,
+                    max_overflow=8,
+                    connect_args=_connect_args(url),
+                ),
             )
         else:
             engine = _engine(f"sqlite:{self.path}", self._open_sqlite)

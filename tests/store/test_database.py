@@ -171,3 +171,87 @@ def test_the_url_is_shown_with_its_password_masked(postgres_url):
         bad.get(HOST, QUERY)
     assert TEST_PASSWORD not in str(info.value) and "no_such_db" in str(info.value)
     assert mask_url("postgresql://u:p%40ss@h/db") == "postgresql://u:***@h/db"
+
+
+# -- credentials: no password in the URL, and never one in any output (issue 28.1) -------------
+def _cli(args, env, cwd):
+    import os
+    import subprocess
+    import sys
+
+    from tests.builders import REPO
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    done = subprocess.run(
+        [sys.executable, "-c", "from engagement_kit.cli import main; main()", "-v", *args],
+        env={**clean, "PYTHONPATH": str(REPO), "COLUMNS": "250", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("source", ["pgpass", "pgpassfile", "pgpassword", "env", "dotenv"])
+def test_a_password_from_libpq_or_a_reference_works_and_is_never_shown(
+    postgres_url, tmp_path, source
+):
+    """The URL carries no password (libpq's ``~/.pgpass``, ``PGPASSFILE``, ``PGPASSWORD``) or a
+    ``${VAR}`` filled from the environment or the project's ``.env``: ``store info``, ``doctor``
+    and a failing store's error (``-v``: the logs too) work and never show the password."""
+    from tests.postgres import TEST_PASSWORD
+
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    env = {"HOME": str(home), "ENGAGEMENT_KIT_HOME": str(project)}
+    bare = postgres_url.replace(f":{TEST_PASSWORD}@", "@")
+    url = bare
+    if source in ("pgpass", "pgpassfile"):
+        passfile = home / ".pgpass" if source == "pgpass" else tmp_path / "elsewhere.pgpass"
+        passfile.write_text(f"127.0.0.1:*:*:ek:{TEST_PASSWORD}\n")
+        passfile.chmod(0o600)  # libpq ignores a password file others can read
+        if source == "pgpassfile":
+            env["PGPASSFILE"] = str(passfile)
+    elif source == "pgpassword":
+        env["PGPASSWORD"] = TEST_PASSWORD
+    else:
+        url = postgres_url.replace(f":{TEST_PASSWORD}@", ":${TEAM_DB_PASSWORD}@")
+        if source == "env":
+            env["TEAM_DB_PASSWORD"] = TEST_PASSWORD
+        else:
+            (project / ".env").write_text(f"TEAM_DB_PASSWORD={TEST_PASSWORD}\n")
+    env["ENGAGEMENT_KIT_STORE"] = url
+
+    code, output = _cli(["store", "info"], env, project)
+    assert code == 0 and "postgresql" in output, output
+    assert "Traceback" not in output
+    assert TEST_PASSWORD not in output
+
+    code, output = _cli(["doctor"], env, project)
+    assert "store" in output and "is writable (postgresql)" in output, output
+    assert TEST_PASSWORD not in output
+
+    # an error (a database that does not exist) names the store, never the password
+    env["ENGAGEMENT_KIT_STORE"] = url.rsplit("/", 1)[0] + "/no_such_db"
+    code, output = _cli(["store", "info"], env, project)
+    assert code != 0 and "no_such_db" in output, output
+    assert "Traceback" not in output
+    assert TEST_PASSWORD not in output
+
+
+def test_without_any_password_the_store_says_so_in_one_sentence(postgres_url, tmp_path):
+    """No password anywhere (an empty HOME, no PGPASSWORD): one sentence, no traceback."""
+    from tests.postgres import TEST_PASSWORD
+
+    home = tmp_path / "home"
+    home.mkdir()
+    bare = postgres_url.replace(f":{TEST_PASSWORD}@", "@")
+    code, output = _cli(
+        ["store", "info"], {"HOME": str(home), "ENGAGEMENT_KIT_STORE": bare}, tmp_path
+    )
+    assert code != 0 and "Traceback" not in output, output
+    assert "response store postgresql://ek@127.0.0.1" in output
+    assert "password" in output.lower()
