@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-__all__ = ["TEMPLATES", "Markup", "escape", "render_block"]
+__all__ = ["TEMPLATES", "Markup", "escape", "page_environment", "render_block"]
 
 #: The package's templates: ``blocks/`` here, the report page (``ek_report``), the index page.
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -27,6 +27,23 @@ def escape(value: object) -> str:
     if hasattr(value, "__html__"):
         return str(value.__html__())
     return html.escape(str(value), quote=True)
+
+
+def page_environment(**filters: Any) -> jinja2.Environment:
+    """The Jinja environment of a whole page (the index, a stream's history, the portfolio):
+    every value autoescaped, a missing one an error, the numbers written as every other surface
+    writes them (``users``, ``pct``), plus the page's own ``filters``. Callers cache it."""
+    from engagement_kit.formatting import count_text, signed_percent
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(users=count_text, pct=signed_percent, **filters)
+    return env
 
 
 @functools.cache

@@ -12,6 +12,16 @@ import typer
 from engagement_kit.cli.common import app, err, friendly_errors, named_stream, out
 from engagement_kit.errors import ConfigError
 
+#: ``--deadline`` of ``report --send`` and ``send``: one option, one help text.
+DeadlineOption = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS",
+        help="Each attempt of each destination ends within this time (default: deadline "
+        "in streams.toml, else 60).",
+    ),
+]
+
 
 @app.command(
     epilog=(
@@ -104,14 +114,7 @@ def report(
             help="Write no report: rebuild the index from the reports already in the folder.",
         ),
     ] = False,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS",
-            help="Each attempt of each destination ends within this time (default: deadline "
-            "in streams.toml, else 60).",
-        ),
-    ] = None,
+    deadline: DeadlineOption = None,
 ) -> None:
     """Write the weekly HTML report (+ JSON sidecar) of each stream, then reports/index.html.
 
@@ -232,14 +235,7 @@ def send(
     resend: Annotated[
         bool, typer.Option("--resend", help="Send again what was sent already.")
     ] = False,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS",
-            help="Each attempt of each destination ends within this time (default: deadline "
-            "in streams.toml, else 60).",
-        ),
-    ] = None,
+    deadline: DeadlineOption = None,
 ) -> None:
     """Deliver reports already written (email, chat, webhooks) and their alerts.
 

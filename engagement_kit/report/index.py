@@ -37,8 +37,7 @@ from urllib.parse import quote
 import jinja2
 
 from engagement_kit import __version__
-from engagement_kit.charts.html import TEMPLATES
-from engagement_kit.formatting import count_text, signed_percent
+from engagement_kit.charts.html import page_environment
 from engagement_kit.report.portfolio import sidecar_row, write_portfolio
 from engagement_kit.store.files import (
     atomic_write,
@@ -339,16 +338,7 @@ class _Catalogue:
 
 @functools.cache
 def _index_env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["users"] = count_text
-    env.filters["pct"] = signed_percent
-    return env
+    return page_environment()
 
 
 def _by_week(entries: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -29,8 +29,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from engagement_kit import __version__
-from engagement_kit.charts.html import TEMPLATES
-from engagement_kit.formatting import change_text, count_text, share_text, signed_percent
+from engagement_kit.charts.html import page_environment
+from engagement_kit.formatting import change_text, count_text, share_text
 from engagement_kit.store.files import atomic_write, stream_slug
 
 __all__ = [
@@ -251,20 +251,12 @@ def text_bars(history: Sequence[dict[str, Any]]) -> str:
 
 @functools.cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return page_environment(
+        share=share_text,
+        points=lambda v: change_text("returning_share", v),
+        spark=lambda h: Markup(sparkline_svg(h)),
+        bars=text_bars,
     )
-    env.filters["users"] = count_text
-    env.filters["pct"] = signed_percent
-    env.filters["share"] = share_text
-    env.filters["points"] = lambda v: change_text("returning_share", v)
-    env.filters["spark"] = lambda h: Markup(sparkline_svg(h))
-    env.filters["bars"] = text_bars
-    return env
 
 
 def write_portfolio(
