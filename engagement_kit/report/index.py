@@ -40,7 +40,13 @@ from engagement_kit import __version__
 from engagement_kit.charts.html import TEMPLATES
 from engagement_kit.formatting import count_text, signed_percent
 from engagement_kit.report.portfolio import sidecar_row, write_portfolio
-from engagement_kit.store.files import atomic_write, stream_folders, stream_key, stream_slug
+from engagement_kit.store.files import (
+    atomic_write,
+    legacy_slug,
+    stream_folders,
+    stream_key,
+    stream_slug,
+)
 
 __all__ = [
     "CATALOGUE_DIR",
@@ -202,12 +208,18 @@ def _one_folder_per_stream(
         if own.get(s["id"]) == slug
         for e in s["recent"]
     }
-    listed = [(slug, s) for slug, s in streams if s["id"] not in own or own[s["id"]] == slug]
+
+    def earlier(slug: str, s: dict[str, Any]) -> bool:
+        """The folder of an earlier version (``<slug>``) beside the stream's own; a keyed
+        folder of the same id is another stream (the same bot on another platform)."""
+        return own.get(s["id"]) not in (None, slug) and slug == legacy_slug(s["name"], s["id"])
+
+    listed = [(slug, s) for slug, s in streams if not earlier(slug, s)]
     recent = [
         e
         for slug, s in streams
         for e in s["recent"]
-        if own.get(s["id"]) in (None, slug) or (e["stream_id"], e["week"]) not in weeks_in_own
+        if not earlier(slug, s) or (e["stream_id"], e["week"]) not in weeks_in_own
     ]
     return listed, recent
 

@@ -265,7 +265,19 @@ def test_a_report_run_whose_index_does_not_fit_prints_the_summary_then_one_sente
     assert (out / "index.html").read_bytes() == before
 
     cli = CliRunner().invoke(
-        app, ["report", "--demo", "--stream", "st-a", "--week", WEEK, "--out-dir", str(out)]
+        app,
+        [
+            "report",
+            "--demo",
+            "--stream",
+            "st-a",
+            "--tz",
+            "UTC",
+            "--week",
+            WEEK,
+            "--out-dir",
+            str(out),
+        ],
     )
     assert cli.exit_code == 1
     text = " ".join(cli.output.split())
