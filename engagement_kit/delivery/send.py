@@ -24,7 +24,7 @@ from engagement_kit.delivery.outbox import (
 )
 from engagement_kit.delivery.plan import DeliveryPlan
 from engagement_kit.delivery.summary import write_delivery_files
-from engagement_kit.errors import ConfigError, WriteError
+from engagement_kit.errors import ConfigError, StoreError, WriteError
 
 
 def deliver(
@@ -192,7 +192,14 @@ def _deliver_one(
         for key in keys:
             if outcome.status == "sent":
                 done = hashes.get(key) if kind == "report" else message.content_hash
-                ledger.record(*key, dest.template, kind, done or message.content_hash)
+                try:
+                    ledger.record(*key, dest.template, kind, done or message.content_hash)
+                except StoreError as exc:  # it went out: say so, and that its claim holds it
+                    raise StoreError(
+                        f"{key[0]} {key[1]} {kind} to {safe(dest.template)} was sent but could "
+                        f"not be recorded: {exc}; its claim stays, so no run sends it again "
+                        f"before the claim timeout ({ledger.claim_timeout:g} s)"
+                    ) from exc
             else:
                 ledger.release(*key, dest.template, kind, outcome.detail)
     return outcome

@@ -271,6 +271,11 @@ class Database:
                 "it is read-only for this user: make the file and its folder writable "
                 "(chown/chmod) or set ENGAGEMENT_KIT_STORE to a store you can write"
             )
+        elif "database or disk is full" in text or "no space left" in text:
+            fix = (
+                "the disk holding it is full: free space on it, or set ENGAGEMENT_KIT_STORE to "
+                "a store on another disk"
+            )
         elif "unable to open database file" in text:
             fix = (
                 "its folder cannot be written or does not exist: make the folder writable or "

@@ -379,3 +379,94 @@ def test_a_store_that_cannot_record_stops_send_before_anything_is_sent(
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert str(store) in " ".join(result.output.split())
+
+
+class _FillingHook:
+    """A webhook endpoint that fills ``disk`` as it accepts each message: the store's disk is
+    full by the time ``send`` records what it sent (after its pre-flight check passed)."""
+
+    def __init__(self, disk: Path) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[bytes] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.requests.append(self.rfile.read(int(self.headers["Content-Length"] or 0)))
+                fill(disk)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_store_filling_up_while_send_records_is_one_line_and_nothing_goes_twice(
+    small_disk, tmp_path, monkeypatch
+):
+    """The store (SQLite) is on a disk that fills up between the pre-flight check and the
+    record of the sent message: one line naming the store, no traceback; with the space back,
+    the next ``send`` does not send the message again (its claim holds it)."""
+    from engagement_kit.delivery import Ledger, transport
+
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.0)
+    store = small_disk / "store.sqlite3"
+    with Ledger(store) as ledger:
+        ledger.sent("st-x", WEEK, "json://x", "report")
+    monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store))
+    out = tmp_path / "reports"
+    written_reports(out)
+    hook = _FillingHook(small_disk)
+    url = f"json://127.0.0.1:{hook.port}/hook"
+    try:
+        first = _one_stream_send(tmp_path, out, url)
+        assert len(hook.requests) == 1, first.output  # it went out, then the record failed
+        assert first.exit_code != 0, first.output
+        assert "Traceback" not in first.output
+        text = " ".join(first.output.split())
+        assert str(store) in text and "the disk holding it is full" in text, text
+        assert f"st-a {WEEK} report to {url} was sent but could not be recorded" in text, text
+        (small_disk / "filler.bin").unlink()  # the space is back
+        second = _one_stream_send(tmp_path, out, url)
+    finally:
+        hook.stop()
+    assert len(hook.requests) == 1, second.output  # not sent twice
+    assert "Traceback" not in second.output
+
+
+def test_the_store_full_while_report_records_is_one_line(small_disk, tmp_path, monkeypatch):
+    """``report`` fetches into a store whose disk is full: one line naming the store, no
+    traceback."""
+    from typer.testing import CliRunner
+
+    from engagement_kit.cli import app
+    from engagement_kit.store import ResponseStore
+
+    store = small_disk / "store.sqlite3"
+    ResponseStore(store).info()  # the store exists, with its tables
+    monkeypatch.setenv("ENGAGEMENT_KIT_STORE", str(store))
+    fill(small_disk)
+    result = CliRunner().invoke(
+        app,
+        ["report", "--demo", "--stream", "st-demo-it-de", "--week", WEEK,
+         "--out-dir", str(tmp_path / "reports")],
+        env={"COLUMNS": "250"},
+    )  # fmt: skip
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code != 0, result.output
+    text = " ".join(result.output.split())
+    # the demo's store is the configured one's versioned sibling (demo-store.vN.sqlite3)
+    assert re.search(rf"response store {re.escape(str(small_disk))}/\S+\.sqlite3", text), text
+    assert "the disk holding it is full: free space on it" in text, text
