@@ -576,14 +576,9 @@ def _fetch_week(
     )
     breakdown = None
     if channels_breakdown:
+        type_and_status = {k: v for k, v in fetch_filters.items() if k != "channels"}
         breakdown = client.fetch_channels(
-            probe.stream_id,
-            start,
-            end,
-            channels=channels_breakdown,
-            conversation_type=probe.conversation_type,
-            conversation_status=probe.conversation_status,
-            tz=probe.tz,
+            probe.stream_id, start, end, channels=channels_breakdown, tz=probe.tz, **type_and_status
         )
     store_note = _store_note(client, probe, week_labels(week, weeks))
     cohort_section = None

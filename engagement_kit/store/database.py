@@ -131,7 +131,9 @@ def _sqlalchemy_url(url: str, env: Mapping[str, str] | None = None) -> sa.URL:
 CONNECT_TIMEOUT_S = 10
 
 
-def _connect_args(url: sa.URL) -> dict[str, Any]:
+def connect_args(url: sa.URL) -> dict[str, Any]:
+    """psycopg's connect arguments for ``url``: a bounded connect timeout unless the URL or
+    libpq's environment (``PGCONNECT_TIMEOUT``) sets one."""
     if "connect_timeout" in url.query or os.environ.get("PGCONNECT_TIMEOUT"):
         return {}
     return {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -298,7 +300,7 @@ class Database:
                     pool_pre_ping=True,
                     pool_size=2,
                     max_overflow=8,
-                    connect_args=_connect_args(url),
+                    connect_args=connect_args(url),
                 ),
             )
         else:

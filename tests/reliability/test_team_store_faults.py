@@ -134,11 +134,11 @@ def test_a_server_that_stalls_fails_send_within_the_connect_timeout(
 def test_the_connect_timeout_is_set_unless_libpq_is_told_otherwise(monkeypatch):
     import sqlalchemy as sa
 
-    from engagement_kit.store.database import CONNECT_TIMEOUT_S, _connect_args
+    from engagement_kit.store.database import CONNECT_TIMEOUT_S, connect_args
 
     monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
     url = sa.make_url("postgresql+psycopg://u@h/db")
-    assert _connect_args(url) == {"connect_timeout": CONNECT_TIMEOUT_S} and CONNECT_TIMEOUT_S <= 30
-    assert _connect_args(sa.make_url("postgresql+psycopg://u@h/db?connect_timeout=3")) == {}
+    assert connect_args(url) == {"connect_timeout": CONNECT_TIMEOUT_S} and CONNECT_TIMEOUT_S <= 30
+    assert connect_args(sa.make_url("postgresql+psycopg://u@h/db?connect_timeout=3")) == {}
     monkeypatch.setenv("PGCONNECT_TIMEOUT", "5")
-    assert _connect_args(url) == {}
+    assert connect_args(url) == {}
