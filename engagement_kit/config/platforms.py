@@ -34,8 +34,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from engagement_kit.config.hosts import normalize_host
+from engagement_kit.config.settings import check_table_keys, load_settings, reference_env
 from engagement_kit.config.settings import known_secrets as settings_secrets
-from engagement_kit.config.settings import load_settings, reference_env
 from engagement_kit.errors import ConfigError
 
 __all__ = [
@@ -161,12 +161,7 @@ def parse_platforms(doc: Mapping[str, Any], file: Path) -> dict[str, PlatformPro
             )
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: expected a table with host, client_id and client_secret")
-        unknown = sorted(set(table) - set(PLATFORM_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
-                + ", ".join(PLATFORM_KEYS)
-            )
+        check_table_keys(table, PLATFORM_KEYS, where)
         values = {}
         for key in PLATFORM_KEYS:
             value = table.get(key)

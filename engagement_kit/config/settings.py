@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextvars
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ __all__ = [
     "STREAMS_FILE",
     "Project",
     "Settings",
+    "check_table_keys",
     "find_project",
     "load_settings",
 ]
@@ -333,6 +334,16 @@ def known_secrets() -> list[str]:
         ),
     ]
     return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+def check_table_keys(table: Mapping[str, object], keys: Sequence[str], where: str) -> None:
+    """Refuse a ``streams.toml`` table with keys it does not know, naming them and the keys
+    it takes (``where`` names the file and the table)."""
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; the keys are " + ", ".join(keys)
+        )
 
 
 def reference_env() -> dict[str, str]:

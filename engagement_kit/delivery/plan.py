@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from engagement_kit.config.settings import reference_env
+from engagement_kit.config.settings import check_table_keys, reference_env
 from engagement_kit.config.streams import StreamConfig, load_streams
 from engagement_kit.delivery.destinations import Destination, check_destination
 from engagement_kit.delivery.rules import AlertRule, parse_rules
@@ -124,13 +124,8 @@ def load_plan(path: str | os.PathLike[str] = "streams.toml") -> DeliveryPlan:
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError(f"{file}: [defaults] must be a table")
-    unknown = sorted(set(defaults) - set(DEFAULTS_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{file}: [defaults]: unknown key(s) {', '.join(unknown)}; the keys are "
-            + ", ".join(DEFAULTS_KEYS)
-        )
     where = f"{file}: [defaults]"
+    check_table_keys(defaults, DEFAULTS_KEYS, where)
     digest = defaults.get("digest", False)
     if not isinstance(digest, bool):
         raise ConfigError(f"{where}: digest must be true or false")
