@@ -186,29 +186,6 @@ def write_report(
     return html_path, json_path
 
 
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory):
-    """Both streams' reports of WEEK, written once (copied per test)."""
-    from engagement_kit.demo import demo_client
-    from engagement_kit.store import ResponseStore
-
-    store = ResponseStore(tmp_path_factory.mktemp("store") / "responses.sqlite3")
-    base = tmp_path_factory.mktemp("written")
-    with demo_client(store=store) as client:
-        for stream in (HR, IT):
-            write_report(base, stream, client=client)
-    return base
-
-
-@pytest.fixture
-def out(pages, tmp_path):
-    import shutil
-
-    target = tmp_path / "reports"
-    shutil.copytree(pages, target)
-    return target
-
-
 def toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "streams.toml"
     path.write_text(text)

@@ -25,8 +25,6 @@ from tests.delivery.test_delivery import (  # noqa: F401 - fixtures used by name
     hook,
     mail_url,
     no_wait,
-    out,
-    pages,
     smtp,
     streams_toml,
 )

@@ -27,8 +27,6 @@ from tests.delivery.test_delivery import (  # noqa: F401 - fixtures
     WEEK,
     _Smtp,
     mail_url,
-    out,
-    pages,
     smtp,
     streams_toml,
 )

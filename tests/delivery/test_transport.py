@@ -5,7 +5,6 @@ failed, is not tried again in the run, and the other destinations go on."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import time
 
@@ -27,31 +26,10 @@ from tests.delivery.test_delivery import (
     _Smtp,
     mail_url,
     streams_toml,
-    write_report,
 )
 
 DEADLINE = 1.0
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def written(tmp_path_factory):
-    from engagement_kit.demo import demo_client
-    from engagement_kit.store import ResponseStore
-
-    store = ResponseStore(tmp_path_factory.mktemp("store") / "responses.sqlite3")
-    base = tmp_path_factory.mktemp("written")
-    with demo_client(store=store) as client:
-        for stream in (HR, IT):
-            write_report(base, stream, client=client)
-    return base
-
-
-@pytest.fixture
-def out(written, tmp_path):
-    target = tmp_path / "reports"
-    shutil.copytree(written, target)
-    return target
 
 
 @pytest.fixture
